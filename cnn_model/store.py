@@ -1,0 +1,229 @@
+"""Where models live and how they are saved and loaded.
+
+Names a user can give: ``default`` (shipped in this package),
+``cnn-explainer`` (CNN Explainer's model, once fetched), the name of a model
+trained with ``cnnlesson model train --name NAME``, or a path to a
+``.safetensors`` file (its card beside it as ``<stem>.json`` or
+``card.json``) or to a folder holding ``model.safetensors``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .errors import ModelError
+from .tinyvgg import TinyVGG
+
+PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
+WEIGHTS_FILE = "model.safetensors"
+CARD_FILE = "card.json"
+FORMAT = "cnnlesson-tinyvgg-1"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+RESERVED = ("default", "cnn-explainer")
+
+
+def data_home() -> Path:
+    """Per-user folder for trained models (``CNNLESSON_DATA`` overrides it)."""
+    override = os.environ.get("CNNLESSON_DATA")
+    if override:
+        return Path(override).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "cnnlesson"
+
+
+def cache_home() -> Path:
+    """Per-user cache for downloads (``CNNLESSON_CACHE`` overrides it)."""
+    override = os.environ.get("CNNLESSON_CACHE")
+    if override:
+        return Path(override).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cnnlesson"
+
+
+def user_models_dir() -> Path:
+    return data_home() / "models"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelLocation:
+    """A model a name resolves to: its weights file and model card."""
+
+    name: str
+    weights: Path
+    card: Path | None
+    source: str  # "shipped", "fetched", "trained" or "path"
+
+
+def save_model(model: TinyVGG, weights_path: Path, card: dict[str, Any], card_path: Path) -> str:
+    """Write weights (safetensors) and the card; returns the weights' SHA-256."""
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    metadata = {
+        "format": FORMAT,
+        "num_classes": str(model.num_classes),
+        "flatten_order": model.flatten_order,
+    }
+    tmp = weights_path.with_name(f".{weights_path.name}.tmp")
+    save_file(state, str(tmp), metadata=metadata)
+    os.replace(tmp, weights_path)
+    digest = sha256_file(weights_path)
+    card = {**card, "sha256": digest, "weights": weights_path.name}
+    tmp_card = card_path.with_name(f".{card_path.name}.tmp")
+    tmp_card.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp_card, card_path)
+    return digest
+
+
+def _card_for(weights: Path) -> Path | None:
+    for candidate in (weights.with_suffix(".json"), weights.parent / CARD_FILE):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _location_from_path(path: Path) -> ModelLocation:
+    if path.is_dir():
+        weights = path / WEIGHTS_FILE
+        if not weights.is_file():
+            raise ModelError(f"{path}: folder has no {WEIGHTS_FILE}")
+    else:
+        weights = path
+    return ModelLocation(
+        weights.stem if weights.stem != "model" else weights.parent.name,
+        weights,
+        _card_for(weights),
+        "path",
+    )
+
+
+def trained_models() -> list[ModelLocation]:
+    root = user_models_dir()
+    found = []
+    if root.is_dir():
+        for folder in sorted(root.iterdir()):
+            weights = folder / WEIGHTS_FILE
+            if weights.is_file():
+                found.append(ModelLocation(folder.name, weights, _card_for(weights), "trained"))
+    return found
+
+
+def shipped_default() -> ModelLocation:
+    return ModelLocation(
+        "default",
+        PACKAGE_WEIGHTS / "default.safetensors",
+        PACKAGE_WEIGHTS / "default.json",
+        "shipped",
+    )
+
+
+def available_models() -> list[ModelLocation]:
+    """Every model a name can refer to right now, default first."""
+    from . import explainer  # local: explainer imports this module
+
+    models = [shipped_default()]
+    fetched = explainer.fetched_location()
+    if fetched is not None:
+        models.append(fetched)
+    models.extend(trained_models())
+    return models
+
+
+def known_names() -> list[str]:
+    names = [m.name for m in available_models()]
+    if "cnn-explainer" not in names:
+        names.insert(1, "cnn-explainer")
+    return names
+
+
+def resolve(name_or_path: str | os.PathLike[str]) -> ModelLocation:
+    """Find the model a name or path refers to, or explain what is known."""
+    from . import explainer
+
+    text = str(name_or_path)
+    if text == "default":
+        return shipped_default()
+    if text == "cnn-explainer":
+        fetched = explainer.fetched_location()
+        if fetched is None:
+            raise ModelError(
+                "model 'cnn-explainer' has not been fetched yet; run "
+                "`cnnlesson model fetch cnn-explainer` (needs the internet once) or "
+                "`cnnlesson model fetch cnn-explainer --from FOLDER` with a local copy"
+            )
+        return fetched
+    if NAME_PATTERN.match(text) and not text.endswith(".safetensors"):
+        for location in trained_models():
+            if location.name == text:
+                return location
+    path = Path(text).expanduser()
+    if path.exists():
+        return _location_from_path(path)
+    raise ModelError(
+        f"unknown model {text!r}; known models: {', '.join(known_names())} "
+        "(or give a path to a .safetensors file)"
+    )
+
+
+def read_card(location: ModelLocation) -> dict[str, Any]:
+    if location.card is None:
+        return {}
+    try:
+        card = json.loads(location.card.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{location.card}: cannot read the model card ({exc})") from None
+    if not isinstance(card, dict):
+        raise ModelError(f"{location.card}: a model card must be a JSON object")
+    return card
+
+
+def load_location(location: ModelLocation) -> TinyVGG:
+    try:
+        state = load_file(str(location.weights))
+        with open(location.weights, "rb") as handle:
+            header_len = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(header_len))
+    except (OSError, SafetensorError, ValueError) as exc:
+        raise ModelError(f"{location.weights}: not a readable safetensors file ({exc})") from None
+    metadata = header.get("__metadata__") or {}
+    if metadata.get("format") != FORMAT:
+        raise ModelError(f"{location.weights}: not a TinyVGG weights file of this project")
+    num_classes = int(metadata.get("num_classes", "10"))
+    order = metadata.get("flatten_order", "chw")
+    if order not in ("chw", "hwc"):
+        raise ModelError(f"{location.weights}: unknown flatten order {order!r}")
+    model = TinyVGG(num_classes=num_classes, flatten_order=order)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ModelError(f"{location.weights}: weights do not fit TinyVGG ({exc})") from None
+    card = read_card(location)
+    classes = card.get("classes")
+    if isinstance(classes, list) and len(classes) == num_classes:
+        model.classes = [str(c) for c in classes]
+    model.card = card
+    model.name = location.name
+    model.sha256 = sha256_file(location.weights)
+    model.eval()
+    return model
+
+
+def load_model(name_or_path: str | os.PathLike[str] = "default") -> TinyVGG:
+    """Load a model by name (``default``, ``cnn-explainer``, a trained name) or path."""
+    return load_location(resolve(name_or_path))

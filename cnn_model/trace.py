@@ -1,0 +1,189 @@
+"""Run a model on one image and keep every layer's numbers.
+
+A :class:`Trace` is what the scenes read: activations of every named layer,
+the weights and biases, the logits and probabilities, and
+:meth:`Trace.explain_conv`, which writes one convolution output out as the
+dot products that produce it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from .images import ImageLike, load_input
+from .tinyvgg import CONV_LAYERS, LAYER_NAMES, PREVIOUS
+
+if TYPE_CHECKING:
+    from .tinyvgg import TinyVGG
+
+
+@dataclass(frozen=True)
+class ChannelTerm:
+    """One input channel's part of a convolution output value."""
+
+    channel: int
+    window: np.ndarray  # (kh, kw) input values under the kernel
+    kernel: np.ndarray  # (kh, kw) weights for this input channel
+    products: np.ndarray  # (kh, kw) window * kernel, float64
+    sum: float  # sum of the products
+
+
+@dataclass(frozen=True)
+class ConvExplanation:
+    """How ``activations[layer][out_channel, y, x]`` comes about."""
+
+    layer: str
+    input_layer: str
+    out_channel: int
+    y: int
+    x: int
+    terms: list[ChannelTerm]
+    bias: float
+    total: float  # sum of every term's sum plus the bias
+
+
+@dataclass
+class Trace:
+    """Everything a lesson shows about one image passing through one model."""
+
+    model_name: str
+    classes: list[str]
+    image: np.ndarray  # uint8 (64, 64, 3): what the network sees
+    activations: dict[str, np.ndarray]
+    weights: dict[str, np.ndarray]
+    biases: dict[str, np.ndarray]
+    logits: np.ndarray
+    probabilities: np.ndarray
+    flatten_order: str = "chw"
+    model_sha256: str = ""
+    image_sha256: str = field(default="")
+
+    @property
+    def prediction(self) -> int:
+        return int(np.argmax(self.probabilities))
+
+    @property
+    def predicted_class(self) -> str:
+        return self.classes[self.prediction]
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        order = np.argsort(-self.probabilities, kind="stable")[:k]
+        return [(self.classes[i], float(self.probabilities[i])) for i in order]
+
+    def explain_conv(self, layer: str, out_channel: int, y: int, x: int) -> ConvExplanation:
+        """Write the conv output at ``(out_channel, y, x)`` out as dot products."""
+        if layer not in CONV_LAYERS:
+            raise ValueError(f"{layer!r} is not a convolution layer; choose one of {CONV_LAYERS}")
+        out = self.activations[layer]
+        if not (
+            0 <= out_channel < out.shape[0] and 0 <= y < out.shape[1] and 0 <= x < out.shape[2]
+        ):
+            raise IndexError(f"({out_channel}, {y}, {x}) is outside {layer} of shape {out.shape}")
+        input_layer = PREVIOUS[layer]
+        source = self.activations[input_layer]
+        weights = self.weights[layer][out_channel]
+        kh, kw = weights.shape[1:]
+        terms = []
+        for c in range(source.shape[0]):
+            window = source[c, y : y + kh, x : x + kw]
+            kernel = weights[c]
+            products = window.astype(np.float64) * kernel.astype(np.float64)
+            terms.append(
+                ChannelTerm(c, window.copy(), kernel.copy(), products, float(products.sum()))
+            )
+        bias = float(self.biases[layer][out_channel])
+        total = float(sum(t.sum for t in terms) + bias)
+        return ConvExplanation(layer, input_layer, out_channel, y, x, terms, bias, total)
+
+
+def image_tensor(pixels: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W, 3) -> float32 (1, 3, H, W) in [0, 1], no mean/std."""
+    return torch.from_numpy(pixels).permute(2, 0, 1).float().div(255.0).unsqueeze(0)
+
+
+def trace(model: TinyVGG, image: ImageLike) -> Trace:
+    """Run ``model`` on ``image`` (path or PIL image) and record every layer."""
+    pixels = load_input(image)
+    model.eval()
+    with torch.no_grad():
+        outputs = model.forward_layers(image_tensor(pixels))
+        logits = outputs["output"][0]
+        probabilities = torch.softmax(logits, dim=0)
+    activations = {name: outputs[name][0].numpy().astype(np.float32) for name in LAYER_NAMES}
+    weights = {}
+    biases = {}
+    for name in (*CONV_LAYERS, "output"):
+        module = getattr(model, name)
+        weights[name] = module.weight.detach().numpy().astype(np.float32).copy()
+        biases[name] = module.bias.detach().numpy().astype(np.float32).copy()
+    return Trace(
+        model_name=model.name,
+        classes=list(model.classes),
+        image=pixels,
+        activations=activations,
+        weights=weights,
+        biases=biases,
+        logits=logits.numpy().astype(np.float32),
+        probabilities=probabilities.numpy().astype(np.float32),
+        flatten_order=model.flatten_order,
+        model_sha256=model.sha256,
+        image_sha256=hashlib.sha256(pixels.tobytes()).hexdigest(),
+    )
+
+
+def save_trace(t: Trace, path: str | Path) -> None:
+    """Write a trace to ``path`` (.npz) so other processes can read it without torch."""
+    arrays: dict[str, np.ndarray] = {
+        "image": t.image,
+        "logits": t.logits,
+        "probabilities": t.probabilities,
+    }
+    for name, value in t.activations.items():
+        arrays[f"activations/{name}"] = value
+    for name, value in t.weights.items():
+        arrays[f"weights/{name}"] = value
+    for name, value in t.biases.items():
+        arrays[f"biases/{name}"] = value
+    meta = {
+        "model_name": t.model_name,
+        "classes": t.classes,
+        "flatten_order": t.flatten_order,
+        "model_sha256": t.model_sha256,
+        "image_sha256": t.image_sha256,
+    }
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez(tmp, **arrays)  # type: ignore[arg-type]
+    os.replace(tmp, path)
+
+
+def load_trace(path: str | Path) -> Trace:
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+        groups: dict[str, dict[str, np.ndarray]] = {"activations": {}, "weights": {}, "biases": {}}
+        for key in data.files:
+            if "/" in key:
+                group, name = key.split("/", 1)
+                groups[group][name] = data[key]
+        return Trace(
+            model_name=meta["model_name"],
+            classes=list(meta["classes"]),
+            image=data["image"],
+            activations=groups["activations"],
+            weights=groups["weights"],
+            biases=groups["biases"],
+            logits=data["logits"],
+            probabilities=data["probabilities"],
+            flatten_order=meta["flatten_order"],
+            model_sha256=meta["model_sha256"],
+            image_sha256=meta["image_sha256"],
+        )
