@@ -1,0 +1,277 @@
+"""Loading a lesson: parse, validate every field, resolve model, image and theme.
+
+Validation never stops at the first problem: it collects every error it can
+find, each with its file, line and column, and only a lesson with none is
+returned. Cross-field checks (a layer the model has, a kernel that fits)
+run after the field checks they depend on.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from cnn_model import ImageError, ModelError, samples
+from cnn_model.images import open_image
+from cnn_model.store import ModelLocation, load_location, resolve
+from cnn_model.tinyvgg import layer_specs
+
+from ..steps import registry
+from ..steps.base import LayerInfo, ModelInfo, StepSpec
+from ..visuals.theme import theme_names
+from .errors import FieldPath, LessonError, LessonInvalid, display_path, path_text
+from .messages import describe_value, message_for, suggest
+from .source import Source, parse
+from .spec import LessonHeader
+
+PLACEHOLDERS = {
+    "prediction": "the predicted class",
+    "probability": "its probability (3 decimals)",
+    "percent": "its probability as a percentage",
+    "second": "the second most likely class",
+    "second_probability": "that class's probability",
+    "model": "the model's name",
+    "classes": "how many classes the model has",
+}
+
+
+@dataclass
+class Lesson:
+    """A validated lesson, ready to render."""
+
+    path: Path
+    header: LessonHeader
+    steps: list[StepSpec]
+    model: ModelLocation | None
+    image: Path | None
+    step_lines: list[int] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def needs_trace(self) -> bool:
+        return any(registry.get(s.type).needs_trace for s in self.steps)
+
+
+def _pydantic_errors(
+    source: Source, exc: ValidationError, model: type[BaseModel], prefix: FieldPath, what: str
+) -> list[LessonError]:
+    found = []
+    for error in exc.errors():
+        path = (*prefix, *error["loc"])
+        message = message_for(error, model, what)
+        if error["type"] == "missing":
+            # Point at the mapping that lacks the field, but name the field.
+            line, column = source.mark(path[:-1])
+            found.append(LessonError(source.file, line, column, path_text(path), message))
+        else:
+            found.append(source.error(path, message, key=error["type"] == "extra_forbidden"))
+    return found
+
+
+def model_info(location: ModelLocation) -> ModelInfo:
+    model = load_location(location)
+    layers = {
+        s.name: LayerInfo(s.name, s.kind, s.output_shape) for s in layer_specs(model.num_classes)
+    }
+    return ModelInfo(location.name, list(model.classes), layers)
+
+
+def _check_narration(source: Source, path: FieldPath, narration: str) -> list[LessonError]:
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(narration) if name is not None]
+    except ValueError as exc:
+        return [
+            source.error(
+                path,
+                f"cannot read the placeholders in this text ({exc}); "
+                "write {{ and }} for literal braces",
+            )
+        ]
+    errors = []
+    for name in fields:
+        if name not in PLACEHOLDERS:
+            hint = suggest(name, list(PLACEHOLDERS))
+            errors.append(
+                source.error(
+                    path,
+                    f"unknown placeholder {{{name}}}{hint} (known: "
+                    f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)})",
+                )
+            )
+    return errors
+
+
+def _resolve_image(
+    source: Source, header: LessonHeader, lesson_dir: Path, model_name: str | None
+) -> tuple[Path | None, list[LessonError]]:
+    value = header.image
+    if value is None:
+        default = samples.DEFAULT_SAMPLE.get(model_name or "")
+        return (samples.find_sample(default) if default else None), []
+    sample = samples.find_sample(value)
+    path = sample or (lesson_dir / value).expanduser()
+    if sample is None and not path.exists():
+        known = samples.sample_names()
+        hint = suggest(value, known)
+        return None, [
+            source.error(
+                ("image",),
+                f"no sample called {value!r} and no file {display_path(path)}{hint}"
+                f" (samples: {', '.join(known[:12])}{', ...' if len(known) > 12 else ''})",
+            )
+        ]
+    try:
+        open_image(path)
+    except ImageError as exc:
+        return None, [source.error(("image",), str(exc))]
+    return path, []
+
+
+def validate_source(source: Source, path: Path) -> Lesson | None:
+    """Validate a parsed lesson; errors go to ``source.errors``."""
+    if source.errors or not isinstance(source.data, dict):
+        return None
+    data: dict[str, Any] = source.data
+    errors = source.errors
+    header: LessonHeader | None = None
+    try:
+        header = LessonHeader.model_validate(data)
+    except ValidationError as exc:
+        errors.extend(_pydantic_errors(source, exc, LessonHeader, (), "lesson"))
+
+    # Steps, each against its own type's schema.
+    steps: list[StepSpec | None] = []
+    raw_steps = data.get("steps")
+    if isinstance(raw_steps, list):
+        known = registry.names()
+        for i, raw in enumerate(raw_steps):
+            where: FieldPath = ("steps", i)
+            if not isinstance(raw, dict):
+                errors.append(
+                    source.error(
+                        where, f"expected a mapping with a 'type', got {describe_value(raw)}"
+                    )
+                )
+                steps.append(None)
+                continue
+            kind = raw.get("type")
+            if kind is None:
+                errors.append(
+                    source.error(where, f"missing 'type'; known step types: {', '.join(known)}")
+                )
+                steps.append(None)
+                continue
+            if not isinstance(kind, str) or kind not in known:
+                hint = suggest(str(kind), known) if isinstance(kind, str) else ""
+                errors.append(
+                    source.error(
+                        (*where, "type"),
+                        f"unknown step type {describe_value(kind)}{hint}; "
+                        f"known step types: {', '.join(known)}",
+                    )
+                )
+                steps.append(None)
+                continue
+            step_type = registry.get(kind)
+            try:
+                steps.append(step_type.spec.model_validate(raw))
+            except ValidationError as exc:
+                errors.extend(
+                    _pydantic_errors(source, exc, step_type.spec, where, f"a {kind} step's")
+                )
+                steps.append(None)
+            if isinstance(raw.get("narration"), str):
+                errors.extend(_check_narration(source, (*where, "narration"), raw["narration"]))
+
+    if header is None:
+        return None
+
+    # References: theme, model, image.
+    if header.theme not in theme_names():
+        errors.append(
+            source.error(
+                ("theme",),
+                f"unknown theme {header.theme!r}{suggest(header.theme, theme_names())}; "
+                f"known themes: {', '.join(theme_names())}",
+            )
+        )
+    location: ModelLocation | None = None
+    info: ModelInfo | None = None
+    try:
+        location = resolve(header.model)
+        info = model_info(location)
+    except ModelError as exc:
+        errors.append(source.error(("model",), str(exc)))
+    image, image_errors = _resolve_image(
+        source, header, path.parent, location.name if location else None
+    )
+    errors.extend(image_errors)
+
+    # Cross-field checks, only where the fields themselves are valid.
+    needs_trace = False
+    for i, spec in enumerate(steps):
+        if spec is None:
+            continue
+        step_type = registry.get(spec.type)
+        needs_trace = needs_trace or step_type.needs_trace
+        if step_type.check is not None and (info is not None or not step_type.needs_trace):
+            for field_name, message in step_type.check(spec, info):  # type: ignore[arg-type]
+                errors.append(source.error(("steps", i, field_name), message))
+    if needs_trace and location is not None and image is None and header.image is None:
+        errors.append(
+            source.error(
+                ("image",) if "image" in data else (),
+                f"this lesson's steps use the model, so it needs an `image:` "
+                f"(model {location.name!r} has no default sample)",
+            )
+        )
+    if errors:
+        return None
+    return Lesson(
+        path=path,
+        header=header,
+        steps=[s for s in steps if s is not None],
+        model=location,
+        image=image,
+        step_lines=[source.mark(("steps", i))[0] for i in range(len(steps))],
+    )
+
+
+def read_source(path: Path) -> Source:
+    file = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        source = Source(file)
+        source.errors.append(LessonError(file, 1, 1, "", "no such lesson file"))
+        return source
+    except (OSError, UnicodeDecodeError) as exc:
+        source = Source(file)
+        source.errors.append(LessonError(file, 1, 1, "", f"cannot read the file ({exc})"))
+        return source
+    return parse(text, file)
+
+
+def validate_lesson(path: str | Path) -> list[LessonError]:
+    """Every error in the lesson at ``path`` (empty when it is valid)."""
+    path = Path(path)
+    source = read_source(path)
+    validate_source(source, path)
+    return sorted(set(source.errors))
+
+
+def load_lesson(path: str | Path) -> Lesson:
+    """The validated lesson at ``path``; raises :class:`LessonInvalid` with every error."""
+    path = Path(path)
+    source = read_source(path)
+    lesson = validate_source(source, path)
+    if lesson is None:
+        raise LessonInvalid(source.errors)
+    return lesson

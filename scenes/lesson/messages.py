@@ -1,0 +1,125 @@
+"""Pydantic's validation errors rewritten as "expected ..., got ..." sentences."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import annotated_types
+from pydantic import BaseModel
+from pydantic_core import ErrorDetails
+
+
+def describe_value(value: Any) -> str:
+    """How a received value is quoted in a message."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (true/false)"
+    if isinstance(value, int):
+        return f"{value}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"{shown!r} (text)"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _bounds(model: type[BaseModel], field: str) -> tuple[Any, Any]:
+    """Inclusive bounds of a numeric field (schemas use only ge= and le=)."""
+    info = model.model_fields.get(field)
+    lo: Any = None
+    hi: Any = None
+    for item in info.metadata if info is not None else []:
+        if isinstance(item, annotated_types.Ge):
+            lo = item.ge
+        elif isinstance(item, annotated_types.Le):
+            hi = item.le
+    return lo, hi
+
+
+def _kind_of(model: type[BaseModel], field: str) -> str:
+    info = model.model_fields.get(field)
+    annotation = getattr(info, "annotation", None)
+    if annotation is int:
+        return "an integer"
+    if annotation is float:
+        return "a number"
+    return "a value"
+
+
+def expectation(model: type[BaseModel], field: str, kind: str | None = None) -> str:
+    """ "an integer ≥ 1", "a number from 0 to 30", or just "an integer"."""
+    kind = kind or _kind_of(model, field)
+    lo, hi = _bounds(model, field)
+    if lo is not None and hi is not None:
+        return f"{kind} from {lo} to {hi}"
+    if lo is not None:
+        return f"{kind} ≥ {lo}"
+    if hi is not None:
+        return f"{kind} ≤ {hi}"
+    return kind
+
+
+def suggest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def message_for(error: ErrorDetails, model: type[BaseModel], what: str) -> str:
+    """One readable sentence for one pydantic error on ``model`` (a ``what``)."""
+    kind = error["type"]
+    loc = error["loc"]
+    field = str(loc[0]) if loc else ""
+    got = describe_value(error.get("input"))
+    ctx = error.get("ctx") or {}
+    top_level = len(loc) == 1
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        known = [n for n in model.model_fields if n != "type"]
+        hint = suggest(field, known)
+        if not hint:
+            hint = f"; {what} fields are: {', '.join(known)}"
+        return f"unknown field{hint}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        wanted = expectation(model, field, "an integer") if top_level else "an integer"
+        return f"expected {wanted}, got {got}"
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        wanted = expectation(model, field, "a number") if top_level else "a number"
+        return f"expected {wanted}, got {got}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        return (
+            f"expected {expectation(model, field) if top_level else 'a value in range'}, got {got}"
+        )
+    if kind == "literal_error":
+        return f"expected one of {ctx.get('expected', '?').replace(' or ', ', ')}, got {got}"
+    if kind == "string_type":
+        return f"expected text, got {got}"
+    if kind == "string_too_short":
+        return (
+            "expected non-empty text, got ''"
+            if ctx.get("min_length") == 1
+            else f"expected text of at least {ctx.get('min_length')} characters, got {got}"
+        )
+    if kind == "string_too_long":
+        length = len(str(error.get("input")))
+        return f"expected text of at most {ctx.get('max_length')} characters, got {length}"
+    if kind == "bool_type":
+        return f"expected true or false, got {got}"
+    if kind == "list_type":
+        return f"expected a list, got {got}"
+    if kind == "too_short":
+        return f"expected at least {ctx.get('min_length')} item(s), got {ctx.get('actual_length')}"
+    if kind == "too_long":
+        return f"expected at most {ctx.get('max_length')} item(s), got {ctx.get('actual_length')}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"expected a mapping, got {got}"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"])).removeprefix("Value error, ")
+    return f"{error['msg'][0].lower()}{error['msg'][1:]}, got {got}"

@@ -1,0 +1,44 @@
+"""The lesson-level keys of a lesson file (steps are validated per type)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+QUALITIES = ("low", "medium", "high", "production")
+QUALITY_FLAGS = {"l": "low", "m": "medium", "h": "high", "k": "production"}
+Quality = Literal["low", "medium", "high", "production", "l", "m", "h", "k"]
+
+
+class LessonHeader(BaseModel):
+    """Everything in a lesson file but the steps' own fields."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    title: str = Field(..., min_length=1, description="The lesson's title.")
+    description: str | None = Field(
+        None, description="A sentence about the lesson, for pages and players."
+    )
+    model: str = Field(
+        "default",
+        description="default, cnn-explainer, the name of a trained model, or a path to weights.",
+    )
+    image: str | None = Field(
+        None,
+        description="A sample name (e.g. star_1) or an image path relative to the lesson file; "
+        "defaults to the model's own sample.",
+    )
+    theme: str = Field("cnn-explainer", description="A theme in configs/themes.")
+    aspect: Literal["16:9", "9:16", "1:1"] = Field("16:9", description="Shape of the video.")
+    quality: Quality | None = Field(
+        None, description="Default render quality; the command line wins."
+    )
+    words_per_minute: int = Field(
+        150, ge=60, le=400, description="Reading speed that paces each step's narration."
+    )
+    colour_range: Literal["layer", "block", "global"] = Field(
+        "layer",
+        description="Colour range of activation maps: per conv layer, per block, or one for all.",
+    )
+    steps: list[Any] = Field(..., min_length=1, description="The steps, in order.")

@@ -1,0 +1,53 @@
+"""Joining step clips into one video without re-encoding, and probing videos."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from io import BytesIO
+from pathlib import Path
+
+import av
+
+
+def probe(path: Path) -> dict[str, float | int]:
+    """Width, height, frame rate, frame count and duration of a video's first stream."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = stream.frames
+        if not frames:
+            frames = sum(1 for _ in container.demux(stream) if _.size)
+        rate = stream.average_rate or stream.guessed_rate or Fraction(1)
+        return {
+            "width": stream.codec_context.width,
+            "height": stream.codec_context.height,
+            "fps": float(rate),
+            "frames": int(frames),
+            "duration": float(frames / rate),
+        }
+
+
+def concat(clips: list[Path], output: Path) -> None:
+    """Write ``clips`` one after another into ``output`` (same codec settings required).
+
+    Packets are copied as they are; FFmpeg's concat demuxer shifts their
+    timestamps. The result is written to a temporary name and renamed, so
+    ``output`` is either the old file or the complete new one.
+    """
+    manifest = "".join(f"file 'file:{Path(c).resolve().as_posix()}'\n" for c in clips)
+    staged = output.with_name(f".{output.name}.{os.getpid()}.part{output.suffix}")
+    try:
+        with av.open(
+            BytesIO(manifest.encode("utf-8")), mode="r", format="concat", options={"safe": "0"}
+        ) as source:
+            in_stream = source.streams.video[0]
+            with av.open(str(staged), mode="w", options={"movflags": "+faststart"}) as sink:
+                out_stream = sink.add_stream_from_template(template=in_stream)
+                for packet in source.demux(in_stream):
+                    if packet.dts is None:
+                        continue
+                    packet.stream = out_stream
+                    sink.mux(packet)
+        os.replace(staged, output)
+    finally:
+        staged.unlink(missing_ok=True)

@@ -1,0 +1,356 @@
+"""The render pipeline: validate, trace once, render steps in parallel, join.
+
+Each step renders as its own Manim scene in its own process. A step's clip is
+cached under a key made of everything that can change its pixels, so an
+unchanged step is never rendered twice and editing one step re-renders only
+that step. Outputs are renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cnn_model
+from cnn_model.store import load_location
+from cnn_model.trace import Trace, save_trace
+
+from .. import __version__
+from ..lesson.load import Lesson, load_lesson
+from ..steps import registry
+from ..visuals.theme import load_theme
+from . import settings as settings_mod
+from .join import concat, probe
+from .settings import RenderSettings
+
+READING_LAG = 1.0  # seconds added to a narration's reading time
+
+
+class RenderError(Exception):
+    """A step failed to render; the message names the step."""
+
+
+@dataclass
+class StepResult:
+    index: int
+    type: str
+    key: str
+    clip: Path
+    record: dict[str, Any]
+    cached: bool
+    narration: str
+
+
+@dataclass
+class RenderResult:
+    lesson: Lesson
+    settings: RenderSettings
+    video: Path
+    manifest: Path
+    steps: list[StepResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rendered(self) -> list[int]:
+        """Indices of the steps rendered now (not taken from the cache)."""
+        return [s.index for s in self.steps if not s.cached]
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def _code_digest() -> str:
+    """A hash of the engine's source, so a code change invalidates cached clips."""
+    digest = hashlib.sha256(__version__.encode())
+    root = Path(__file__).resolve().parents[1]
+    for package in (root, Path(cnn_model.__file__).resolve().parent):
+        for path in sorted(package.rglob("*.py")):
+            digest.update(path.relative_to(package.parent).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def narration_values(trace: Trace | None) -> dict[str, str]:
+    if trace is None:
+        return {}
+    (first, p1), (second, p2) = trace.top(2)
+    return {
+        "prediction": first,
+        "probability": f"{p1:.3f}",
+        "percent": f"{100 * p1:.1f} %",
+        "second": second,
+        "second_probability": f"{p2:.3f}",
+        "model": trace.model_name,
+        "classes": str(len(trace.classes)),
+    }
+
+
+def fill_narration(narration: str, values: dict[str, str]) -> str:
+    return narration.format_map(values) if narration else ""
+
+
+def reading_seconds(narration: str, words_per_minute: int) -> float:
+    words = len(narration.split())
+    return 0.0 if words == 0 else 60.0 * words / words_per_minute + READING_LAG
+
+
+def step_key(job: dict[str, Any], code: str) -> str:
+    """Everything that can change a step's pixels, hashed."""
+    relevant = {k: v for k, v in job.items() if k not in ("clip", "meta", "trace", "mode")}
+    blob = json.dumps({"job": relevant, "code": code}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock, so two renders of one lesson assemble one at a time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run_jobs(
+    jobs: list[tuple[int, Path]],
+    parallel: int,
+    progress: Progress | None,
+    total: int,
+    done_before: int,
+) -> dict[int, str]:
+    """Run worker processes, at most ``parallel`` at once; returns errors by step."""
+    pending = list(jobs)
+    running: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}
+    failures: dict[int, str] = {}
+    done = done_before
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    try:
+        while pending or running:
+            while pending and len(running) < parallel:
+                index, job_file = pending.pop(0)
+                log = job_file.with_suffix(".log")
+                with open(log, "wb") as log_handle:
+                    proc = subprocess.Popen(
+                        [sys.executable, "-m", "scenes.render.worker", str(job_file)],
+                        stdout=log_handle,
+                        stderr=subprocess.STDOUT,
+                        env=env,
+                    )
+                running[index] = (proc, log)
+                if progress:
+                    progress(f"rendering step {index + 1}", done, total)
+            time.sleep(0.05)
+            for index, (proc, log) in list(running.items()):
+                code = proc.poll()
+                if code is None:
+                    continue
+                del running[index]
+                done += 1
+                if code != 0:
+                    tail = log.read_text(errors="replace").strip().splitlines()[-15:]
+                    failures[index] = "\n".join(tail)
+                if progress:
+                    progress(f"step {index + 1} done", done, total)
+    finally:
+        for proc, _ in running.values():
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        for proc, _ in running.values():
+            proc.wait()
+    return failures
+
+
+def render_lesson(
+    path: str | Path,
+    quality: str | None = None,
+    out: str | Path = "media",
+    jobs: int | None = None,
+    aspect: str | None = None,
+    theme: str | None = None,
+    progress: Progress | None = None,
+    lesson: Lesson | None = None,
+) -> RenderResult:
+    """Render the lesson at ``path`` into ``out/<lesson name>/``; returns what was written."""
+    started = time.perf_counter()
+    lesson = lesson or load_lesson(path)
+    cli = {"quality": quality, "jobs": jobs, "aspect": aspect, "theme": theme}
+    settings = settings_mod.resolve(lesson, cli)
+    theme_obj = load_theme(settings.theme)
+    out_root = Path(out)
+    lesson_dir = out_root / lesson.name
+    cache_dir = out_root / ".cache"
+    work_dir = cache_dir / "jobs"
+    for folder in (lesson_dir, cache_dir / "clips", work_dir, cache_dir / "traces"):
+        folder.mkdir(parents=True, exist_ok=True)
+
+    trace: Trace | None = None
+    trace_file: Path | None = None
+    model_sha = image_sha = None
+    if lesson.needs_trace and lesson.model is not None and lesson.image is not None:
+        model = load_location(lesson.model)
+        trace = cnn_model.trace(model, lesson.image)
+        model_sha, image_sha = trace.model_sha256, trace.image_sha256
+        trace_file = cache_dir / "traces" / f"{model_sha[:16]}-{image_sha[:16]}.npz"
+        if not trace_file.exists():
+            save_trace(trace, trace_file)
+    values = narration_values(trace)
+    code = _code_digest()
+
+    results: list[StepResult] = []
+    to_render: list[tuple[int, Path]] = []
+    for index, spec in enumerate(lesson.steps):
+        step_type = registry.get(spec.type)
+        narration = fill_narration(spec.narration, values)
+        job: dict[str, Any] = {
+            "step": spec.model_dump(mode="json"),
+            "narration": narration,
+            "min_seconds": reading_seconds(narration, settings.words_per_minute),
+            "theme": settings.theme,
+            "theme_values": theme_obj.as_dict(),
+            "aspect": settings.aspect,
+            "pixel_height": settings.pixel_height,
+            "fps": settings.fps,
+            "colour_scope": settings.colour_range,
+            "model_sha256": model_sha if step_type.needs_trace else None,
+            "image_sha256": image_sha if step_type.needs_trace else None,
+            "mode": "video",
+        }
+        key = step_key(job, code)
+        clip = cache_dir / "clips" / f"{key}.mp4"
+        meta = cache_dir / "clips" / f"{key}.json"
+        job.update(
+            {
+                "clip": str(clip),
+                "meta": str(meta),
+                "trace": str(trace_file) if step_type.needs_trace and trace_file else None,
+            }
+        )
+        cached = clip.is_file() and meta.is_file()
+        if not cached:
+            job_file = work_dir / f"{key}.job.json"
+            job_file.write_text(json.dumps(job), encoding="utf-8")
+            to_render.append((index, job_file))
+        results.append(StepResult(index, spec.type, key, clip, {}, cached, narration))
+
+    total = len(lesson.steps)
+    if progress:
+        progress(f"{total - len(to_render)} of {total} steps cached", total - len(to_render), total)
+    failures = _run_jobs(to_render, settings.jobs, progress, total, total - len(to_render))
+    if failures:
+        first = min(failures)
+        raise RenderError(
+            f"step {first + 1} ({lesson.steps[first].type}, line {lesson.step_lines[first]}) "
+            f"failed to render:\n{failures[first]}"
+        )
+    for result in results:
+        result.record = json.loads(result.clip.with_suffix(".json").read_text(encoding="utf-8"))
+
+    video = lesson_dir / f"{lesson.name}.mp4"
+    manifest_path = lesson_dir / "manifest.json"
+    with _locked(cache_dir / f"{lesson.name}.lock"):
+        steps_dir = lesson_dir / "steps"
+        steps_dir.mkdir(exist_ok=True)
+        concat([r.clip for r in results], video)
+        manifest = _manifest(lesson, settings, trace, results, video, steps_dir)
+        _write_json(manifest_path, manifest)
+    return RenderResult(
+        lesson, settings, video, manifest_path, results, time.perf_counter() - started
+    )
+
+
+def _publish_clip(source: Path, target: Path) -> None:
+    staged = target.with_name(f".{target.name}.{os.getpid()}.part")
+    shutil.copyfile(source, staged)
+    os.replace(staged, target)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    with tempfile.NamedTemporaryFile(
+        "w",
+        dir=path.parent,
+        prefix=f".{path.name}.",
+        suffix=".part",
+        delete=False,
+        encoding="utf-8",
+    ) as handle:
+        json.dump(data, handle, indent=1)
+        staged = Path(handle.name)
+    os.replace(staged, path)
+
+
+def _manifest(
+    lesson: Lesson,
+    settings: RenderSettings,
+    trace: Trace | None,
+    results: list[StepResult],
+    video: Path,
+    steps_dir: Path,
+) -> dict[str, Any]:
+    info = probe(video)
+    steps = []
+    start = 0.0
+    for result in results:
+        clip_info = probe(result.clip)
+        name = f"{result.index + 1:02d}-{result.type}.mp4"
+        _publish_clip(result.clip, steps_dir / name)
+        spec = lesson.steps[result.index]
+        steps.append(
+            {
+                "index": result.index,
+                "type": result.type,
+                "title": spec.title,
+                "narration": result.narration,
+                "line": lesson.step_lines[result.index],
+                "start": round(start, 6),
+                "duration": clip_info["duration"],
+                "frames": clip_info["frames"],
+                "clip": f"steps/{name}",
+                "cached": result.cached,
+                "values": result.record.get("values", []),
+                "maps": result.record.get("maps", []),
+                "facts": result.record.get("facts", {}),
+            }
+        )
+        start += float(clip_info["duration"])
+    manifest: dict[str, Any] = {
+        "lesson": lesson.name,
+        "title": lesson.header.title,
+        "source": str(lesson.path),
+        "video": video.name,
+        "width": info["width"],
+        "height": info["height"],
+        "fps": info["fps"],
+        "frames": info["frames"],
+        "duration": info["duration"],
+        "settings": settings.as_dict(),
+        "engine_version": __version__,
+        "steps": steps,
+    }
+    if trace is not None:
+        manifest["model"] = {
+            "name": trace.model_name,
+            "sha256": trace.model_sha256,
+            "classes": trace.classes,
+        }
+        manifest["image"] = {"path": str(lesson.image), "sha256": trace.image_sha256}
+        manifest["prediction"] = {
+            "class": trace.predicted_class,
+            "probability": float(trace.probabilities[trace.prediction]),
+            "top": [{"class": c, "probability": p} for c, p in trace.top(5)],
+        }
+    return manifest

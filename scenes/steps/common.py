@@ -1,0 +1,120 @@
+"""Pieces several step types use: map colours, panels, titles, pacing."""
+
+from __future__ import annotations
+
+import numpy as np
+from manim import DOWN, UP, FadeIn, Group, Mobject, Text
+
+from cnn_model.tinyvgg import SOURCE_CONV
+from cnn_model.trace import Trace
+
+from ..visuals.colors import ColourScale
+from ..visuals.heatmap import MapView, map_rgb
+from ..visuals.layout import Frame, fit
+from ..visuals.legend import Legend
+from ..visuals.ranges import activation_range
+from ..visuals.text import LABEL, SMALL, TITLE, text
+from ..visuals.theme import Theme
+from .base import Beat, StepContext
+from .record import Recorder
+
+INPUT_CHANNELS = ("red", "green", "blue")
+
+
+def channel_name(layer: str, channel: int) -> str:
+    if layer == "input":
+        return f"{INPUT_CHANNELS[channel]} channel"
+    return f"channel {channel}"
+
+
+def layer_label(layer: str, channel: int, shape: tuple[int, ...]) -> str:
+    size = "×".join(str(s) for s in shape)
+    if layer == "input":
+        return f"input · {channel_name(layer, channel)} ({size})"
+    return f"{layer} · {channel_name(layer, channel)} ({size})"
+
+
+class MapColours:
+    """How one layer's maps are coloured in this lesson and how that is recorded."""
+
+    def __init__(self, trace: Trace, layer: str, theme: Theme, scope: str) -> None:
+        self.layer = layer
+        self.is_input = layer == "input"
+        if self.is_input:
+            self.scale: ColourScale = theme.input
+            self.full_range: float | None = None
+            self.lo, self.hi = 0.0, 1.0
+        else:
+            self.scale = theme.activation
+            self.full_range = activation_range(trace.activations, layer, scope)
+            self.lo, self.hi = -self.full_range / 2, self.full_range / 2
+
+    @property
+    def source_conv(self) -> str | None:
+        return None if self.is_input else SOURCE_CONV[self.layer]
+
+    def rgb(self, values: np.ndarray) -> np.ndarray:
+        return map_rgb(values, self.scale, self.full_range)
+
+    def legend(self, theme: Theme, width: float = 2.6) -> Legend:
+        if self.is_input:
+            title = "pixel value (/255)"
+            return Legend(self.scale, 0.0, 1.0, title, theme.font, theme.text, width=width)
+        title = f"{self.source_conv} range"
+        return Legend(
+            self.scale, self.lo, self.hi, title, theme.font, theme.text, width=width, mid=0.0
+        )
+
+
+def map_panel(
+    trace: Trace,
+    layer: str,
+    channel: int,
+    colours: MapColours,
+    theme: Theme,
+    recorder: Recorder,
+    height: float = 3.2,
+    values: np.ndarray | None = None,
+    blank: bool = False,
+    label: str | None = None,
+) -> tuple[Group, MapView]:
+    """A labelled heat-map of one channel with its legend under it."""
+    data = trace.activations[layer][channel] if values is None else values
+    rgb = colours.rgb(data)
+    if blank:
+        from ..visuals.colors import hex_to_rgb
+
+        rgb = np.empty_like(rgb)
+        rgb[...] = hex_to_rgb(theme.empty_cell)
+    view = MapView(rgb, height, theme.grid_line)
+    recorder.heatmap(layer, [channel], data, (colours.lo, colours.hi), colours.scale.name)
+    caption = text(label or layer_label(layer, channel, data.shape), theme, LABEL)
+    caption.next_to(view, UP, buff=0.15)
+    legend = colours.legend(theme, width=min(2.6, view.width))
+    legend.next_to(view, DOWN, buff=0.2)
+    return Group(caption, view, legend), view
+
+
+def title_for(ctx: StepContext, default: str) -> Text:
+    """The step's heading, placed in the title area of the frame."""
+    heading = ctx_title(ctx, default)
+    title = text(heading, ctx.theme, TITLE, weight="BOLD")
+    fit(title, ctx.frame.title_box())
+    return title
+
+
+def ctx_title(ctx: StepContext, default: str) -> str:
+    title = ctx.settings.get("title")
+    return str(title) if title else default
+
+
+def intro(mobjects: list[Mobject], run_time: float = 1.0) -> Beat:
+    return Beat([FadeIn(m) for m in mobjects], run_time)
+
+
+def footnote(content: str, theme: Theme, frame: Frame) -> Text:
+    note = text(content, theme, SMALL, theme.muted)
+    box = frame.box
+    note.scale_to_fit_width(min(note.width, box.width))
+    note.move_to(np.array([0.0, box.bottom + note.height / 2, 0.0]))
+    return note

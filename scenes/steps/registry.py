@@ -1,0 +1,35 @@
+"""Step types by their YAML ``type:``. Adding one = one module + ``register``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import Builder, Checker, StepSpec
+
+
+@dataclass(frozen=True)
+class StepType:
+    name: str
+    spec: type[StepSpec]
+    build: Builder
+    summary: str
+    check: Checker | None = None
+    needs_trace: bool = True
+
+
+REGISTRY: dict[str, StepType] = {}
+
+
+def register(step_type: StepType) -> StepType:
+    if step_type.name in REGISTRY:
+        raise ValueError(f"step type {step_type.name!r} is registered twice")
+    REGISTRY[step_type.name] = step_type
+    return step_type
+
+
+def get(name: str) -> StepType:
+    return REGISTRY[name]
+
+
+def names() -> list[str]:
+    return list(REGISTRY)

@@ -1,0 +1,87 @@
+"""Fast text for numbers: strings composed from cached glyph outlines.
+
+A Manim ``Text`` costs a Pango layout and an SVG parse each time. A lesson
+draws hundreds of short numeric strings, so instead every character is
+rendered once per font (between two zeros, to learn its advance width and
+its place on the baseline) and each string is assembled from copies of those
+glyphs. Digits in DejaVu Sans have equal widths, so columns of numbers line
+up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+from manim import ORIGIN, Text, VGroup, VMobject
+
+BASE_SIZE = 48.0
+
+
+@dataclass(frozen=True)
+class Glyph:
+    outline: VMobject | None  # None for blanks
+    bearing: float  # left edge of the outline relative to the pen (as '0' sees it)
+    rise: float  # centre of the outline above the baseline
+    advance: float
+
+
+class GlyphFont:
+    def __init__(self, font: str, weight: str = "NORMAL") -> None:
+        self.font = font
+        self.weight = weight
+        zeros = self._text("00")
+        self.zero_advance = float(zeros[1].get_left()[0] - zeros[0].get_left()[0])
+        self.glyphs: dict[str, Glyph] = {}
+
+    def _text(self, content: str) -> Text:
+        return Text(content, font=self.font, font_size=BASE_SIZE, weight=self.weight)
+
+    def glyph(self, char: str) -> Glyph:
+        found = self.glyphs.get(char)
+        if found is None:
+            sample = self._text(f"0{char}0")
+            first, last = sample[0], sample[-1]
+            pen = float(first.get_left()[0]) + self.zero_advance
+            advance = float(last.get_left()[0]) - pen
+            baseline = float(first.get_bottom()[1])
+            if len(sample) == 3:
+                outline = VMobject().become(sample[1])
+                found = Glyph(
+                    outline,
+                    float(outline.get_left()[0]) - pen,
+                    float(outline.get_center()[1]) - baseline,
+                    advance,
+                )
+            else:
+                found = Glyph(None, 0.0, 0.0, advance)
+            self.glyphs[char] = found
+        return found
+
+    def compose(self, content: str, size: float, colour: str) -> VGroup:
+        """``content`` as a VGroup of glyphs, ``size`` as a Text font size would be."""
+        group = VGroup()
+        pen = 0.0
+        for char in content:
+            glyph = self.glyph(char)
+            if glyph.outline is not None:
+                piece = glyph.outline.copy()
+                piece.move_to(np.array([pen + glyph.bearing + piece.width / 2, glyph.rise, 0.0]))
+                group.add(piece)
+            pen += glyph.advance
+        group.set_color(colour)
+        group.scale(size / BASE_SIZE, about_point=ORIGIN)
+        return group
+
+
+@cache
+def glyph_font(font: str, weight: str = "NORMAL") -> GlyphFont:
+    return GlyphFont(font, weight)
+
+
+def number_text(
+    content: str, font: str, size: float, colour: str, weight: str = "NORMAL"
+) -> VGroup:
+    """A short string (a number, a sum) drawn from cached glyphs."""
+    return glyph_font(font, weight).compose(content, size, colour)

@@ -1,0 +1,63 @@
+"""Small grids of numbers (windows, kernels, products) drawn as coloured cells."""
+
+from __future__ import annotations
+
+import numpy as np
+from manim import DOWN, RIGHT, Square, VGroup
+
+from .colors import luminance
+from .glyphs import number_text
+from .numbers import fmt
+
+DARK_TEXT = "#111111"
+LIGHT_TEXT = "#ffffff"
+
+
+def text_colour_on(rgb: np.ndarray) -> str:
+    """Black or white, whichever reads better on a cell of colour ``rgb``."""
+    return DARK_TEXT if float(luminance(rgb)) > 0.33 else LIGHT_TEXT
+
+
+class NumberGrid(VGroup):
+    """An (h, w) grid of numbers, each on a square filled with its colour.
+
+    ``texts`` are the strings drawn (the caller records them with their full
+    values); ``colours`` is uint8 (h, w, 3).
+    """
+
+    def __init__(
+        self,
+        texts: list[list[str]],
+        colours: np.ndarray,
+        cell: float,
+        font: str,
+        font_size: float,
+        line_colour: str,
+    ) -> None:
+        super().__init__()
+        self.rows = len(texts)
+        self.cols = len(texts[0]) if texts else 0
+        self.cell = cell
+        self.squares = VGroup()
+        self.labels = VGroup()
+        for i, row in enumerate(texts):
+            for j, text in enumerate(row):
+                rgb = colours[i, j]
+                square = Square(side_length=cell, stroke_color=line_colour, stroke_width=1)
+                square.set_fill("#{:02x}{:02x}{:02x}".format(*(int(v) for v in rgb)), opacity=1)
+                square.move_to(RIGHT * j * cell + DOWN * i * cell)
+                label = number_text(text, font, font_size, text_colour_on(rgb))
+                label.move_to(square)
+                self.squares.add(square)
+                self.labels.add(label)
+        # One size for every number in the grid, small enough for the widest.
+        widest = max((label.width for label in self.labels), default=0.0)
+        if widest > cell * 0.88:
+            factor = cell * 0.88 / widest
+            for glyphs in self.labels:
+                glyphs.scale(factor)
+        self.add(self.squares, self.labels)
+
+
+def format_grid(values: np.ndarray, decimals: int = 2) -> list[list[str]]:
+    return [[fmt(float(v), decimals) for v in row] for row in np.atleast_2d(values)]

@@ -1,0 +1,140 @@
+"""The frame of each aspect and helpers that place panels inside it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from manim import DOWN, RIGHT, Group, Mobject
+
+ASPECTS = ("16:9", "9:16", "1:1")
+# Scene units: the short side is always 8 units, so text has the same size
+# on every aspect and the long side grows.
+SHORT_SIDE = 8.0
+
+
+@dataclass(frozen=True)
+class Box:
+    left: float
+    bottom: float
+    right: float
+    top: float
+
+    @property
+    def width(self) -> float:
+        return self.right - self.left
+
+    @property
+    def height(self) -> float:
+        return self.top - self.bottom
+
+    @property
+    def center(self) -> np.ndarray:
+        return np.array([(self.left + self.right) / 2, (self.bottom + self.top) / 2, 0.0])
+
+    def split_rows(self, fractions: Sequence[float], gap: float = 0.2) -> list[Box]:
+        """Stack boxes top to bottom with heights in proportion to ``fractions``."""
+        usable = self.height - gap * (len(fractions) - 1)
+        total = sum(fractions)
+        boxes, top = [], self.top
+        for f in fractions:
+            h = usable * f / total
+            boxes.append(Box(self.left, top - h, self.right, top))
+            top -= h + gap
+        return boxes
+
+    def split_columns(self, fractions: Sequence[float], gap: float = 0.2) -> list[Box]:
+        usable = self.width - gap * (len(fractions) - 1)
+        total = sum(fractions)
+        boxes, left = [], self.left
+        for f in fractions:
+            w = usable * f / total
+            boxes.append(Box(left, self.bottom, left + w, self.top))
+            left += w + gap
+        return boxes
+
+
+@dataclass(frozen=True)
+class Frame:
+    aspect: str
+    width: float
+    height: float
+    margin: float = 0.3
+
+    @classmethod
+    def for_aspect(cls, aspect: str) -> Frame:
+        if aspect == "16:9":
+            return cls(aspect, SHORT_SIDE * 16 / 9, SHORT_SIDE)
+        if aspect == "9:16":
+            return cls(aspect, SHORT_SIDE, SHORT_SIDE * 16 / 9)
+        if aspect == "1:1":
+            return cls(aspect, SHORT_SIDE, SHORT_SIDE)
+        raise ValueError(f"aspect must be one of {ASPECTS}, got {aspect!r}")
+
+    @property
+    def portrait(self) -> bool:
+        return self.height > self.width
+
+    @property
+    def landscape(self) -> bool:
+        return self.width > self.height
+
+    @property
+    def box(self) -> Box:
+        """The whole frame inside its margin."""
+        return Box(
+            -self.width / 2 + self.margin,
+            -self.height / 2 + self.margin,
+            self.width / 2 - self.margin,
+            self.height / 2 - self.margin,
+        )
+
+    def title_box(self, height: float = 0.7) -> Box:
+        b = self.box
+        return Box(b.left, b.top - height, b.right, b.top)
+
+    def content_box(self, title_height: float = 0.7, gap: float = 0.15) -> Box:
+        b = self.box
+        return Box(b.left, b.bottom, b.right, b.top - title_height - gap)
+
+
+def fit(mobject: Mobject, box: Box, max_scale: float = 1.0) -> Mobject:
+    """Scale ``mobject`` down (or up to ``max_scale``) to fit ``box``; centre it there."""
+    if mobject.width > 0 and mobject.height > 0:
+        factor = min(box.width / mobject.width, box.height / mobject.height, max_scale)
+        mobject.scale(factor)
+    mobject.move_to(box.center)
+    return mobject
+
+
+def arrange_panels(panels: Sequence[Mobject], frame: Frame, box: Box, gap: float = 0.5) -> Group:
+    """Lay panels out for the aspect: a row when wide, a column when tall.
+
+    Square frames put the first and last panels side by side with the middle
+    ones beneath them. The group is then scaled to fit ``box``.
+    """
+    group = Group(*panels)
+    if frame.landscape or len(panels) == 1:
+        group.arrange(RIGHT, buff=gap)
+    elif frame.portrait:
+        group.arrange(DOWN, buff=gap)
+    else:
+        top = Group(panels[0], panels[-1]).arrange(RIGHT, buff=gap)
+        middle = Group(*panels[1:-1]).arrange(RIGHT, buff=gap)
+        group = Group(top, middle).arrange(DOWN, buff=gap)
+    fit(group, box)
+    return group
+
+
+def outside(mobject: Mobject, frame: Frame, tolerance: float = 1e-3) -> bool:
+    """Whether any part of ``mobject`` lies outside the visible frame."""
+    if mobject.width == 0 and mobject.height == 0 and not mobject.has_points():
+        return False
+    left, right = mobject.get_left()[0], mobject.get_right()[0]
+    bottom, top = mobject.get_bottom()[1], mobject.get_top()[1]
+    half_w, half_h = frame.width / 2 + tolerance, frame.height / 2 + tolerance
+    return bool(left < -half_w or right > half_w or bottom < -half_h or top > half_h)
+
+
+__all__ = ["ASPECTS", "Box", "Frame", "arrange_panels", "fit", "outside"]

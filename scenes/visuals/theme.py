@@ -1,0 +1,95 @@
+"""Themes: colours, font and colour scales, read from ``configs/themes``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .colors import SCALES, ColourScale
+
+
+def configs_dir() -> Path:
+    """The ``configs/`` folder (``CNNLESSON_CONFIGS`` overrides it)."""
+    override = os.environ.get("CNNLESSON_CONFIGS")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[2] / "configs"
+
+
+def themes_dir() -> Path:
+    return configs_dir() / "themes"
+
+
+def theme_names() -> list[str]:
+    return sorted(p.stem for p in themes_dir().glob("*.yaml"))
+
+
+SCALE_ROLES = ("activation", "weight", "logit", "input")
+COLOUR_KEYS = ("background", "text", "muted", "accent", "highlight", "empty_cell", "grid_line")
+
+
+@dataclass(frozen=True)
+class Theme:
+    name: str
+    background: str
+    text: str
+    muted: str
+    accent: str
+    highlight: str
+    empty_cell: str
+    grid_line: str
+    font: str
+    activation: ColourScale
+    weight: ColourScale
+    logit: ColourScale
+    input: ColourScale
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything that changes pixels, for cache keys."""
+        data: dict[str, Any] = {key: getattr(self, key) for key in ("name", *COLOUR_KEYS, "font")}
+        for role in SCALE_ROLES:
+            data[role] = getattr(self, role).name
+        return data
+
+
+class ThemeError(ValueError):
+    pass
+
+
+def load_theme(name: str) -> Theme:
+    path = themes_dir() / f"{name}.yaml"
+    if not path.is_file():
+        raise ThemeError(f"unknown theme {name!r}; known themes: {', '.join(theme_names())}")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ThemeError(f"{path}: a theme must be a mapping")
+    missing = [k for k in (*COLOUR_KEYS, "font", "scales") if k not in data]
+    if missing:
+        raise ThemeError(f"{path}: missing keys {', '.join(missing)}")
+    scales = data["scales"]
+    for role in SCALE_ROLES:
+        if scales.get(role) not in SCALES:
+            raise ThemeError(
+                f"{path}: scales.{role} must be one of {', '.join(sorted(SCALES))}, "
+                f"got {scales.get(role)!r}"
+            )
+    colours = {k: str(data[k]) for k in COLOUR_KEYS}
+    return Theme(
+        name=name,
+        background=colours["background"],
+        text=colours["text"],
+        muted=colours["muted"],
+        accent=colours["accent"],
+        highlight=colours["highlight"],
+        empty_cell=colours["empty_cell"],
+        grid_line=colours["grid_line"],
+        font=str(data["font"]),
+        activation=ColourScale(scales["activation"]),
+        weight=ColourScale(scales["weight"]),
+        logit=ColourScale(scales["logit"]),
+        input=ColourScale(scales["input"]),
+    )
