@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import cnn_model
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_EXPLAINER = ROOT.parent / "shared" / "cnn-explainer"
+
+
+@pytest.fixture(scope="session")
+def default_model() -> cnn_model.TinyVGG:
+    return cnn_model.load_model("default")
+
+
+@pytest.fixture(scope="session")
+def star_trace(default_model: cnn_model.TinyVGG) -> cnn_model.Trace:
+    return cnn_model.trace(default_model, ROOT / "lessons" / "images" / "star_1.png")
+
+
+@pytest.fixture()
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Per-test user data and cache folders, so tests never touch the real ones."""
+    monkeypatch.setenv("CNNLESSON_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("CNNLESSON_CACHE", str(tmp_path / "cache"))
+    return tmp_path

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT
+from PIL import Image
+from torch_reference import reference_layers
+
+import cnn_model
+from cnn_model import store, synthetic, train
+from cnn_model.tinyvgg import CONV_LAYERS, LAYER_NAMES, TinyVGG, layer_specs, parameter_count
+
+
+def test_layer_names_and_shapes_match_cnn_explainer() -> None:
+    specs = {s.name: s.output_shape for s in layer_specs()}
+    assert list(specs) == [
+        "input",
+        "conv_1_1",
+        "relu_1_1",
+        "conv_1_2",
+        "relu_1_2",
+        "max_pool_1",
+        "conv_2_1",
+        "relu_2_1",
+        "conv_2_2",
+        "relu_2_2",
+        "max_pool_2",
+        "flatten",
+        "output",
+    ]
+    assert [specs[n][-1] for n in LAYER_NAMES[:11]] == [64, 62, 62, 60, 60, 30, 28, 28, 26, 26, 13]
+    assert specs["flatten"] == (1690,)
+    assert specs["output"] == (10,)
+    model = TinyVGG()
+    outputs = model.forward_layers(torch.zeros(1, 3, 64, 64))
+    for name, shape in specs.items():
+        assert tuple(outputs[name].shape[1:]) == shape, name
+
+
+def test_parameter_counts() -> None:
+    model = TinyVGG()
+    assert parameter_count(model.conv_1_1) == 3 * 10 * 9 + 10
+    for name in ("conv_1_2", "conv_2_1", "conv_2_2"):
+        assert parameter_count(getattr(model, name)) == 10 * 10 * 9 + 10
+    assert parameter_count(model.output) == 1690 * 10 + 10
+    assert parameter_count(model) == 19_920
+    assert parameter_count(TinyVGG(num_classes=3).output) == 1690 * 3 + 3
+
+
+def test_trace_equals_torch_functional_layer_by_layer(default_model, star_trace) -> None:
+    ref = reference_layers(default_model, star_trace.image)
+    for name in LAYER_NAMES:
+        got = star_trace.activations[name]
+        assert got.dtype == np.float32
+        assert got.shape == ref[name].shape, name
+        np.testing.assert_allclose(got, ref[name], rtol=0, atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(star_trace.logits, ref["output"], atol=1e-6)
+    np.testing.assert_allclose(star_trace.probabilities, ref["softmax"], atol=1e-7)
+    assert abs(float(star_trace.probabilities.sum()) - 1.0) < 1e-6
+    for name in CONV_LAYERS:
+        assert star_trace.weights[name].shape == getattr(default_model, name).weight.shape
+        np.testing.assert_array_equal(
+            star_trace.biases[name], getattr(default_model, name).bias.detach().numpy()
+        )
+    assert star_trace.weights["output"].shape == (10, 1690)
+
+
+def test_trace_input_is_pixels_over_255(star_trace) -> None:
+    pixels = np.asarray(Image.open(ROOT / "lessons" / "images" / "star_1.png").convert("RGB"))
+    np.testing.assert_array_equal(star_trace.image, pixels)
+    np.testing.assert_allclose(
+        star_trace.activations["input"], pixels.transpose(2, 0, 1).astype(np.float32) / 255.0
+    )
+
+
+def test_explain_conv_sums_to_the_activation(star_trace) -> None:
+    rng = np.random.default_rng(7)
+    for layer in CONV_LAYERS:
+        out = star_trace.activations[layer]
+        for _ in range(40):
+            c, y, x = (int(rng.integers(0, n)) for n in out.shape)
+            exp = star_trace.explain_conv(layer, c, y, x)
+            source = star_trace.activations[exp.input_layer]
+            assert len(exp.terms) == source.shape[0]
+            for term in exp.terms:
+                np.testing.assert_array_equal(
+                    term.window, source[term.channel, y : y + 3, x : x + 3]
+                )
+                np.testing.assert_array_equal(
+                    term.kernel, star_trace.weights[layer][c, term.channel]
+                )
+                np.testing.assert_allclose(term.products, term.window * term.kernel, rtol=1e-6)
+                assert term.sum == pytest.approx(float(term.products.sum()))
+            assert exp.bias == pytest.approx(float(star_trace.biases[layer][c]))
+            assert exp.total == pytest.approx(float(out[c, y, x]), abs=1e-5)
+
+
+def test_explain_conv_rejects_bad_requests(star_trace) -> None:
+    with pytest.raises(ValueError, match="not a convolution layer"):
+        star_trace.explain_conv("relu_1_1", 0, 0, 0)
+    with pytest.raises(IndexError):
+        star_trace.explain_conv("conv_1_1", 0, 62, 0)
+
+
+def test_images_are_resized_short_side_then_centre_cropped(default_model) -> None:
+    wide = Image.new("RGB", (256, 128), (255, 0, 0))
+    wide.paste((0, 0, 255), (0, 0, 64, 128))  # a blue band on the left quarter
+    result = cnn_model.trace(default_model, wide)
+    assert result.image.shape == (64, 64, 3)
+    # 256x128 -> 128x64, the crop keeps x in [32, 96): no blue survives.
+    assert result.image[..., 2].max() < 40
+    grey = Image.new("L", (64, 64), 128)
+    assert cnn_model.trace(default_model, grey).image[0, 0].tolist() == [128, 128, 128]
+    transparent = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    assert cnn_model.trace(default_model, transparent).image[0, 0].tolist() == [255, 255, 255]
+
+
+def test_training_is_deterministic() -> None:
+    x, y = synthetic.generate(120, "train", seed=3, workers=1)
+    hx, hy = synthetic.generate(40, "heldout", seed=3, workers=1)
+    config = train.TrainConfig(seed=5, epochs=1, batch_size=20)
+    first = train.train(x, y, hx, hy, 10, config)
+    second = train.train(x, y, hx, hy, 10, config)
+    for key, value in first.model.state_dict().items():
+        assert torch.equal(value, second.model.state_dict()[key]), key
+    other = train.train(x, y, hx, hy, 10, train.TrainConfig(seed=6, epochs=1, batch_size=20))
+    assert not torch.equal(other.model.conv_1_1.weight, first.model.conv_1_1.weight)
+
+
+def test_generator_is_deterministic_and_splits_differ() -> None:
+    a, la = synthetic.generate(30, "train", seed=0, workers=1)
+    b, lb = synthetic.generate(30, "train", seed=0, workers=1)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(la, lb)
+    assert sorted(set(la.tolist())) == list(range(10))
+    held, _ = synthetic.generate(30, "heldout", seed=0, workers=1)
+    assert not any(np.array_equal(a[i], held[i]) for i in range(30))
+
+
+def test_shipped_card_describes_the_shipped_weights() -> None:
+    location = store.shipped_default()
+    card = json.loads(location.card.read_text())
+    digest = hashlib.sha256(location.weights.read_bytes()).hexdigest()
+    assert card["sha256"] == digest
+    assert card["classes"] == list(synthetic.CLASSES)
+    assert card["data"]["generator"] == synthetic.GENERATOR_VERSION
+    assert card["command"].startswith("cnnlesson model train")
+    assert isinstance(card["seed"], int)
+    assert location.weights.stat().st_size < 300_000
+
+
+@pytest.mark.parametrize("seed_offset", [0, 1000])
+def test_shipped_accuracy_holds_on_freshly_generated_heldout_images(
+    default_model, seed_offset
+) -> None:
+    card = default_model.card
+    seed = card["data"]["seed"] + seed_offset
+    images, labels = synthetic.generate(card["heldout_count"], "heldout", seed=seed)
+    accuracy = train.accuracy(default_model, train.to_tensor(images), torch.from_numpy(labels))
+    assert accuracy >= 0.90
+    if seed_offset == 0:  # the very split the card reports on
+        assert accuracy == pytest.approx(card["accuracy"], abs=1e-3)
+
+
+def test_load_model_by_name_and_path(default_model) -> None:
+    by_path = cnn_model.load_model(store.shipped_default().weights)
+    assert by_path.classes == default_model.classes
+    for key, value in default_model.state_dict().items():
+        assert torch.equal(value, by_path.state_dict()[key])
+    with pytest.raises(cnn_model.ModelError, match="known models: default"):
+        cnn_model.load_model("no-such-model")
+
+
+def test_sample_images_are_classified_correctly(default_model) -> None:
+    folder = ROOT / "lessons" / "images"
+    for path in sorted(folder.glob("*.png")):
+        result = cnn_model.trace(default_model, path)
+        assert result.predicted_class == path.stem.rsplit("_", 1)[0], path.name
