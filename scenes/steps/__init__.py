@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from . import convolution, title  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration, in the order `cnnlesson steps` lists them)
+    convolution,
+    custom_convolution,
+    hyperparameters,
+    title,
+)
 from .registry import REGISTRY, StepType, get, names, register
 
 __all__ = ["REGISTRY", "StepType", "get", "names", "register"]

@@ -100,4 +100,6 @@ class StepContext:
 
 
 Builder = Callable[[Any, StepContext], Iterator[Item]]
-Checker = Callable[[Any, ModelInfo], list[tuple[str, str]]]
+# A checker returns (field path within the step, message) for each problem.
+FieldParts = tuple[str | int, ...]
+Checker = Callable[[Any, "ModelInfo | None"], list[tuple[FieldParts, str]]]

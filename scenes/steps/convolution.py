@@ -39,7 +39,8 @@ from ..visuals.grid import NumberGrid
 from ..visuals.layout import arrange_panels
 from ..visuals.ranges import kernel_range
 from ..visuals.text import BODY, LABEL, NUMBER, text
-from .base import Add, Beat, Hold, ModelInfo, StepContext, StepSpec
+from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from .checks import channel_in, layer_of_kind
 from .common import MapColours, channel_name, intro, map_panel, title_for
 from .registry import StepType, register
 
@@ -49,7 +50,7 @@ QUICK_POSITIONS = 8
 
 
 class ConvolutionSpec(StepSpec):
-    type: Literal["convolution"] = "convolution"
+    type: Literal["convolution"]
     layer: str = Field("conv_1_1", description="A convolution layer of the lesson's model.")
     neuron: int = Field(0, ge=0, description="Output channel (neuron) of the layer, from 0.")
     channel: int = Field(0, ge=0, description="Input channel shown in detail, from 0.")
@@ -61,42 +62,34 @@ class ConvolutionSpec(StepSpec):
     )
 
 
-def check(spec: ConvolutionSpec, info: ModelInfo) -> list[tuple[str, str]]:
-    """Cross-field rules: a conv layer, a neuron and a channel it has."""
-    convs = info.layers_of("conv")
-    if spec.layer not in info.layers:
-        return [("layer", f"expected a convolution layer ({', '.join(convs)}), got {spec.layer!r}")]
-    layer = info.layers[spec.layer]
-    if layer.kind != "conv":
-        return [
-            (
-                "layer",
-                f"expected a convolution layer ({', '.join(convs)}), got "
-                f"{spec.layer!r}, a {layer.kind} layer",
-            )
-        ]
-    errors = []
-    channels = layer.shape[0]
-    if spec.neuron >= channels:
-        errors.append(
-            (
-                "neuron",
-                f"expected a neuron from 0 to {channels - 1} "
-                f"({spec.layer} has {channels}), got {spec.neuron}",
-            )
-        )
-    inputs = info.layers[PREVIOUS[spec.layer]].shape[0]
-    if spec.channel >= inputs:
-        errors.append(
-            (
-                "channel",
-                f"expected an input channel from 0 to {inputs - 1} "
-                f"({spec.layer} reads {inputs}), got {spec.channel}",
-            )
-        )
+def check(spec: ConvolutionSpec, info: ModelInfo | None) -> list[tuple[FieldParts, str]]:
+    """Cross-field rules: a conv layer, a neuron and an input channel it has."""
+    if info is None:
+        return []
+    layer, errors = layer_of_kind(info, spec.layer, ("conv",))
+    if layer is None:
+        return errors
+    source = PREVIOUS[spec.layer]
+    neurons, inputs = layer.shape[0], info.layers[source].shape[0]
+    errors += channel_in(
+        neurons, spec.neuron, "neuron", "a neuron", f"{spec.layer} has {neurons} neurons"
+    )
+    errors += channel_in(
+        inputs,
+        spec.channel,
+        "channel",
+        "an input channel",
+        f"{spec.layer} reads {inputs} channels from {source}",
+    )
     h, w = layer.shape[1:]
     if spec.positions > h * w:
-        errors.append(("positions", f"expected at most {h * w} positions, got {spec.positions}"))
+        errors.append(
+            (
+                ("positions",),
+                f"expected at most {h * w} positions ({spec.layer} "
+                f"is {h}×{w}), got {spec.positions}",
+            )
+        )
     return errors
 
 

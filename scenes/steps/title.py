@@ -15,7 +15,7 @@ from .registry import StepType, register
 
 
 class TitleSpec(StepSpec):
-    type: Literal["title"] = "title"
+    type: Literal["title"]
     text: str = Field(..., min_length=1, description="The title shown large.")
     subtitle: str | None = Field(None, description="A line under the title.")
 
