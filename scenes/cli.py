@@ -13,6 +13,8 @@ from cnn_model import ImageError, ModelError
 from .cli_common import USAGE_ERROR, CliError, console, out
 from .model_commands import add_model_commands
 
+QUALITY_CHOICES = ["l", "m", "h", "k", "low", "medium", "high", "production"]
+
 # --- lessons -------------------------------------------------------------
 
 
@@ -75,6 +77,91 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_steps(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from .lesson.schema import field_rows
+    from .steps import registry
+
+    names = args.types or registry.names()
+    for name in names:
+        if name not in registry.REGISTRY:
+            raise CliError(
+                f"unknown step type {name!r}; known step types: {', '.join(registry.names())}"
+            )
+    for name in names:
+        step_type = registry.get(name)
+        table = Table(
+            "field",
+            "type",
+            "default",
+            "meaning",
+            title=f"type: {name}",
+            title_justify="left",
+            title_style="bold",
+        )
+        for row in field_rows(step_type.spec):
+            table.add_row(*row)
+        out.print(step_type.summary)
+        out.print(table)
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .lesson.schema import json_schema_text
+
+    text = json_schema_text()
+    if args.output is None:
+        out.print(text, end="", markup=False)
+        return 0
+    args.output.write_text(text, encoding="utf-8")
+    console.print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from .lesson.scaffold import ScaffoldError, scaffold
+
+    try:
+        path = scaffold(args.name, args.dir)
+    except ScaffoldError as exc:
+        raise CliError(str(exc)) from None
+    out.print(str(path))
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from .lesson.errors import LessonInvalid
+    from .lesson.load import load_lesson
+    from .render.pipeline import RenderError, preview_step
+
+    try:
+        lesson = load_lesson(args.lesson)
+    except LessonInvalid as exc:
+        _print_lesson_errors(exc.errors)
+        return USAGE_ERROR
+    if not 1 <= args.step <= len(lesson.steps):
+        raise CliError(
+            f"--step must be from 1 to {len(lesson.steps)} (the lesson has "
+            f"{len(lesson.steps)} steps), got {args.step}"
+        )
+    try:
+        png = preview_step(
+            lesson,
+            args.step - 1,
+            quality=args.quality,
+            out=args.out,
+            aspect=args.aspect,
+            theme=args.theme,
+            output=args.output,
+        )
+    except RenderError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 1
+    out.print(str(png))
+    return 0
+
+
 class _progress_printer:
     """A live line with steps done/total (rich), closed after the render."""
 
@@ -122,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument(
         "-q",
         "--quality",
-        choices=["l", "m", "h", "k", "low", "medium", "high", "production"],
+        choices=QUALITY_CHOICES,
         help="render quality (default: the lesson's, else low)",
     )
     render.add_argument(
@@ -137,6 +224,31 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--theme", help="override the lesson's theme")
     render.add_argument("--quiet", action="store_true", help="print only the video path")
     render.set_defaults(func=cmd_render)
+
+    steps = sub.add_parser("steps", help="list step types with their fields and defaults")
+    steps.add_argument("types", nargs="*", help="only these step types")
+    steps.set_defaults(func=cmd_steps)
+
+    schema = sub.add_parser("schema", help="print (or write) the JSON Schema of lesson files")
+    schema.add_argument("-o", "--output", type=Path, help="write it to this file")
+    schema.set_defaults(func=cmd_schema)
+
+    new = sub.add_parser("new", help="start a lesson file with comments")
+    new.add_argument("name", help="lesson name (letters, digits, - and _)")
+    new.add_argument("--dir", type=Path, default=Path("lessons"), help="folder (default: lessons)")
+    new.set_defaults(func=cmd_new)
+
+    preview = sub.add_parser("preview", help="write the last frame of one step as a PNG")
+    preview.add_argument("lesson", type=Path)
+    preview.add_argument("--step", type=int, required=True, help="step number, from 1")
+    preview.add_argument("-q", "--quality", choices=QUALITY_CHOICES, help="default: low")
+    preview.add_argument("-o", "--out", type=Path, default=Path("media"), help="output root")
+    preview.add_argument(
+        "--output", type=Path, help="PNG path (default: OUT/<lesson>/preview-step-N.png)"
+    )
+    preview.add_argument("--aspect", choices=["16:9", "9:16", "1:1"])
+    preview.add_argument("--theme")
+    preview.set_defaults(func=cmd_preview)
 
     val = sub.add_parser("validate", help="check lessons without rendering")
     val.add_argument("lessons", type=Path, nargs="+")

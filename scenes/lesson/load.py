@@ -24,7 +24,7 @@ from ..steps import registry
 from ..steps.base import LayerInfo, ModelInfo, StepSpec
 from ..visuals.theme import theme_names
 from .errors import FieldPath, LessonError, LessonInvalid, display_path, path_text
-from .messages import describe_value, message_for, suggest
+from .messages import describe_value, listing, message_for, suggest, unknown_name
 from .source import Source, parse
 from .spec import LessonHeader
 
@@ -97,12 +97,11 @@ def _check_narration(source: Source, path: FieldPath, narration: str) -> list[Le
     errors = []
     for name in fields:
         if name not in PLACEHOLDERS:
-            hint = suggest(name, list(PLACEHOLDERS))
             errors.append(
                 source.error(
                     path,
-                    f"unknown placeholder {{{name}}}{hint} (known: "
-                    f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)})",
+                    unknown_name("placeholder", name, list(PLACEHOLDERS), "placeholders")
+                    + " (write {{ and }} for literal braces)",
                 )
             )
     return errors
@@ -119,12 +118,11 @@ def _resolve_image(
     path = sample or (lesson_dir / value).expanduser()
     if sample is None and not path.exists():
         known = samples.sample_names()
-        hint = suggest(value, known)
         return None, [
             source.error(
                 ("image",),
-                f"no sample called {value!r} and no file {display_path(path)}{hint}"
-                f" (samples: {', '.join(known[:12])}{', ...' if len(known) > 12 else ''})",
+                f"no sample called {value!r} and no file {display_path(path)}"
+                f"{suggest(value, known)}; samples: {listing(known)}",
             )
         ]
     try:
@@ -169,12 +167,9 @@ def validate_source(source: Source, path: Path) -> Lesson | None:
                 steps.append(None)
                 continue
             if not isinstance(kind, str) or kind not in known:
-                hint = suggest(str(kind), known) if isinstance(kind, str) else ""
                 errors.append(
                     source.error(
-                        (*where, "type"),
-                        f"unknown step type {describe_value(kind)}{hint}; "
-                        f"known step types: {', '.join(known)}",
+                        (*where, "type"), unknown_name("step type", kind, known, "step types")
                     )
                 )
                 steps.append(None)
@@ -198,8 +193,7 @@ def validate_source(source: Source, path: Path) -> Lesson | None:
         errors.append(
             source.error(
                 ("theme",),
-                f"unknown theme {header.theme!r}{suggest(header.theme, theme_names())}; "
-                f"known themes: {', '.join(theme_names())}",
+                unknown_name("theme", header.theme, theme_names(), "themes"),
             )
         )
     location: ModelLocation | None = None
@@ -222,8 +216,8 @@ def validate_source(source: Source, path: Path) -> Lesson | None:
         step_type = registry.get(spec.type)
         needs_trace = needs_trace or step_type.needs_trace
         if step_type.check is not None and (info is not None or not step_type.needs_trace):
-            for field_name, message in step_type.check(spec, info):  # type: ignore[arg-type]
-                errors.append(source.error(("steps", i, field_name), message))
+            for parts, message in step_type.check(spec, info):
+                errors.append(source.error(("steps", i, *parts), message))
     if needs_trace and location is not None and image is None and header.image is None:
         errors.append(
             source.error(

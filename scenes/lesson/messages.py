@@ -67,8 +67,23 @@ def expectation(model: type[BaseModel], field: str, kind: str | None = None) -> 
 
 
 def suggest(name: str, known: list[str]) -> str:
+    """ " (did you mean 'x'?)" for the closest known name, or nothing."""
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def listing(known: list[str], limit: int = 12) -> str:
+    shown = known[:limit] + (["..."] if len(known) > limit else [])
+    return ", ".join(shown)
+
+
+def unknown_name(what: str, value: object, known: list[str], known_label: str) -> str:
+    """ "unknown theme 'drak' (did you mean 'dark'?); known themes: ..."."""
+    if isinstance(value, str):
+        shown, hint = repr(value), suggest(value, known)
+    else:
+        shown, hint = describe_value(value), ""
+    return f"unknown {what} {shown}{hint}; known {known_label}: {listing(known)}"
 
 
 def message_for(error: ErrorDetails, model: type[BaseModel], what: str) -> str:
@@ -84,9 +99,11 @@ def message_for(error: ErrorDetails, model: type[BaseModel], what: str) -> str:
     if kind == "extra_forbidden":
         known = [n for n in model.model_fields if n != "type"]
         hint = suggest(field, known)
-        if not hint:
-            hint = f"; {what} fields are: {', '.join(known)}"
-        return f"unknown field{hint}"
+        return (
+            f"unknown field{hint}"
+            if hint
+            else f"unknown field; {what} fields are: {listing(known, 40)}"
+        )
     if kind in ("int_type", "int_parsing", "int_from_float"):
         wanted = expectation(model, field, "an integer") if top_level else "an integer"
         return f"expected {wanted}, got {got}"
@@ -114,6 +131,8 @@ def message_for(error: ErrorDetails, model: type[BaseModel], what: str) -> str:
         return f"expected true or false, got {got}"
     if kind == "list_type":
         return f"expected a list, got {got}"
+    if kind == "too_short" and ctx.get("min_length") == 1:
+        return "expected at least one item, got an empty list"
     if kind == "too_short":
         return f"expected at least {ctx.get('min_length')} item(s), got {ctx.get('actual_length')}"
     if kind == "too_long":
