@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from io import BytesIO
 from pathlib import Path
 
 import av
+
+from .atomic import writing
 
 
 def probe(path: Path) -> dict[str, float | int]:
@@ -35,8 +36,7 @@ def concat(clips: list[Path], output: Path) -> None:
     ``output`` is either the old file or the complete new one.
     """
     manifest = "".join(f"file 'file:{Path(c).resolve().as_posix()}'\n" for c in clips)
-    staged = output.with_name(f".{output.name}.{os.getpid()}.part{output.suffix}")
-    try:
+    with writing(output) as staged:
         with av.open(
             BytesIO(manifest.encode("utf-8")), mode="r", format="concat", options={"safe": "0"}
         ) as source:
@@ -48,6 +48,3 @@ def concat(clips: list[Path], output: Path) -> None:
                         continue
                     packet.stream = out_stream
                     sink.mux(packet)
-        os.replace(staged, output)
-    finally:
-        staged.unlink(missing_ok=True)

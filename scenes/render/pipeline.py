@@ -13,11 +13,9 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ from ..lesson.load import Lesson, load_lesson
 from ..steps import registry
 from ..visuals.theme import load_theme
 from . import settings as settings_mod
+from .atomic import copy_file, remove_stale, write_json
 from .join import concat, probe
 from .settings import RenderSettings
 
@@ -146,7 +145,13 @@ def _run_jobs(
                 log = job_file.with_suffix(".log")
                 with open(log, "wb") as log_handle:
                     proc = subprocess.Popen(
-                        [sys.executable, "-m", "scenes.render.worker", str(job_file)],
+                        [
+                            sys.executable,
+                            "-m",
+                            "scenes.render.worker",
+                            str(job_file),
+                            str(os.getpid()),
+                        ],
                         stdout=log_handle,
                         stderr=subprocess.STDOUT,
                         env=env,
@@ -163,7 +168,10 @@ def _run_jobs(
                 done += 1
                 if code != 0:
                     tail = log.read_text(errors="replace").strip().splitlines()[-15:]
-                    failures[index] = "\n".join(tail)
+                    failures[index] = "\n".join(tail) or f"worker exited with status {code}"
+                else:
+                    log.unlink(missing_ok=True)
+                    log.with_suffix(".json").unlink(missing_ok=True)
                 if progress:
                     progress(f"step {index + 1} done", done, total)
     finally:
@@ -173,6 +181,70 @@ def _run_jobs(
         for proc, _ in running.values():
             proc.wait()
     return failures
+
+
+@dataclass
+class Prepared:
+    """A lesson turned into one render job per step, with cache keys."""
+
+    lesson: Lesson
+    settings: RenderSettings
+    out_root: Path
+    cache_dir: Path
+    trace: Trace | None
+    jobs: list[dict[str, Any]]
+    keys: list[str]
+
+
+def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "video") -> Prepared:
+    """Resolve settings, trace the image once and describe every step's render job."""
+    settings = settings_mod.resolve(lesson, cli)
+    theme_obj = load_theme(settings.theme)
+    out_root = Path(out)
+    cache_dir = out_root / ".cache"
+    for folder in (cache_dir / "clips", cache_dir / "jobs", cache_dir / "traces"):
+        folder.mkdir(parents=True, exist_ok=True)
+    remove_stale(cache_dir)
+    remove_stale(out_root / lesson.name)
+
+    trace: Trace | None = None
+    trace_file: Path | None = None
+    if lesson.needs_trace and lesson.model is not None and lesson.image is not None:
+        model = load_location(lesson.model)
+        trace = cnn_model.trace(model, lesson.image)
+        trace_file = (
+            cache_dir / "traces" / f"{trace.model_sha256[:16]}-{trace.image_sha256[:16]}.npz"
+        )
+        if not trace_file.exists():
+            save_trace(trace, trace_file)
+    values = narration_values(trace)
+    code = _code_digest()
+    jobs, keys = [], []
+    for spec in lesson.steps:
+        uses_trace = registry.get(spec.type).needs_trace and trace is not None
+        narration = fill_narration(spec.narration, values)
+        job: dict[str, Any] = {
+            "step": spec.model_dump(mode="json"),
+            "narration": narration,
+            "min_seconds": reading_seconds(narration, settings.words_per_minute),
+            "theme": settings.theme,
+            "theme_values": theme_obj.as_dict(),
+            "aspect": settings.aspect,
+            "pixel_height": settings.pixel_height,
+            "fps": settings.fps,
+            "colour_scope": settings.colour_range,
+            "model_sha256": trace.model_sha256 if uses_trace and trace else None,
+            "image_sha256": trace.image_sha256 if uses_trace and trace else None,
+            "mode": mode,
+        }
+        key = step_key(job, code)
+        suffix = ".png" if mode == "last_frame" else ".mp4"
+        job["clip"] = str(cache_dir / "clips" / f"{key}{suffix}")
+        job["meta"] = str(cache_dir / "clips" / f"{key}{suffix}.json")
+        job["trace"] = str(trace_file) if uses_trace and trace_file else None
+        jobs.append(job)
+        keys.append(key)
+    return Prepared(lesson, settings, out_root, cache_dir, trace, jobs, keys)
 
 
 def render_lesson(
@@ -185,67 +257,31 @@ def render_lesson(
     progress: Progress | None = None,
     lesson: Lesson | None = None,
 ) -> RenderResult:
-    """Render the lesson at ``path`` into ``out/<lesson name>/``; returns what was written."""
+    """Render the lesson at ``path`` into ``out/<lesson name>/``; returns what was written.
+
+    Raises :class:`~scenes.lesson.errors.LessonInvalid` (every error, located)
+    for an invalid lesson and :class:`RenderError` when a step fails to render.
+    """
     started = time.perf_counter()
     lesson = lesson or load_lesson(path)
     cli = {"quality": quality, "jobs": jobs, "aspect": aspect, "theme": theme}
-    settings = settings_mod.resolve(lesson, cli)
-    theme_obj = load_theme(settings.theme)
-    out_root = Path(out)
-    lesson_dir = out_root / lesson.name
-    cache_dir = out_root / ".cache"
-    work_dir = cache_dir / "jobs"
-    for folder in (lesson_dir, cache_dir / "clips", work_dir, cache_dir / "traces"):
-        folder.mkdir(parents=True, exist_ok=True)
-
-    trace: Trace | None = None
-    trace_file: Path | None = None
-    model_sha = image_sha = None
-    if lesson.needs_trace and lesson.model is not None and lesson.image is not None:
-        model = load_location(lesson.model)
-        trace = cnn_model.trace(model, lesson.image)
-        model_sha, image_sha = trace.model_sha256, trace.image_sha256
-        trace_file = cache_dir / "traces" / f"{model_sha[:16]}-{image_sha[:16]}.npz"
-        if not trace_file.exists():
-            save_trace(trace, trace_file)
-    values = narration_values(trace)
-    code = _code_digest()
+    prepared = prepare(lesson, out, cli)
+    settings, cache_dir = prepared.settings, prepared.cache_dir
+    lesson_dir = prepared.out_root / lesson.name
+    lesson_dir.mkdir(parents=True, exist_ok=True)
 
     results: list[StepResult] = []
     to_render: list[tuple[int, Path]] = []
-    for index, spec in enumerate(lesson.steps):
-        step_type = registry.get(spec.type)
-        narration = fill_narration(spec.narration, values)
-        job: dict[str, Any] = {
-            "step": spec.model_dump(mode="json"),
-            "narration": narration,
-            "min_seconds": reading_seconds(narration, settings.words_per_minute),
-            "theme": settings.theme,
-            "theme_values": theme_obj.as_dict(),
-            "aspect": settings.aspect,
-            "pixel_height": settings.pixel_height,
-            "fps": settings.fps,
-            "colour_scope": settings.colour_range,
-            "model_sha256": model_sha if step_type.needs_trace else None,
-            "image_sha256": image_sha if step_type.needs_trace else None,
-            "mode": "video",
-        }
-        key = step_key(job, code)
-        clip = cache_dir / "clips" / f"{key}.mp4"
-        meta = cache_dir / "clips" / f"{key}.json"
-        job.update(
-            {
-                "clip": str(clip),
-                "meta": str(meta),
-                "trace": str(trace_file) if step_type.needs_trace and trace_file else None,
-            }
-        )
+    for index, (job, key) in enumerate(zip(prepared.jobs, prepared.keys, strict=True)):
+        clip, meta = Path(job["clip"]), Path(job["meta"])
         cached = clip.is_file() and meta.is_file()
         if not cached:
-            job_file = work_dir / f"{key}.job.json"
+            job_file = cache_dir / "jobs" / f"{key}.job.json"
             job_file.write_text(json.dumps(job), encoding="utf-8")
             to_render.append((index, job_file))
-        results.append(StepResult(index, spec.type, key, clip, {}, cached, narration))
+        results.append(
+            StepResult(index, job["step"]["type"], key, clip, {}, cached, job["narration"])
+        )
 
     total = len(lesson.steps)
     if progress:
@@ -258,7 +294,7 @@ def render_lesson(
             f"failed to render:\n{failures[first]}"
         )
     for result in results:
-        result.record = json.loads(result.clip.with_suffix(".json").read_text(encoding="utf-8"))
+        result.record = json.loads(Path(prepared.jobs[result.index]["meta"]).read_text("utf-8"))
 
     video = lesson_dir / f"{lesson.name}.mp4"
     manifest_path = lesson_dir / "manifest.json"
@@ -266,31 +302,37 @@ def render_lesson(
         steps_dir = lesson_dir / "steps"
         steps_dir.mkdir(exist_ok=True)
         concat([r.clip for r in results], video)
-        manifest = _manifest(lesson, settings, trace, results, video, steps_dir)
-        _write_json(manifest_path, manifest)
+        manifest = _manifest(lesson, settings, prepared.trace, results, video, steps_dir)
+        write_json(manifest_path, manifest)
     return RenderResult(
         lesson, settings, video, manifest_path, results, time.perf_counter() - started
     )
 
 
-def _publish_clip(source: Path, target: Path) -> None:
-    staged = target.with_name(f".{target.name}.{os.getpid()}.part")
-    shutil.copyfile(source, staged)
-    os.replace(staged, target)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    with tempfile.NamedTemporaryFile(
-        "w",
-        dir=path.parent,
-        prefix=f".{path.name}.",
-        suffix=".part",
-        delete=False,
-        encoding="utf-8",
-    ) as handle:
-        json.dump(data, handle, indent=1)
-        staged = Path(handle.name)
-    os.replace(staged, path)
+def preview_step(
+    lesson: Lesson,
+    index: int,
+    quality: str | None = None,
+    out: str | Path = "media",
+    aspect: str | None = None,
+    theme: str | None = None,
+    output: Path | None = None,
+) -> Path:
+    """Render only the last frame of step ``index`` (from 0) as a PNG; returns its path."""
+    cli = {"quality": quality, "jobs": 1, "aspect": aspect, "theme": theme}
+    prepared = prepare(lesson, out, cli, mode="last_frame")
+    job = prepared.jobs[index]
+    png = Path(job["clip"])
+    if not png.is_file():
+        job_file = prepared.cache_dir / "jobs" / f"{prepared.keys[index]}.job.json"
+        job_file.write_text(json.dumps(job), encoding="utf-8")
+        failures = _run_jobs([(index, job_file)], 1, None, 1, 0)
+        if failures:
+            raise RenderError(f"step {index + 1} failed to render:\n{failures[index]}")
+    target = output or prepared.out_root / lesson.name / f"preview-step-{index + 1}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    copy_file(png, target)
+    return target
 
 
 def _manifest(
@@ -307,7 +349,7 @@ def _manifest(
     for result in results:
         clip_info = probe(result.clip)
         name = f"{result.index + 1:02d}-{result.type}.mp4"
-        _publish_clip(result.clip, steps_dir / name)
+        copy_file(result.clip, steps_dir / name)
         spec = lesson.steps[result.index]
         steps.append(
             {

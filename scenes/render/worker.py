@@ -8,14 +8,19 @@ temporary names and renamed into place only when complete.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
-import shutil
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from .atomic import publish, temp_dir_prefix, write_json
+
+PR_SET_PDEATHSIG = 1
 
 
 def configure_manim(job: dict[str, Any], media_dir: Path) -> None:
@@ -79,7 +84,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     out_meta = Path(job["meta"])
     out_meta.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix=".render-", dir=out_meta.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_dir_prefix(), dir=out_meta.parent) as tmp:
         media = Path(tmp)
         configure_manim(job, media)
         scene = build_scene(job)
@@ -102,20 +107,30 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         if mode != "dry_run":
             if produced is None or out_clip is None:
                 raise RuntimeError("manim produced no output file")
-            staged = out_clip.with_name(f".{out_clip.name}.{os.getpid()}.part{out_clip.suffix}")
-            shutil.move(str(produced), staged)
-            os.replace(staged, out_clip)
-    staged_meta = out_meta.with_name(f".{out_meta.name}.{os.getpid()}.part")
-    staged_meta.write_text(json.dumps(record), encoding="utf-8")
-    os.replace(staged_meta, out_meta)
+            # The temporary folder is beside the clip: the rename is atomic.
+            publish(produced, out_clip)
+    write_json(out_meta, record)
     return record
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to end this worker if the render that started it is killed."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return  # not Linux: the parent's own clean-up still stops workers on Ctrl-C
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m scenes.render.worker JOB.json", file=sys.stderr)
+    if len(args) not in (1, 2):
+        print("usage: python -m scenes.render.worker JOB.json [PARENT_PID]", file=sys.stderr)
         return 2
+    if len(args) == 2:
+        die_with_parent(int(args[1]))
     job = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     run(job)
     return 0

@@ -108,7 +108,9 @@ def fit(mobject: Mobject, box: Box, max_scale: float = 1.0) -> Mobject:
     return mobject
 
 
-def arrange_panels(panels: Sequence[Mobject], frame: Frame, box: Box, gap: float = 0.5) -> Group:
+def arrange_panels(
+    panels: Sequence[Mobject], frame: Frame, box: Box, gap: float = 0.5, max_scale: float = 1.0
+) -> Group:
     """Lay panels out for the aspect: a row when wide, a column when tall.
 
     Square frames put the first and last panels side by side with the middle
@@ -123,18 +125,28 @@ def arrange_panels(panels: Sequence[Mobject], frame: Frame, box: Box, gap: float
         top = Group(panels[0], panels[-1]).arrange(RIGHT, buff=gap)
         middle = Group(*panels[1:-1]).arrange(RIGHT, buff=gap)
         group = Group(top, middle).arrange(DOWN, buff=gap)
-    fit(group, box)
+    fit(group, box, max_scale)
     return group
+
+
+def bounds(mobject: Mobject) -> tuple[float, float, float, float] | None:
+    """(left, bottom, right, top) of everything ``mobject`` draws, in one pass."""
+    arrays = [m.points for m in mobject.get_family() if len(m.points)]
+    if not arrays:
+        return None
+    points = np.concatenate(arrays)
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
 
 
 def outside(mobject: Mobject, frame: Frame, tolerance: float = 1e-3) -> bool:
     """Whether any part of ``mobject`` lies outside the visible frame."""
-    if mobject.width == 0 and mobject.height == 0 and not mobject.has_points():
+    box = bounds(mobject)
+    if box is None:
         return False
-    left, right = mobject.get_left()[0], mobject.get_right()[0]
-    bottom, top = mobject.get_bottom()[1], mobject.get_top()[1]
+    left, bottom, right, top = box
     half_w, half_h = frame.width / 2 + tolerance, frame.height / 2 + tolerance
-    return bool(left < -half_w or right > half_w or bottom < -half_h or top > half_h)
+    return left < -half_w or right > half_w or bottom < -half_h or top > half_h
 
 
 __all__ = ["ASPECTS", "Box", "Frame", "arrange_panels", "fit", "outside"]
