@@ -1,0 +1,399 @@
+"""Malformed lessons: every error reported at once, with its exact text and place."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scenes.lesson.errors import display_path
+from scenes.lesson.load import load_lesson, validate_lesson
+from scenes.lesson.source import parse
+
+STEP_TYPES = "convolution, hyperparameters, custom_convolution, title"
+CONV_LAYERS = "conv_1_1, conv_1_2, conv_2_1, conv_2_2"
+
+# name: (lesson text, [expected "LINE:COL: path: message" lines])
+CASES: dict[str, tuple[str, list[str]]] = {
+    "yaml syntax": (
+        "title: x\nsteps: [\n",
+        [
+            "3:1: YAML syntax error: expected the node content, but found '<stream end>' "
+            "while parsing a flow node"
+        ],
+    ),
+    "tab indentation": (
+        "title: x\nsteps:\n\t- type: title\n",
+        [
+            "3:1: YAML syntax error: found character '\\t' that cannot start any token "
+            "while scanning for the next token"
+        ],
+    ),
+    "duplicate key": (
+        "title: a\ntitle: b\nsteps:\n  - type: title\n    text: hi\n",
+        ["2:1: title: duplicate key (first given on line 1)"],
+    ),
+    "top level list": (
+        "- type: title\n",
+        ["1:1: expected a mapping with keys like 'title' and 'steps' at the top level, got a list"],
+    ),
+    "top level scalar": (
+        "hello\n",
+        [
+            "1:1: expected a mapping with keys like 'title' and 'steps' at the top level, "
+            "got a single value ('hello')"
+        ],
+    ),
+    "empty file": ("", ["1:1: the file is empty; a lesson needs a title and steps"]),
+    "missing title": (
+        "steps:\n  - type: title\n    text: hi\n",
+        ["1:1: title: required field is missing"],
+    ),
+    "missing steps": ("title: x\n", ["1:1: steps: required field is missing"]),
+    "empty steps": (
+        "title: x\nsteps: []\n",
+        ["2:8: steps: expected at least one item, got an empty list"],
+    ),
+    "unknown lesson key": (
+        "title: x\nstepz: []\nsteps:\n  - type: title\n    text: hi\n",
+        ["2:1: stepz: unknown field (did you mean 'steps'?)"],
+    ),
+    "unknown step key": (
+        "title: x\nsteps:\n  - type: convolution\n    neurn: 2\n",
+        ["4:5: steps[0].neurn: unknown field (did you mean 'neuron'?)"],
+    ),
+    "unknown step type": (
+        "title: x\nsteps:\n  - type: convolutoin\n",
+        [
+            f"3:11: steps[0].type: unknown step type 'convolutoin' (did you mean 'convolution'?); "
+            f"known step types: {STEP_TYPES}"
+        ],
+    ),
+    "step without type": (
+        "title: x\nsteps:\n  - text: hi\n",
+        [f"3:5: steps[0]: missing 'type'; known step types: {STEP_TYPES}"],
+    ),
+    "step not a mapping": (
+        "title: x\nsteps:\n  - title\n",
+        ["3:5: steps[0]: expected a mapping with a 'type', got 'title' (text)"],
+    ),
+    "text for an integer": (
+        "title: x\nsteps:\n  - type: convolution\n    neuron: two\n",
+        ["4:13: steps[0].neuron: expected an integer ≥ 0, got 'two' (text)"],
+    ),
+    "fraction for an integer": (
+        "title: x\nsteps:\n  - type: convolution\n    positions: 2.5\n",
+        ["4:16: steps[0].positions: expected an integer from 0 to 40, got 2.5"],
+    ),
+    "negative positions": (
+        "title: x\nsteps:\n  - type: convolution\n    positions: -1\n",
+        ["4:16: steps[0].positions: expected an integer from 0 to 40, got -1"],
+    ),
+    "neuron beyond the layer": (
+        "title: x\nsteps:\n  - type: convolution\n    neuron: 10\n",
+        ["4:13: steps[0].neuron: expected a neuron from 0 to 9 (conv_1_1 has 10 neurons), got 10"],
+    ),
+    "input channel beyond the input": (
+        "title: x\nsteps:\n  - type: convolution\n    layer: conv_1_1\n    channel: 3\n",
+        [
+            "5:14: steps[0].channel: expected an input channel from 0 to 2 "
+            "(conv_1_1 reads 3 channels from input), got 3"
+        ],
+    ),
+    "layer of the wrong kind": (
+        "title: x\nsteps:\n  - type: convolution\n    layer: relu_1_1\n",
+        [
+            f"4:12: steps[0].layer: expected a convolution layer ({CONV_LAYERS}), "
+            "got 'relu_1_1', a relu layer"
+        ],
+    ),
+    "layer the model lacks": (
+        "title: x\nsteps:\n  - type: convolution\n    layer: conv_3_1\n",
+        [f"4:12: steps[0].layer: expected a convolution layer ({CONV_LAYERS}), got 'conv_3_1'"],
+    ),
+    "stride zero": (
+        "title: x\nsteps:\n  - type: hyperparameters\n    stride: 0\n",
+        ["4:13: steps[0].stride: expected an integer from 1 to 8, got 0"],
+    ),
+    "stride that cannot slide symmetrically": (
+        "title: x\nsteps:\n  - type: hyperparameters\n    input_size: 5\n    kernel_size: 3\n"
+        "    padding: 0\n    stride: 3\n",
+        [
+            "7:13: steps[0].stride: the kernel cannot slide symmetrically: W − K + 2P = 5 − 3 + 2·0 "
+            "= 2 is not divisible by stride 3; nearest valid strides: 2 (or set allow_invalid: "
+            "true to show it as invalid)"
+        ],
+    ),
+    "kernel larger than the padded input": (
+        "title: x\nsteps:\n  - type: hyperparameters\n    input_size: 3\n    kernel_size: 7\n"
+        "    padding: 1\n",
+        [
+            "5:18: steps[0].kernel_size: expected a kernel no larger than the padded input "
+            "(W + 2P = 3 + 2·1 = 5), got 7"
+        ],
+    ),
+    "gigantic padding": (
+        "title: x\nsteps:\n  - type: hyperparameters\n    padding: 1000000000\n",
+        ["4:14: steps[0].padding: expected an integer from 0 to 4, got 1000000000"],
+    ),
+    "invalid setting inside compare": (
+        "title: x\nsteps:\n  - type: hyperparameters\n    compare:\n"
+        "      - {input_size: 6, kernel_size: 3, stride: 2}\n",
+        [
+            "5:49: steps[0].compare[0].stride: the kernel cannot slide symmetrically: W − K + 2P = "
+            "6 − 3 + 2·0 = 3 is not divisible by stride 2; nearest valid strides: 1 or 3 (or set "
+            "allow_invalid: true to show it as invalid)"
+        ],
+    ),
+    "ragged matrix": (
+        "title: x\nsteps:\n  - type: custom_convolution\n    input: [[1, 2, 3], [4, 5]]\n"
+        "    kernel: [[1]]\n",
+        [
+            "4:24: steps[0].input[1]: expected 3 numbers like row 0 (rows must be equally long), got 2"
+        ],
+    ),
+    "non-numeric matrix": (
+        "title: x\nsteps:\n  - type: custom_convolution\n    input: [[1, a], [3, 4]]\n"
+        "    kernel: [[1]]\n",
+        ["4:17: steps[0].input[0][1]: expected a number, got 'a' (text)"],
+    ),
+    "unknown theme": (
+        "title: x\ntheme: drak\nsteps:\n  - type: title\n    text: hi\n",
+        [
+            "2:8: theme: unknown theme 'drak' (did you mean 'dark'?); known themes: "
+            "cnn-explainer, colorblind, dark"
+        ],
+    ),
+    "unknown aspect": (
+        "title: x\naspect: '4:3'\nsteps:\n  - type: title\n    text: hi\n",
+        ["2:9: aspect: expected one of '16:9', '9:16', '1:1', got '4:3' (text)"],
+    ),
+    "unknown model": (
+        "title: x\nmodel: resnet\nsteps:\n  - type: title\n    text: hi\n",
+        [
+            "2:8: model: unknown model 'resnet'; known models: default, cnn-explainer "
+            "(or give a path to a .safetensors file)"
+        ],
+    ),
+    "Python object tag": (
+        "title: !!python/object/apply:os.system ['echo hi']\nsteps:\n  - type: title\n    text: hi\n",
+        [
+            "1:8: title: the YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is not "
+            "allowed (plain values only)"
+        ],
+    ),
+    "alias bomb": (
+        "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+        "e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\ntitle: x\nsteps: []\n",
+        [
+            "1:1: the document expands to more than 20,000 values (aliases repeating aliases); "
+            "refusing it"
+        ],
+    ),
+    "unknown narration placeholder": (
+        "title: x\nsteps:\n  - type: title\n    text: hi\n    narration: It is a {predicton}.\n",
+        [
+            "5:16: steps[0].narration: unknown placeholder 'predicton' (did you mean 'prediction'?); "
+            "known placeholders: prediction, probability, percent, second, second_probability, "
+            "model, classes (write {{ and }} for literal braces)"
+        ],
+    ),
+    "number for a title": (
+        "title: 5\nsteps:\n  - type: title\n    text: hi\n",
+        ["1:8: title: expected text, got 5"],
+    ),
+    "boolean for a number": (
+        "title: x\nwords_per_minute: yes\nsteps:\n  - type: title\n    text: hi\n",
+        ["2:19: words_per_minute: expected an integer from 60 to 400, got true (true/false)"],
+    ),
+    "missing step field": (
+        "title: x\nsteps:\n  - type: title\n",
+        ["3:5: steps[0].text: required field is missing"],
+    ),
+    "every error at once": (
+        "title: x\ntheme: nope\nsteps:\n  - type: convolution\n    neuron: 12\n    positions: -3\n"
+        "  - type: hyperparameters\n    stride: 0\n  - type: title\n    wobble: hi\n",
+        [
+            "2:8: theme: unknown theme 'nope'; known themes: cnn-explainer, colorblind, dark",
+            "6:16: steps[0].positions: expected an integer from 0 to 40, got -3",
+            "8:13: steps[1].stride: expected an integer from 1 to 8, got 0",
+            "9:5: steps[2].text: required field is missing",
+            "10:5: steps[2].wobble: unknown field; a title step's fields are: title, narration, "
+            "text, subtitle",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_malformed_lesson_reports_exact_located_errors(name: str, tmp_path: Path) -> None:
+    text, expected = CASES[name]
+    path = tmp_path / "lesson.yaml"
+    path.write_text(text, encoding="utf-8")
+    shown = display_path(path)
+    assert [str(e) for e in validate_lesson(path)] == [f"{shown}:{line}" for line in expected]
+
+
+def test_missing_and_non_image_files_are_located(tmp_path: Path) -> None:
+    (tmp_path / "notes.png").write_text("not an image")
+    for value, message in (
+        ("nothing.png", "no sample called 'nothing.png' and no file "),
+        ("notes.png", "not an image Pillow can read"),
+    ):
+        path = tmp_path / "lesson.yaml"
+        path.write_text(f"title: x\nimage: {value}\nsteps:\n  - type: title\n    text: hi\n")
+        (error,) = validate_lesson(path)
+        assert (error.line, error.column, error.path) == (2, 8, "image")
+        assert message in error.message
+
+
+def test_cli_reports_all_errors_with_status_2_and_no_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(CASES["every error at once"][0])
+    for command in ("validate", "render"):
+        done = subprocess.run(
+            [sys.executable, "-m", "scenes.cli", command, str(path), "-o", str(tmp_path / "out")]
+            if command == "render"
+            else [sys.executable, "-m", "scenes.cli", command, str(path)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        assert done.returncode == 2
+        assert "Traceback" not in done.stderr
+        assert done.stderr.count(str(path)) == 5
+        assert "5 errors" in done.stderr
+        assert not (tmp_path / "out" / "bad").exists()  # nothing rendered
+
+
+def test_shipped_lessons_validate() -> None:
+    lessons = sorted((ROOT / "lessons").glob("*.yaml"))
+    assert lessons
+    for path in lessons:
+        assert validate_lesson(path) == [], path
+        load_lesson(path)
+
+
+yaml_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+)
+yaml_values = st.recursive(
+    yaml_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "title",
+                    "steps",
+                    "type",
+                    "layer",
+                    "neuron",
+                    "input",
+                    "kernel",
+                    "stride",
+                    "padding",
+                    "theme",
+                    "model",
+                    "image",
+                    "aspect",
+                    "narration",
+                    "compare",
+                    "x",
+                ]
+            ),
+            children,
+            max_size=5,
+        ),
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=yaml_values)
+def test_random_documents_never_raise(
+    document: object, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import yaml
+
+    path = tmp_path_factory.mktemp("fuzz") / "lesson.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    errors = validate_lesson(path)
+    assert all(e.line >= 1 and e.column >= 1 for e in errors)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(list("ab:-[]{}&*!|>'\"#\n\t 0123456789.%@`,?")), max_size=80
+    )
+)
+def test_random_text_never_raises(text: str) -> None:
+    source = parse(text, "fuzz.yaml")
+    assert all(e.line >= 1 and e.column >= 1 for e in source.errors)
+
+
+def test_shipped_json_schema_is_current_and_checks_lessons(tmp_path: Path) -> None:
+    import json
+
+    import jsonschema
+    import yaml
+
+    from scenes.lesson.schema import json_schema_text
+
+    shipped = ROOT / "configs" / "lesson.schema.json"
+    assert shipped.read_text(encoding="utf-8") == json_schema_text(), (
+        "configs/lesson.schema.json is stale: run `cnnlesson schema -o configs/lesson.schema.json`"
+    )
+    schema = json.loads(shipped.read_text(encoding="utf-8"))
+    for path in sorted((ROOT / "lessons").glob("*.yaml")):
+        assert path.read_text().startswith("# yaml-language-server: $schema=../configs/lesson.schema.json")
+        jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"title": "x", "steps": [{"type": "convolution", "neurn": 1}]}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"title": "x", "steps": [{"type": "hyperparameters", "stride": 0}]}, schema)
+
+
+def test_new_scaffolds_a_lesson_that_validates(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "scenes.cli", "new", "my-lesson", "--dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    path = tmp_path / "my-lesson.yaml"
+    assert Path(done.stdout.strip()) == path
+    text = path.read_text()
+    assert text.count("#") >= 5  # commented for the author
+    assert validate_lesson(path) == []
+    again = subprocess.run(
+        [sys.executable, "-m", "scenes.cli", "new", "my-lesson", "--dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert again.returncode == 2 and "already exists" in again.stderr
+    assert path.read_text() == text
+
+
+def test_steps_lists_every_type_with_fields_and_defaults() -> None:
+    from scenes.steps import registry
+
+    done = subprocess.run([sys.executable, "-m", "scenes.cli", "steps"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0
+    for name in registry.names():
+        assert f"type: {name}" in done.stdout
+    assert "sweep_seconds" in done.stdout and "4.0" in done.stdout
+    bad = subprocess.run([sys.executable, "-m", "scenes.cli", "steps", "convolutoin"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "known step types" in bad.stderr
