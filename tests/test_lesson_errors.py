@@ -15,7 +15,7 @@ from scenes.lesson.errors import display_path
 from scenes.lesson.load import load_lesson, validate_lesson
 from scenes.lesson.source import parse
 
-STEP_TYPES = "convolution, hyperparameters, custom_convolution, title"
+STEP_TYPES = ", ".join(sorted(__import__("scenes.steps", fromlist=["names"]).names()))
 CONV_LAYERS = "conv_1_1, conv_1_2, conv_2_1, conv_2_2"
 
 # name: (lesson text, [expected "LINE:COL: path: message" lines])
@@ -358,18 +358,24 @@ def test_shipped_json_schema_is_current_and_checks_lessons(tmp_path: Path) -> No
     )
     schema = json.loads(shipped.read_text(encoding="utf-8"))
     for path in sorted((ROOT / "lessons").glob("*.yaml")):
-        assert path.read_text().startswith("# yaml-language-server: $schema=../configs/lesson.schema.json")
+        assert path.read_text().startswith(
+            "# yaml-language-server: $schema=../configs/lesson.schema.json"
+        )
         jsonschema.validate(yaml.safe_load(path.read_text()), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"title": "x", "steps": [{"type": "convolution", "neurn": 1}]}, schema)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"title": "x", "steps": [{"type": "hyperparameters", "stride": 0}]}, schema)
+        jsonschema.validate(
+            {"title": "x", "steps": [{"type": "hyperparameters", "stride": 0}]}, schema
+        )
 
 
 def test_new_scaffolds_a_lesson_that_validates(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "scenes.cli", "new", "my-lesson", "--dir", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     path = tmp_path / "my-lesson.yaml"
@@ -379,7 +385,9 @@ def test_new_scaffolds_a_lesson_that_validates(tmp_path: Path) -> None:
     assert validate_lesson(path) == []
     again = subprocess.run(
         [sys.executable, "-m", "scenes.cli", "new", "my-lesson", "--dir", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert again.returncode == 2 and "already exists" in again.stderr
     assert path.read_text() == text
@@ -388,12 +396,17 @@ def test_new_scaffolds_a_lesson_that_validates(tmp_path: Path) -> None:
 def test_steps_lists_every_type_with_fields_and_defaults() -> None:
     from scenes.steps import registry
 
-    done = subprocess.run([sys.executable, "-m", "scenes.cli", "steps"], cwd=ROOT,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "scenes.cli", "steps"], cwd=ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 0
     for name in registry.names():
         assert f"type: {name}" in done.stdout
     assert "sweep_seconds" in done.stdout and "4.0" in done.stdout
-    bad = subprocess.run([sys.executable, "-m", "scenes.cli", "steps", "convolutoin"], cwd=ROOT,
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "scenes.cli", "steps", "convolutoin"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "known step types" in bad.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from manim import Scene
+from manim import Scene, ValueTracker
 
 from ..steps.base import Add, Beat, Hold, StepContext
 from ..steps.registry import StepType
@@ -57,6 +57,8 @@ class StepScene(Scene):
 
     def _check_layout(self) -> None:
         for mob in self.mobjects:
+            if isinstance(mob, ValueTracker):  # holds a number, draws nothing
+                continue
             if outside(mob, self.ctx.frame):
                 where = [round(float(v), 2) for v in mob.get_center()[:2]]
                 self.overflow.append(f"{type(mob).__name__} at {where} after {self.time:.1f} s")

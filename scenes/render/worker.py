@@ -75,7 +75,11 @@ def build_scene(job: dict[str, Any]) -> Any:
         colour_scope=job.get("colour_scope", "layer"),
         settings={"title": spec.title, **job.get("settings", {})},
     )
-    return StepScene(step_type, spec, ctx, min_seconds=float(job.get("min_seconds", 0.0)))
+    # Without a video, animations only need their end states: skip the frames.
+    skip = job.get("mode", "video") != "video"
+    return StepScene(
+        step_type, spec, ctx, min_seconds=float(job.get("min_seconds", 0.0)), skip_animations=skip
+    )
 
 
 def run(job: dict[str, Any]) -> dict[str, Any]:

@@ -32,4 +32,5 @@ def get(name: str) -> StepType:
 
 
 def names() -> list[str]:
-    return list(REGISTRY)
+    """Registered type names, alphabetically (the order they are listed in)."""
+    return sorted(REGISTRY)
