@@ -103,6 +103,26 @@ class Trace:
         total = float(sum(t.sum for t in terms) + bias)
         return ConvExplanation(layer, input_layer, out_channel, y, x, terms, bias, total)
 
+    def channel_contributions(self, layer: str, out_channel: int) -> np.ndarray:
+        """Each input channel's own map for one conv neuron, float64 (C_in, H, W).
+
+        Channel c's map is the input channel c cross-correlated with the
+        neuron's kernel for c (no bias). Their sum plus the bias is the
+        neuron's activation map: the "elastic" view of a convolution.
+        """
+        if layer not in CONV_LAYERS:
+            raise ValueError(f"{layer!r} is not a convolution layer; choose one of {CONV_LAYERS}")
+        source = self.activations[PREVIOUS[layer]].astype(np.float64)
+        kernels = self.weights[layer][out_channel].astype(np.float64)
+        channels, kh, kw = kernels.shape
+        out_h, out_w = self.activations[layer].shape[1:]
+        maps = np.zeros((channels, out_h, out_w))
+        for i in range(kh):
+            for j in range(kw):
+                maps += source[:, i : i + out_h, j : j + out_w] * kernels[:, i, j, None, None]
+        return maps
+
+
 
 def image_tensor(pixels: np.ndarray) -> torch.Tensor:
     """uint8 (H, W, 3) -> float32 (1, 3, H, W) in [0, 1], no mean/std."""

@@ -24,6 +24,10 @@ def expected_value(
     layer, index, kind = entry["layer"], tuple(entry["index"]), entry["kind"]
     if kind == "activation":
         return float(ref[layer][index])
+    if kind == "probability":
+        return float(ref["softmax"][index])
+    if kind == "colour_range":  # +R/2 with R = 2 * (0.1 + max |v| of the conv layer), 3 decimals
+        return round(0.1 + float(np.abs(ref[layer]).max()), 3)
     module = getattr(model, layer)
     if kind == "weight":
         return float(module.weight.detach().numpy()[index])

@@ -180,3 +180,20 @@ def test_sample_images_are_classified_correctly(default_model) -> None:
     for path in sorted(folder.glob("*.png")):
         result = cnn_model.trace(default_model, path)
         assert result.predicted_class == path.stem.rsplit("_", 1)[0], path.name
+
+
+def test_channel_contributions_sum_with_the_bias_to_the_activation(default_model, star_trace) -> None:
+    import torch.nn.functional as F
+
+    for layer in CONV_LAYERS:
+        module = getattr(default_model, layer)
+        source = torch.from_numpy(star_trace.activations[cnn_model.tinyvgg.PREVIOUS[layer]])[None]
+        for neuron in (0, 9):
+            maps = star_trace.channel_contributions(layer, neuron)
+            weight = module.weight.detach()[neuron : neuron + 1]  # (1, C, 3, 3)
+            channels = source.shape[1]
+            # Grouped convolution: channel c with its own kernel, no bias.
+            expected = F.conv2d(source, weight.reshape(channels, 1, 3, 3), groups=channels)[0]
+            np.testing.assert_allclose(maps, expected.numpy(), atol=1e-5)
+            total = maps.sum(axis=0) + float(module.bias[neuron])
+            np.testing.assert_allclose(total, star_trace.activations[layer][neuron], atol=1e-5)

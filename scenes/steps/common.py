@@ -60,7 +60,11 @@ class MapColours:
         if self.is_input:
             title = "pixel value (/255)"
             return Legend(self.scale, 0.0, 1.0, title, theme.font, theme.text, width=width)
-        title = f"{self.source_conv} range"
+        title = (
+            f"{self.layer} range"
+            if self.layer == self.source_conv
+            else f"{self.layer} ({self.source_conv} range)"
+        )
         return Legend(
             self.scale, self.lo, self.hi, title, theme.font, theme.text, width=width, mid=0.0
         )

@@ -34,6 +34,7 @@ class Legend(Group):
         t_lo: float = 0.0,
         t_hi: float = 1.0,
         font_size: float = 16,
+        end_labels: tuple[str, str] | None = None,
     ) -> None:
         self.lo, self.hi = lo, hi
         ramp = scale.rgb(np.linspace(t_lo, t_hi, 256))[None, :, :]
@@ -42,12 +43,13 @@ class Legend(Group):
         bar.stretch_to_fit_height(height)
         title_text = Text(title, font=font, font_size=font_size, color=text_colour)
         title_text.next_to(bar, UP, buff=0.08)
-        lo_text = number_text(fmt(lo, decimals), font, font_size, text_colour)
-        hi_text = number_text(fmt(hi, decimals), font, font_size, text_colour)
+        lo_shown, hi_shown = end_labels or (fmt(lo, decimals), fmt(hi, decimals))
+        lo_text = number_text(lo_shown, font, font_size, text_colour)
+        hi_text = number_text(hi_shown, font, font_size, text_colour)
         lo_text.next_to(bar.get_corner(DOWN + np.array([-1, 0, 0])), DOWN, buff=0.08)
         hi_text.next_to(bar.get_corner(DOWN + np.array([1, 0, 0])), DOWN, buff=0.08)
         parts = [bar, title_text, lo_text, hi_text]
-        self.labels = {"lo": fmt(lo, decimals), "hi": fmt(hi, decimals)}
+        self.labels = {"lo": lo_shown, "hi": hi_shown}
         if mid is not None and hi > lo:
             mid_shown = fmt(mid, decimals if mid else 0)
             mid_text = number_text(mid_shown, font, font_size, text_colour)
