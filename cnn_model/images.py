@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 
@@ -18,13 +18,39 @@ MAX_PIXELS = 40_000_000
 ImageLike = str | Path | Image.Image
 
 
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """Greyscale of more than 8 bits (16-bit, 32-bit integer, float) as 8-bit "L".
+
+    Pillow's own conversion clips these at 255 instead of scaling them, which
+    would turn a 16-bit greyscale PNG almost white. 16-bit data is scaled by
+    255/65535; 32-bit integer data holding values above 255 is taken as
+    16-bit; float data within [0, 1] is scaled to 0-255, other floats clipped.
+    """
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I;16"):
+        values = values / 257.0
+    elif image.mode == "I":
+        if values.size and values.max() > 255:
+            values = values / 257.0
+    elif values.size and values.min() >= 0.0 and values.max() <= 1.0:  # mode "F"
+        values = values * 255.0
+    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     """RGB with transparency composited over white, as a browser shows it."""
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return image.convert("RGB")
+    if image.mode.startswith("I") or image.mode == "F":
+        image = _to_8bit(image)
+    try:
+        if image.mode in ("RGBA", "LA", "PA") or (
+            image.mode == "P" and "transparency" in image.info
+        ):
+            rgba = image.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            return Image.alpha_composite(white, rgba).convert("RGB")
+        return image.convert("RGB")
+    except ValueError as exc:
+        raise ImageError(f"cannot convert a {image.mode} image to RGB ({exc})") from None
 
 
 def fit_square(image: Image.Image, size: int = INPUT_SIZE) -> Image.Image:
@@ -39,6 +65,15 @@ def fit_square(image: Image.Image, size: int = INPUT_SIZE) -> Image.Image:
     left = (new_w - size) // 2
     top = (new_h - size) // 2
     return resized.crop((left, top, left + size, top + size))
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """A copy turned as a viewer shows it (camera photos keep their rotation in EXIF)."""
+    try:
+        turned = ImageOps.exif_transpose(image)
+    except Exception:  # a damaged EXIF block is no reason to refuse the pixels
+        return image.copy()
+    return turned if turned is not None and turned is not image else image.copy()
 
 
 def open_image(path: str | Path) -> Image.Image:
@@ -59,7 +94,7 @@ def open_image(path: str | Path) -> Image.Image:
                         f"at most {MAX_PIXELS:,} pixels are accepted"
                     )
                 image.load()
-                return image.copy()
+                return _upright(image)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -69,7 +104,9 @@ def open_image(path: str | Path) -> Image.Image:
         ) from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image Pillow can read") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except PermissionError as exc:
+        raise ImageError(f"{path}: cannot read the file ({exc.strerror})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(f"{path}: the image file is damaged or truncated ({exc})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = old_max
@@ -77,5 +114,11 @@ def open_image(path: str | Path) -> Image.Image:
 
 def load_input(image: ImageLike) -> np.ndarray:
     """The network input for ``image``: uint8 (64, 64, 3), resized and cropped."""
-    pil = image if isinstance(image, Image.Image) else open_image(image)
-    return np.asarray(fit_square(pil), dtype=np.uint8).copy()
+    if isinstance(image, Image.Image):
+        return np.asarray(fit_square(image), dtype=np.uint8).copy()
+    pil = open_image(image)
+    try:
+        square = fit_square(pil)
+    except ImageError as exc:
+        raise ImageError(f"{image}: {exc}") from None
+    return np.asarray(square, dtype=np.uint8).copy()

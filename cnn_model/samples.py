@@ -11,7 +11,9 @@ import os
 import re
 from pathlib import Path
 
-SAMPLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*_[0-9]+$")
+# A bare name (no dot, no slash), so it can never be mistaken for a file path:
+# star_1, espresso_1, white.
+SAMPLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 EXTENSIONS = (".png", ".jpeg", ".jpg")
 # The sample a model shows when a lesson names no image.
 DEFAULT_SAMPLE = {"default": "star_1", "cnn-explainer": "espresso_1"}

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .tinyvgg import TinyVGG
+from .network import TinyVGG
 
 Progress = Callable[[str], None]
 
@@ -98,9 +98,10 @@ def train(
         }
         history.append(record)
         if progress is not None:
+            scored = f"held-out accuracy {held:.3f}" if len(x_held) else "no held-out images"
             progress(
                 f"epoch {epoch + 1}/{config.epochs}: loss {record['loss']:.3f}, "
-                f"held-out accuracy {held:.3f} ({time.perf_counter() - start:.0f} s)"
+                f"{scored} ({time.perf_counter() - start:.0f} s)"
             )
     model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     train_acc = accuracy(model, x_train[:4000], y_train[:4000])
