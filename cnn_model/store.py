@@ -15,18 +15,19 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any
 
 from .errors import ModelError
-from .tinyvgg import TinyVGG
+from .tinyvgg import FlattenOrder
+
+if TYPE_CHECKING:
+    from .network import TinyVGG
 
 PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "card.json"
 FORMAT = "cnnlesson-tinyvgg-1"
+METADATA_KEY = "cnnlesson"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 RESERVED = ("default", "cnn-explainer")
 
@@ -53,6 +54,27 @@ def user_models_dir() -> Path:
     return data_home() / "models"
 
 
+def check_new_name(name: str) -> str:
+    """``name`` if a trained model may be saved under it, else a clear ModelError."""
+    if name in RESERVED:
+        raise ModelError(
+            f"the name {name!r} is reserved ({' and '.join(RESERVED)} are built in); "
+            "choose another --name"
+        )
+    if not NAME_PATTERN.match(name) or name.endswith(".safetensors"):
+        raise ModelError(
+            f"invalid model name {name!r}: use 1 to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def trained_paths(name: str) -> tuple[Path, Path]:
+    """Weights and card paths of the trained model ``name`` in the user's data folder."""
+    folder = user_models_dir() / check_new_name(name)
+    return folder / WEIGHTS_FILE, folder / CARD_FILE
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -73,13 +95,19 @@ class ModelLocation:
 
 def save_model(model: TinyVGG, weights_path: Path, card: dict[str, Any], card_path: Path) -> str:
     """Write weights (safetensors) and the card; returns the weights' SHA-256."""
+    from safetensors.torch import save_file
+
     weights_path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    metadata = {
+    facts = {
         "format": FORMAT,
-        "num_classes": str(model.num_classes),
+        "num_classes": model.num_classes,
         "flatten_order": model.flatten_order,
     }
+    # One metadata entry holding sorted JSON: safetensors stores its metadata
+    # in a hash map, so several entries would come out in a different order
+    # each time and identical weights would get different checksums.
+    metadata = {METADATA_KEY: json.dumps(facts, sort_keys=True)}
     tmp = weights_path.with_name(f".{weights_path.name}.tmp")
     save_file(state, str(tmp), metadata=metadata)
     os.replace(tmp, weights_path)
@@ -119,6 +147,8 @@ def trained_models() -> list[ModelLocation]:
     if root.is_dir():
         for folder in sorted(root.iterdir()):
             weights = folder / WEIGHTS_FILE
+            if folder.name in RESERVED or not NAME_PATTERN.match(folder.name):
+                continue  # not addressable by name; still loadable by path
             if weights.is_file():
                 found.append(ModelLocation(folder.name, weights, _card_for(weights), "trained"))
     return found
@@ -193,31 +223,61 @@ def read_card(location: ModelLocation) -> dict[str, Any]:
     return card
 
 
+@dataclass(frozen=True)
+class ModelFacts:
+    """What a weights file says about itself, read without loading torch."""
+
+    num_classes: int
+    flatten_order: FlattenOrder
+    shapes: dict[str, list[int]]
+
+
+def read_facts(weights: Path) -> ModelFacts:
+    """The header of one of this project's safetensors files, checked."""
+    try:
+        with open(weights, "rb") as handle:
+            header_len = int.from_bytes(handle.read(8), "little")
+            if not 2 <= header_len <= 1_000_000:
+                raise ValueError("no safetensors header")
+            header = json.loads(handle.read(header_len))
+        facts = json.loads((header.get("__metadata__") or {}).get(METADATA_KEY, "{}"))
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ModelError(f"{weights}: not a readable safetensors file ({exc})") from None
+    if not isinstance(facts, dict) or facts.get("format") != FORMAT:
+        raise ModelError(f"{weights}: not a TinyVGG weights file of this project")
+    order = facts.get("flatten_order")
+    classes = facts.get("num_classes")
+    if order not in ("chw", "hwc") or not isinstance(classes, int) or classes < 2:
+        raise ModelError(f"{weights}: damaged metadata ({facts})")
+    shapes = {k: v["shape"] for k, v in header.items() if k != "__metadata__"}
+    return ModelFacts(classes, order, shapes)
+
+
+def model_classes(location: ModelLocation, num_classes: int) -> list[str]:
+    classes = read_card(location).get("classes")
+    if isinstance(classes, list) and len(classes) == num_classes:
+        return [str(c) for c in classes]
+    return [f"class {i}" for i in range(num_classes)]
+
+
 def load_location(location: ModelLocation) -> TinyVGG:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .network import TinyVGG
+
+    facts = read_facts(location.weights)
     try:
         state = load_file(str(location.weights))
-        with open(location.weights, "rb") as handle:
-            header_len = int.from_bytes(handle.read(8), "little")
-            header = json.loads(handle.read(header_len))
     except (OSError, SafetensorError, ValueError) as exc:
         raise ModelError(f"{location.weights}: not a readable safetensors file ({exc})") from None
-    metadata = header.get("__metadata__") or {}
-    if metadata.get("format") != FORMAT:
-        raise ModelError(f"{location.weights}: not a TinyVGG weights file of this project")
-    num_classes = int(metadata.get("num_classes", "10"))
-    order = metadata.get("flatten_order", "chw")
-    if order not in ("chw", "hwc"):
-        raise ModelError(f"{location.weights}: unknown flatten order {order!r}")
-    model = TinyVGG(num_classes=num_classes, flatten_order=order)
+    model = TinyVGG(num_classes=facts.num_classes, flatten_order=facts.flatten_order)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise ModelError(f"{location.weights}: weights do not fit TinyVGG ({exc})") from None
-    card = read_card(location)
-    classes = card.get("classes")
-    if isinstance(classes, list) and len(classes) == num_classes:
-        model.classes = [str(c) for c in classes]
-    model.card = card
+    model.card = read_card(location)
+    model.classes = model_classes(location, facts.num_classes)
     model.name = location.name
     model.sha256 = sha256_file(location.weights)
     model.eval()

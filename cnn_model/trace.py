@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from .images import ImageLike, load_input
 from .tinyvgg import CONV_LAYERS, LAYER_NAMES, PREVIOUS
 
 if TYPE_CHECKING:
-    from .tinyvgg import TinyVGG
+    import torch
+
+    from .network import TinyVGG
 
 
 @dataclass(frozen=True)
@@ -123,14 +124,17 @@ class Trace:
         return maps
 
 
-
 def image_tensor(pixels: np.ndarray) -> torch.Tensor:
     """uint8 (H, W, 3) -> float32 (1, 3, H, W) in [0, 1], no mean/std."""
+    import torch
+
     return torch.from_numpy(pixels).permute(2, 0, 1).float().div(255.0).unsqueeze(0)
 
 
 def trace(model: TinyVGG, image: ImageLike) -> Trace:
     """Run ``model`` on ``image`` (path or PIL image) and record every layer."""
+    import torch
+
     pixels = load_input(image)
     model.eval()
     with torch.no_grad():

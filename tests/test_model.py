@@ -195,5 +195,5 @@ def test_channel_contributions_sum_with_the_bias_to_the_activation(default_model
             # Grouped convolution: channel c with its own kernel, no bias.
             expected = F.conv2d(source, weight.reshape(channels, 1, 3, 3), groups=channels)[0]
             np.testing.assert_allclose(maps, expected.numpy(), atol=1e-5)
-            total = maps.sum(axis=0) + float(module.bias[neuron])
+            total = maps.sum(axis=0) + float(module.bias[neuron].detach())
             np.testing.assert_allclose(total, star_trace.activations[layer][neuron], atol=1e-5)

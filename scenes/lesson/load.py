@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from cnn_model import ImageError, ModelError, samples
 from cnn_model.images import open_image
-from cnn_model.store import ModelLocation, load_location, resolve
+from cnn_model.store import ModelLocation, model_classes, read_facts, resolve
 from cnn_model.tinyvgg import layer_specs
 
 from ..steps import registry
@@ -76,11 +76,12 @@ def _pydantic_errors(
 
 
 def model_info(location: ModelLocation) -> ModelInfo:
-    model = load_location(location)
+    """Layers and classes of a model, from its file's header and card (no torch)."""
+    facts = read_facts(location.weights)
     layers = {
-        s.name: LayerInfo(s.name, s.kind, s.output_shape) for s in layer_specs(model.num_classes)
+        s.name: LayerInfo(s.name, s.kind, s.output_shape) for s in layer_specs(facts.num_classes)
     }
-    return ModelInfo(location.name, list(model.classes), layers)
+    return ModelInfo(location.name, model_classes(location, facts.num_classes), layers)
 
 
 def _check_narration(source: Source, path: FieldPath, narration: str) -> list[LessonError]:
@@ -115,7 +116,8 @@ def _resolve_image(
         default = samples.DEFAULT_SAMPLE.get(model_name or "")
         return (samples.find_sample(default) if default else None), []
     sample = samples.find_sample(value)
-    path = sample or (lesson_dir / value).expanduser()
+    base = Path.cwd() if "image" in source.overridden else lesson_dir
+    path = sample or (base / value).expanduser()
     if sample is None and not path.exists():
         known = samples.sample_names()
         return None, [
@@ -253,18 +255,44 @@ def read_source(path: Path) -> Source:
     return parse(text, file)
 
 
-def validate_lesson(path: str | Path) -> list[LessonError]:
-    """Every error in the lesson at ``path`` (empty when it is valid)."""
+OVERRIDABLE = ("model", "image", "theme", "aspect")
+
+
+def _apply_overrides(source: Source, overrides: dict[str, str | None] | None) -> None:
+    """Replace lesson keys with command-line values (an image path is relative to the cwd)."""
+    if not overrides or not isinstance(source.data, dict):
+        return
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in OVERRIDABLE:
+            raise ValueError(f"{key!r} cannot be overridden; choose from {OVERRIDABLE}")
+        if key == "image" and samples.find_sample(value) is None and Path(value).exists():
+            value = str(Path(value).resolve())
+        source.data[key] = value
+        source.overridden.add(key)
+
+
+def validate_lesson(
+    path: str | Path, overrides: dict[str, str | None] | None = None
+) -> list[LessonError]:
+    """Every error in the lesson at ``path`` (empty when it is valid).
+
+    ``overrides`` replaces lesson keys (model, image, theme, aspect) as the
+    command line's options do.
+    """
     path = Path(path)
     source = read_source(path)
+    _apply_overrides(source, overrides)
     validate_source(source, path)
     return sorted(set(source.errors))
 
 
-def load_lesson(path: str | Path) -> Lesson:
+def load_lesson(path: str | Path, overrides: dict[str, str | None] | None = None) -> Lesson:
     """The validated lesson at ``path``; raises :class:`LessonInvalid` with every error."""
     path = Path(path)
     source = read_source(path)
+    _apply_overrides(source, overrides)
     lesson = validate_source(source, path)
     if lesson is None:
         raise LessonInvalid(source.errors)

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import cnn_model
-from cnn_model.store import load_location
-from cnn_model.trace import Trace, save_trace
+from cnn_model.images import load_input
+from cnn_model.store import ModelLocation, load_location, sha256_file
+from cnn_model.trace import Trace, load_trace, save_trace
 
 from .. import __version__
 from ..lesson.load import Lesson, load_lesson
@@ -80,6 +81,26 @@ def _code_digest() -> str:
             digest.update(path.relative_to(package.parent).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def cached_trace(location: ModelLocation, image: Path, folder: Path) -> tuple[Trace, Path]:
+    """The trace of ``image`` through the model, computed once per weights and pixels.
+
+    The cache key needs only hashes (no torch), so an unchanged lesson never
+    loads the model at all.
+    """
+    pixels = load_input(image)
+    model_sha = sha256_file(location.weights)
+    image_sha = hashlib.sha256(pixels.tobytes()).hexdigest()
+    path = folder / f"{model_sha[:16]}-{image_sha[:16]}.npz"
+    if path.is_file():
+        try:
+            return load_trace(path), path
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)  # damaged: compute it again
+    result = cnn_model.trace(load_location(location), image)
+    save_trace(result, path)
+    return result, path
 
 
 def narration_values(trace: Trace | None) -> dict[str, str]:
@@ -210,13 +231,7 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
     trace: Trace | None = None
     trace_file: Path | None = None
     if lesson.needs_trace and lesson.model is not None and lesson.image is not None:
-        model = load_location(lesson.model)
-        trace = cnn_model.trace(model, lesson.image)
-        trace_file = (
-            cache_dir / "traces" / f"{trace.model_sha256[:16]}-{trace.image_sha256[:16]}.npz"
-        )
-        if not trace_file.exists():
-            save_trace(trace, trace_file)
+        trace, trace_file = cached_trace(lesson.model, lesson.image, cache_dir / "traces")
     values = narration_values(trace)
     code = _code_digest()
     jobs, keys = [], []
