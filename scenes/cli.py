@@ -30,7 +30,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     failed = False
     for path in args.lessons:
-        errors = validate_lesson(path)
+        errors = validate_lesson(path, _overrides(args))
         if errors:
             failed = True
             _print_lesson_errors(errors)
@@ -45,7 +45,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from .render.pipeline import RenderError, render_lesson
 
     try:
-        lesson = load_lesson(args.lesson)
+        lesson = load_lesson(args.lesson, _overrides(args))
     except LessonInvalid as exc:
         _print_lesson_errors(exc.errors)
         return USAGE_ERROR
@@ -136,7 +136,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from .render.pipeline import RenderError, preview_step
 
     try:
-        lesson = load_lesson(args.lesson)
+        lesson = load_lesson(args.lesson, _overrides(args))
     except LessonInvalid as exc:
         _print_lesson_errors(exc.errors)
         return USAGE_ERROR
@@ -195,6 +195,18 @@ class _progress_printer:
 # --- parser --------------------------------------------------------------
 
 
+def _add_overrides(parser: argparse.ArgumentParser) -> None:
+    """Options that replace a lesson's own keys, validated like them."""
+    parser.add_argument("--model", help="use this model instead of the lesson's")
+    parser.add_argument("--image", help="use this image (sample name or path) instead")
+    parser.add_argument("--theme", help="use this theme instead of the lesson's")
+    parser.add_argument("--aspect", choices=["16:9", "9:16", "1:1"], help="use this aspect")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, str | None]:
+    return {key: getattr(args, key) for key in ("model", "image", "theme", "aspect")}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cnnlesson",
@@ -218,10 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument(
         "-j", "--jobs", type=int, help="steps rendered in parallel (default: CPU cores)"
     )
-    render.add_argument(
-        "--aspect", choices=["16:9", "9:16", "1:1"], help="override the lesson's aspect"
-    )
-    render.add_argument("--theme", help="override the lesson's theme")
+    _add_overrides(render)
     render.add_argument("--quiet", action="store_true", help="print only the video path")
     render.set_defaults(func=cmd_render)
 
@@ -246,12 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument(
         "--output", type=Path, help="PNG path (default: OUT/<lesson>/preview-step-N.png)"
     )
-    preview.add_argument("--aspect", choices=["16:9", "9:16", "1:1"])
-    preview.add_argument("--theme")
+    _add_overrides(preview)
     preview.set_defaults(func=cmd_preview)
 
     val = sub.add_parser("validate", help="check lessons without rendering")
     val.add_argument("lessons", type=Path, nargs="+")
+    _add_overrides(val)
     val.add_argument("--quiet", action="store_true")
     val.set_defaults(func=cmd_validate)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 
 USAGE_ERROR = 2
-console = Console(stderr=True, highlight=False)
+# Messages are never wrapped: one error is one line, easy to read and to grep.
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
 

@@ -32,6 +32,8 @@ class LessonError:
     message: str
 
     def __str__(self) -> str:
+        if self.line == 0:  # not from the file: a command-line option
+            return f"{self.file}: {self.path}: {self.message}"
         where = f"{self.file}:{self.line}:{self.column}"
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 

@@ -35,6 +35,8 @@ class Source:
     value_marks: dict[FieldPath, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[FieldPath, tuple[int, int]] = field(default_factory=dict)
     errors: list[LessonError] = field(default_factory=list)
+    # Lesson keys replaced from the command line (errors name the option instead).
+    overridden: set[str] = field(default_factory=set)
 
     def mark(self, path: FieldPath, key: bool = False) -> tuple[int, int]:
         """The best position for ``path``: the value's (or key's), else the nearest parent's."""
@@ -49,6 +51,8 @@ class Source:
         return self.value_marks.get((), (1, 1))
 
     def error(self, path: FieldPath, message: str, key: bool = False) -> LessonError:
+        if path and path[0] in self.overridden:
+            return LessonError("command line", 0, 0, f"--{path[0]}", message)
         line, column = self.mark(path, key)
         return LessonError(self.file, line, column, path_text(path), message)
 
