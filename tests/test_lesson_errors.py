@@ -410,3 +410,42 @@ def test_steps_lists_every_type_with_fields_and_defaults() -> None:
         text=True,
     )
     assert bad.returncode == 2 and "known step types" in bad.stderr
+
+
+def test_command_line_overrides_are_validated_like_lesson_keys(tmp_path: Path) -> None:
+    lesson = ROOT / "lessons" / "convolution.yaml"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scenes.cli",
+            "validate",
+            str(lesson),
+            "--model",
+            "nope",
+            "--theme",
+            "drak",
+            "--image",
+            "missing.png",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [
+        "command line: --image: no sample called 'missing.png' and no file missing.png; samples: "
+        "checkerboard_1, checkerboard_2, circle_1, circle_2, cross_1, cross_2, dots_1, dots_2, "
+        "heart_1, heart_2, ring_1, ring_2, ...",
+        "command line: --model: unknown model 'nope'; known models: default, cnn-explainer (or give "
+        "a path to a .safetensors file)",
+        "command line: --theme: unknown theme 'drak' (did you mean 'dark'?); known themes: "
+        "cnn-explainer, colorblind, dark",
+        "3 errors",
+    ]
+    # A path on the command line is relative to the working folder, not the lesson.
+    image = tmp_path / "mine.png"
+    image.write_bytes((ROOT / "lessons" / "images" / "heart_2.png").read_bytes())
+    lesson_obj = load_lesson(lesson, {"image": str(image), "aspect": "1:1", "model": None})
+    assert lesson_obj.image == image.resolve()
+    assert lesson_obj.header.aspect == "1:1"

@@ -129,7 +129,10 @@ def reading_seconds(narration: str, words_per_minute: int) -> float:
 
 def step_key(job: dict[str, Any], code: str) -> str:
     """Everything that can change a step's pixels, hashed."""
-    relevant = {k: v for k, v in job.items() if k not in ("clip", "meta", "trace", "mode")}
+    # Paths are not content: the hashes beside them are.
+    relevant = {
+        k: v for k, v in job.items() if k not in ("clip", "meta", "trace", "mode", "settings")
+    }
     blob = json.dumps({"job": relevant, "code": code}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
@@ -234,6 +237,7 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
         trace, trace_file = cached_trace(lesson.model, lesson.image, cache_dir / "traces")
     values = narration_values(trace)
     code = _code_digest()
+    image_file_sha = sha256_file(lesson.image) if lesson.image is not None else None
     jobs, keys = [], []
     for spec in lesson.steps:
         uses_trace = registry.get(spec.type).needs_trace and trace is not None
@@ -250,6 +254,8 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
             "colour_scope": settings.colour_range,
             "model_sha256": trace.model_sha256 if uses_trace and trace else None,
             "image_sha256": trace.image_sha256 if uses_trace and trace else None,
+            # The original file too: a step may show the image before resizing.
+            "image_file_sha256": image_file_sha if uses_trace else None,
             "mode": mode,
         }
         key = step_key(job, code)
@@ -257,6 +263,7 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
         job["clip"] = str(cache_dir / "clips" / f"{key}{suffix}")
         job["meta"] = str(cache_dir / "clips" / f"{key}{suffix}.json")
         job["trace"] = str(trace_file) if uses_trace and trace_file else None
+        job["settings"] = {"image_path": str(lesson.image)} if uses_trace else {}
         jobs.append(job)
         keys.append(key)
     return Prepared(lesson, settings, out_root, cache_dir, trace, jobs, keys)
