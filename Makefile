@@ -12,7 +12,7 @@ TORCH_INDEX ?=
 DEMO_LESSON ?= lessons/convolution.yaml
 QUALITY ?= l
 
-.PHONY: all setup system-packages demo test check format clean
+.PHONY: all setup system-packages demo test check format golden clean
 
 all: demo
 
@@ -38,6 +38,11 @@ check: setup
 	$(BIN)/ruff check cnn_model scenes tests benchmarks
 	$(BIN)/ruff format --check cnn_model scenes tests benchmarks
 	$(BIN)/mypy cnn_model scenes
+
+# Render the golden frames anew (after an intended change of the look): look at
+# tests/golden/*.png before committing them.
+golden: setup
+	$(BIN)/python -m pytest tests/test_golden_frames.py --update-golden
 
 format: setup
 	$(BIN)/ruff format cnn_model scenes tests benchmarks

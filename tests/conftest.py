@@ -26,3 +26,12 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CNNLESSON_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("CNNLESSON_CACHE", str(tmp_path / "cache"))
     return tmp_path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="write the golden frames (tests/golden/) anew instead of comparing",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from manim import Scene, ValueTracker
@@ -9,6 +10,34 @@ from manim import Scene, ValueTracker
 from ..steps.base import Add, Beat, Hold, StepContext
 from ..steps.registry import StepType
 from ..visuals.layout import outside
+
+
+def play_step(
+    scene: Scene,
+    step_type: StepType,
+    spec: Any,
+    ctx: StepContext,
+    on_beat: Callable[[], None] | None = None,
+) -> None:
+    """Play a step's beats on ``scene`` (any Manim scene, e.g. a test's)."""
+    scene.camera.background_color = ctx.theme.background  # type: ignore[union-attr]
+    for item in step_type.build(spec, ctx):
+        if isinstance(item, Beat):
+            if item.animations:
+                scene.play(*item.animations, run_time=item.run_time)
+            else:
+                scene.wait(item.run_time)
+        elif isinstance(item, Hold):
+            scene.wait(item.seconds)
+        elif isinstance(item, Add):
+            if item.remove:
+                scene.remove(*item.mobjects)
+            else:
+                scene.add(*item.mobjects)
+        else:  # pragma: no cover - builders yield only the three kinds
+            raise TypeError(f"a step builder yielded {item!r}")
+        if on_beat is not None:
+            on_beat()
 
 
 class StepScene(Scene):
@@ -34,23 +63,7 @@ class StepScene(Scene):
         super().__init__(**kwargs)
 
     def construct(self) -> None:
-        self.camera.background_color = self.ctx.theme.background  # type: ignore[union-attr]
-        for item in self.step_type.build(self.spec, self.ctx):
-            if isinstance(item, Beat):
-                if item.animations:
-                    self.play(*item.animations, run_time=item.run_time)
-                else:
-                    self.wait(item.run_time)
-            elif isinstance(item, Hold):
-                self.wait(item.seconds)
-            elif isinstance(item, Add):
-                if item.remove:
-                    self.remove(*item.mobjects)
-                else:
-                    self.add(*item.mobjects)
-            else:  # pragma: no cover - builders yield only the three kinds
-                raise TypeError(f"a step builder yielded {item!r}")
-            self._check_layout()
+        play_step(self, self.step_type, self.spec, self.ctx, on_beat=self._check_layout)
         remaining = self.min_seconds - self.time
         if remaining > 1e-3:
             self.wait(remaining)

@@ -329,8 +329,13 @@ def build(spec: ConvolutionSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold
         note = text(
             f"… and the other {total_positions - start:,} positions", theme, BODY, theme.muted
         )
-        note.move_to(sums, aligned_edge=UP + LEFT)
-        yield Beat([FadeOut(win), FadeOut(prod), FadeOut(sums), FadeIn(note), FadeOut(links)], 0.5)
+        note.move_to(Group(win, prod, sums))
+        # Only the kernel stays: it is the same at every position.
+        yield Beat(
+            [FadeOut(m) for m in (win, prod, sums, links, win_label, prod_label, times, equals)]
+            + [FadeIn(note)],
+            0.5,
+        )
         yield Beat(
             [
                 done.animate(rate_func=linear).set_value(total_positions),  # type: ignore[operator]
@@ -339,6 +344,14 @@ def build(spec: ConvolutionSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold
             ],
             spec.sweep_seconds,
         )
+        done_note = number_text(
+            f"{out_h}×{out_w} = {total_positions:,} windows, one value each",
+            theme.font,
+            BODY,
+            theme.text,
+        ).scale(layout_scale)
+        done_note.move_to(note)
+        yield Beat([FadeOut(note), FadeIn(done_note)], 0.5)
     yield Beat([FadeOut(window), FadeOut(target)], 0.5)
     yield Hold(1.0)
 
