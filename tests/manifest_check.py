@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from torch_reference import parse_shown, reference_layers
 
 import cnn_model
 from cnn_model.tinyvgg import PREVIOUS
+from torch_reference import parse_shown, reference_layers
 
 # Float32 conv sums in a different order than torch's: agree to ~1e-6.
 TOLERANCE = 1e-5

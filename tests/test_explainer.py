@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import ROOT, SHARED_EXPLAINER
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
 import cnn_model
 from cnn_model import ModelError, explainer, samples, store
 from cnn_model.tinyvgg import LAYER_NAMES
+from conftest import ROOT, SHARED_EXPLAINER
 
 needs_shared = pytest.mark.skipif(
     not (SHARED_EXPLAINER / "model.json").is_file(),
@@ -439,6 +439,7 @@ def test_classify_espresso_with_cnn_explainer(isolated_home: Path) -> None:
 @needs_shared
 def test_lesson_with_cnn_explainer_renders(isolated_home: Path) -> None:
     import av
+
     from manifest_check import check_values
 
     explainer.fetch(SHARED_EXPLAINER)

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
 from PIL import Image, ImageDraw
 
 import cnn_model
 from cnn_model import ImageError, ModelError, folder, store
 from cnn_model.train import TrainConfig
+from conftest import ROOT
 from scenes.cli import main
 
 CLASSES = ("dark", "light", "split")
@@ -175,6 +175,7 @@ def test_trained_model_is_named_like_any_other(trained_home: Trained, capsys) ->
 @pytest.mark.render
 def test_trained_model_renders_in_a_lesson(trained_home: Trained) -> None:
     import av
+
     from manifest_check import check_values
 
     t = trained_home

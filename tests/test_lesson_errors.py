@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import ROOT
 from scenes.lesson.errors import display_path
 from scenes.lesson.load import load_lesson, validate_lesson
 from scenes.lesson.source import parse

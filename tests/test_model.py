@@ -6,13 +6,13 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
 from PIL import Image
-from torch_reference import reference_layers
 
 import cnn_model
 from cnn_model import store, synthetic, train
 from cnn_model.tinyvgg import CONV_LAYERS, LAYER_NAMES, TinyVGG, layer_specs, parameter_count
+from conftest import ROOT
+from torch_reference import reference_layers
 
 
 def test_layer_names_and_shapes_match_cnn_explainer() -> None:

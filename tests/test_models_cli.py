@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -22,6 +21,7 @@ import cnn_model
 from cnn_model import ImageError, ModelError, store
 from cnn_model.images import MAX_PIXELS, load_input, open_image
 from cnn_model.tinyvgg import TinyVGG
+from conftest import ROOT
 from scenes.cli import main
 
 DEFAULT_CLASSES = cnn_model.load_model("default").classes

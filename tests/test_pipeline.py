@@ -14,8 +14,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import ROOT
 
+from conftest import ROOT
 from scenes import render_lesson
 from scenes.lesson.load import load_lesson
 from scenes.render import settings as settings_mod

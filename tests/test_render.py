@@ -7,10 +7,10 @@ from pathlib import Path
 
 import av
 import pytest
-from conftest import ROOT
-from manifest_check import check_values
 
 import cnn_model
+from conftest import ROOT
+from manifest_check import check_values
 
 pytestmark = pytest.mark.render
 SMOKE = ROOT / "tests" / "lessons" / "smoke.yaml"

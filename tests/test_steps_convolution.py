@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from dry_run import dry_run, trace_file
 from manifest_check import check_values
 
