@@ -171,7 +171,8 @@ def validate_source(source: Source, path: Path) -> Lesson | None:
             if not isinstance(kind, str) or kind not in known:
                 errors.append(
                     source.error(
-                        (*where, "type"), unknown_name("step type", kind, known, "step types")
+                        (*where, "type"),
+                        unknown_name("step type", kind, known, "step types", limit=len(known)),
                     )
                 )
                 steps.append(None)

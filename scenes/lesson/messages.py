@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import types
+import typing
 from typing import Any
 
 import annotated_types
@@ -46,6 +48,9 @@ def _bounds(model: type[BaseModel], field: str) -> tuple[Any, Any]:
 def _kind_of(model: type[BaseModel], field: str) -> str:
     info = model.model_fields.get(field)
     annotation = getattr(info, "annotation", None)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # int | None -> int
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = options[0] if len(options) == 1 else annotation
     if annotation is int:
         return "an integer"
     if annotation is float:
@@ -77,13 +82,15 @@ def listing(known: list[str], limit: int = 12) -> str:
     return ", ".join(shown)
 
 
-def unknown_name(what: str, value: object, known: list[str], known_label: str) -> str:
+def unknown_name(
+    what: str, value: object, known: list[str], known_label: str, limit: int = 12
+) -> str:
     """ "unknown theme 'drak' (did you mean 'dark'?); known themes: ..."."""
     if isinstance(value, str):
         shown, hint = repr(value), suggest(value, known)
     else:
         shown, hint = describe_value(value), ""
-    return f"unknown {what} {shown}{hint}; known {known_label}: {listing(known)}"
+    return f"unknown {what} {shown}{hint}; known {known_label}: {listing(known, limit)}"
 
 
 def message_for(error: ErrorDetails, model: type[BaseModel], what: str) -> str:
