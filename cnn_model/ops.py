@@ -68,3 +68,21 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     z = np.asarray(logits, dtype=np.float64)
     e = np.exp(z - z.max())
     return e / e.sum()
+
+
+def linear_shares(logits: np.ndarray) -> np.ndarray:
+    """Logits shifted to be non-negative, divided by their sum: a plain normalisation.
+
+    Not what the network does; lessons set it beside softmax to show why
+    softmax is a "softer argmax".
+    """
+    shifted = np.asarray(logits, dtype=np.float64) - float(np.min(logits))
+    total = float(shifted.sum())
+    if total <= 0:
+        return np.full(len(shifted), 1.0 / len(shifted))
+    return shifted / total
+
+
+def share_sum(shares: np.ndarray, indices: list[int]) -> float:
+    """The sum of some shares (the classes a lesson groups together)."""
+    return float(np.asarray(shares, dtype=np.float64)[indices].sum()) if indices else 0.0

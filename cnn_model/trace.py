@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,6 +50,44 @@ class ConvExplanation:
     terms: list[ChannelTerm]
     bias: float
     total: float  # sum of every term's sum plus the bias
+
+
+@dataclass(frozen=True)
+class DenseExplanation:
+    """How the dense layer's logit for one class comes about."""
+
+    class_index: int
+    inputs: np.ndarray  # the flattened vector x, in the model's flatten order
+    weights: np.ndarray  # the class's row of output weights w
+    products: np.ndarray  # w * x, float64
+    bias: float
+    total: float  # sum of the products plus the bias: the logit
+
+    def sum_of(self, indices: Sequence[int]) -> float:
+        """The sum of some of the products (e.g. the ones a lesson writes out)."""
+        return float(self.products[list(indices)].sum()) if len(indices) else 0.0
+
+
+# e^z overflows a float64 beyond about 709: softmax is then shown on z - max z.
+EXP_LIMIT = 700.0
+
+
+@dataclass(frozen=True)
+class SoftmaxTerms:
+    """Softmax written out: e^(z - shift), their sum, and the probabilities."""
+
+    logits: np.ndarray  # float64
+    shift: float  # 0, or max z when e^z would overflow (softmax is unchanged by it)
+    exps: np.ndarray  # e^(z - shift)
+    total: float  # their sum
+    probabilities: np.ndarray  # the model's own probabilities (torch's softmax)
+
+    def exp_sum_of(self, indices: Sequence[int]) -> float:
+        return float(self.exps[list(indices)].sum()) if len(indices) else 0.0
+
+    def probability_sum_of(self, indices: Sequence[int]) -> float:
+        chosen = self.probabilities[list(indices)].astype(np.float64)
+        return float(chosen.sum()) if len(indices) else 0.0
 
 
 @dataclass
@@ -103,6 +142,25 @@ class Trace:
         bias = float(self.biases[layer][out_channel])
         total = float(sum(t.sum for t in terms) + bias)
         return ConvExplanation(layer, input_layer, out_channel, y, x, terms, bias, total)
+
+    def explain_dense(self, class_index: int) -> DenseExplanation:
+        """Write the logit of ``class_index`` out as the dense layer's dot product."""
+        if not 0 <= class_index < len(self.classes):
+            raise IndexError(f"class {class_index} is outside 0..{len(self.classes) - 1}")
+        inputs = self.activations["flatten"]
+        weights = self.weights["output"][class_index]
+        products = weights.astype(np.float64) * inputs.astype(np.float64)
+        bias = float(self.biases["output"][class_index])
+        return DenseExplanation(
+            class_index, inputs.copy(), weights.copy(), products, bias, float(products.sum()) + bias
+        )
+
+    def softmax_terms(self) -> SoftmaxTerms:
+        """The pieces of softmax for these logits (see :class:`SoftmaxTerms`)."""
+        logits = self.logits.astype(np.float64)
+        shift = float(logits.max()) if float(logits.max()) > EXP_LIMIT else 0.0
+        exps = np.exp(logits - shift)
+        return SoftmaxTerms(logits, shift, exps, float(exps.sum()), self.probabilities.copy())
 
     def channel_contributions(self, layer: str, out_channel: int) -> np.ndarray:
         """Each input channel's own map for one conv neuron, float64 (C_in, H, W).

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
@@ -197,3 +198,26 @@ def test_channel_contributions_sum_with_the_bias_to_the_activation(default_model
             np.testing.assert_allclose(maps, expected.numpy(), atol=1e-5)
             total = maps.sum(axis=0) + float(module.bias[neuron].detach())
             np.testing.assert_allclose(total, star_trace.activations[layer][neuron], atol=1e-5)
+
+
+def test_explain_dense_and_softmax_terms_equal_torch(default_model, star_trace) -> None:
+    import torch.nn.functional as F
+
+    ref = reference_layers(default_model, star_trace.image)
+    weight = default_model.output.weight.detach().numpy()
+    for cls in range(10):
+        dense = star_trace.explain_dense(cls)
+        np.testing.assert_allclose(dense.products, weight[cls].astype(np.float64) * ref["flatten"],
+                                   rtol=1e-6, atol=1e-9)
+        assert dense.total == pytest.approx(float(ref["output"][cls]), abs=1e-5)
+        assert dense.sum_of(range(1690)) + dense.bias == pytest.approx(dense.total)
+    terms = star_trace.softmax_terms()
+    logits = torch.from_numpy(ref["output"]).double()
+    np.testing.assert_allclose(terms.exps / terms.total, F.softmax(logits, 0).numpy(), atol=1e-6)
+    assert terms.shift == 0.0
+    assert terms.probability_sum_of(range(10)) == pytest.approx(1.0, abs=1e-6)
+    huge = dataclasses.replace(star_trace, logits=star_trace.logits + 1000.0)
+    shifted = huge.softmax_terms()
+    assert shifted.shift == pytest.approx(float(huge.logits.max()))
+    assert np.isfinite(shifted.exps).all()
+    np.testing.assert_allclose(shifted.exps / shifted.total, terms.exps / terms.total, atol=1e-6)

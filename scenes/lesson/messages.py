@@ -11,25 +11,7 @@ import annotated_types
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-
-def describe_value(value: Any) -> str:
-    """How a received value is quoted in a message."""
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"{str(value).lower()} (true/false)"
-    if isinstance(value, int):
-        return f"{value}"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"{shown!r} (text)"
-    if isinstance(value, list):
-        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
-    if isinstance(value, dict):
-        return "a mapping"
-    return f"{value!r} ({type(value).__name__})"
+from ..steps.checks import describe_value
 
 
 def _bounds(model: type[BaseModel], field: str) -> tuple[Any, Any]:

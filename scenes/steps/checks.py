@@ -2,7 +2,38 @@
 
 from __future__ import annotations
 
+import difflib
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError, ValidatorFunctionWrapHandler
+
 from .base import FieldParts, LayerInfo, ModelInfo
+
+if TYPE_CHECKING:
+    from cnn_model.trace import Trace
+
+MAX_LISTED_CLASSES = 12
+
+
+def describe_value(value: Any) -> str:
+    """How a received value is quoted in a message."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (true/false)"
+    if isinstance(value, int):
+        return f"{value}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"{shown!r} (text)"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"{value!r} ({type(value).__name__})"
+
 
 KIND_NAMES = {
     "conv": "a convolution layer",
@@ -31,3 +62,60 @@ def channel_in(
     if value >= count:
         return [((field,), f"expected {what} from 0 to {count - 1} ({reason}), got {value}")]
     return []
+
+
+def one_class_error(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """One message for a class given as neither text nor an integer (not one per type)."""
+    try:
+        return handler(value)
+    except ValidationError:
+        got = describe_value(value)
+        raise ValueError(
+            f"expected a class name (text) or a class index (an integer), got {got}"
+        ) from None
+
+
+def class_errors(
+    info: ModelInfo, value: str | int | None, field: str = "class_name"
+) -> list[tuple[FieldParts, str]]:
+    """An error unless ``value`` names or indexes a class of the model (None: predicted)."""
+    if value is None:
+        return []
+    classes, count = info.classes, len(info.classes)
+    if isinstance(value, int):
+        if 0 <= value < count:
+            return []
+        return [
+            (
+                (field,),
+                f"expected a class index from 0 to {count - 1} "
+                f"(model '{info.name}' has {count} classes), got {value}",
+            )
+        ]
+    if value in classes:
+        return []
+    close = difflib.get_close_matches(value, classes, n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    listed = ", ".join(classes[:MAX_LISTED_CLASSES]) + (
+        ", ..." if count > MAX_LISTED_CLASSES else ""
+    )
+    return [
+        (
+            (field,),
+            f"expected a class of model '{info.name}' ({listed}) or its index "
+            f"from 0 to {count - 1}, got '{value}'{hint}",
+        )
+    ]
+
+
+def class_index(trace: Trace, value: str | int | None) -> int:
+    """The class a step is about: by index, by name, or the prediction."""
+    if value is None:
+        return trace.prediction
+    if isinstance(value, int):
+        if not 0 <= value < len(trace.classes):
+            raise ValueError(f"class index {value} is outside 0..{len(trace.classes) - 1}")
+        return value
+    if value not in trace.classes:
+        raise ValueError(f"model {trace.model_name!r} has no class {value!r}")
+    return trace.classes.index(value)
