@@ -29,7 +29,8 @@ def configure_manim(job: dict[str, Any], media_dir: Path) -> None:
     from ..visuals.layout import Frame
 
     frame = Frame.for_aspect(job["aspect"])
-    height = int(job["pixel_height"])
+    # A dry run draws frames nobody sees: make them tiny (layout is in units).
+    height = 36 if job.get("mode") == "dry_run" else int(job["pixel_height"])
     short = height
     if frame.landscape:
         width, height = round(short * frame.width / frame.height), short
