@@ -1,0 +1,419 @@
+"""``filter_gallery``: classic image filters applied to the lesson's image.
+
+The lesson's 64x64 input (its luminance, or one channel) is filtered with
+named classic kernels (identity, three edge detectors, sharpen, box blur,
+Gaussian blur, Sobel) or kernels written in the lesson, each slid over it as
+a convolution layer does (:func:`cnn_model.filters.apply`, stride 1, the
+step's padding). The results appear side by side, each as a map on the
+diverging scale with its own range (±max|v|), its name and its kernel
+written small as numbers (a blur as "1/16 ×" integers, as textbooks write
+it). The gallery is tiled in the column count that suits the frame.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, FadeIn, FadeOut, Group, Mobject, VGroup
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from cnn_model import filters
+
+from ..visuals.colors import diverging_t, hex_to_rgb
+from ..visuals.glyphs import number_text
+from ..visuals.grid import NumberGrid
+from ..visuals.heatmap import MapView
+from ..visuals.image_panels import InlineLegend, arrange_grid, best_layout, tile_plan
+from ..visuals.layout import Box, fit
+from ..visuals.text import LABEL, SMALL, text
+from ..visuals.theme import Theme
+from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from .checks import describe_value
+from .common import title_for
+from .registry import StepType, register
+
+MAP_HEIGHT = 1.7  # of each map before the layout sizes it
+MIN_MAP = 1.3  # smaller maps than this: the gallery shows in pages
+MAX_MAP = 3.2
+KERNEL_CELL = 0.42
+KERNEL_GAP = 0.25
+GAP = 0.35  # between panels
+KERNEL_WIDTH = 2.0  # a 5x5 or 7x7 kernel is drawn no wider than this
+
+
+class FilterItem(BaseModel):
+    """A named classic filter, or a kernel written in the lesson with its name."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    name: str = Field(
+        ...,
+        min_length=1,
+        max_length=32,
+        description="A known filter, or the label shown for the kernel given here.",
+    )
+    kernel: list[list[float]] | None = Field(
+        None,
+        description="Rows of numbers: square, odd size, at most 7x7. Omit for a known filter.",
+    )
+
+
+def _item(value: Any) -> Any:
+    """A bare name stands for {name: NAME}; anything else is checked as a mapping."""
+    if isinstance(value, str):
+        return {"name": value}
+    if isinstance(value, dict):
+        # Checked here so the message names this mapping's keys, not the step's.
+        known = list(FilterItem.model_fields)
+        for key in value:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ValueError(f"unknown key {key!r}{hint}; a filter mapping has name and kernel")
+        if "name" not in value:
+            raise ValueError("expected a name in this filter mapping (and a kernel), got none")
+        return value
+    if isinstance(value, FilterItem):
+        return value
+    raise ValueError(
+        f"expected a filter name or a mapping with name and kernel, got {describe_value(value)}"
+    )
+
+
+FilterEntry = Annotated[FilterItem, BeforeValidator(_item, json_schema_input_type=str | FilterItem)]
+
+
+class FilterGallerySpec(StepSpec):
+    type: Literal["filter_gallery"]
+    filters: list[FilterEntry] = Field(
+        list(filters.CLASSIC),
+        min_length=1,
+        max_length=9,
+        validate_default=True,
+        description="Filter names (" + ", ".join(filters.KERNELS) + ") or "
+        "{name, kernel} mappings, shown in this order.",
+    )
+    source: Literal["luminance", "red", "green", "blue"] = Field(
+        "luminance",
+        description="What the filters are applied to: the image's luminance "
+        "(0.299 R + 0.587 G + 0.114 B) or one of its channels.",
+    )
+    padding: int = Field(
+        0, ge=0, le=3, description="Rings of zeros around the image (0: each result shrinks)."
+    )
+
+
+def check(spec: FilterGallerySpec, info: ModelInfo | None) -> list[tuple[FieldParts, str]]:
+    """Known names; literal kernels non-empty, square, of odd size, at most 7x7."""
+    errors: list[tuple[FieldParts, str]] = []
+    known = filters.kernel_names()
+    for i, item in enumerate(spec.filters):
+        if item.kernel is None:
+            if item.name not in known:
+                close = difflib.get_close_matches(item.name, known, n=1, cutoff=0.6)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                errors.append(
+                    (
+                        ("filters", i),
+                        f"unknown filter {item.name!r}{hint}; known filters: "
+                        f"{', '.join(known)}; or give a kernel: {{name: ..., kernel: [[...]]}}",
+                    )
+                )
+            continue
+        for where, message in filters.kernel_errors(item.kernel):
+            errors.append((("filters", i, "kernel", *where), message))
+    return errors
+
+
+@dataclass(frozen=True)
+class Filter:
+    name: str
+    label: str
+    kernel: np.ndarray  # float64 (k, k)
+    numerators: np.ndarray | None  # integers over ``divisor`` when the kernel is a fraction
+    divisor: int
+
+
+def resolve(item: FilterItem) -> Filter:
+    if item.kernel is None:
+        named = filters.KERNELS[item.name]
+        numerators = np.array(named.numerators, dtype=np.int64)
+        return Filter(item.name, named.label, named.kernel, numerators, named.divisor)
+    kernel = np.array(item.kernel, dtype=np.float64)
+    fraction = filters.as_fraction(kernel)
+    exact_decimals = bool(np.allclose(kernel, np.round(kernel, 2), rtol=0, atol=1e-12))
+    if fraction is None or (fraction[1] > 1 and exact_decimals):
+        # Decimals that 2 places show exactly (0.25, 0.1) read better as they are.
+        return Filter(item.name, item.name, kernel, None, 1)
+    return Filter(item.name, item.name, kernel, fraction[0], fraction[1])
+
+
+def _source_label(source: str, shape: tuple[int, ...]) -> tuple[str, str]:
+    size = "×".join(str(s) for s in shape)
+    if source == "luminance":
+        return f"luminance {size}", "0.299R + 0.587G + 0.114B"
+    return f"{source} channel {size}", "0 black, 1 white"
+
+
+def _caption(name: str, detail: str, theme: Theme) -> Mobject:
+    """A panel's name with a smaller muted line under it."""
+    return VGroup(text(name, theme, LABEL), text(detail, theme, SMALL, theme.muted)).arrange(
+        DOWN, buff=0.06
+    )
+
+
+@dataclass
+class Panel:
+    """The parts of one gallery panel, placed by :func:`arrange_panel`."""
+
+    label: Mobject
+    view: MapView
+    legend: Mobject
+    kernel: Mobject | None
+
+    def group(self) -> Group:
+        parts = [self.label, self.view, self.legend]
+        return Group(*parts, *([self.kernel] if self.kernel is not None else []))
+
+
+def arrange_panel(panel: Panel, kernel_beside: bool, height: float) -> Group:
+    """Label, map ``height`` tall, its legend under it; the kernel beside the map
+    or under the legend. Sizes are set absolutely, so this can be called again."""
+    panel.view.scale_to_fit_height(height)
+    span = height
+    above: Mobject = panel.view  # what the legend goes under
+    if panel.kernel is not None and kernel_beside:
+        taller = panel.kernel.height > height
+        panel.kernel.next_to(
+            panel.view, RIGHT, buff=KERNEL_GAP, aligned_edge=UP if taller else ORIGIN
+        )
+        span = height + KERNEL_GAP + panel.kernel.width
+        above = Group(panel.view, panel.kernel)
+    assert isinstance(panel.legend, InlineLegend)
+    panel.legend.set_span(span)
+    panel.legend.next_to(above, DOWN, buff=0.12)
+    panel.legend.align_to(panel.view, LEFT)
+    if panel.kernel is not None and not kernel_beside:
+        panel.kernel.next_to(panel.legend, DOWN, buff=0.2)
+    body = Group(*[m for m in (panel.view, panel.legend, panel.kernel) if m is not None])
+    panel.label.next_to(body, UP, buff=0.12)
+    return panel.group()
+
+
+@dataclass(frozen=True)
+class GalleryLayout:
+    per_page: int  # results shown at once beside the source
+    kernel_beside: bool
+    height: float  # of each map
+    scale: float  # applied to the whole page (1: texts keep their size)
+    columns: int
+
+
+def plan_gallery(panels: list[Panel], box: Box) -> GalleryLayout:
+    """How many results fit on one page, legibly, and how a page is laid out.
+
+    Texts keep their size and maps take the room left; when the maps would
+    be smaller than ``MIN_MAP``, fewer results share a page (the gallery then
+    shows in pages). Kernels go beside the maps or under them, whichever
+    leaves the maps larger. Leaves the first page placed.
+    """
+    source, results = panels[0], panels[1:]
+    chosen: GalleryLayout | None = None
+    for per_page in range(len(results), 0, -1):
+        page = [source, *results[:per_page]]
+        options = {
+            str(beside): _page_placer(page, results, beside, box) for beside in (True, False)
+        }
+        name, height, scale = best_layout(options, box, 0.8, MAX_MAP)
+        beside = name == "True"
+        columns = _columns(page, results, beside, height, box)
+        chosen = GalleryLayout(per_page, beside, height, scale, columns)
+        if scale >= 0.95 and height >= MIN_MAP:
+            break
+    assert chosen is not None
+    return chosen
+
+
+def _columns(page: list[Panel], results: list[Panel], beside: bool, height: float, box: Box) -> int:
+    group = _page_placer(page, results, beside, box)(height)
+    tops = {round(float(m.get_center()[0]), 3) for m in group}
+    return len(tops)
+
+
+def _page_placer(
+    page: list[Panel], results: list[Panel], beside: bool, box: Box
+) -> Callable[[float], Mobject]:
+    """Places one page: the source, then results in cells as large as the largest
+    result of any page, so later pages fit the same cells."""
+
+    def place(height: float) -> Mobject:
+        groups = [arrange_panel(p, beside, height) for p in page]
+        others = [arrange_panel(p, beside, height) for p in results if p not in page]
+        cell = (
+            max(g.width for g in [*groups[1:], *others]),
+            max(g.height for g in [*groups[1:], *others]),
+        )
+        sizes = [(groups[0].width, groups[0].height)] + [cell] * (len(groups) - 1)
+        columns = tile_plan(sizes, box, GAP)[0]
+        return arrange_grid(groups, columns, GAP, sizes)
+
+    return place
+
+
+def kernel_block(flt: Filter, index: int, ctx: StepContext) -> tuple[Mobject, float]:
+    """The kernel's numbers (recorded), with "1/d ×" in front of a fraction."""
+    theme, rec = ctx.theme, ctx.recorder
+    k = flt.kernel.shape[0]
+    layer = "filter.kernel"
+    if flt.numerators is not None and flt.divisor > 1:
+        texts = rec.grid(
+            layer,
+            flt.numerators.astype(np.float64),
+            lambda i, j: (index, i, j),
+            0,
+            kind="kernel_numerator",
+        )
+        factor = rec.number(
+            layer,
+            [index],
+            1.0 / flt.divisor,
+            kind="kernel_factor",
+            text=f"1/{flt.divisor}",
+        )
+    else:
+        integers = flt.numerators is not None
+        texts = rec.grid(
+            layer, flt.kernel, lambda i, j: (index, i, j), 0 if integers else 2, kind="kernel"
+        )
+        factor = None
+    # Wide enough for the widest number (decimals need more room than digits).
+    widest = max(number_text(t, theme.font, SMALL, theme.text).width for row in texts for t in row)
+    cell = min(max(KERNEL_CELL, widest / 0.8), max(KERNEL_WIDTH / k, KERNEL_CELL * 0.7))
+    neutral = np.empty((k, k, 3), dtype=np.uint8)
+    neutral[:] = hex_to_rgb(theme.empty_cell)
+    grid = NumberGrid(texts, neutral, cell, theme.font, SMALL, theme.grid_line)
+    if factor is None:
+        return grid, cell
+    prefix = number_text(f"{factor} ×", theme.font, SMALL, theme.text)
+    prefix.next_to(grid, UP, buff=0.08)  # above, so the kernel stays narrow
+    return VGroup(prefix, grid), cell
+
+
+def build(spec: FilterGallerySpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+    trace = ctx.need_trace()
+    theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
+    source = filters.source_values(trace.activations["input"], spec.source)
+    title = title_for(ctx, "Classic filters: one kernel, one picture")
+
+    # The image the filters read, greyscale like the input channels.
+    source_view = MapView(theme.input.rgb(source), MAP_HEIGHT, theme.grid_line)
+    rec.heatmap("filter.source", [], source, (0.0, 1.0), theme.input.name)
+    source_legend = InlineLegend(theme.input, ("0.00", "1.00"), theme.font, theme.text, MAP_HEIGHT)
+    source_panel = Panel(
+        _caption(*_source_label(spec.source, source.shape), theme),
+        source_view,
+        source_legend,
+        None,
+    )
+
+    panels: list[Panel] = [source_panel]
+    facts = []
+    for index, item in enumerate(spec.filters):
+        flt = resolve(item)
+        result = filters.apply(source, flt.kernel, spec.padding)
+        peak = float(np.abs(result).max())
+        full = 2 * peak if peak > 0 else 1.0
+        view = MapView(theme.activation.rgb(diverging_t(result, full)), MAP_HEIGHT, theme.grid_line)
+        rec.heatmap("filter.output", [index], result, (-full / 2, full / 2), theme.activation.name)
+        ends = (
+            rec.number("filter.output", [index], -full / 2, kind="range_low"),
+            rec.number("filter.output", [index], full / 2, kind="range_high"),
+        )
+        legend = InlineLegend(theme.activation, ends, theme.font, theme.text, MAP_HEIGHT)
+        kernel, _ = kernel_block(flt, index, ctx)
+        h, w = result.shape
+        label = _caption(flt.label, f"{h}×{w}", theme)
+        panels.append(Panel(label, view, legend, kernel))
+        facts.append(
+            {
+                "name": flt.name,
+                "label": flt.label,
+                "kernel": flt.kernel.tolist(),
+                "divisor": flt.divisor,
+                "shape": [h, w],
+                "min": float(result.min()),
+                "max": float(result.max()),
+            }
+        )
+    content = frame.content_box()
+    layout = plan_gallery(panels, content)
+    first = _page_placer(panels[: layout.per_page + 1], panels[1:], layout.kernel_beside, content)(
+        layout.height
+    )
+    natural_width = first.width
+    fit(first, content, max_scale=1.0)
+    factor = first.width / natural_width
+    # Every page puts its results in the cells of the first page.
+    cells = [
+        np.array([g.get_center()[0], g.get_top()[1], 0.0])
+        for g in (p.group() for p in panels[1 : layout.per_page + 1])
+    ]
+    results = panels[1:]
+    # Pages as even as possible: 7 results three to a page make 3, 2 and 2.
+    count = -(-len(results) // layout.per_page)
+    bounds = [round(i * len(results) / count) for i in range(count + 1)]
+    pages = [results[a:b] for a, b in itertools.pairwise(bounds)]
+    for page in pages[1:]:
+        for panel, cell in zip(page, cells, strict=False):
+            group = arrange_panel(panel, layout.kernel_beside, layout.height)
+            group.scale(factor)
+            group.move_to(cell, aligned_edge=UP)
+
+    rec.facts.update(
+        {
+            "source": spec.source,
+            "padding": spec.padding,
+            "filters": facts,
+            "columns": layout.columns,
+            "per_page": layout.per_page,
+            "pages": len(pages),
+            "kernel_beside_map": layout.kernel_beside,
+            "map_height": layout.height * factor,
+            "text_scale": factor,
+        }
+    )
+    yield Add([title])
+    yield Beat([FadeIn(source_panel.group())], 1.0)
+    yield Hold(0.8)
+    for number, page in enumerate(pages):
+        if number:
+            yield Beat([FadeOut(p.group()) for p in pages[number - 1]], 0.6)
+        for panel in page:
+            assert panel.kernel is not None
+            yield Beat([FadeIn(panel.label), FadeIn(panel.kernel)], 0.5)
+            yield Beat(
+                [
+                    FadeIn(panel.view, target_position=source_view, scale=0.8),
+                    FadeIn(panel.legend),
+                ],
+                0.8,
+            )
+            yield Hold(0.6)
+        yield Hold(1.5)
+
+
+register(
+    StepType(
+        name="filter_gallery",
+        spec=FilterGallerySpec,
+        build=build,
+        check=check,
+        summary="Classic image filters (edges, sharpen, blur, or your own kernels) "
+        "applied to the lesson's image, side by side.",
+    )
+)
