@@ -26,6 +26,8 @@ def expected_value(
     layer, index, kind = entry["layer"], tuple(entry["index"]), entry["kind"]
     if kind == "activation":
         return float(ref[layer][index])
+    if kind == "pixel":  # an input value shown as 0-255
+        return float(ref["input"][index]) * 255.0
     if kind == "probability":
         return float(ref["softmax"][index])
     if kind == "average_pool":  # a variant the lesson computes on the ReLU map a pool reads

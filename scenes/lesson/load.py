@@ -182,7 +182,13 @@ def validate_source(source: Source, path: Path) -> Lesson | None:
                 steps.append(step_type.spec.model_validate(raw))
             except ValidationError as exc:
                 errors.extend(
-                    _pydantic_errors(source, exc, step_type.spec, where, f"a {kind} step's")
+                    _pydantic_errors(
+                        source,
+                        exc,
+                        step_type.spec,
+                        where,
+                        f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} step's",
+                    )
                 )
                 steps.append(None)
             if isinstance(raw.get("narration"), str):

@@ -75,6 +75,29 @@ def unknown_name(
     return f"unknown {what} {shown}{hint}; known {known_label}: {listing(known, limit)}"
 
 
+def _unwrap(annotation: Any) -> type[BaseModel] | None:
+    """The model inside an annotation such as ``list[Setting]`` or ``Setting | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _unwrap(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel]:
+    """The (nested) model that holds the field at the end of ``loc``."""
+    for part in loc[:-1]:
+        if isinstance(part, str):
+            info = model.model_fields.get(part)
+            inner = _unwrap(info.annotation) if info is not None else None
+            if inner is None:
+                break
+            model = inner
+    return model
+
+
 def message_for(error: ErrorDetails, model: type[BaseModel], what: str) -> str:
     """One readable sentence for one pydantic error on ``model`` (a ``what``)."""
     kind = error["type"]
@@ -86,7 +109,11 @@ def message_for(error: ErrorDetails, model: type[BaseModel], what: str) -> str:
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
-        known = [n for n in model.model_fields if n != "type"]
+        owner = model_at(model, tuple(loc))
+        field = str(loc[-1])
+        if owner is not model:
+            what = "these"
+        known = [n for n in owner.model_fields if n != "type"]
         hint = suggest(field, known)
         return (
             f"unknown field{hint}"

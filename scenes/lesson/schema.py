@@ -47,6 +47,12 @@ def type_name(annotation: Any) -> str:
     """A reader's name for a field's type: 'integer', 'one of a, b', 'matrix of numbers'."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
+    if origin is Annotated:  # a type with validators: describe what authors may write
+        for extra in args[1:]:
+            written = getattr(extra, "json_schema_input_type", PydanticUndefined)
+            if written is not PydanticUndefined and written is not Any:
+                return type_name(written)
+        return type_name(args[0])
     if annotation is int:
         return "integer"
     if annotation is float:

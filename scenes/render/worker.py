@@ -29,8 +29,7 @@ def configure_manim(job: dict[str, Any], media_dir: Path) -> None:
     from ..visuals.layout import Frame
 
     frame = Frame.for_aspect(job["aspect"])
-    # A dry run draws frames nobody sees: make them tiny (layout is in units).
-    height = 36 if job.get("mode") == "dry_run" else int(job["pixel_height"])
+    height = int(job["pixel_height"])
     short = height
     if frame.landscape:
         width, height = round(short * frame.width / frame.height), short
@@ -74,7 +73,12 @@ def build_scene(job: dict[str, Any]) -> Any:
         frame=Frame.for_aspect(job["aspect"]),
         narration=job.get("narration", ""),
         colour_scope=job.get("colour_scope", "layer"),
-        settings={"title": spec.title, **job.get("settings", {})},
+        settings={
+            "title": spec.title,
+            # How long the narration needs: a builder may spread its reveals over it.
+            "reading_seconds": float(job.get("min_seconds", 0.0)),
+            **job.get("settings", {}),
+        },
     )
     # Without a video, animations only need their end states: skip the frames.
     skip = job.get("mode", "video") != "video"
@@ -93,6 +97,10 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         media = Path(tmp)
         configure_manim(job, media)
         scene = build_scene(job)
+        if job.get("mode") == "dry_run":
+            # Nobody sees a dry run's frames: skip drawing them. (The pixel
+            # size stays real: Text lays itself out on a canvas of that size.)
+            scene.renderer.update_frame = lambda *args, **kwargs: None
         scene.render()
         record: dict[str, Any] = {
             "type": job["step"]["type"],

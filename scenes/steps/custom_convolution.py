@@ -17,7 +17,7 @@ from pydantic import Field
 
 from cnn_model import ops
 
-from ..visuals.colors import diverging_t
+from ..visuals.colors import diverging_t, hex_to_rgb
 from ..visuals.glyphs import number_text
 from ..visuals.grid import NumberGrid, text_colour_on
 from ..visuals.layout import Box, arrange_panels, fit
@@ -155,7 +155,7 @@ def build(spec: CustomConvolutionSpec, ctx: StepContext) -> Iterator[Add | Beat 
         theme.grid_line,
     )
     out_rgb = np.empty((out_h, out_w, 3), dtype=np.uint8)
-    out_rgb[:] = np.array([236, 236, 236], dtype=np.uint8)
+    out_rgb[:] = np.array(hex_to_rgb(theme.empty_cell), dtype=np.uint8)
     out_texts = [[" " for _ in range(out_w)] for _ in range(out_h)]
     out_grid = NumberGrid(out_texts, out_rgb, cell, theme.font, NUMBER, theme.grid_line)
     in_label = text(
