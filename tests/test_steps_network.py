@@ -115,3 +115,17 @@ def test_overview_and_elastic_validation(tmp_path: Path) -> None:
         f"{shown}:11:12: steps[3].layer: expected a convolution layer (conv_1_1, conv_1_2, "
         "conv_2_1, conv_2_2), got 'max_pool_1', a max_pool layer",
     ]
+
+
+@pytest.mark.parametrize(("step", "conv"), [
+    ({"type": "relu", "layer": "relu_1_1"}, "conv_1_1"),
+    ({"type": "max_pool", "layer": "max_pool_1"}, "conv_1_2"),
+])
+def test_a_left_out_neuron_is_a_lively_one(default_model, heart, step, conv, tmp_path: Path) -> None:
+    trace, path = heart
+    record = dry_run(step, tmp_path, path)
+    neuron = record["facts"]["neuron"]
+    maps = trace.activations[conv]
+    both = [min(int((m < 0).sum()), int((m > 0).sum())) for m in maps]
+    assert both[neuron] == max(both) > 0
+    assert {m["index"][0] for m in record["maps"]} == {neuron}

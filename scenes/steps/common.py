@@ -99,6 +99,29 @@ def map_panel(
     return Group(caption, view, legend), view
 
 
+def lively_channel(maps: np.ndarray) -> int:
+    """The channel of (C, H, W) maps with the most values on both sides of zero.
+
+    Steps that may leave their neuron to the lesson's model use it, so a
+    lesson shows something worth seeing whatever the model: a map that is
+    all zero (dead for this image) is never picked while another is alive.
+    """
+    negatives = (maps < 0).reshape(len(maps), -1).sum(axis=1)
+    positives = (maps > 0).reshape(len(maps), -1).sum(axis=1)
+    spread = maps.reshape(len(maps), -1).std(axis=1)
+    both = np.minimum(negatives, positives)
+    if both.max() > 0:
+        return int(np.argmax(both))
+    return int(np.argmax(spread))
+
+
+def chosen(neuron: int | None) -> int:
+    """A neuron field after the builder has filled in its default."""
+    if neuron is None:
+        raise ValueError("the step's neuron should have been chosen before building")
+    return neuron
+
+
 def title_for(ctx: StepContext, default: str) -> Text:
     """The step's heading, placed in the title area of the frame."""
     heading = ctx_title(ctx, default)

@@ -51,7 +51,7 @@ from ..visuals.relu_pool_layout import (
 from ..visuals.text import BODY, LABEL, NUMBER, text
 from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
 from .checks import channel_in, layer_of_kind
-from .common import MapColours, layer_label, title_for
+from .common import MapColours, chosen, layer_label, lively_channel, title_for
 from .registry import StepType, register
 
 SIZE = STRIDE = 2  # TinyVGG's pools: 2×2 windows, stride 2
@@ -65,7 +65,12 @@ KIND = {"average": "average_pool", "global": "global_average_pool"}
 class MaxPoolSpec(StepSpec):
     type: Literal["max_pool"]
     layer: str = Field("max_pool_1", description="A max-pool layer of the lesson's model.")
-    neuron: int = Field(0, ge=0, description="Channel (neuron) of the layer, from 0.")
+    neuron: int | None = Field(
+        None,
+        ge=0,
+        description="Channel (neuron) of the layer, from 0; default: the channel of the "
+        "lesson's model whose map has the most values on both sides of zero.",
+    )
     mode: Mode = Field(
         "max",
         description="max (what the model does), or the variants average (mean of each 2×2 "
@@ -107,9 +112,10 @@ def check(spec: MaxPoolSpec, info: ModelInfo | None) -> list[tuple[FieldParts, s
     neurons, out_h, out_w = layer.shape
     source = PREVIOUS[spec.layer]
     in_h, in_w = info.layers[source].shape[1:]
-    errors += channel_in(
-        neurons, spec.neuron, "neuron", "a neuron", f"{spec.layer} has {neurons} neurons"
-    )
+    if spec.neuron is not None:
+        errors += channel_in(
+            neurons, spec.neuron, "neuron", "a neuron", f"{spec.layer} has {neurons} neurons"
+        )
     k = spec.patch_windows
     if k > min(out_h, out_w):
         errors.append(
@@ -199,6 +205,10 @@ def _blend(rgb: np.ndarray, background: str, amount: float) -> np.ndarray:
 
 
 def build(spec: MaxPoolSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+    if spec.neuron is None:  # the channel of the conv before whose map is most alive
+        trace = ctx.need_trace()
+        conv = PREVIOUS[PREVIOUS[spec.layer]]
+        spec = spec.model_copy(update={"neuron": lively_channel(trace.activations[conv])})
     if spec.mode == "global":
         yield from _build_global(spec, ctx)
     else:
@@ -218,7 +228,7 @@ def _build_windows(spec: MaxPoolSpec, ctx: StepContext) -> Iterator[Add | Beat |
     """Max pooling (the model's) or its average variant, window by window."""
     trace = ctx.need_trace()
     theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
-    layer, neuron, k, mode = spec.layer, spec.neuron, spec.patch_windows, spec.mode
+    layer, neuron, k, mode = spec.layer, chosen(spec.neuron), spec.patch_windows, spec.mode
     source = PREVIOUS[layer]
     inp = trace.activations[source][neuron]
     in_h, in_w = inp.shape
@@ -477,7 +487,7 @@ def _build_global(spec: MaxPoolSpec, ctx: StepContext) -> Iterator[Add | Beat | 
     """Global average pooling: the whole map becomes its mean, one value."""
     trace = ctx.need_trace()
     theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
-    layer, neuron, k = spec.layer, spec.neuron, spec.patch_windows
+    layer, neuron, k = spec.layer, chosen(spec.neuron), spec.patch_windows
     source = PREVIOUS[layer]
     inp = trace.activations[source][neuron]
     in_h, in_w = inp.shape

@@ -51,7 +51,7 @@ from ..visuals.relu_pool_layout import (
 from ..visuals.text import BODY, HEADING, LABEL, NUMBER, text
 from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
 from .checks import channel_in, layer_of_kind
-from .common import MapColours, title_for
+from .common import MapColours, chosen, lively_channel, title_for
 from .record import Recorder
 from .registry import StepType, register
 
@@ -61,7 +61,12 @@ MAX_PATCH = 5  # two patches side by side: at most 10 numbers per row, legible a
 class ReluSpec(StepSpec):
     type: Literal["relu"]
     layer: str = Field("relu_1_1", description="A ReLU layer of the lesson's model.")
-    neuron: int = Field(0, ge=0, description="Channel (neuron) of the layer, from 0.")
+    neuron: int | None = Field(
+        None,
+        ge=0,
+        description="Channel (neuron) of the layer, from 0; default: the channel of the "
+        "lesson's model whose map has the most values on both sides of zero.",
+    )
     patch_row: int | None = Field(
         None,
         ge=0,
@@ -87,9 +92,10 @@ def check(spec: ReluSpec, info: ModelInfo | None) -> list[tuple[FieldParts, str]
     if layer is None:
         return errors
     neurons, h, w = layer.shape
-    errors += channel_in(
-        neurons, spec.neuron, "neuron", "a neuron", f"{spec.layer} has {neurons} neurons"
-    )
+    if spec.neuron is not None:
+        errors += channel_in(
+            neurons, spec.neuron, "neuron", "a neuron", f"{spec.layer} has {neurons} neurons"
+        )
     size = spec.patch_size
     if size > min(h, w):
         errors.append(
@@ -161,8 +167,12 @@ def _formula(
 
 def build(spec: ReluSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
     trace = ctx.need_trace()
+    if spec.neuron is None:  # the channel whose conv map has the most on both sides of zero
+        spec = spec.model_copy(
+            update={"neuron": lively_channel(trace.activations[PREVIOUS[spec.layer]])}
+        )
     theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
-    layer, neuron, size = spec.layer, spec.neuron, spec.patch_size
+    layer, neuron, size = spec.layer, chosen(spec.neuron), spec.patch_size
     conv = PREVIOUS[layer]
     before = trace.activations[conv][neuron]
     after = trace.activations[layer][neuron]
