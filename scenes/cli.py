@@ -13,7 +13,7 @@ from cnn_model import ImageError, ModelError
 from .cli_common import USAGE_ERROR, CliError, console, out
 from .model_commands import add_model_commands
 
-QUALITY_CHOICES = ["l", "m", "h", "k", "low", "medium", "high", "production"]
+QUALITY_CHOICES = ["d", "l", "m", "h", "k", "draft", "low", "medium", "high", "production"]
 
 # --- lessons -------------------------------------------------------------
 

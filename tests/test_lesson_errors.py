@@ -54,7 +54,10 @@ CASES: dict[str, tuple[str, list[str]]] = {
         "steps:\n  - type: title\n    text: hi\n",
         ["1:1: title: required field is missing"],
     ),
-    "missing steps": ("title: x\n", ["1:1: steps: required field is missing"]),
+    "missing steps": (
+        "title: x\n",
+        ["1:1: steps: required field is missing (or give `lessons` for a course)"],
+    ),
     "empty steps": (
         "title: x\nsteps: []\n",
         ["2:8: steps: expected at least one item, got an empty list"],

@@ -183,7 +183,9 @@ def test_sample_images_are_classified_correctly(default_model) -> None:
         assert result.predicted_class == path.stem.rsplit("_", 1)[0], path.name
 
 
-def test_channel_contributions_sum_with_the_bias_to_the_activation(default_model, star_trace) -> None:
+def test_channel_contributions_sum_with_the_bias_to_the_activation(
+    default_model, star_trace
+) -> None:
     import torch.nn.functional as F
 
     for layer in CONV_LAYERS:
@@ -207,8 +209,9 @@ def test_explain_dense_and_softmax_terms_equal_torch(default_model, star_trace) 
     weight = default_model.output.weight.detach().numpy()
     for cls in range(10):
         dense = star_trace.explain_dense(cls)
-        np.testing.assert_allclose(dense.products, weight[cls].astype(np.float64) * ref["flatten"],
-                                   rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(
+            dense.products, weight[cls].astype(np.float64) * ref["flatten"], rtol=1e-6, atol=1e-9
+        )
         assert dense.total == pytest.approx(float(ref["output"][cls]), abs=1e-5)
         assert dense.sum_of(range(1690)) + dense.bias == pytest.approx(dense.total)
     terms = star_trace.softmax_terms()

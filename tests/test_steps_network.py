@@ -117,11 +117,16 @@ def test_overview_and_elastic_validation(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize(("step", "conv"), [
-    ({"type": "relu", "layer": "relu_1_1"}, "conv_1_1"),
-    ({"type": "max_pool", "layer": "max_pool_1"}, "conv_1_2"),
-])
-def test_a_left_out_neuron_is_a_lively_one(default_model, heart, step, conv, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("step", "conv"),
+    [
+        ({"type": "relu", "layer": "relu_1_1"}, "conv_1_1"),
+        ({"type": "max_pool", "layer": "max_pool_1"}, "conv_1_2"),
+    ],
+)
+def test_a_left_out_neuron_is_a_lively_one(
+    default_model, heart, step, conv, tmp_path: Path
+) -> None:
     trace, path = heart
     record = dry_run(step, tmp_path, path)
     neuron = record["facts"]["neuron"]

@@ -39,6 +39,26 @@ PLACEHOLDERS = {
 }
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a step was written: its file and line."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A stretch of steps with one title: a step, or a whole lesson in a course."""
+
+    title: str
+    first: int  # index of its first step
+    count: int
+
+
 @dataclass
 class Lesson:
     """A validated lesson, ready to render."""
@@ -48,7 +68,8 @@ class Lesson:
     steps: list[StepSpec]
     model: ModelLocation | None
     image: Path | None
-    step_lines: list[int] = field(default_factory=list)
+    origins: list[Origin] = field(default_factory=list)
+    chapters: list[Chapter] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -73,6 +94,11 @@ def _pydantic_errors(
         else:
             found.append(source.error(path, message, key=error["type"] == "extra_forbidden"))
     return found
+
+
+def article(word: str) -> str:
+    """ "an input", "a title"."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def model_info(location: ModelLocation) -> ModelInfo:
@@ -134,8 +160,102 @@ def _resolve_image(
     return path, []
 
 
+def _parse_steps(source: Source, raw_steps: list[Any]) -> list[StepSpec | None]:
+    """Each step against its own type's schema; errors go to ``source.errors``."""
+    steps: list[StepSpec | None] = []
+    known = registry.names()
+    for i, raw in enumerate(raw_steps):
+        where: FieldPath = ("steps", i)
+        if not isinstance(raw, dict):
+            source.errors.append(
+                source.error(where, f"expected a mapping with a 'type', got {describe_value(raw)}")
+            )
+            steps.append(None)
+            continue
+        kind = raw.get("type")
+        if kind is None:
+            source.errors.append(
+                source.error(where, f"missing 'type'; known step types: {', '.join(known)}")
+            )
+            steps.append(None)
+            continue
+        if not isinstance(kind, str) or kind not in known:
+            source.errors.append(
+                source.error(
+                    (*where, "type"),
+                    unknown_name("step type", kind, known, "step types", limit=len(known)),
+                )
+            )
+            steps.append(None)
+            continue
+        step_type = registry.get(kind)
+        try:
+            steps.append(step_type.spec.model_validate(raw))
+        except ValidationError as exc:
+            source.errors.extend(
+                _pydantic_errors(source, exc, step_type.spec, where, f"{article(kind)} step's")
+            )
+            steps.append(None)
+        if isinstance(raw.get("narration"), str):
+            source.errors.extend(_check_narration(source, (*where, "narration"), raw["narration"]))
+    return steps
+
+
+def step_label(spec: StepSpec) -> str:
+    """A chapter title for one step: its own title, a title card's text, or its type."""
+    if spec.title:
+        return spec.title
+    text = getattr(spec, "text", None)
+    if spec.type == "title" and isinstance(text, str):
+        return text
+    return spec.type.replace("_", " ").capitalize()
+
+
+@dataclass
+class _Part:
+    """Steps read from one file: the lesson itself, or one lesson of a course."""
+
+    source: Source
+    title: str
+    steps: list[StepSpec | None]
+
+
+def _course_parts(source: Source, header: LessonHeader, base: Path) -> list[_Part]:
+    """The lessons a course lists, each parsed and its steps checked against the schemas."""
+    parts: list[_Part] = []
+    for i, entry in enumerate(header.lessons or []):
+        path = base / entry
+        if not path.is_file():
+            source.errors.append(
+                source.error(("lessons", i), f"no lesson file {display_path(path)}")
+            )
+            continue
+        sub = read_source(path)
+        if not sub.errors and isinstance(sub.data, dict):
+            if "lessons" in sub.data:
+                source.errors.append(
+                    source.error(
+                        ("lessons", i),
+                        f"{display_path(path)} is itself a course; "
+                        "a course lists lessons with steps",
+                    )
+                )
+                continue
+            try:
+                sub_header = LessonHeader.model_validate(sub.data)
+            except ValidationError as exc:
+                sub.errors.extend(_pydantic_errors(sub, exc, LessonHeader, (), "lesson"))
+            else:
+                if sub_header.steps is None:
+                    sub.errors.append(sub.error(("steps",), "required field is missing"))
+                else:
+                    parts.append(_Part(sub, sub_header.title, _parse_steps(sub, sub_header.steps)))
+        source.errors.extend(sub.errors)
+    return parts
+
+
 def validate_source(source: Source, path: Path) -> Lesson | None:
-    """Validate a parsed lesson; errors go to ``source.errors``."""
+    """Validate a parsed lesson (or course); every error goes to ``source.errors``."""
     if source.errors or not isinstance(source.data, dict):
         return None
     data: dict[str, Any] = source.data
@@ -146,53 +266,20 @@ def validate_source(source: Source, path: Path) -> Lesson | None:
     except ValidationError as exc:
         errors.extend(_pydantic_errors(source, exc, LessonHeader, (), "lesson"))
 
-    # Steps, each against its own type's schema.
-    steps: list[StepSpec | None] = []
+    parts: list[_Part] = []
     raw_steps = data.get("steps")
-    if isinstance(raw_steps, list):
-        known = registry.names()
-        for i, raw in enumerate(raw_steps):
-            where: FieldPath = ("steps", i)
-            if not isinstance(raw, dict):
-                errors.append(
-                    source.error(
-                        where, f"expected a mapping with a 'type', got {describe_value(raw)}"
-                    )
-                )
-                steps.append(None)
-                continue
-            kind = raw.get("type")
-            if kind is None:
-                errors.append(
-                    source.error(where, f"missing 'type'; known step types: {', '.join(known)}")
-                )
-                steps.append(None)
-                continue
-            if not isinstance(kind, str) or kind not in known:
-                errors.append(
-                    source.error(
-                        (*where, "type"),
-                        unknown_name("step type", kind, known, "step types", limit=len(known)),
-                    )
-                )
-                steps.append(None)
-                continue
-            step_type = registry.get(kind)
-            try:
-                steps.append(step_type.spec.model_validate(raw))
-            except ValidationError as exc:
-                errors.extend(
-                    _pydantic_errors(
-                        source,
-                        exc,
-                        step_type.spec,
-                        where,
-                        f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} step's",
-                    )
-                )
-                steps.append(None)
-            if isinstance(raw.get("narration"), str):
-                errors.extend(_check_narration(source, (*where, "narration"), raw["narration"]))
+    if "steps" in data and "lessons" in data:
+        errors.append(
+            source.error(("lessons",), "expected either steps or lessons (a course), got both")
+        )
+    elif "steps" not in data and "lessons" not in data:
+        errors.append(
+            source.error(("steps",), "required field is missing (or give `lessons` for a course)")
+        )
+    elif isinstance(raw_steps, list):
+        parts.append(_Part(source, "", _parse_steps(source, raw_steps)))
+    elif header is not None and header.lessons:
+        parts = _course_parts(source, header, path.parent)
 
     if header is None:
         return None
@@ -200,10 +287,7 @@ def validate_source(source: Source, path: Path) -> Lesson | None:
     # References: theme, model, image.
     if header.theme not in theme_names():
         errors.append(
-            source.error(
-                ("theme",),
-                unknown_name("theme", header.theme, theme_names(), "themes"),
-            )
+            source.error(("theme",), unknown_name("theme", header.theme, theme_names(), "themes"))
         )
     location: ModelLocation | None = None
     info: ModelInfo | None = None
@@ -217,16 +301,28 @@ def validate_source(source: Source, path: Path) -> Lesson | None:
     )
     errors.extend(image_errors)
 
-    # Cross-field checks, only where the fields themselves are valid.
+    # Cross-field checks, only where the fields themselves are valid; each
+    # error is placed in the file the step was written in.
     needs_trace = False
-    for i, spec in enumerate(steps):
-        if spec is None:
-            continue
-        step_type = registry.get(spec.type)
-        needs_trace = needs_trace or step_type.needs_trace
-        if step_type.check is not None and (info is not None or not step_type.needs_trace):
-            for parts, message in step_type.check(spec, info):
-                errors.append(source.error(("steps", i, *parts), message))
+    steps: list[StepSpec] = []
+    origins: list[Origin] = []
+    chapters: list[Chapter] = []
+    for part in parts:
+        first = len(steps)
+        for i, spec in enumerate(part.steps):
+            if spec is None:
+                continue
+            step_type = registry.get(spec.type)
+            needs_trace = needs_trace or step_type.needs_trace
+            if step_type.check is not None and (info is not None or not step_type.needs_trace):
+                for field_parts, message in step_type.check(spec, info):
+                    errors.append(part.source.error(("steps", i, *field_parts), message))
+            steps.append(spec)
+            origins.append(Origin(part.source.file, part.source.mark(("steps", i))[0]))
+            if part.source is source:  # a lesson: one chapter per step
+                chapters.append(Chapter(step_label(spec), len(steps) - 1, 1))
+        if part.source is not source:  # a course: one chapter per lesson
+            chapters.append(Chapter(part.title, first, len(steps) - first))
     if needs_trace and location is not None and image is None and header.image is None:
         errors.append(
             source.error(
@@ -237,14 +333,7 @@ def validate_source(source: Source, path: Path) -> Lesson | None:
         )
     if errors:
         return None
-    return Lesson(
-        path=path,
-        header=header,
-        steps=[s for s in steps if s is not None],
-        model=location,
-        image=image,
-        step_lines=[source.mark(("steps", i))[0] for i in range(len(steps))],
-    )
+    return Lesson(path, header, steps, location, image, origins, chapters)
 
 
 def read_source(path: Path) -> Source:

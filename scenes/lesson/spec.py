@@ -6,9 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-QUALITIES = ("low", "medium", "high", "production")
-QUALITY_FLAGS = {"l": "low", "m": "medium", "h": "high", "k": "production"}
-Quality = Literal["low", "medium", "high", "production", "l", "m", "h", "k"]
+QUALITIES = ("draft", "low", "medium", "high", "production")
+QUALITY_FLAGS = {"d": "draft", "l": "low", "m": "medium", "h": "high", "k": "production"}
+Quality = Literal["draft", "low", "medium", "high", "production", "d", "l", "m", "h", "k"]
 
 
 class LessonHeader(BaseModel):
@@ -41,4 +41,12 @@ class LessonHeader(BaseModel):
         "layer",
         description="Colour range of activation maps: per conv layer, per block, or one for all.",
     )
-    steps: list[Any] = Field(..., min_length=1, description="The steps, in order.")
+    steps: list[Any] | None = Field(
+        None, min_length=1, description="The steps, in order (or give `lessons` instead)."
+    )
+    lessons: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="A course: lesson files (relative to this one) whose steps play in order, "
+        "one chapter each, with this file's model, image, theme and aspect.",
+    )

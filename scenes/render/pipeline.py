@@ -312,7 +312,7 @@ def render_lesson(
     if failures:
         first = min(failures)
         raise RenderError(
-            f"step {first + 1} ({lesson.steps[first].type}, line {lesson.step_lines[first]}) "
+            f"step {first + 1} ({lesson.steps[first].type}, {lesson.origins[first]}) "
             f"failed to render:\n{failures[first]}"
         )
     for result in results:
@@ -379,7 +379,7 @@ def _manifest(
                 "type": result.type,
                 "title": spec.title,
                 "narration": result.narration,
-                "line": lesson.step_lines[result.index],
+                "source": str(lesson.origins[result.index]),
                 "start": round(start, 6),
                 "duration": clip_info["duration"],
                 "frames": clip_info["frames"],

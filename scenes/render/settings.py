@@ -41,7 +41,7 @@ def normalise_quality(value: str) -> str:
     quality = QUALITY_FLAGS.get(value, value)
     if quality not in QUALITIES:
         raise ValueError(
-            f"quality must be one of l, m, h, k or {', '.join(QUALITIES)}; got {value!r}"
+            f"quality must be one of d, l, m, h, k or {', '.join(QUALITIES)}; got {value!r}"
         )
     return quality
 

@@ -23,6 +23,11 @@ from .atomic import publish, temp_dir_prefix, write_json
 PR_SET_PDEATHSIG = 1
 
 
+def even(pixels: float) -> int:
+    """The nearest even number of pixels (H.264 with yuv420p needs even sizes)."""
+    return 2 * round(pixels / 2)
+
+
 def configure_manim(job: dict[str, Any], media_dir: Path) -> None:
     from manim import config
 
@@ -32,13 +37,12 @@ def configure_manim(job: dict[str, Any], media_dir: Path) -> None:
     height = int(job["pixel_height"])
     short = height
     if frame.landscape:
-        width, height = round(short * frame.width / frame.height), short
+        width, height = even(short * frame.width / frame.height), short
     elif frame.portrait:
-        width, height = short, round(short * frame.height / frame.width)
+        width, height = short, even(short * frame.height / frame.width)
     else:
         width = height = short
-    width += width % 2  # H.264 with yuv420p needs even sizes
-    height += height % 2
+    width, height = even(width), even(height)
     config.pixel_width = width
     config.pixel_height = height
     config.frame_width = frame.width
