@@ -12,7 +12,7 @@ TORCH_INDEX ?=
 DEMO_LESSON ?= lessons/convolution.yaml
 QUALITY ?= l
 
-.PHONY: all setup system-packages demo test check format golden clean
+.PHONY: all setup system-packages test-packages demo test check format golden clean
 
 all: demo
 
@@ -20,6 +20,9 @@ setup: system-packages $(STAMP)
 
 system-packages:
 	@sh scripts/system-packages.sh "$(PYTHON)"
+
+test-packages:
+	@sh scripts/system-packages.sh "$(PYTHON)" test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,7 +34,7 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/cnnlesson render $(DEMO_LESSON) -q $(QUALITY)
 
-test: setup
+test: setup test-packages
 	$(BIN)/python -m pytest
 
 check: setup

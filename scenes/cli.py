@@ -60,6 +60,8 @@ def cmd_render(args: argparse.Namespace) -> int:
             theme=args.theme,
             progress=progress,
             lesson=lesson,
+            formats=tuple(dict.fromkeys(args.format or [])),
+            burn_captions=args.burn_captions,
         )
     except RenderError as exc:
         console.print(f"[red]error:[/red] {exc}", markup=True)
@@ -69,6 +71,15 @@ def cmd_render(args: argparse.Namespace) -> int:
             progress.close()
     rendered = len(result.rendered)
     if not args.quiet:
+        from .export.page import iframe_snippet
+
+        page = result.video.parent / "index.html"
+        console.print(f"lesson page: {page}")
+        console.print("embed it (adjust the path to where you upload the folder):")
+        console.print(
+            iframe_snippet(f"{result.lesson.name}/index.html", result.lesson.header.title),
+            markup=False,
+        )
         console.print(
             f"{len(result.steps)} steps ({rendered} rendered, "
             f"{len(result.steps) - rendered} cached) in {result.seconds:.1f} s"
@@ -201,10 +212,11 @@ def _add_overrides(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", help="use this image (sample name or path) instead")
     parser.add_argument("--theme", help="use this theme instead of the lesson's")
     parser.add_argument("--aspect", choices=["16:9", "9:16", "1:1"], help="use this aspect")
+    parser.add_argument("--voice", help="narrate aloud with espeak-ng in this voice (e.g. en)")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, str | None]:
-    return {key: getattr(args, key) for key in ("model", "image", "theme", "aspect")}
+    return {key: getattr(args, key) for key in ("model", "image", "theme", "aspect", "voice")}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,6 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
         "-j", "--jobs", type=int, help="steps rendered in parallel (default: CPU cores)"
     )
     _add_overrides(render)
+    render.add_argument(
+        "--format",
+        action="append",
+        choices=["webm", "gif", "png"],
+        help="also write this format (repeatable): webm (VP9), gif (size-capped), png (each "
+        "step's last frame); the MP4 is always written",
+    )
+    render.add_argument(
+        "--burn-captions", action="store_true", help="draw the captions into the video itself"
+    )
     render.add_argument("--quiet", action="store_true", help="print only the video path")
     render.set_defaults(func=cmd_render)
 

@@ -1,12 +1,18 @@
 #!/bin/sh
 # Install the Debian/Ubuntu packages the project needs, only if any is missing.
-# Usage: system-packages.sh PYTHON
+# Usage: system-packages.sh PYTHON [test]
+#   test: also what the tests use: Chromium (the lesson page is tested in a
+#   real browser) and espeak-ng (voice-over).
 set -eu
 python="${1:-python3}"
+purpose="${2:-}"
 
 # pycairo and manimpango compile against Cairo and Pango; DejaVu is the font
 # the themes name, so frames look the same on every machine.
 packages="build-essential pkg-config libcairo2-dev libpango1.0-dev fonts-dejavu-core"
+if [ "$purpose" = "test" ]; then
+    packages="$packages chromium espeak-ng"
+fi
 # A Debian system Python needs these to make a virtual environment and to
 # compile extensions; a Python built elsewhere (pyenv) already has them.
 if ! "$python" -c "import ensurepip" >/dev/null 2>&1; then

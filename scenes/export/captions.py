@@ -76,7 +76,8 @@ def step_cues(index: int, narration: str, start: float, duration: float) -> list
     t = start
     for text, weight in zip(texts, weights, strict=True):
         length = span * weight / total
-        cues.append(Cue(t, t + length, text, index))
+        # Whole milliseconds: what SRT and WebVTT can write, so both say the same.
+        cues.append(Cue(round(t, 3), round(t + length, 3), text, index))
         t += length
     return cues
 

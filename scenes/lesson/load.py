@@ -96,6 +96,24 @@ def _pydantic_errors(
     return found
 
 
+def _voice_errors(source: Source, voice_name: str) -> list[LessonError]:
+    """The voice-over engine must be installed and know the voice."""
+    from .. import speech
+
+    if not speech.available():
+        return [
+            source.error(
+                ("voice",),
+                f"a voice-over needs {speech.ENGINE}, which is not "
+                f"installed (Debian: apt-get install {speech.ENGINE})",
+            )
+        ]
+    known = speech.voices()
+    if voice_name not in known:
+        return [source.error(("voice",), unknown_name("voice", voice_name, known, "voices"))]
+    return []
+
+
 def article(word: str) -> str:
     """ "an input", "a title"."""
     return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
@@ -323,6 +341,14 @@ def validate_source(source: Source, path: Path) -> Lesson | None:
                 chapters.append(Chapter(step_label(spec), len(steps) - 1, 1))
         if part.source is not source:  # a course: one chapter per lesson
             chapters.append(Chapter(part.title, first, len(steps) - first))
+    if header.poster is not None and header.poster > len(steps) and not errors:
+        errors.append(
+            source.error(
+                ("poster",), f"expected a step number from 1 to {len(steps)}, got {header.poster}"
+            )
+        )
+    if header.voice is not None:
+        errors.extend(_voice_errors(source, header.voice))
     if needs_trace and location is not None and image is None and header.image is None:
         errors.append(
             source.error(
@@ -351,7 +377,7 @@ def read_source(path: Path) -> Source:
     return parse(text, file)
 
 
-OVERRIDABLE = ("model", "image", "theme", "aspect")
+OVERRIDABLE = ("model", "image", "theme", "aspect", "voice")
 
 
 def _apply_overrides(source: Source, overrides: dict[str, str | None] | None) -> None:

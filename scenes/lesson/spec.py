@@ -41,6 +41,17 @@ class LessonHeader(BaseModel):
         "layer",
         description="Colour range of activation maps: per conv layer, per block, or one for all.",
     )
+    voice: str | None = Field(
+        None,
+        description="Narrate the steps aloud with espeak-ng in this voice (e.g. en, en-us, "
+        "en-gb); without it the video is silent.",
+    )
+    poster: int | None = Field(
+        None, ge=1, description="Step (from 1) whose frame becomes the poster image."
+    )
+    poster_at: float = Field(
+        1.0, ge=0.0, le=1.0, description="Where in that step the poster frame is: 0 start, 1 end."
+    )
     steps: list[Any] | None = Field(
         None, min_length=1, description="The steps, in order (or give `lessons` instead)."
     )

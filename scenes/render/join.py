@@ -5,10 +5,11 @@ from __future__ import annotations
 from fractions import Fraction
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import av
 
-from .atomic import writing
+from ..atomic import writing
 
 
 def probe(path: Path) -> dict[str, float | int]:
@@ -28,12 +29,13 @@ def probe(path: Path) -> dict[str, float | int]:
         }
 
 
-def concat(clips: list[Path], output: Path) -> None:
+def concat(clips: list[Path], output: Path, chapters: list[dict[str, Any]] | None = None) -> None:
     """Write ``clips`` one after another into ``output`` (same codec settings required).
 
     Packets are copied as they are; FFmpeg's concat demuxer shifts their
-    timestamps. The result is written to a temporary name and renamed, so
-    ``output`` is either the old file or the complete new one.
+    timestamps. ``chapters`` (PyAV's chapter dicts) become chapter markers.
+    The result is written to a temporary name and renamed, so ``output`` is
+    either the old file or the complete new one.
     """
     manifest = "".join(f"file 'file:{Path(c).resolve().as_posix()}'\n" for c in clips)
     with writing(output) as staged:
@@ -43,6 +45,8 @@ def concat(clips: list[Path], output: Path) -> None:
             in_stream = source.streams.video[0]
             with av.open(str(staged), mode="w", options={"movflags": "+faststart"}) as sink:
                 out_stream = sink.add_stream_from_template(template=in_stream)
+                if chapters:
+                    sink.set_chapters(chapters)  # type: ignore[arg-type]
                 for packet in source.demux(in_stream):
                     if packet.dts is None:
                         continue

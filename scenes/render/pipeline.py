@@ -13,9 +13,11 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,12 +29,15 @@ from cnn_model.images import load_input
 from cnn_model.store import ModelLocation, load_location, sha256_file
 from cnn_model.trace import Trace, load_trace, save_trace
 
-from .. import __version__
-from ..lesson.load import Lesson, load_lesson
+from .. import __version__, speech
+from ..atomic import copy_file, remove_stale, temp_dir_prefix
+from ..export import chapters as chapters_mod
+from ..export import voice
+from ..export.publish import ExportOptions, export, move_into, write_page
+from ..lesson.load import Lesson, load_lesson, step_label
 from ..steps import registry
 from ..visuals.theme import load_theme
 from . import settings as settings_mod
-from .atomic import copy_file, remove_stale, write_json
 from .join import concat, probe
 from .settings import RenderSettings
 
@@ -218,6 +223,7 @@ class Prepared:
     trace: Trace | None
     jobs: list[dict[str, Any]]
     keys: list[str]
+    speech: list[Path | None] = field(default_factory=list)  # each step's voice-over WAV
 
 
 def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "video") -> Prepared:
@@ -236,16 +242,25 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
     if lesson.needs_trace and lesson.model is not None and lesson.image is not None:
         trace, trace_file = cached_trace(lesson.model, lesson.image, cache_dir / "traces")
     values = narration_values(trace)
+    voice_name = lesson.header.voice
     code = _code_digest()
     image_file_sha = sha256_file(lesson.image) if lesson.image is not None else None
     jobs, keys = [], []
+    speeches: list[Path | None] = []
     for spec in lesson.steps:
         uses_trace = registry.get(spec.type).needs_trace and trace is not None
         narration = fill_narration(spec.narration, values)
+        min_seconds = reading_seconds(narration, settings.words_per_minute)
+        spoken: Path | None = None
+        if voice_name and narration:
+            spoken = speech.speak(narration, voice_name, cache_dir / "speech")
+            # The step lasts until its speech (which starts a moment in) has ended.
+            min_seconds = max(min_seconds, voice.LEAD + speech.seconds(spoken) + 0.5)
+        speeches.append(spoken)
         job: dict[str, Any] = {
             "step": spec.model_dump(mode="json"),
             "narration": narration,
-            "min_seconds": reading_seconds(narration, settings.words_per_minute),
+            "min_seconds": min_seconds,
             "theme": settings.theme,
             "theme_values": theme_obj.as_dict(),
             "aspect": settings.aspect,
@@ -266,7 +281,7 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
         job["settings"] = {"image_path": str(lesson.image)} if uses_trace else {}
         jobs.append(job)
         keys.append(key)
-    return Prepared(lesson, settings, out_root, cache_dir, trace, jobs, keys)
+    return Prepared(lesson, settings, out_root, cache_dir, trace, jobs, keys, speeches)
 
 
 def render_lesson(
@@ -278,6 +293,8 @@ def render_lesson(
     theme: str | None = None,
     progress: Progress | None = None,
     lesson: Lesson | None = None,
+    formats: tuple[str, ...] = (),
+    burn_captions: bool = False,
 ) -> RenderResult:
     """Render the lesson at ``path`` into ``out/<lesson name>/``; returns what was written.
 
@@ -318,14 +335,19 @@ def render_lesson(
     for result in results:
         result.record = json.loads(Path(prepared.jobs[result.index]["meta"]).read_text("utf-8"))
 
+    options = ExportOptions(
+        formats=tuple(formats),
+        burn_captions=burn_captions,
+        poster_step=lesson.header.poster,
+        poster_at=lesson.header.poster_at,
+        font=load_theme(settings.theme).font,
+    )
+    if progress:
+        progress("joining the clips and writing captions, chapters, poster and page", total, total)
+    with _locked(cache_dir / f"{lesson.name}.lock"):
+        _assemble(prepared, results, lesson_dir, options)
     video = lesson_dir / f"{lesson.name}.mp4"
     manifest_path = lesson_dir / "manifest.json"
-    with _locked(cache_dir / f"{lesson.name}.lock"):
-        steps_dir = lesson_dir / "steps"
-        steps_dir.mkdir(exist_ok=True)
-        concat([r.clip for r in results], video)
-        manifest = _manifest(lesson, settings, prepared.trace, results, video, steps_dir)
-        write_json(manifest_path, manifest)
     return RenderResult(
         lesson, settings, video, manifest_path, results, time.perf_counter() - started
     )
@@ -357,50 +379,87 @@ def preview_step(
     return target
 
 
-def _manifest(
-    lesson: Lesson,
-    settings: RenderSettings,
-    trace: Trace | None,
-    results: list[StepResult],
-    video: Path,
-    steps_dir: Path,
-) -> dict[str, Any]:
-    info = probe(video)
+def _assemble(
+    prepared: Prepared, results: list[StepResult], lesson_dir: Path, options: ExportOptions
+) -> None:
+    """Join, add voice, export, and move every output into the lesson folder.
+
+    Everything is made in a staging folder first: a failure part-way leaves
+    the previous outputs untouched.
+    """
+    lesson = prepared.lesson
+    name = lesson.name
+    with tempfile.TemporaryDirectory(prefix=temp_dir_prefix(), dir=lesson_dir) as tmp:
+        staging = Path(tmp)
+        manifest = _manifest(prepared, results)
+        spans = chapters_mod.spans(lesson.chapters, manifest["steps"])
+        joined = staging / f"{name}.mp4"
+        concat([r.clip for r in results], joined, chapters_mod.mp4_chapters(spans))
+        if any(prepared.speech):
+            parts = [
+                (float(step["start"]), path)
+                for step, path in zip(manifest["steps"], prepared.speech, strict=True)
+                if path is not None
+            ]
+            samples, rate = voice.track(parts, float(manifest["duration"]))
+            voiced = staging / f".voiced-{name}.mp4"
+            voice.mux(joined, samples, rate, voiced)
+            voiced.replace(joined)
+            manifest["voice"] = {"engine": speech.ENGINE, "voice": lesson.header.voice}
+        pixels = prepared.trace.image if prepared.trace is not None else None
+        exported = export(joined, manifest, lesson.chapters, pixels, staging, options)
+        info = probe(joined)
+        manifest.update({k: info[k] for k in ("width", "height", "fps", "frames", "duration")})
+        manifest["chapters"] = [c.as_dict() for c in exported.chapters]
+        manifest["captions"] = {"cues": len(exported.cues), "burned_in": options.burn_captions}
+        manifest["files"] = exported.files
+        (staging / "steps").mkdir()
+        for result, step in zip(results, manifest["steps"], strict=True):
+            shutil.copyfile(result.clip, staging / step["clip"])
+        write_page(manifest, exported.cues, staging)
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        move_into(staging, lesson_dir)
+
+
+def _manifest(prepared: Prepared, results: list[StepResult]) -> dict[str, Any]:
+    """What was rendered: every step's place in the video and every value it showed."""
+    lesson, settings, trace = prepared.lesson, prepared.settings, prepared.trace
+    fps = settings.fps
     steps = []
     start = 0.0
+    label = {c.first: c.title for c in lesson.chapters}
     for result in results:
         clip_info = probe(result.clip)
-        name = f"{result.index + 1:02d}-{result.type}.mp4"
-        copy_file(result.clip, steps_dir / name)
         spec = lesson.steps[result.index]
         steps.append(
             {
                 "index": result.index,
                 "type": result.type,
                 "title": spec.title,
+                "label": label.get(result.index) or step_label(spec),
                 "narration": result.narration,
                 "source": str(lesson.origins[result.index]),
                 "start": round(start, 6),
-                "duration": clip_info["duration"],
+                "duration": clip_info["frames"] / fps,
                 "frames": clip_info["frames"],
-                "clip": f"steps/{name}",
+                "clip": f"steps/{result.index + 1:02d}-{result.type}.mp4",
                 "cached": result.cached,
                 "values": result.record.get("values", []),
                 "maps": result.record.get("maps", []),
                 "facts": result.record.get("facts", {}),
             }
         )
-        start += float(clip_info["duration"])
+        start += clip_info["frames"] / fps
+    frames = sum(s["frames"] for s in steps)
     manifest: dict[str, Any] = {
         "lesson": lesson.name,
         "title": lesson.header.title,
+        "description": lesson.header.description,
         "source": str(lesson.path),
-        "video": video.name,
-        "width": info["width"],
-        "height": info["height"],
-        "fps": info["fps"],
-        "frames": info["frames"],
-        "duration": info["duration"],
+        "video": f"{lesson.name}.mp4",
+        "fps": fps,
+        "frames": frames,
+        "duration": frames / fps,
         "settings": settings.as_dict(),
         "engine_version": __version__,
         "steps": steps,
@@ -411,7 +470,11 @@ def _manifest(
             "sha256": trace.model_sha256,
             "classes": trace.classes,
         }
-        manifest["image"] = {"path": str(lesson.image), "sha256": trace.image_sha256}
+        manifest["image"] = {
+            "name": lesson.image.name if lesson.image else "",
+            "path": str(lesson.image),
+            "sha256": trace.image_sha256,
+        }
         manifest["prediction"] = {
             "class": trace.predicted_class,
             "probability": float(trace.probabilities[trace.prediction]),

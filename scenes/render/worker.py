@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .atomic import publish, temp_dir_prefix, write_json
+from ..atomic import publish, temp_dir_prefix, write_json
 
 PR_SET_PDEATHSIG = 1
 

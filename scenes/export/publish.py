@@ -1,0 +1,150 @@
+"""Everything a lesson folder holds besides the clips, made ready to upload.
+
+Given the joined video and the manifest, this writes the captions (SRT and
+WebVTT), the chapters (WebVTT), the poster and one thumbnail per chapter,
+the requested extra formats, the input image and ``index.html``, all into a
+staging folder; the caller then moves them into place.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from . import captions, chapters, frames
+from . import formats as video_formats
+from .burn import burn_captions
+from .page import render_page
+
+# Steps that make a good poster, best first (their last frame is a full picture).
+POSTER_PREFERENCE = ("overview", "conv_elastic", "convolution", "softmax", "classify")
+THUMB_WIDTH = 320
+FORMATS = ("webm", "gif", "png")
+
+
+@dataclass
+class ExportOptions:
+    formats: tuple[str, ...] = ()
+    burn_captions: bool = False
+    poster_step: int | None = None  # from 1
+    poster_at: float = 1.0  # fraction of that step
+    font: str = "DejaVu Sans"
+    gif_max_bytes: int = video_formats.GIF_MAX_BYTES
+
+
+@dataclass
+class Exported:
+    files: dict[str, Any] = field(default_factory=dict)
+    cues: list[captions.Cue] = field(default_factory=list)
+    chapters: list[chapters.ChapterSpan] = field(default_factory=list)
+
+
+def poster_time(steps: list[dict[str, Any]], options: ExportOptions) -> float:
+    """When the poster frame is: the lesson's choice, or the end of a telling step."""
+    if options.poster_step is not None:
+        step = steps[options.poster_step - 1]
+    else:
+        ranked = sorted(
+            steps,
+            key=lambda s: (
+                POSTER_PREFERENCE.index(s["type"])
+                if s["type"] in POSTER_PREFERENCE
+                else len(POSTER_PREFERENCE),
+                s["index"],
+            ),
+        )
+        step = ranked[0]
+    fraction = options.poster_at if options.poster_step is not None else 1.0
+    # The last frame of a step is shown at start + duration - one frame.
+    return float(step["start"]) + max(0.0, float(step["duration"]) * fraction - 1e-3)
+
+
+def export(
+    video: Path,
+    manifest: dict[str, Any],
+    lesson_chapters: list[Any],
+    input_pixels: np.ndarray | None,
+    staging: Path,
+    options: ExportOptions,
+) -> Exported:
+    """Write every derived file into ``staging``; returns names relative to the folder."""
+    steps = manifest["steps"]
+    fps = float(manifest["fps"])
+    name = manifest["lesson"]
+    result = Exported()
+    result.cues = captions.lesson_cues(steps)
+    result.chapters = chapters.spans(lesson_chapters, steps)
+    files: dict[str, Any] = {"video": f"{name}.mp4"}
+
+    if options.burn_captions:
+        burn_captions(video, staging / f"{name}.mp4", result.cues, options.font)
+        video = staging / f"{name}.mp4"
+
+    (staging / "captions.srt").write_text(captions.to_srt(result.cues), encoding="utf-8")
+    (staging / "captions.vtt").write_text(captions.captions_vtt(result.cues), encoding="utf-8")
+    (staging / "chapters.vtt").write_text(chapters.chapters_vtt(result.chapters), encoding="utf-8")
+    files.update(
+        {"captions_srt": "captions.srt", "captions_vtt": "captions.vtt", "chapters": "chapters.vtt"}
+    )
+
+    # Poster, chapter thumbnails and (png format) every step's last frame, in one decode.
+    wanted = {"poster": poster_time(steps, options)}
+    for i, chapter in enumerate(result.chapters):
+        wanted[f"thumb-{i}"] = max(chapter.start, chapter.end - 1.0 / fps)
+    if "png" in options.formats:
+        for step in steps:
+            wanted[f"frame-{step['index']}"] = step["start"] + step["duration"] - 1.0 / fps
+    keys = list(wanted)
+    images = frames.frames_at(video, [wanted[k] for k in keys], fps)
+    stills = dict(zip(keys, images, strict=True))
+    frames.save_png(stills["poster"], staging / "poster.png")
+    files["poster"] = "poster.png"
+    files["thumbnails"] = []
+    for i, _ in enumerate(result.chapters):
+        path = f"thumbnails/{i + 1:02d}.png"
+        frames.save_png(stills[f"thumb-{i}"], staging / path, width=THUMB_WIDTH)
+        files["thumbnails"].append(path)
+    if input_pixels is not None:
+        Image.fromarray(input_pixels).save(staging / "input.png")
+        files["input"] = "input.png"
+
+    extra: dict[str, str] = {}
+    if "webm" in options.formats:
+        video_formats.to_webm(video, staging / f"{name}.webm")
+        extra["webm"] = f"{name}.webm"
+    if "gif" in options.formats:
+        info = video_formats.to_gif(video, staging / f"{name}.gif", options.gif_max_bytes)
+        extra["gif"] = f"{name}.gif"
+        files["gif"] = info
+    if "png" in options.formats:
+        pngs = []
+        for step in steps:
+            path = f"frames/{step['index'] + 1:02d}-{step['type']}.png"
+            frames.save_png(stills[f"frame-{step['index']}"], staging / path)
+            pngs.append(path)
+        files["frames"] = pngs
+    files["formats"] = extra
+    files["page"] = "index.html"
+    result.files = files
+    return result
+
+
+def write_page(manifest: dict[str, Any], cues: list[captions.Cue], staging: Path) -> None:
+    data = [{"start": c.start, "end": c.end, "text": c.text} for c in cues]
+    (staging / "index.html").write_text(render_page(manifest, data), encoding="utf-8")
+
+
+def move_into(staging: Path, folder: Path) -> None:
+    """Move every staged file into ``folder`` (each rename atomic), manifest last."""
+    paths = sorted(p for p in staging.rglob("*") if p.is_file())
+    paths.sort(key=lambda p: p.name == "manifest.json")
+    for path in paths:
+        target = folder / path.relative_to(staging)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.replace(target)
+    shutil.rmtree(staging, ignore_errors=True)

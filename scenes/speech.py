@@ -1,0 +1,80 @@
+"""Speech with espeak-ng, an offline text-to-speech engine (Debian: espeak-ng).
+
+Each narration is spoken into a WAV once, cached by its text and voice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import writing
+
+ENGINE = "espeak-ng"
+RATE = 22050  # espeak-ng's own sample rate
+
+WORDS_PER_MINUTE = 155
+
+
+class VoiceError(Exception):
+    pass
+
+
+def available() -> bool:
+    return shutil.which(ENGINE) is not None
+
+
+def voices() -> list[str]:
+    """The voice names espeak-ng knows (e.g. en, en-us, en-gb)."""
+    if not available():
+        return []
+    listing = subprocess.run([ENGINE, "--voices"], capture_output=True, text=True).stdout
+    names = set()
+    for line in listing.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 5:
+            names.add(parts[1])  # the language code column
+            names.add(parts[4].split("/")[-1])  # the voice file name
+    return sorted(names)
+
+
+def speak(text: str, voice: str, folder: Path) -> Path:
+    """A WAV of ``text`` in ``voice``, made once and kept in ``folder``."""
+    key = hashlib.sha256(f"{ENGINE}|{voice}|{WORDS_PER_MINUTE}|{text}".encode()).hexdigest()[:24]
+    path = folder / f"{key}.wav"
+    if path.is_file():
+        return path
+    if not available():
+        raise VoiceError(f"voice-over needs {ENGINE}: apt-get install {ENGINE}")
+    folder.mkdir(parents=True, exist_ok=True)
+    with writing(path) as staged:
+        done = subprocess.run(
+            [ENGINE, "-v", voice, "-s", str(WORDS_PER_MINUTE), "-w", str(staged), text],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0 or not staged.exists():
+            raise VoiceError(f"{ENGINE} failed for voice {voice!r}: {done.stderr.strip()}")
+    return path
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """Mono float32 samples in [-1, 1] and the sample rate."""
+    with wave.open(str(path)) as handle:
+        rate = handle.getframerate()
+        channels = handle.getnchannels()
+        data = np.frombuffer(handle.readframes(handle.getnframes()), dtype=np.int16)
+    samples = data.astype(np.float32) / 32768.0
+    if channels > 1:
+        samples = samples.reshape(-1, channels).mean(axis=1)
+    return samples, rate
+
+
+def seconds(path: Path) -> float:
+    samples, rate = read_wav(path)
+    return len(samples) / rate

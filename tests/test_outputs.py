@@ -1,0 +1,279 @@
+"""Course-ready outputs: captions, chapters, poster, formats, the page, voice-over."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import srt
+import webvtt
+from PIL import Image
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.render
+LESSON = ROOT / "tests" / "lessons" / "outputs.yaml"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def render(out: Path, *extra: str, lesson: Path = LESSON) -> dict:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scenes.cli",
+            "render",
+            str(lesson),
+            "-q",
+            "d",
+            "-o",
+            str(out),
+            "--quiet",
+            *extra,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((out / lesson.stem / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("media")
+    manifest = render(out, "--format", "webm", "--format", "gif", "--format", "png")
+    return out / "outputs", manifest
+
+
+def seconds(delta) -> float:
+    return delta.total_seconds()
+
+
+def at(stamp: str) -> float:
+    """A WebVTT time ("00:01:02.345") in seconds (webvtt-py rounds its own to whole ones)."""
+    hours, minutes, rest = stamp.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(rest)
+
+
+def test_captions_parse_and_follow_the_steps_to_the_frame(folder) -> None:
+    path, manifest = folder
+    frame = 1 / manifest["fps"]
+    subtitles = list(srt.parse((path / "captions.srt").read_text()))
+    captions = webvtt.read(str(path / "captions.vtt"))
+    assert len(subtitles) == len(captions) == manifest["captions"]["cues"] >= 4
+    for sub, cap in zip(subtitles, captions, strict=True):
+        assert sub.content == cap.text
+        assert seconds(sub.start) == pytest.approx(at(cap.start), abs=1e-3)
+        assert 0 <= at(cap.start) < at(cap.end) <= manifest["duration"] + 1e-3
+        for line in cap.text.splitlines():
+            assert len(line) <= 42 or " " not in line
+        assert len(cap.text.splitlines()) <= 2
+    for step in manifest["steps"]:
+        start, end = step["start"], step["start"] + step["duration"]
+        mine = [c for c in captions if start - 1e-3 <= at(c.start) < end]
+        assert mine, step["index"]
+        assert abs(at(mine[0].start) - start) < frame  # begins with its step
+        assert at(mine[-1].end) <= end + 1e-3  # never runs into the next step
+        assert " ".join(c.text.replace("\n", " ") for c in mine) == " ".join(
+            step["narration"].split()
+        )
+
+
+def test_chapters_in_vtt_manifest_and_mp4(folder) -> None:
+    path, manifest = folder
+    frame = 1 / manifest["fps"]
+    chapters = webvtt.read(str(path / "chapters.vtt"))
+    assert (
+        [c.text for c in chapters]
+        == [c["title"] for c in manifest["chapters"]]
+        == ["Outputs", "Hyperparameters", "The end"]
+    )
+    for cue, step in zip(chapters, manifest["steps"], strict=True):
+        assert abs(at(cue.start) - step["start"]) < frame
+        assert abs(at(cue.end) - (step["start"] + step["duration"])) < frame
+    with av.open(str(path / "outputs.mp4")) as container:
+        markers = container.chapters()
+    assert [m["metadata"]["title"] for m in markers] == [c.text for c in chapters]
+    for marker, step in zip(markers, manifest["steps"], strict=True):
+        assert abs(float(marker["start"] * marker["time_base"]) - step["start"]) < frame
+
+
+def top_level_boxes(path: Path) -> list[str]:
+    data = path.read_bytes()
+    boxes, i = [], 0
+    while i + 8 <= len(data):
+        size = int.from_bytes(data[i : i + 4], "big")
+        boxes.append(data[i + 4 : i + 8].decode("latin-1"))
+        if size < 8:
+            break
+        i += size
+    return boxes
+
+
+def decoded(path: Path) -> tuple[str, int, int, int, float]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = [f for f in container.decode(stream)]
+        return (
+            stream.codec_context.name,
+            stream.codec_context.width,
+            stream.codec_context.height,
+            len(frames),
+            float(frames[-1].time or 0),
+        )
+
+
+def test_every_format_decodes_with_the_expected_size_and_length(folder) -> None:
+    path, manifest = folder
+    boxes = top_level_boxes(path / "outputs.mp4")
+    assert boxes.index("moov") < boxes.index("mdat")  # fast start: playable while loading
+    codec, width, height, frames, _ = decoded(path / "outputs.mp4")
+    assert (codec, width, height, frames) == ("h264", 426, 240, manifest["frames"])
+    with av.open(str(path / "outputs.mp4")) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv420p"
+    codec, width, height, frames, last = decoded(path / "outputs.webm")
+    assert (codec, width, height, frames) == ("vp9", 426, 240, manifest["frames"])
+    assert last == pytest.approx(manifest["duration"] - 1 / manifest["fps"], abs=0.01)
+    gif = manifest["files"]["gif"]
+    codec, width, height, frames, _ = decoded(path / "outputs.gif")
+    assert codec == "gif" and (width, height) == (gif["width"], gif["height"])
+    assert frames == gif["frames"] == pytest.approx(manifest["duration"] * gif["fps"], abs=1)
+    assert (path / "outputs.gif").stat().st_size <= 8_000_000
+    for step, png in zip(manifest["steps"], manifest["files"]["frames"], strict=True):
+        with Image.open(path / png) as image:
+            assert image.size == (426, 240)
+        assert png.endswith(f"-{step['type']}.png")
+
+
+def test_poster_and_one_thumbnail_per_chapter(folder) -> None:
+    path, manifest = folder
+    # The lesson asks for the end of step 2 as its poster.
+    step = manifest["steps"][1]
+    last = round((step["start"] + step["duration"]) * manifest["fps"]) - 1
+    with av.open(str(path / "outputs.mp4")) as container:
+        frame = next(f for i, f in enumerate(container.decode(video=0)) if i == last)
+    expected = np.asarray(frame.to_image(), dtype=int)
+    with Image.open(path / "poster.png") as poster:
+        assert np.abs(np.asarray(poster.convert("RGB"), dtype=int) - expected).mean() < 1
+    assert len(manifest["files"]["thumbnails"]) == len(manifest["chapters"]) == 3
+    for thumb in manifest["files"]["thumbnails"]:
+        with Image.open(path / thumb) as image:
+            assert image.width <= 320
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (make test installs it)")
+def test_lesson_page_in_a_real_browser(folder) -> None:
+    from playwright.sync_api import sync_playwright
+
+    path, manifest = folder
+    boundary = manifest["steps"][1]["start"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--autoplay-policy=no-user-gesture-required",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page()
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto((path / "index.html").as_uri())
+        page.wait_for_function("document.getElementById('video').readyState >= 1")
+        assert page.title() == "Outputs"
+        assert page.evaluate("document.getElementById('video').textTracks[0].mode") == "showing"
+        cues = page.evaluate("document.getElementById('video').textTracks[0].cues.length")
+        assert cues == manifest["captions"]["cues"]
+        # A chapter button seeks to its chapter.
+        page.evaluate("document.getElementById('video').muted = true")
+        page.click("nav button >> nth=2")
+        page.wait_for_function("document.getElementById('video').currentTime > 0")
+        start = manifest["chapters"][2]["start"]
+        t = page.evaluate("document.getElementById('video').currentTime")
+        assert start - 0.01 <= t < start + 1.5
+        # Step-through: from the start of step 1, play; it stops at step 2's start.
+        page.check("#step-mode")
+        page.evaluate(
+            "v = document.getElementById('video'); v.playbackRate = 4; v.pause();v.currentTime = 0"
+        )
+        page.click("#previous")  # back to the first step, playing
+        page.wait_for_function("document.getElementById('video').paused", timeout=20000)
+        t = page.evaluate("document.getElementById('video').currentTime")
+        assert boundary - 1 / manifest["fps"] <= t <= boundary
+        assert "Paused at the end of step 1" in page.inner_text("#status")
+        # The keyboard moves to the next step.
+        page.keyboard.press("n")
+        page.wait_for_function(f"document.getElementById('video').currentTime >= {boundary}")
+        assert "Step 2 of 3" in page.inner_text("#status")
+        for control in ("#previous", "#next"):
+            assert page.get_attribute(control, "aria-label")
+        assert page.inner_text("body").count("Prediction") == 0  # this lesson uses no model
+        browser.close()
+    outside = [u for u in requests if not u.startswith("file://")]
+    assert outside == []
+
+
+def test_burned_captions_are_in_the_picture(tmp_path: Path, folder) -> None:
+    plain_path, manifest = folder
+    burned = render(tmp_path, "--burn-captions")
+    assert burned["captions"]["burned_in"] is True
+    assert burned["frames"] == manifest["frames"]
+    middle = int(manifest["steps"][0]["duration"] * manifest["fps"] / 2)
+
+    def frame(path: Path) -> np.ndarray:
+        with av.open(str(path)) as container:
+            return next(
+                np.asarray(f.to_image(), dtype=int)
+                for i, f in enumerate(container.decode(video=0))
+                if i == middle
+            )
+
+    plain, text = frame(plain_path / "outputs.mp4"), frame(tmp_path / "outputs" / "outputs.mp4")
+    bottom = slice(int(0.7 * plain.shape[0]), None)
+    assert np.abs(plain[bottom] - text[bottom]).mean() > 5  # a caption box appeared
+    assert np.abs(plain[: int(0.3 * plain.shape[0])] - text[: int(0.3 * plain.shape[0])]).mean() < 2
+
+
+@pytest.mark.skipif(
+    shutil.which("espeak-ng") is None, reason="needs espeak-ng (make test installs it)"
+)
+def test_voice_over_is_in_sync_with_the_steps(tmp_path: Path) -> None:
+    manifest = render(tmp_path, "--voice", "en")
+    video = tmp_path / "outputs" / "outputs.mp4"
+    from scenes import speech
+
+    with av.open(str(video)) as container:
+        audio = container.streams.audio[0]
+        assert audio.codec_context.name == "aac"
+        samples = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio)])
+        rate = audio.codec_context.sample_rate
+    assert len(samples) / rate == pytest.approx(manifest["duration"], abs=0.1)
+    for step in manifest["steps"]:
+        spoken = speech.speak(step["narration"], "en", tmp_path / ".cache" / "speech")
+        assert step["duration"] >= speech.seconds(spoken)  # each step waits for its speech
+        start = int((step["start"] + 0.1) * rate)
+        lead_in = samples[int(step["start"] * rate) : start]
+        voiced = samples[start + int(0.3 * rate) : start + int(1.0 * rate)]
+        assert np.abs(lead_in).max() < 0.02 < np.abs(voiced).max()  # speech begins with its step
+    assert manifest["voice"] == {"engine": "espeak-ng", "voice": "en"}
+
+
+@pytest.mark.parametrize(("aspect", "size"), [("9:16", (240, 426)), ("1:1", (240, 240))])
+def test_other_aspects(tmp_path: Path, aspect: str, size: tuple[int, int]) -> None:
+    manifest = render(tmp_path, "--aspect", aspect)
+    assert (manifest["width"], manifest["height"]) == size
+    with Image.open(tmp_path / "outputs" / "poster.png") as poster:
+        assert poster.size == size
