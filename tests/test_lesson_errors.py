@@ -452,3 +452,19 @@ def test_command_line_overrides_are_validated_like_lesson_keys(tmp_path: Path) -
     lesson_obj = load_lesson(lesson, {"image": str(image), "aspect": "1:1", "model": None})
     assert lesson_obj.image == image.resolve()
     assert lesson_obj.header.aspect == "1:1"
+
+
+def test_json_schema_accepts_a_lesson_or_a_course_but_not_both_or_neither() -> None:
+    import json
+
+    import jsonschema
+
+    schema = json.loads((ROOT / "configs" / "lesson.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate({"title": "c", "lessons": ["a.yaml"]}, schema)
+    jsonschema.validate({"title": "l", "steps": [{"type": "title", "text": "t"}]}, schema)
+    for bad in (
+        {"title": "x"},
+        {"title": "x", "lessons": ["a.yaml"], "steps": [{"type": "title", "text": "t"}]},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)

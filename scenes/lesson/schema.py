@@ -23,18 +23,23 @@ def lesson_model() -> type[BaseModel]:
     return create_model(
         "Lesson",
         __base__=LessonHeader,
-        steps=(list[step], Field(..., min_length=1, description="The steps, in order.")),
+        steps=(
+            list[step] | None,
+            Field(None, min_length=1, description="The steps, in order (or `lessons`)."),
+        ),
     )
 
 
 def json_schema() -> dict[str, Any]:
     schema = lesson_model().model_json_schema()
+    # A lesson has steps; a course lists lessons instead: exactly one of them.
+    schema["oneOf"] = [{"required": ["steps"]}, {"required": ["lessons"]}]
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = SCHEMA_ID
     schema["title"] = "cnnlesson lesson"
     schema["description"] = (
         "A lesson script for cnnlesson: a title, lesson-level settings and a list of steps, "
-        "each with a type."
+        "each with a type; or a course: a list of lesson files."
     )
     return schema
 
