@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -16,6 +13,7 @@ import torch.nn.functional as F
 
 from conftest import ROOT
 from dry_run import dry_run, trace_file
+from rendering import rgb_frames, run_render
 from scenes.lesson.errors import display_path
 from scenes.lesson.load import validate_lesson
 from torch_reference import parse_shown, reference_layers
@@ -253,18 +251,8 @@ def test_filter_fields_are_checked(tmp_path: Path) -> None:
 def test_filter_gallery_smoke_render(default_model, tmp_path: Path) -> None:
     lesson = ROOT / "tests" / "lessons" / "input_filter_gallery.yaml"
     command = [sys.executable, "-m", "scenes.cli", "render", str(lesson), "-q", "l"]
-    done = subprocess.run(
-        [*command, "-o", str(tmp_path), "--quiet"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    video = Path(done.stdout.strip().splitlines()[-1])
-    manifest = json.loads((video.parent / "manifest.json").read_text())
-    with av.open(str(video)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    video, manifest = run_render([*command, "-o", str(tmp_path), "--quiet"])
+    frames = rgb_frames(video)
     assert len(frames) == manifest["frames"]
     assert 4 < len(frames) / 15 < 30
     assert frames[-1].std() > 20

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -17,6 +14,7 @@ import torch.nn.functional as F
 import cnn_model
 from conftest import ROOT
 from dry_run import dry_run, trace_file
+from rendering import rgb_frames, run_render
 from scenes.lesson.errors import display_path
 from scenes.lesson.load import validate_lesson
 from torch_reference import parse_shown, reference_layers
@@ -273,19 +271,8 @@ def test_flatten_renders_a_short_video(tmp_path: Path) -> None:
         ),
         encoding="utf-8",
     )
-    done = subprocess.run(
-        [*RENDER, str(lesson), "-o", str(tmp_path / "out"), "--quiet"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    video = Path(done.stdout.strip().splitlines()[-1])
-    manifest = json.loads((video.parent / "manifest.json").read_text())
-    with av.open(str(video)) as container:
-        stream = container.streams.video[0]
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    video, manifest = run_render([*RENDER, str(lesson), "-o", str(tmp_path / "out"), "--quiet"])
+    frames = rgb_frames(video)
     assert (frames[0].shape[1], frames[0].shape[0]) == (854, 480)
     assert len(frames) == manifest["frames"]
     # The last frame shows the two strips and the sums: far from blank.

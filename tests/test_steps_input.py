@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
 from conftest import ROOT
 from dry_run import trace_file
+from rendering import rgb_frames, run_render
 from scenes.lesson.errors import display_path
 from scenes.lesson.load import validate_lesson
 from scenes.render.worker import run
@@ -227,18 +225,8 @@ def test_input_validation_messages(tmp_path: Path) -> None:
 def test_input_smoke_render(tmp_path: Path) -> None:
     lesson = ROOT / "tests" / "lessons" / "input_step.yaml"
     command = [sys.executable, "-m", "scenes.cli", "render", str(lesson), "-q", "l"]
-    done = subprocess.run(
-        [*command, "-o", str(tmp_path), "--quiet"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    video = Path(done.stdout.strip().splitlines()[-1])
-    manifest = json.loads((video.parent / "manifest.json").read_text())
-    with av.open(str(video)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    video, manifest = run_render([*command, "-o", str(tmp_path), "--quiet"])
+    frames = rgb_frames(video)
     assert len(frames) == manifest["frames"]
     assert 8 < len(frames) / 15 < 40
     # The last frame holds the zoomed grid: dark and light cells, not a blank frame.

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -16,6 +13,7 @@ import torch.nn.functional as F
 
 from conftest import ROOT
 from dry_run import dry_run, trace_file
+from rendering import rgb_frames, run_render
 from scenes.lesson.errors import display_path
 from scenes.lesson.load import validate_lesson
 from scenes.steps.max_pool import kept_cells
@@ -210,19 +208,10 @@ def test_max_pool_cross_field_rules_have_exact_located_messages(tmp_path: Path) 
 @pytest.mark.render
 def test_max_pool_renders_a_short_video(tmp_path: Path, star, ref) -> None:
     lesson = ROOT / "tests" / "lessons" / "pool_smoke.yaml"
-    done = subprocess.run(
-        [*CLI_RENDER, str(lesson), "-q", "l", "-o", str(tmp_path), "--quiet"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
+    video, manifest = run_render(
+        [*CLI_RENDER, str(lesson), "-q", "l", "-o", str(tmp_path), "--quiet"]
     )
-    assert done.returncode == 0, done.stderr
-    video = Path(done.stdout.strip().splitlines()[-1])
-    manifest = json.loads((video.parent / "manifest.json").read_text())
-    with av.open(str(video)) as container:
-        stream = container.streams.video[0]
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    frames = rgb_frames(video)
     assert (frames[0].shape[1], frames[0].shape[0]) == (854, 480)
     assert len(frames) == manifest["frames"]
     assert len(frames) / 15 == pytest.approx(manifest["duration"], abs=1 / 15)

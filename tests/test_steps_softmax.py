@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -16,6 +13,7 @@ import torch
 import cnn_model
 from conftest import ROOT
 from dry_run import dry_run, trace_file
+from rendering import rgb_frames, run_render
 from scenes.lesson.errors import display_path
 from scenes.lesson.load import validate_lesson
 from scenes.visuals.vector_cells import fmt_wide, parse_wide
@@ -256,19 +254,8 @@ def test_softmax_renders_a_short_portrait_video(tmp_path: Path) -> None:
         LESSON.format(steps="  - type: softmax\n").replace("image:", 'aspect: "9:16"\nimage:'),
         encoding="utf-8",
     )
-    done = subprocess.run(
-        [*RENDER, str(lesson), "-o", str(tmp_path / "out"), "--quiet"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    video = Path(done.stdout.strip().splitlines()[-1])
-    manifest = json.loads((video.parent / "manifest.json").read_text())
-    with av.open(str(video)) as container:
-        stream = container.streams.video[0]
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    video, manifest = run_render([*RENDER, str(lesson), "-o", str(tmp_path / "out"), "--quiet"])
+    frames = rgb_frames(video)
     assert (frames[0].shape[1], frames[0].shape[0]) == (480, 854)
     assert len(frames) == manifest["frames"]
     # The logits are drawn in the article's oranges: the darkest stop appears.

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
-import av
 import pytest
 
 from conftest import ROOT
 from dry_run import dry_run
+from rendering import rgb_frames, run_render
 from scenes.lesson.errors import display_path
 from scenes.lesson.load import validate_lesson
 
@@ -156,18 +154,8 @@ def test_text_validation_messages(tmp_path: Path) -> None:
 def test_text_smoke_render(tmp_path: Path) -> None:
     lesson = ROOT / "tests" / "lessons" / "input_text.yaml"
     command = [sys.executable, "-m", "scenes.cli", "render", str(lesson), "-q", "l"]
-    done = subprocess.run(
-        [*command, "-o", str(tmp_path), "--quiet"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    video = Path(done.stdout.strip().splitlines()[-1])
-    manifest = json.loads((video.parent / "manifest.json").read_text())
-    with av.open(str(video)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    video, manifest = run_render([*command, "-o", str(tmp_path), "--quiet"])
+    frames = rgb_frames(video)
     assert len(frames) == manifest["frames"]
     assert 4 < len(frames) / 15 < 20
     first, last = frames[0], frames[-1]

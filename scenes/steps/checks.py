@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import ValidationError, ValidatorFunctionWrapHandler
+from pydantic import ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 
 from .base import FieldParts, LayerInfo, ModelInfo
 
@@ -119,3 +119,12 @@ def class_index(trace: Trace, value: str | int | None) -> int:
     if value not in trace.classes:
         raise ValueError(f"model {trace.model_name!r} has no class {value!r}")
     return trace.classes.index(value)
+
+
+# A class named by text or by index; one clear message when it is neither.
+ClassName = Annotated[str | int | None, WrapValidator(one_class_error)]
+
+
+def check_class_name(spec: Any, info: ModelInfo | None) -> list[tuple[FieldParts, str]]:
+    """The checker of steps whose only cross-field rule is their ``class_name``."""
+    return [] if info is None else class_errors(info, spec.class_name)

@@ -17,7 +17,7 @@ the trace's. Every number is recorded with its layer and index.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from manim import (
@@ -36,7 +36,7 @@ from manim import (
     VMobject,
     linear,
 )
-from pydantic import Field, ValidatorFunctionWrapHandler, field_validator
+from pydantic import Field
 
 from ..visuals.colors import diverging_t, hex_to_rgb
 from ..visuals.glyphs import number_text
@@ -48,8 +48,8 @@ from ..visuals.ranges import kernel_range
 from ..visuals.text import BODY, LABEL, SMALL, text
 from ..visuals.vector_cells import Table
 from ..visuals.vector_strip import VectorStrip
-from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
-from .checks import class_errors, class_index, one_class_error
+from .base import Add, Beat, Hold, StepContext, StepSpec
+from .checks import ClassName, check_class_name, class_index
 from .common import MapColours, title_for
 from .registry import StepType, register
 
@@ -64,7 +64,7 @@ PER_ROW = {"16:9": 169, "9:16": 65, "1:1": 130}
 
 class FlattenSpec(StepSpec):
     type: Literal["flatten"]
-    class_name: str | int | None = Field(
+    class_name: ClassName = Field(
         None,
         description="Class whose logit is worked out, by name or index; "
         "default: the predicted class.",
@@ -83,17 +83,6 @@ class FlattenSpec(StepSpec):
     sweep_seconds: float = Field(
         3.0, ge=1.0, le=20.0, description="How long the quick read-out of the other entries takes."
     )
-
-    @field_validator("class_name", mode="wrap")
-    @classmethod
-    def _one_class_error(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        return one_class_error(value, handler)
-
-
-def check(spec: FlattenSpec, info: ModelInfo | None) -> list[tuple[FieldParts, str]]:
-    if info is None:
-        return []
-    return class_errors(info, spec.class_name)
 
 
 # --- the model's flatten order ---------------------------------------------
@@ -557,7 +546,7 @@ register(
         name="flatten",
         spec=FlattenSpec,
         build=build,
-        check=check,
+        check=check_class_name,
         summary="The 13×13×10 pooled block read out into the 1690-long vector in the model's "
         "order, then one class's dot product giving its logit.",
     )

@@ -18,7 +18,7 @@ nine largest logits (and the class asked for) and one row for the others.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from manim import (
@@ -34,7 +34,7 @@ from manim import (
     VGroup,
     VMobject,
 )
-from pydantic import Field, ValidatorFunctionWrapHandler, field_validator
+from pydantic import Field
 
 from cnn_model import ops
 
@@ -45,9 +45,9 @@ from ..visuals.layout import fit
 from ..visuals.legend import Legend
 from ..visuals.text import BODY, LABEL, text
 from ..visuals.vector_cells import CellColumn, fmt_wide, number_mobject, place, raised
-from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from .base import Add, Beat, Hold, StepContext, StepSpec
+from .checks import ClassName, check_class_name, class_index
 from .common import title_for
-from .flatten import class_errors, class_index, one_class_error
 from .registry import StepType, register
 
 MAX_ROWS = 10
@@ -57,7 +57,7 @@ CELL_W, CELL_H = 1.25, 0.38
 
 class SoftmaxSpec(StepSpec):
     type: Literal["softmax"]
-    class_name: str | int | None = Field(
+    class_name: ClassName = Field(
         None,
         description="Class whose probability is worked out in full (e^z / Σ e^z), by name "
         "or index; default: the predicted class.",
@@ -66,17 +66,6 @@ class SoftmaxSpec(StepSpec):
         True,
         description="End with argmax, softmax and a linear normalisation side by side.",
     )
-
-    @field_validator("class_name", mode="wrap")
-    @classmethod
-    def _one_class_error(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        return one_class_error(value, handler)
-
-
-def check(spec: SoftmaxSpec, info: ModelInfo | None) -> list[tuple[FieldParts, str]]:
-    if info is None:
-        return []
-    return class_errors(info, spec.class_name)
 
 
 def row_groups(logits: np.ndarray, focus: int, limit: int = MAX_ROWS) -> list[list[int]]:
@@ -462,7 +451,7 @@ register(
         name="softmax",
         spec=SoftmaxSpec,
         build=build,
-        check=check,
+        check=check_class_name,
         summary="The logits as oranges, e^z, their sum and the probabilities; then argmax, "
         "softmax and a linear normalisation side by side.",
     )
