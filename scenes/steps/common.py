@@ -10,10 +10,10 @@ from cnn_model.trace import Trace
 
 from ..visuals.colors import ColourScale
 from ..visuals.heatmap import MapView, map_rgb
-from ..visuals.layout import Frame, fit
+from ..visuals.layout import fit
 from ..visuals.legend import Legend
 from ..visuals.ranges import activation_range
-from ..visuals.text import LABEL, SMALL, TITLE, text
+from ..visuals.text import LABEL, TITLE, text
 from ..visuals.theme import Theme
 from .base import Beat, StepContext
 from .record import Recorder
@@ -137,11 +137,3 @@ def ctx_title(ctx: StepContext, default: str) -> str:
 
 def intro(mobjects: list[Mobject], run_time: float = 1.0) -> Beat:
     return Beat([FadeIn(m) for m in mobjects], run_time)
-
-
-def footnote(content: str, theme: Theme, frame: Frame) -> Text:
-    note = text(content, theme, SMALL, theme.muted)
-    box = frame.box
-    note.scale_to_fit_width(min(note.width, box.width))
-    note.move_to(np.array([0.0, box.bottom + note.height / 2, 0.0]))
-    return note

@@ -65,10 +65,6 @@ def check(spec: ConvElasticSpec, info: ModelInfo | None) -> list[tuple[FieldPart
     )
 
 
-def _hex(rgb: np.ndarray) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*(int(v) for v in rgb))
-
-
 def build(spec: ConvElasticSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
     trace = ctx.need_trace()
     theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame

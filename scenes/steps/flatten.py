@@ -88,18 +88,6 @@ class FlattenSpec(StepSpec):
 # --- the model's flatten order ---------------------------------------------
 
 
-def source_of(order: str, index: int, shape: tuple[int, int, int]) -> tuple[int, int, int]:
-    """(channel, row, column) of the pooled block that vector entry ``index`` holds."""
-    channels, _, width = shape
-    if order == "hwc":
-        position, c = divmod(index, channels)
-        y, x = divmod(position, width)
-        return c, y, x
-    c, rest = divmod(index, shape[1] * width)
-    y, x = divmod(rest, width)
-    return c, y, x
-
-
 def index_formula(
     order: str, index: int, source: tuple[int, int, int], shape: tuple[int, ...]
 ) -> str:

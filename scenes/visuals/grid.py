@@ -7,7 +7,6 @@ from manim import DOWN, RIGHT, Square, VGroup
 
 from .colors import luminance
 from .glyphs import number_text
-from .numbers import fmt
 
 DARK_TEXT = "#111111"
 LIGHT_TEXT = "#ffffff"
@@ -57,7 +56,3 @@ class NumberGrid(VGroup):
             for glyphs in self.labels:
                 glyphs.scale(factor)
         self.add(self.squares, self.labels)
-
-
-def format_grid(values: np.ndarray, decimals: int = 2) -> list[list[str]]:
-    return [[fmt(float(v), decimals) for v in row] for row in np.atleast_2d(values)]

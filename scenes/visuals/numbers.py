@@ -18,11 +18,3 @@ def fmt(value: float, decimals: int = 2, plus: bool = False) -> str:
             return body
         return MINUS + body
     return f"+{text}" if plus else text
-
-
-def fmt_signed_term(value: float, decimals: int = 2) -> str:
-    """A term in a written-out sum: "+ 0.12" or "− 0.12"."""
-    text = fmt(abs(value), decimals)
-    if value < 0 and float(text) != 0.0:
-        return f"{MINUS} {text}"
-    return f"+ {text}"
