@@ -17,7 +17,7 @@ from pydantic import Field
 
 from cnn_model import ops
 
-from ..visuals.colors import diverging_t, hex_to_rgb
+from ..visuals.colors import diverging_t, hex_to_rgb, rgb_to_hex
 from ..visuals.glyphs import number_text
 from ..visuals.grid import NumberGrid, text_colour_on
 from ..visuals.layout import Box, arrange_panels, fit
@@ -209,7 +209,7 @@ def build(spec: CustomConvolutionSpec, ctx: StepContext) -> Iterator[Add | Beat 
         if value.width > square.width * 0.9:
             value.scale_to_fit_width(square.width * 0.9)
         value.move_to(square)
-        fill = "#{:02x}{:02x}{:02x}".format(*(int(c) for c in rgb))
+        fill = rgb_to_hex(rgb)
         if detailed:
             window_values = padded[y * s : y * s + kh, x * s : x * s + kw]
             terms = [

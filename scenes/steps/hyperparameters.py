@@ -170,7 +170,8 @@ def _show_setting(
     out_n = int(np.floor(size)) if size >= 1 else 0
     padded = w + 2 * p
     cell = 0.5
-    inputs = _grid(padded, cell, "#dbe9f6", theme.grid_line)
+    # Input cells: a light tint of the theme's activation scale (padding stays neutral).
+    inputs = _grid(padded, cell, theme.activation.hex(0.62), theme.grid_line)
     zeros = VGroup()
     for i in range(padded):
         for j in range(padded):

@@ -90,6 +90,12 @@ SCALES: dict[str, tuple[str, ...]] = {
 }
 
 
+def rgb_to_hex(rgb: np.ndarray | tuple[int, int, int] | list[int]) -> str:
+    """ "#rrggbb" for an RGB triple of 0-255 values."""
+    r, g, b = (int(v) for v in rgb)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
 def hex_to_rgb(colour: str) -> tuple[int, int, int]:
     colour = colour.lstrip("#")
     return int(colour[0:2], 16), int(colour[2:4], 16), int(colour[4:6], 16)
@@ -123,8 +129,7 @@ class ColourScale:
         return np.rint(out).astype(np.uint8)
 
     def hex(self, t: float) -> str:
-        r, g, b = (int(v) for v in self.rgb(t))
-        return f"#{r:02x}{g:02x}{b:02x}"
+        return rgb_to_hex(self.rgb(t))
 
 
 def diverging_t(values: np.ndarray | float, full_range: float) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from manim import DOWN, RIGHT, Square, VGroup
 
-from .colors import luminance
+from .colors import luminance, rgb_to_hex
 from .glyphs import number_text
 
 DARK_TEXT = "#111111"
@@ -43,7 +43,7 @@ class NumberGrid(VGroup):
             for j, text in enumerate(row):
                 rgb = colours[i, j]
                 square = Square(side_length=cell, stroke_color=line_colour, stroke_width=1)
-                square.set_fill("#{:02x}{:02x}{:02x}".format(*(int(v) for v in rgb)), opacity=1)
+                square.set_fill(rgb_to_hex(rgb), opacity=1)
                 square.move_to(RIGHT * j * cell + DOWN * i * cell)
                 label = number_text(text, font, font_size, text_colour_on(rgb))
                 label.move_to(square)

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 from manim import DOWN, RIGHT, UP, Rectangle, VGroup, VMobject
 
-from .colors import luminance
+from .colors import rgb_to_hex
 from .glyphs import number_text
+from .grid import text_colour_on
 from .numbers import MINUS, fmt
 
 SUPERSCRIPTS = str.maketrans("0123456789-\u2212", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁻")
@@ -82,16 +83,6 @@ def raised(
     return VGroup(low, high)
 
 
-def text_on(rgb: Sequence[int] | np.ndarray, dark: str = "#111111", light: str = "#ffffff") -> str:
-    """Black or white, whichever reads better on a fill of colour ``rgb``."""
-    return dark if float(luminance(np.asarray(rgb))) > 0.33 else light
-
-
-def hex_of(rgb: Sequence[int] | np.ndarray) -> str:
-    r, g, b = (int(v) for v in rgb)
-    return f"#{r:02x}{g:02x}{b:02x}"
-
-
 class CellColumn(VGroup):
     """A vector as a column of coloured cells, each with its number.
 
@@ -116,9 +107,9 @@ class CellColumn(VGroup):
         for i, shown in enumerate(texts):
             rgb = colours[i]
             cell = Rectangle(width=width, height=height, stroke_color=line_colour, stroke_width=1)
-            cell.set_fill(hex_of(rgb), opacity=1)
+            cell.set_fill(rgb_to_hex(rgb), opacity=1)
             cell.move_to(DOWN * i * pitch)
-            label = number_mobject(shown, font, font_size, text_on(rgb))
+            label = number_mobject(shown, font, font_size, text_colour_on(np.asarray(rgb)))
             if label.width > width * 0.9:
                 label.scale(width * 0.9 / label.width)
             label.move_to(cell)
