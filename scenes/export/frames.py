@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -11,21 +12,34 @@ from ..atomic import writing
 
 
 def frames_at(video: Path, times: list[float], fps: float) -> list[Image.Image]:
-    """The frames shown at ``times`` (seconds), decoded in one pass."""
-    wanted = sorted(set(max(0, int(t * fps + 1e-6)) for t in times))
+    """The frames shown at ``times`` (seconds).
+
+    Each is found by seeking to the key frame before it and decoding from
+    there, so a long video is not decoded from its start for every picture.
+    """
     found: dict[int, Image.Image] = {}
     with av.open(str(video)) as container:
-        for index, frame in enumerate(container.decode(video=0)):
-            if index in wanted:
-                found[index] = frame.to_image()
-            if len(found) == len(wanted):
-                break
-        last = index
+        stream = container.streams.video[0]
+        base = stream.time_base or Fraction(1, 90000)
+        total = stream.frames or None
+        for index in sorted({max(0, int(t * fps + 1e-6)) for t in times}):
+            if total is not None:
+                index = min(index, total - 1)
+            if index in found:
+                continue
+            container.seek(int(index / fps / base), stream=stream, backward=True)
+            last = None
+            for frame in container.decode(stream):
+                last = frame
+                if frame.time is not None and round(frame.time * fps) >= index:
+                    break
+            if last is not None:
+                found[index] = last.to_image()
+    indices = sorted(found)
     result = []
     for t in times:
-        index = min(max(0, int(t * fps + 1e-6)), last)
-        if index not in found:  # past the end: the last frame decoded
-            index = max(found)
+        wanted = max(0, int(t * fps + 1e-6))
+        index = max((i for i in indices if i <= wanted), default=indices[0])
         result.append(found[index])
     return result
 
