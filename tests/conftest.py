@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,11 @@ import pytest
 import cnn_model
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_EXPLAINER = ROOT.parent / "shared" / "cnn-explainer"
+# CNN Explainer's reference copy (never in the repository): beside the checkout,
+# or wherever CNN_EXPLAINER_REFERENCE points. Tests that need it skip without it.
+SHARED_EXPLAINER = Path(
+    os.environ.get("CNN_EXPLAINER_REFERENCE", ROOT.parent / "shared" / "cnn-explainer")
+)
 
 
 @pytest.fixture(scope="session")
