@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
+
 from cnn_model import ImageError, ModelError
 
-from .cli_common import USAGE_ERROR, CliError, console, out
+from .cli_common import USAGE_ERROR, CliError, console, out, print_error
 from .model_commands import add_model_commands
 
 QUALITY_CHOICES = ["d", "l", "m", "h", "k", "draft", "low", "medium", "high", "production"]
@@ -20,9 +22,9 @@ QUALITY_CHOICES = ["d", "l", "m", "h", "k", "draft", "low", "medium", "high", "p
 
 def _print_lesson_errors(errors: list[Any]) -> None:
     for error in errors:
-        console.print(str(error), markup=False)
+        console.print(str(error))
     count = len(errors)
-    console.print(f"[red]{count} error{'s' if count != 1 else ''}[/red]")
+    console.print(Text(f"{count} error{'s' if count != 1 else ''}", style="red"))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -43,6 +45,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from .lesson.errors import LessonInvalid
     from .lesson.load import load_lesson
     from .render.pipeline import RenderError, render_lesson
+    from .speech import VoiceError
 
     try:
         lesson = load_lesson(args.lesson, _overrides(args))
@@ -64,7 +67,10 @@ def cmd_render(args: argparse.Namespace) -> int:
             burn_captions=args.burn_captions,
         )
     except RenderError as exc:
-        console.print(f"[red]error:[/red] {exc}", markup=True)
+        print_error(exc)
+        return 1
+    except VoiceError as exc:
+        print_error(exc, "error: voice-over: ")
         return 1
     finally:
         if progress is not None:
@@ -77,8 +83,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         console.print(f"lesson page: {page}")
         console.print("embed it (adjust the path to where you upload the folder):")
         console.print(
-            iframe_snippet(f"{result.lesson.name}/index.html", result.lesson.header.title),
-            markup=False,
+            iframe_snippet(f"{result.lesson.name}/index.html", result.lesson.header.title)
         )
         console.print(
             f"{len(result.steps)} steps ({rendered} rendered, "
@@ -123,7 +128,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     text = json_schema_text()
     if args.output is None:
-        out.print(text, end="", markup=False)
+        out.print(text, end="")
         return 0
     args.output.write_text(text, encoding="utf-8")
     console.print(f"wrote {args.output}")
@@ -167,7 +172,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
             output=args.output,
         )
     except RenderError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        print_error(exc)
         return 1
     out.print(str(png))
     return 0
@@ -295,7 +300,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (CliError, ModelError, ImageError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        print_error(exc)
+        return USAGE_ERROR
+    except OSError as exc:  # a file or folder named on the command line that cannot be used
+        print_error(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else exc)
         return USAGE_ERROR
     except KeyboardInterrupt:
         console.print("interrupted")

@@ -6,10 +6,12 @@ import argparse
 import json
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 import cnn_model
 from cnn_model.tinyvgg import layer_specs
@@ -49,7 +51,7 @@ def cmd_model_info(args: argparse.Namespace) -> int:
     if args.json:
         out.print(json.dumps(info, indent=2))
         return 0
-    out.print(f"[bold]{info['name']}[/bold] ({location.source}: {location.weights})")
+    out.print(Text(str(info["name"]), style="bold") + f" ({location.source}: {location.weights})")
     table = Table("layer", "kind", "output shape", "parameters")
     for layer in layers:
         shape = "x".join(str(s) for s in layer["output_shape"])
@@ -148,17 +150,17 @@ def cmd_model_list(args: argparse.Namespace) -> int:
     for row in rows:
         name = row["name"].ljust(width)
         if not row["available"]:
-            out.print(f"{name}  not fetched: run `{row['fetch']}`", markup=False)
+            out.print(f"{name}  not fetched: run `{row['fetch']}`")
             continue
         facts = [row["source"]]
         if row["classes"]:
             facts.append(f"{len(row['classes'])} classes")
         if isinstance(row["accuracy"], float):
             facts.append(f"held-out accuracy {row['accuracy']:.4f}")
-        out.print(f"{name}  {', '.join(facts)}", markup=False)
-        out.print(f"{' ' * width}  {row['weights']}", markup=False)
+        out.print(f"{name}  {', '.join(facts)}")
+        out.print(f"{' ' * width}  {row['weights']}")
         if row["problem"]:
-            out.print(f"{' ' * width}  warning: {row['problem']}", markup=False)
+            out.print(f"{' ' * width}  warning: {row['problem']}")
     out.print(f"trained models are saved in {store.user_models_dir()}")
     out.print(f"downloads are cached in {store.cache_home()}")
     return 0
@@ -167,7 +169,7 @@ def cmd_model_list(args: argparse.Namespace) -> int:
 def cmd_model_fetch(args: argparse.Namespace) -> int:
     from cnn_model import explainer
 
-    progress = None if args.quiet else (lambda message: console.print(message, markup=False))
+    progress = None if args.quiet else (lambda message: console.print(message))
     result = explainer.fetch(args.source, force=args.force, progress=progress)
     location = result.location
     if result.already_present:
@@ -183,13 +185,27 @@ def cmd_model_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_out(weights: Path) -> None:
+    """``--out`` must name a .safetensors file in a folder that can be written."""
+    if weights.suffix != ".safetensors":
+        raise CliError(f"--out must end in .safetensors, got {weights}")
+    try:
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=weights.parent):
+            pass
+    except OSError as exc:
+        raise CliError(f"--out {weights}: cannot write there ({exc.strerror or exc})") from None
+
+
 def cmd_model_train(args: argparse.Namespace) -> int:
     from cnn_model import folder, store, train
 
     command = "cnnlesson " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    progress = None if args.quiet else (lambda message: console.print(message, markup=False))
+    progress = None if args.quiet else (lambda message: console.print(message))
     if args.name is not None:
         store.check_new_name(args.name)
+    if args.out is not None:
+        _check_out(Path(args.out))  # before training, not after it
     if args.data is not None:
         name = args.name
         if name is None and args.out is None:
@@ -219,8 +235,6 @@ def cmd_model_train(args: argparse.Namespace) -> int:
         )
     if args.out is not None:
         weights = Path(args.out)
-        if weights.suffix != ".safetensors":
-            raise CliError(f"--out must end in .safetensors, got {args.out}")
         card_path = weights.with_suffix(".json")
         card["name"] = args.name or weights.stem
         use_as = str(weights)
@@ -230,7 +244,7 @@ def cmd_model_train(args: argparse.Namespace) -> int:
         card["name"] = name
         use_as = name
         if weights.exists():
-            console.print(f"replacing the existing model {name!r}", markup=False)
+            console.print(f"replacing the existing model {name!r}")
     digest = store.save_model(result.model, weights, card, card_path)
     accuracy = card.get("accuracy")
     if accuracy is None:
@@ -271,13 +285,31 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
+def _whole(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"expected at least {least}, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    return _whole(text, 1)
+
+
+def _seed(text: str) -> int:
+    return _whole(text, 0)
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction from 0 up to 1, got {value}")
     return value
 
 
@@ -322,7 +354,7 @@ def add_model_commands(sub: Any) -> None:
         "default: the folder's name, or shapes)",
     )
     tr.add_argument("--out", help="write weights to this .safetensors path instead")
-    tr.add_argument("--seed", type=int, default=0, help="initial weights, shuffling and split")
+    tr.add_argument("--seed", type=_seed, default=0, help="initial weights, shuffling and split")
     tr.add_argument(
         "--epochs", type=_positive, help="passes over the data (default: 30 folder, 14 generated)"
     )
@@ -331,12 +363,16 @@ def add_model_commands(sub: Any) -> None:
     )
     tr.add_argument(
         "--heldout",
-        type=float,
+        type=_fraction,
         default=0.2,
         help="fraction of each class held out to measure accuracy (default: 0.2)",
     )
-    tr.add_argument("--train-count", type=int, default=16000, help="generated training images")
-    tr.add_argument("--heldout-count", type=int, default=2000, help="generated held-out images")
+    tr.add_argument(
+        "--train-count", type=_positive, default=16000, help="generated training images"
+    )
+    tr.add_argument(
+        "--heldout-count", type=_positive, default=2000, help="generated held-out images"
+    )
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(func=cmd_model_train)
 

@@ -53,12 +53,15 @@ def speak(text: str, voice: str, folder: Path) -> Path:
         raise VoiceError(f"voice-over needs {ENGINE}: apt-get install {ENGINE}")
     folder.mkdir(parents=True, exist_ok=True)
     with writing(path) as staged:
+        # The text goes on standard input: as an argument, a narration that
+        # starts with "-" would be read as an option.
         done = subprocess.run(
-            [ENGINE, "-v", voice, "-s", str(WORDS_PER_MINUTE), "-w", str(staged), text],
+            [ENGINE, "-v", voice, "-s", str(WORDS_PER_MINUTE), "-w", str(staged), "--stdin"],
+            input=text,
             capture_output=True,
             text=True,
         )
-        if done.returncode != 0 or not staged.exists():
+        if done.returncode != 0 or not staged.is_file() or staged.stat().st_size <= 44:
             raise VoiceError(f"{ENGINE} failed for voice {voice!r}: {done.stderr.strip()}")
     return path
 
