@@ -195,8 +195,8 @@ CASES: dict[str, tuple[str, list[str]]] = {
         "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
         "e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\ntitle: x\nsteps: []\n",
         [
-            "1:1: the document expands to more than 20,000 values (aliases repeating aliases); "
-            "refusing it"
+            "1:1: the document holds more than 20,000 values (counting each use of an alias); "
+            "a lesson needs far fewer, so it is refused"
         ],
     ),
     "unknown narration placeholder": (
@@ -218,6 +218,54 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "missing step field": (
         "title: x\nsteps:\n  - type: title\n",
         ["3:5: steps[0].text: required field is missing"],
+    ),
+    "steps null": (
+        "title: x\nsteps:\n",
+        ["2:7: steps: expected a non-empty list of steps, got null"],
+    ),
+    "unquoted aspect": (
+        "title: x\naspect: 9:16\nsteps:\n  - type: title\n    text: hi\n",
+        [
+            '2:9: aspect: expected "16:9", "9:16" or "1:1" in quotes, got the number 556 '
+            '(YAML reads an unquoted 9:16 as a number: write aspect: "9:16")'
+        ],
+    ),
+    "placeholder format": (
+        "title: x\nsteps:\n  - type: title\n    text: hi\n    narration: p = {probability:d}\n",
+        [
+            "5:16: steps[0].narration: cannot fill the placeholders in this text (ValueError: "
+            "Unknown format code 'd' for object of type 'str'); write them plainly, like "
+            "{prediction}"
+        ],
+    ),
+    "deep nesting": (
+        "title: x\nsteps:\n  - type: title\n    text: " + "[" * 60 + "]" * 60 + "\n",
+        ["4:59: values nest more than 50 levels; refusing them"],
+    ),
+    "nesting past the parser": (
+        "title: x\nsteps:\n  - type: title\n    text: " + "[" * 2000 + "]" * 2000 + "\n",
+        ["1:1: the YAML nests too deeply to read; refusing it"],
+    ),
+    "parse errors do not stop the checks": (
+        "title: x\ntitle: y\ntheme: drak\nsteps:\n  - type: title\n    text: !!python/name:os.system\n"
+        "  - type: titel\n",
+        [
+            "2:1: title: duplicate key (first given on line 1)",
+            "3:8: theme: unknown theme 'drak' (did you mean 'dark'?); known themes: "
+            "cnn-explainer, colorblind, dark",
+            "6:11: steps[0].text: the YAML tag 'tag:yaml.org,2002:python/name:os.system' is not "
+            "allowed (plain values only)",
+            f"7:11: steps[1].type: unknown step type 'titel' (did you mean 'title'?); known step "
+            f"types: {STEP_TYPES}",
+        ],
+    ),
+    "header errors do not stop the checks": (
+        "title: [1]\ntheme: drak\nsteps:\n  - type: title\n    text: hi\n",
+        [
+            "1:8: title: expected text, got a list of 1 item",
+            "2:8: theme: unknown theme 'drak' (did you mean 'dark'?); known themes: "
+            "cnn-explainer, colorblind, dark",
+        ],
     ),
     "every error at once": (
         "title: x\ntheme: nope\nsteps:\n  - type: convolution\n    neuron: 12\n    positions: -3\n"
@@ -468,3 +516,28 @@ def test_json_schema_accepts_a_lesson_or_a_course_but_not_both_or_neither() -> N
     ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
+
+
+def test_narration_placeholders_make_the_lesson_trace_its_image(tmp_path: Path) -> None:
+    path = tmp_path / "only_titles.yaml"
+    path.write_text(
+        "title: x\nsteps:\n  - type: title\n    text: hi\n    narration: It is a {prediction}.\n"
+    )
+    lesson = load_lesson(path)
+    assert lesson.needs_trace and lesson.model is not None and lesson.image is not None
+    path.write_text(
+        'title: x\nsteps:\n  - type: title\n    text: hi\n    narration: "Literal {{braces}}"\n'
+    )
+    assert not load_lesson(path).needs_trace
+
+
+def test_a_model_path_in_a_lesson_is_relative_to_the_lesson(tmp_path: Path) -> None:
+    folder = tmp_path / "course"
+    folder.mkdir()
+    shipped = ROOT / "cnn_model" / "weights"
+    for name in ("default.safetensors", "default.json"):
+        (folder / name.replace("default", "mine")).write_bytes((shipped / name).read_bytes())
+    path = folder / "lesson.yaml"
+    path.write_text("title: x\nmodel: mine.safetensors\nimage: star_1\nsteps:\n  - type: relu\n")
+    lesson = load_lesson(path)  # the working folder is not the lesson's
+    assert lesson.model is not None and lesson.model.weights == folder / "mine.safetensors"

@@ -77,7 +77,17 @@ class Lesson:
 
     @property
     def needs_trace(self) -> bool:
-        return any(registry.get(s.type).needs_trace for s in self.steps)
+        return any(_step_needs_trace(s) for s in self.steps)
+
+
+def uses_placeholders(narration: str) -> bool:
+    """Whether a (valid) narration names a value of the trace, like {prediction}."""
+    return any(name for _, name, _, _ in string.Formatter().parse(narration or ""))
+
+
+def _step_needs_trace(spec: StepSpec) -> bool:
+    """A step needs the image's trace to draw it, or to fill its narration."""
+    return registry.get(spec.type).needs_trace or uses_placeholders(spec.narration)
 
 
 def _pydantic_errors(
@@ -149,7 +159,30 @@ def _check_narration(source: Source, path: FieldPath, narration: str) -> list[Le
                     + " (write {{ and }} for literal braces)",
                 )
             )
+    if not errors:
+        # Every value is text: a format or conversion text does not take fails here.
+        try:
+            narration.format_map({name: "text" for name in PLACEHOLDERS})
+        except (ValueError, KeyError, IndexError, AttributeError) as exc:
+            errors.append(
+                source.error(
+                    path,
+                    f"cannot fill the placeholders in this text ({type(exc).__name__}: {exc}); "
+                    "write them plainly, like {prediction}",
+                )
+            )
     return errors
+
+
+def _model_reference(source: Source, value: str, lesson_dir: Path) -> str:
+    """A model name as it is, or a path written in the lesson, relative to the lesson."""
+    if "model" in source.overridden or value in ("default", "cnn-explainer"):
+        return value
+    written = Path(value).expanduser()
+    looks_like_path = "/" in value or value.endswith(".safetensors")
+    if looks_like_path and not written.is_absolute():
+        return str(lesson_dir / written)
+    return value
 
 
 def _resolve_image(
@@ -161,7 +194,7 @@ def _resolve_image(
         return (samples.find_sample(default) if default else None), []
     sample = samples.find_sample(value)
     base = Path.cwd() if "image" in source.overridden else lesson_dir
-    path = sample or (base / value).expanduser()
+    path = sample or base / Path(value).expanduser()
     if sample is None and not path.exists():
         known = samples.sample_names()
         return None, [
@@ -273,16 +306,49 @@ def _course_parts(source: Source, header: LessonHeader, base: Path) -> list[_Par
 
 
 def validate_source(source: Source, path: Path) -> Lesson | None:
-    """Validate a parsed lesson (or course); every error goes to ``source.errors``."""
-    if source.errors or not isinstance(source.data, dict):
+    """Validate a parsed lesson (or course); every error goes to ``source.errors``.
+
+    Validation goes on past the first problems so that one run reports them
+    all: a value the YAML could not give (a refused tag, a duplicate key) is
+    not reported again by the checks that follow, and a header with bad
+    fields is checked further with those fields left out.
+    """
+    if not isinstance(source.data, dict):
         return None
-    data: dict[str, Any] = source.data
-    errors = source.errors
-    header: LessonHeader | None = None
+    parsed = len(source.errors)
+    damaged = [e.path for e in source.errors if e.path]
+    lesson = _validate(source, path, source.data)
+    source.errors[:] = [
+        e
+        for i, e in enumerate(source.errors)
+        if i < parsed or not any(_within(e.path, d) for d in damaged)
+    ]
+    return None if source.errors else lesson
+
+
+def _within(path: str, outer: str) -> bool:
+    return path == outer or path.startswith((f"{outer}.", f"{outer}["))
+
+
+def _header(source: Source, data: dict[str, Any]) -> tuple[LessonHeader | None, set[str]]:
+    """The lesson header and its bad fields; with errors, the header of its valid fields
+    (so that they are checked further)."""
     try:
-        header = LessonHeader.model_validate(data)
+        return LessonHeader.model_validate(data), set()
     except ValidationError as exc:
-        errors.extend(_pydantic_errors(source, exc, LessonHeader, (), "lesson"))
+        source.errors.extend(_pydantic_errors(source, exc, LessonHeader, (), "lesson"))
+        bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+    partial = {k: v for k, v in data.items() if k not in bad}
+    partial.setdefault("title", "?")  # stands in for a missing or bad title
+    try:
+        return LessonHeader.model_validate(partial), bad
+    except ValidationError:
+        return None, bad
+
+
+def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None:
+    errors = source.errors
+    header, bad = _header(source, data)
 
     parts: list[_Part] = []
     raw_steps = data.get("steps")
@@ -293,6 +359,12 @@ def validate_source(source: Source, path: Path) -> Lesson | None:
     elif "steps" not in data and "lessons" not in data:
         errors.append(
             source.error(("steps",), "required field is missing (or give `lessons` for a course)")
+        )
+    elif "steps" in data and raw_steps is None:
+        errors.append(source.error(("steps",), "expected a non-empty list of steps, got null"))
+    elif "lessons" in data and data["lessons"] is None:
+        errors.append(
+            source.error(("lessons",), "expected a non-empty list of lesson files, got null")
         )
     elif isinstance(raw_steps, list):
         parts.append(_Part(source, "", _parse_steps(source, raw_steps)))
@@ -310,8 +382,9 @@ def validate_source(source: Source, path: Path) -> Lesson | None:
     location: ModelLocation | None = None
     info: ModelInfo | None = None
     try:
-        location = resolve(header.model)
-        info = model_info(location)
+        if "model" not in bad:  # a bad model value is reported already
+            location = resolve(_model_reference(source, header.model, path.parent))
+            info = model_info(location)
     except ModelError as exc:
         errors.append(source.error(("model",), str(exc)))
     image, image_errors = _resolve_image(
@@ -331,7 +404,7 @@ def validate_source(source: Source, path: Path) -> Lesson | None:
             if spec is None:
                 continue
             step_type = registry.get(spec.type)
-            needs_trace = needs_trace or step_type.needs_trace
+            needs_trace = needs_trace or _step_needs_trace(spec)
             if step_type.check is not None and (info is not None or not step_type.needs_trace):
                 for field_parts, message in step_type.check(spec, info):
                     errors.append(part.source.error(("steps", i, *field_parts), message))
@@ -349,7 +422,13 @@ def validate_source(source: Source, path: Path) -> Lesson | None:
         )
     if header.voice is not None:
         errors.extend(_voice_errors(source, header.voice))
-    if needs_trace and location is not None and image is None and header.image is None:
+    if (
+        needs_trace
+        and location is not None
+        and image is None
+        and header.image is None
+        and ("image" not in bad)
+    ):
         errors.append(
             source.error(
                 ("image",) if "image" in data else (),

@@ -19,6 +19,7 @@ from .errors import FieldPath, LessonError, path_text
 # Far above any real lesson; a document that expands beyond it through
 # aliases is refused before it is built.
 MAX_NODES = 20_000
+MAX_DEPTH = 50  # a lesson needs about 6 (matrices in a step in a list)
 MAX_BYTES = 1_000_000
 _SAFE_TAG_PREFIX = "tag:yaml.org,2002:"
 _SAFE_TAGS = {
@@ -59,6 +60,24 @@ class Source:
 
 def _position(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _too_deep(root: Node, limit: int) -> Node | None:
+    """The first node more than ``limit`` levels down, if any (no recursion)."""
+    pending: list[tuple[Node, int]] = [(root, 0)]
+    seen: set[int] = set()
+    while pending:
+        node, depth = pending.pop()
+        if depth > limit:
+            return node
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, SequenceNode):
+            pending.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, MappingNode):
+            pending.extend((v, depth + 1) for _, v in node.value)
+    return None
 
 
 def _expanded_size(node: Node, memo: dict[int, int], limit: int) -> int:
@@ -158,6 +177,11 @@ def parse(text: str, file: str) -> Source:
         return source
     try:
         documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except RecursionError:
+        source.errors.append(
+            LessonError(file, 1, 1, "", "the YAML nests too deeply to read; refusing it")
+        )
+        return source
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -183,6 +207,15 @@ def parse(text: str, file: str) -> Source:
         )
         return source
     root = documents[0]
+    deep = _too_deep(root, MAX_DEPTH)
+    if deep is not None:
+        line, column = _position(deep)
+        source.errors.append(
+            LessonError(
+                file, line, column, "", f"values nest more than {MAX_DEPTH} levels; refusing them"
+            )
+        )
+        return source
     if _expanded_size(root, {}, MAX_NODES) > MAX_NODES:
         source.errors.append(
             LessonError(
@@ -190,8 +223,8 @@ def parse(text: str, file: str) -> Source:
                 1,
                 1,
                 "",
-                f"the document expands to more than {MAX_NODES:,} values "
-                "(aliases repeating aliases); refusing it",
+                f"the document holds more than {MAX_NODES:,} values (counting each use "
+                "of an alias); a lesson needs far fewer, so it is refused",
             )
         )
         return source

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 QUALITIES = ("draft", "low", "medium", "high", "production")
 QUALITY_FLAGS = {"d": "draft", "l": "low", "m": "medium", "h": "high", "k": "production"}
@@ -31,6 +31,19 @@ class LessonHeader(BaseModel):
     )
     theme: str = Field("cnn-explainer", description="A theme in configs/themes.")
     aspect: Literal["16:9", "9:16", "1:1"] = Field("16:9", description="Shape of the video.")
+
+    @field_validator("aspect", mode="before")
+    @classmethod
+    def _aspect_in_quotes(cls, value: Any) -> Any:
+        # YAML 1.1 reads an unquoted 16:9 as a base-60 number (16 * 60 + 9 = 969).
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 60:
+            ratio = "{}:{}".format(*divmod(value, 60))
+            raise ValueError(
+                f'expected "16:9", "9:16" or "1:1" in quotes, got the number {value} '
+                f'(YAML reads an unquoted {ratio} as a number: write aspect: "{ratio}")'
+            )
+        return value
+
     quality: Quality | None = Field(
         None, description="Default render quality; the command line wins."
     )
