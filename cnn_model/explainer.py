@@ -20,6 +20,7 @@ in the user's cache (``cache_home()/cnn-explainer/<commit>``).
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import math
 import os
@@ -377,7 +378,11 @@ def model_card(source: str) -> dict[str, Any]:
 
 
 def _is_url(text: str) -> bool:
-    return urllib.parse.urlsplit(text).scheme.lower() in ("http", "https", "file")
+    try:
+        scheme = urllib.parse.urlsplit(text).scheme.lower()
+    except ValueError as exc:
+        raise ModelError(f"--from {text!r}: not a usable folder or address ({exc})") from None
+    return scheme in ("http", "https", "file")
 
 
 def _local_layout(folder: Path) -> Callable[[str], Path]:
@@ -440,6 +445,11 @@ def _download(url: str, sink: _Sink) -> None:
         ) from None
     except OSError as exc:
         raise ModelError(_offline_hint(url, str(exc))) from None
+    except http.client.HTTPException as exc:  # a server that does not speak HTTP properly
+        reason = f"bad answer ({type(exc).__name__}: {str(exc).strip()!r})"
+        raise ModelError(_offline_hint(url, reason)) from None
+    except ValueError as exc:  # an address urllib cannot parse
+        raise ModelError(f"cannot download {url}: not a usable address ({exc})") from None
 
 
 def _copy(path: Path, sink: _Sink) -> None:

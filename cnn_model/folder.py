@@ -32,10 +32,14 @@ from PIL import Image
 
 from .errors import ImageError, ModelError
 from .images import load_input
+from .store import MAX_CLASSES
 from .train import TrainConfig, TrainResult, environment, train
 
 Progress = Callable[[str], None]
-IMAGE_SUFFIXES: frozenset[str] = frozenset(k.lower() for k in Image.registered_extensions())
+# Suffixes of the formats Pillow can open (not those it can only write, like .pdf).
+IMAGE_SUFFIXES: frozenset[str] = frozenset(
+    k.lower() for k, kind in Image.registered_extensions().items() if kind in Image.OPEN
+)
 DEFAULT_HELDOUT = 0.2
 PREPROCESSING = (
     "short side resized to 64 (Lanczos), centre-cropped to 64x64, RGB with transparency "
@@ -91,6 +95,11 @@ def scan(root: str | Path) -> ImageFolder:
         raise ModelError(
             f"{root}: training needs at least 2 classes, one sub-folder of images per class; "
             f"found {len(class_dirs)} ({found}){hint}"
+        )
+    if len(class_dirs) > MAX_CLASSES:
+        raise ModelError(
+            f"{root}: found {len(class_dirs)} class sub-folders; TinyVGG lessons take at most "
+            f"{MAX_CLASSES} classes"
         )
     classes: list[str] = []
     files: list[list[Path]] = []

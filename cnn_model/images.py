@@ -42,9 +42,8 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode.startswith("I") or image.mode == "F":
         image = _to_8bit(image)
     try:
-        if image.mode in ("RGBA", "LA", "PA") or (
-            image.mode == "P" and "transparency" in image.info
-        ):
+        # "transparency" is a palette, greyscale or RGB image's transparent colour (tRNS).
+        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
             rgba = image.convert("RGBA")
             white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             return Image.alpha_composite(white, rgba).convert("RGB")
@@ -79,6 +78,8 @@ def _upright(image: Image.Image) -> Image.Image:
 def open_image(path: str | Path) -> Image.Image:
     """Open and fully decode an image file, with clear errors for bad files."""
     path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path}: a folder, not an image file")
     if not path.is_file():
         raise ImageError(f"{path}: no such image file")
     old_max = Image.MAX_IMAGE_PIXELS

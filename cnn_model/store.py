@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ModelError
-from .tinyvgg import FlattenOrder
+from .tinyvgg import CHANNELS, CONV_LAYERS, KERNEL, FlattenOrder, layer_specs
 
 if TYPE_CHECKING:
     from .network import TinyVGG
@@ -30,6 +30,7 @@ FORMAT = "cnnlesson-tinyvgg-1"
 METADATA_KEY = "cnnlesson"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 RESERVED = ("default", "cnn-explainer")
+MAX_CLASSES = 1000  # a classifier with more outputs is not a TinyVGG lesson
 
 
 def data_home() -> Path:
@@ -241,16 +242,47 @@ def read_facts(weights: Path) -> ModelFacts:
                 raise ValueError("no safetensors header")
             header = json.loads(handle.read(header_len))
         facts = json.loads((header.get("__metadata__") or {}).get(METADATA_KEY, "{}"))
-    except (OSError, ValueError, AttributeError) as exc:
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
         raise ModelError(f"{weights}: not a readable safetensors file ({exc})") from None
     if not isinstance(facts, dict) or facts.get("format") != FORMAT:
         raise ModelError(f"{weights}: not a TinyVGG weights file of this project")
     order = facts.get("flatten_order")
     classes = facts.get("num_classes")
-    if order not in ("chw", "hwc") or not isinstance(classes, int) or classes < 2:
+    if (
+        order not in ("chw", "hwc")
+        or not isinstance(classes, int)
+        or isinstance(classes, bool)
+        or not 2 <= classes <= MAX_CLASSES
+    ):
         raise ModelError(f"{weights}: damaged metadata ({facts})")
-    shapes = {k: v["shape"] for k, v in header.items() if k != "__metadata__"}
+    shapes = {
+        k: v.get("shape") if isinstance(v, dict) else None
+        for k, v in header.items()
+        if k != "__metadata__"
+    }
+    expected = expected_shapes(classes)
+    if shapes != expected:
+        keys = expected.keys() | shapes.keys()
+        wrong = sorted(k for k in keys if shapes.get(k) != expected.get(k))
+        raise ModelError(
+            f"{weights}: not TinyVGG with {classes} classes (tensors that differ: "
+            f"{', '.join(wrong[:5])})"
+        )
     return ModelFacts(classes, order, shapes)
+
+
+def expected_shapes(num_classes: int) -> dict[str, list[int]]:
+    """The tensors of TinyVGG's state with ``num_classes`` outputs, and their shapes."""
+    shapes: dict[str, list[int]] = {}
+    channels = 3
+    for conv in CONV_LAYERS:
+        shapes[f"{conv}.weight"] = [CHANNELS, channels, KERNEL, KERNEL]
+        shapes[f"{conv}.bias"] = [CHANNELS]
+        channels = CHANNELS
+    flat = next(s.output_shape[0] for s in layer_specs(num_classes) if s.name == "flatten")
+    shapes["output.weight"] = [num_classes, flat]
+    shapes["output.bias"] = [num_classes]
+    return shapes
 
 
 def model_classes(location: ModelLocation, num_classes: int) -> list[str]:

@@ -68,7 +68,8 @@ class DenseExplanation:
         return float(self.products[list(indices)].sum()) if len(indices) else 0.0
 
 
-# e^z overflows a float64 beyond about 709: softmax is then shown on z - max z.
+# e^z overflows a float64 beyond about 709 (and is 0 below about -745): softmax is
+# then shown on z - max z.
 EXP_LIMIT = 700.0
 
 
@@ -158,7 +159,10 @@ class Trace:
     def softmax_terms(self) -> SoftmaxTerms:
         """The pieces of softmax for these logits (see :class:`SoftmaxTerms`)."""
         logits = self.logits.astype(np.float64)
-        shift = float(logits.max()) if float(logits.max()) > EXP_LIMIT else 0.0
+        # Shown as e^z where it can be; shifted by max z where e^z would overflow,
+        # or where every e^z would underflow to 0 (all logits very negative).
+        top = float(logits.max())
+        shift = top if abs(top) > EXP_LIMIT else 0.0
         exps = np.exp(logits - shift)
         return SoftmaxTerms(logits, shift, exps, float(exps.sum()), self.probabilities.copy())
 
@@ -243,7 +247,8 @@ def save_trace(t: Trace, path: str | Path) -> None:
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.npz")
+    # A name of this process's own: two renders may save the same trace at once.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part.npz")
     np.savez(tmp, **arrays)  # type: ignore[arg-type]
     os.replace(tmp, path)
 

@@ -7,13 +7,16 @@ without going through cnn_model.explainer's conversion.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -404,6 +407,32 @@ def test_an_unreachable_url_fails_fast_and_clearly(isolated_home: Path) -> None:
     assert "cannot download http://127.0.0.1:9/model.json" in done.stderr
     assert "--from FOLDER" in done.stderr  # says what to do instead
     assert seconds < 20  # interpreter start-up included; the refusal itself is instant
+    _installed_nothing()
+
+
+def test_a_server_that_does_not_speak_http_and_a_broken_address(isolated_home: Path) -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+
+    def answer_garbage() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                with conn:
+                    conn.recv(4096)
+                    conn.sendall(b"GARBAGE\r\n\r\n")
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    try:
+        with pytest.raises(ModelError, match=r"bad answer \(BadStatusLine"):
+            explainer.fetch(f"http://127.0.0.1:{port}/")
+    finally:
+        server.close()
+    done = cli("model", "fetch", "cnn-explainer", "--from", "http://[::1")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "not a usable folder or address" in done.stderr
     _installed_nothing()
 
 

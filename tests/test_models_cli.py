@@ -214,6 +214,10 @@ def test_transparency_is_shown_over_white(tmp_path: Path) -> None:
     clear = np.zeros((64, 64, 4), dtype=np.uint8)
     Image.fromarray(clear).save(tmp_path / "clear.png")
     assert (load_input(tmp_path / "clear.png") == 255).all()
+    # A transparent colour (tRNS) in greyscale, RGB and palette PNGs counts too.
+    for mode, colour in (("L", 0), ("RGB", (0, 0, 0)), ("P", 0)):
+        Image.new(mode, (64, 64), colour).save(tmp_path / f"{mode}.png", transparency=colour)
+        assert (load_input(tmp_path / f"{mode}.png") == 255).all(), mode
 
 
 def test_camera_rotation_is_applied(tmp_path: Path) -> None:

@@ -176,7 +176,9 @@ def build(spec: ConvolutionSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold
         partial = rec.number(layer, [neuron, channel, exp.y, exp.x], term.sum, kind="channel_sum")
         others = _others_line(exp, channel, ctx)
         bias = rec.number(layer, [neuron], exp.bias, decimals=4, kind="bias")
-        total = rec.number(layer, [neuron, exp.y, exp.x], exp.total)
+        # The result is the model's own activation (float32), as the output map shows it.
+        activation = float(trace.activations[layer][neuron, exp.y, exp.x])
+        total = rec.number(layer, [neuron, exp.y, exp.x], activation)
         lines = [
             f"sum of the {k * k} products = {partial}",
             " ".join(part for part in (partial, others, _signed("bias", bias)) if part),
