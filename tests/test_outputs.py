@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import subprocess
@@ -70,10 +71,10 @@ def test_captions_parse_and_follow_the_steps_to_the_frame(folder) -> None:
     captions = webvtt.read(str(path / "captions.vtt"))
     assert len(subtitles) == len(captions) == manifest["captions"]["cues"] >= 4
     for sub, cap in zip(subtitles, captions, strict=True):
-        assert sub.content == cap.text
+        assert sub.content == html.unescape(cap.text)  # SRT has no markup to escape
         assert seconds(sub.start) == pytest.approx(at(cap.start), abs=1e-3)
         assert 0 <= at(cap.start) < at(cap.end) <= manifest["duration"] + 1e-3
-        for line in cap.text.splitlines():
+        for line in html.unescape(cap.text).splitlines():
             assert len(line) <= 42 or " " not in line
         assert len(cap.text.splitlines()) <= 2
     for step in manifest["steps"]:
@@ -82,9 +83,15 @@ def test_captions_parse_and_follow_the_steps_to_the_frame(folder) -> None:
         assert mine, step["index"]
         assert abs(at(mine[0].start) - start) < frame  # begins with its step
         assert at(mine[-1].end) <= end + 1e-3  # never runs into the next step
-        assert " ".join(c.text.replace("\n", " ") for c in mine) == " ".join(
+        # Markup characters are escaped in the file ("<" would start a tag).
+        assert " ".join(html.unescape(c.text).replace("\n", " ") for c in mine) == " ".join(
             step["narration"].split()
         )
+
+
+def chapter_titles(path: Path) -> list[str]:
+    with av.open(str(path)) as container:
+        return [m["metadata"]["title"] for m in container.chapters()]
 
 
 def test_chapters_in_vtt_manifest_and_mp4(folder) -> None:
@@ -104,6 +111,7 @@ def test_chapters_in_vtt_manifest_and_mp4(folder) -> None:
     assert [m["metadata"]["title"] for m in markers] == [c.text for c in chapters]
     for marker, step in zip(markers, manifest["steps"], strict=True):
         assert abs(float(marker["start"] * marker["time_base"]) - step["start"]) < frame
+    assert chapter_titles(path / "outputs.webm") == [c.text for c in chapters]
 
 
 def top_level_boxes(path: Path) -> list[str]:
@@ -197,6 +205,11 @@ def test_lesson_page_in_a_real_browser(folder) -> None:
         assert page.evaluate("document.getElementById('video').textTracks[0].mode") == "showing"
         cues = page.evaluate("document.getElementById('video').textTracks[0].cues.length")
         assert cues == manifest["captions"]["cues"]
+        last_cue = page.evaluate(
+            "(() => { const c = document.getElementById('video').textTracks[0].cues;"
+            " return c[c.length - 1].getCueAsHTML().textContent; })()"
+        )
+        assert last_cue.replace("\n", " ") == manifest["steps"][2]["narration"]
         # A chapter button seeks to its chapter.
         page.evaluate("document.getElementById('video').muted = true")
         page.click("nav button >> nth=2")
@@ -214,10 +227,17 @@ def test_lesson_page_in_a_real_browser(folder) -> None:
         t = page.evaluate("document.getElementById('video').currentTime")
         assert boundary - 1 / manifest["fps"] <= t <= boundary
         assert "Paused at the end of step 1" in page.inner_text("#status")
-        # The keyboard moves to the next step.
+        # The keyboard moves to the next step (played at normal speed from here).
+        page.evaluate("document.getElementById('video').playbackRate = 1")
         page.keyboard.press("n")
         page.wait_for_function(f"document.getElementById('video').currentTime >= {boundary}")
         assert "Step 2 of 3" in page.inner_text("#status")
+        # A seek with the video's own controls moves the pause to the new step's end.
+        third = manifest["steps"][2]["start"]
+        assert not page.evaluate("document.getElementById('video').paused")
+        page.evaluate(f"document.getElementById('video').currentTime = {third + 0.05}")
+        page.wait_for_function("document.getElementById('video').paused", timeout=20000)
+        assert page.evaluate("document.getElementById('video').currentTime") >= third
         for control in ("#previous", "#next"):
             assert page.get_attribute(control, "aria-label")
         assert page.inner_text("body").count("Prediction") == 0  # this lesson uses no model
@@ -245,6 +265,12 @@ def test_burned_captions_are_in_the_picture(tmp_path: Path, folder) -> None:
     bottom = slice(int(0.7 * plain.shape[0]), None)
     assert np.abs(plain[bottom] - text[bottom]).mean() > 5  # a caption box appeared
     assert np.abs(plain[: int(0.3 * plain.shape[0])] - text[: int(0.3 * plain.shape[0])]).mean() < 2
+    # Re-encoding keeps the chapter markers, and the page does not show the captions twice.
+    assert chapter_titles(tmp_path / "outputs" / "outputs.mp4") == chapter_titles(
+        plain_path / "outputs.mp4"
+    )
+    page = (tmp_path / "outputs" / "index.html").read_text()
+    assert 'kind="captions"' in page and " default>" not in page
 
 
 @pytest.mark.skipif(
@@ -268,7 +294,19 @@ def test_voice_over_is_in_sync_with_the_steps(tmp_path: Path) -> None:
         lead_in = samples[int(step["start"] * rate) : start]
         voiced = samples[start + int(0.3 * rate) : start + int(1.0 * rate)]
         assert np.abs(lead_in).max() < 0.02 < np.abs(voiced).max()  # speech begins with its step
+        # Captions run while the voice speaks, not over the silence after it.
+        said = step["speech"]
+        assert said["start"] == pytest.approx(step["start"] + 0.3, abs=1e-6)
+        assert said["duration"] == pytest.approx(speech.seconds(spoken), abs=1e-6)
+        cues = [
+            c
+            for c in webvtt.read(str(video.parent / "captions.vtt"))
+            if step["start"] <= at(c.start) < step["start"] + step["duration"]
+        ]
+        assert at(cues[0].start) == pytest.approx(said["start"], abs=2e-3)
+        assert at(cues[-1].end) <= said["start"] + said["duration"] + 2e-3
     assert manifest["voice"] == {"engine": "espeak-ng", "voice": "en"}
+    assert chapter_titles(video) == [c["title"] for c in manifest["chapters"]]
 
 
 @pytest.mark.parametrize(("aspect", "size"), [("9:16", (240, 426)), ("1:1", (240, 240))])

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..atomic import writing
 from .captions import Cue
+from .chapters import copy_chapters
 
 
 @cache
@@ -50,13 +51,14 @@ def _overlay(text: str, width: int, height: int, family: str) -> Image.Image:
 
 
 def burn_captions(source: Path, target: Path, cues: list[Cue], family: str) -> None:
-    """Re-encode ``source`` (H.264, yuv420p, fast start) with ``cues`` drawn on it."""
+    """Re-encode ``source`` (H.264, yuv420p, fast start, its chapters) with ``cues`` drawn on it."""
     with av.open(str(source)) as inp, writing(target) as staged:
         in_video = inp.streams.video[0]
         rate = Fraction(round(float(in_video.average_rate or 15)))
         width, height = in_video.codec_context.width, in_video.codec_context.height
         in_audio = inp.streams.audio[0] if inp.streams.audio else None
         with av.open(str(staged), mode="w", options={"movflags": "+faststart"}) as out:
+            copy_chapters(inp, out)
             video = out.add_stream("libx264", rate=rate)
             video.width, video.height, video.pix_fmt = width, height, "yuv420p"
             video.options = {"crf": "20", "preset": "medium"}

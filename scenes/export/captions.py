@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import srt
 
@@ -82,15 +83,20 @@ def step_cues(index: int, narration: str, start: float, duration: float) -> list
     return cues
 
 
-def lesson_cues(steps: list[dict[str, object]]) -> list[Cue]:
-    """Cues for every step of a manifest (``start``, ``duration``, ``narration``)."""
+def lesson_cues(steps: list[dict[str, Any]]) -> list[Cue]:
+    """Cues for every step of a manifest (``start``, ``duration``, ``narration``).
+
+    A step with a voice-over (``speech``: its start and duration) has its cues
+    spread over the speech rather than the whole step, so they follow the voice.
+    """
     cues: list[Cue] = []
     for step in steps:
+        span = step.get("speech") or step
         cues += step_cues(
-            int(step["index"]),  # type: ignore[call-overload]
+            int(step["index"]),
             str(step.get("narration") or ""),
-            float(step["start"]),  # type: ignore[arg-type]
-            float(step["duration"]),  # type: ignore[arg-type]
+            float(span["start"]),
+            float(span["duration"]),
         )
     return cues
 
@@ -124,5 +130,10 @@ def to_vtt(entries: list[tuple[float, float, str]], ids: list[str] | None = None
     return "\n".join(blocks)
 
 
+def vtt_text(text: str) -> str:
+    """Caption text with the characters WebVTT reads as markup escaped (``<`` starts a tag)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def captions_vtt(cues: list[Cue]) -> str:
-    return to_vtt([(c.start, c.end, c.text) for c in cues])
+    return to_vtt([(c.start, c.end, vtt_text(c.text)) for c in cues])

@@ -66,3 +66,10 @@ def mp4_chapters(chapters: list[ChapterSpan]) -> list[dict[str, Any]]:
         }
         for i, c in enumerate(chapters)
     ]
+
+
+def copy_chapters(source: Any, target: Any) -> None:
+    """Carry the chapter markers of one open container over to another."""
+    found = source.chapters()
+    if found:
+        target.set_chapters(found)

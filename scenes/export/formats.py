@@ -14,6 +14,7 @@ import av
 import av.filter
 
 from ..atomic import writing
+from .chapters import copy_chapters
 
 GIF_WIDTH = 480
 GIF_FPS = 10
@@ -21,11 +22,12 @@ GIF_MAX_BYTES = 8_000_000
 
 
 def to_webm(source: Path, target: Path, crf: int = 33) -> None:
-    """VP9 video (and Opus audio when the source has sound), same size and rate."""
+    """VP9 video (and Opus audio when the source has sound), same size, rate and chapters."""
     with av.open(str(source)) as inp, writing(target) as staged:
         in_video = inp.streams.video[0]
         rate = Fraction(round(float(in_video.average_rate or 15)))
         with av.open(str(staged), mode="w", format="webm") as out:
+            copy_chapters(inp, out)
             video = out.add_stream("libvpx-vp9", rate=rate)
             video.width = in_video.codec_context.width
             video.height = in_video.codec_context.height
@@ -79,17 +81,20 @@ def gif_settings(
     while True:
         out_h = round(height * out_w / width / 2) * 2
         estimate = 0.1 * out_w * out_h * out_fps * duration
-        if estimate <= max_bytes or out_w <= 160:
+        if estimate <= max_bytes or (out_w <= 160 and out_fps <= 1.0):
             return out_w, out_h, out_fps
+        # Smaller first, down to 160 pixels wide; then fewer frames, down to one a second.
+        out_fps = max(4.0 if out_w > 160 else 1.0, out_fps * 0.8)
         out_w = max(160, int(out_w * 0.8) // 2 * 2)
-        out_fps = max(4.0, out_fps * 0.8)
 
 
 def to_gif(source: Path, target: Path, max_bytes: int = GIF_MAX_BYTES) -> dict[str, float]:
     """An animated GIF (shared palette, scaled and slowed to fit ``max_bytes``).
 
-    Returns its width, height, frame rate and frame count. If the estimate
-    was too hopeful the GIF is made again smaller, so the cap holds.
+    Returns its width, height, frame rate, frame count and size. If the
+    estimate was too hopeful the GIF is made again smaller, down to 160
+    pixels wide at one frame a second (the cap holds for lessons up to about
+    an hour and a half).
     """
     with av.open(str(source)) as probe:
         stream = probe.streams.video[0]
@@ -101,8 +106,10 @@ def to_gif(source: Path, target: Path, max_bytes: int = GIF_MAX_BYTES) -> dict[s
     while True:
         out_w, out_h, out_fps = gif_settings(width, height, round(fps), duration, budget)
         count = _write_gif(source, target, out_w, out_h, out_fps, round(fps))
-        if target.stat().st_size <= max_bytes or out_w <= 160:
-            return {"width": out_w, "height": out_h, "fps": out_fps, "frames": count}
+        size = target.stat().st_size
+        if size <= max_bytes or (out_w <= 160 and out_fps <= 1.0):
+            # Over the cap only for a lesson too long for any GIF: the size says so.
+            return {"width": out_w, "height": out_h, "fps": out_fps, "frames": count, "bytes": size}
         budget = int(budget * 0.6)
 
 

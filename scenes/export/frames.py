@@ -11,8 +11,8 @@ from PIL import Image
 from ..atomic import writing
 
 
-def frames_at(video: Path, times: list[float], fps: float) -> list[Image.Image]:
-    """The frames shown at ``times`` (seconds).
+def frames_at(video: Path, indices: list[int], fps: float) -> list[Image.Image]:
+    """The frames numbered ``indices`` (from 0; beyond the end means the last).
 
     Each is found by seeking to the key frame before it and decoding from
     there, so a long video is not decoded from its start for every picture.
@@ -22,7 +22,7 @@ def frames_at(video: Path, times: list[float], fps: float) -> list[Image.Image]:
         stream = container.streams.video[0]
         base = stream.time_base or Fraction(1, 90000)
         total = stream.frames or None
-        for index in sorted({max(0, int(t * fps + 1e-6)) for t in times}):
+        for index in sorted({max(0, i) for i in indices}):
             if total is not None:
                 index = min(index, total - 1)
             if index in found:
@@ -35,13 +35,8 @@ def frames_at(video: Path, times: list[float], fps: float) -> list[Image.Image]:
                     break
             if last is not None:
                 found[index] = last.to_image()
-    indices = sorted(found)
-    result = []
-    for t in times:
-        wanted = max(0, int(t * fps + 1e-6))
-        index = max((i for i in indices if i <= wanted), default=indices[0])
-        result.append(found[index])
-    return result
+    got = sorted(found)
+    return [found[max((i for i in got if i <= max(0, want)), default=got[0])] for want in indices]
 
 
 def save_png(image: Image.Image, target: Path, width: int | None = None) -> None:

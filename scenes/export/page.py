@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 from typing import Any
+from urllib.parse import quote
 
 STYLE = """
 :root { color-scheme: light dark; --accent: #b35900; --muted: #5f5f5f; --line: #d0d0d0; }
@@ -54,8 +55,8 @@ SCRIPT = r"""
   const starts = data.steps.map((s) => s.start);
   const ends = data.steps.map((s) => s.start + s.duration);
   const EPS = 0.002;
-  // A pause at a step's end shows its last frame: a little before the boundary.
-  const BEFORE_END = 0.02;
+  // A pause at a step's end shows its last frame: half a frame before the boundary.
+  const BEFORE_END = 0.5 / data.fps;
   let stopAt = null;
 
   // Caption files do not load into file:// pages; the same cues are inline.
@@ -63,11 +64,12 @@ SCRIPT = r"""
     const track = trackEl.track;
     if (track.cues && track.cues.length) { return; }
     for (const c of data.cues) { track.addCue(new VTTCue(c.start, c.end, c.text)); }
-    track.mode = "showing";
+    track.mode = data.burned ? "hidden" : "showing";
   }
   trackEl.addEventListener("error", addInlineCues);
   if (trackEl.readyState === 3 || location.protocol === "file:") { addInlineCues(); }
-  trackEl.track.mode = "showing";
+  // Captions burned into the picture are not shown a second time.
+  trackEl.track.mode = data.burned ? "hidden" : "showing";
 
   function stepAt(t) {
     let index = 0;
@@ -105,6 +107,12 @@ SCRIPT = r"""
     say(stepToggle.checked ? "Step-through on: the video pauses after each step."
                            : "Step-through off.");
   });
+  // A seek with the video's own controls: the next pause is at the new step's end.
+  function reaim() {
+    if (stepToggle.checked && !video.paused) { stopAt = ends[stepAt(video.currentTime)]; }
+  }
+  video.addEventListener("seeking", reaim);
+  video.addEventListener("seeked", reaim);
   video.addEventListener("play", () => {
     if (stepToggle.checked) {
       const i = stepAt(video.currentTime);
@@ -114,7 +122,12 @@ SCRIPT = r"""
   });
   // Checked every animation frame, so the pause lands on the step's last frame.
   function watch() {
-    if (stopAt !== null && !video.paused && video.currentTime >= stopAt - 0.02) {
+    // Far past the pause point means the video jumped there (a seek whose events
+    // have not arrived yet): aim at the new step's end instead of jumping back.
+    if (stopAt !== null && !video.paused && video.currentTime > stopAt + 0.25) {
+      stopAt = ends[stepAt(video.currentTime)];
+    }
+    if (stopAt !== null && !video.paused && video.currentTime >= stopAt - BEFORE_END) {
       video.pause();
       video.currentTime = stopAt - BEFORE_END;
       const i = stepAt(video.currentTime);
@@ -140,8 +153,8 @@ SCRIPT = r"""
   });
   document.addEventListener("keydown", (e) => {
     if (e.target instanceof HTMLInputElement || e.altKey || e.ctrlKey || e.metaKey) { return; }
-    if (e.key === "n" || e.key === "PageDown") { next(); e.preventDefault(); }
-    else if (e.key === "p" || e.key === "PageUp") { previous(); e.preventDefault(); }
+    if (e.key === "n") { next(); e.preventDefault(); }
+    else if (e.key === "p") { previous(); e.preventDefault(); }
     else if (e.key === "s") { stepToggle.click(); e.preventDefault(); }
   });
   document.querySelectorAll(".time[data-t]").forEach((el) => {
@@ -152,8 +165,14 @@ SCRIPT = r"""
 
 
 def _inline_json(data: Any) -> str:
-    """JSON safe inside a <script> element."""
-    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    """JSON safe inside a <script> element: no "<" at all, so no "</script" or "<!--"."""
+    text = json.dumps(data, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _url(path: str) -> str:
+    """A relative file name as an attribute value: URL-encoded, then HTML-escaped."""
+    return html.escape(quote(path))
 
 
 def _numbers_table(step: dict[str, Any], limit: int = 12) -> str:
@@ -187,7 +206,7 @@ def render_page(manifest: dict[str, Any], cues: list[dict[str, Any]]) -> str:
         meta.append(f"<span>Model: <strong>{html.escape(model['name'])}</strong></span>")
     if files.get("input"):
         meta.append(
-            f'<span><img src="{html.escape(files["input"])}" alt="The input image, '
+            f'<span><img src="{_url(files["input"])}" alt="The input image, '
             f'64 by 64 pixels"> Image: {html.escape(manifest["image"]["name"])}</span>'
         )
     if prediction:
@@ -209,7 +228,7 @@ def render_page(manifest: dict[str, Any], cues: list[dict[str, Any]]) -> str:
         for s in steps
     )
     downloads = " ".join(
-        f'<a href="{html.escape(path)}" download>{html.escape(label)}</a>'
+        f'<a href="{_url(path)}" download>{html.escape(label)}</a>'
         for label, path in (
             ("video (MP4)", files["video"]),
             ("captions (WebVTT)", files["captions_vtt"]),
@@ -218,12 +237,15 @@ def render_page(manifest: dict[str, Any], cues: list[dict[str, Any]]) -> str:
             *[(f"video ({k.upper()})", v) for k, v in files.get("formats", {}).items()],
         )
     )
+    burned = bool(manifest.get("captions", {}).get("burned_in"))
     data = {
         "title": manifest["title"],
         "steps": [
             {"start": s["start"], "duration": s["duration"], "title": s["label"]} for s in steps
         ],
         "cues": cues,
+        "fps": manifest["fps"],
+        "burned": burned,
     }
     description = html.escape(manifest.get("description") or "")
     return f"""<!doctype html>
@@ -241,10 +263,10 @@ def render_page(manifest: dict[str, Any], cues: list[dict[str, Any]]) -> str:
 <div class="meta">{"".join(meta)}</div>
 <div class="layout">
 <div>
-<video id="video" controls preload="metadata" playsinline poster="{html.escape(files["poster"])}"
-       src="{html.escape(files["video"])}" aria-label="Lesson video: {title}">
-<track id="captions-track" kind="captions" src="{html.escape(files["captions_vtt"])}"
-       srclang="en" label="English" default>
+<video id="video" controls preload="metadata" playsinline poster="{_url(files["poster"])}"
+       src="{_url(files["video"])}" aria-label="Lesson video: {title}">
+<track id="captions-track" kind="captions" src="{_url(files["captions_vtt"])}"
+       srclang="en" label="English"{"" if burned else " default"}>
 </video>
 <div class="controls" role="group" aria-label="Step through the lesson">
 <button type="button" id="previous" aria-label="Previous step"

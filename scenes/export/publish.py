@@ -8,6 +8,9 @@ staging folder; the caller then moves them into place.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +47,16 @@ class Exported:
     chapters: list[chapters.ChapterSpan] = field(default_factory=list)
 
 
-def poster_time(steps: list[dict[str, Any]], options: ExportOptions) -> float:
-    """When the poster frame is: the lesson's choice, or the end of a telling step."""
+def first_frames(steps: list[dict[str, Any]]) -> list[int]:
+    """The number of each step's first frame, and after them the video's frame count."""
+    found = [0]
+    for step in steps:
+        found.append(found[-1] + int(step["frames"]))
+    return found
+
+
+def poster_frame(steps: list[dict[str, Any]], options: ExportOptions) -> int:
+    """Which frame is the poster: the lesson's choice, or the last of a telling step."""
     if options.poster_step is not None:
         step = steps[options.poster_step - 1]
     else:
@@ -60,8 +71,9 @@ def poster_time(steps: list[dict[str, Any]], options: ExportOptions) -> float:
         )
         step = ranked[0]
     fraction = options.poster_at if options.poster_step is not None else 1.0
-    # The last frame of a step is shown at start + duration - one frame.
-    return float(step["start"]) + max(0.0, float(step["duration"]) * fraction - 1e-3)
+    first = first_frames(steps)[steps.index(step)]
+    # poster_at 1.0 is the step's last frame, 0.0 its first.
+    return first + max(0, math.ceil(int(step["frames"]) * fraction) - 1)
 
 
 def export(
@@ -92,13 +104,15 @@ def export(
         {"captions_srt": "captions.srt", "captions_vtt": "captions.vtt", "chapters": "chapters.vtt"}
     )
 
-    # Poster, chapter thumbnails and (png format) every step's last frame, in one decode.
-    wanted = {"poster": poster_time(steps, options)}
+    # Poster, chapter thumbnails and (png format) every step's last frame, counted
+    # in frames (not seconds, which rounding could put one frame early).
+    first = first_frames(steps)
+    wanted = {"poster": poster_frame(steps, options)}
     for i, chapter in enumerate(result.chapters):
-        wanted[f"thumb-{i}"] = max(chapter.start, chapter.end - 1.0 / fps)
+        wanted[f"thumb-{i}"] = first[chapter.first_step + chapter.steps] - 1
     if "png" in options.formats:
-        for step in steps:
-            wanted[f"frame-{step['index']}"] = step["start"] + step["duration"] - 1.0 / fps
+        for position, step in enumerate(steps):
+            wanted[f"frame-{step['index']}"] = first[position + 1] - 1
     keys = list(wanted)
     images = frames.frames_at(video, [wanted[k] for k in keys], fps)
     stills = dict(zip(keys, images, strict=True))
@@ -135,16 +149,45 @@ def export(
 
 
 def write_page(manifest: dict[str, Any], cues: list[captions.Cue], staging: Path) -> None:
-    data = [{"start": c.start, "end": c.end, "text": c.text} for c in cues]
+    # A VTTCue's text is read as WebVTT cue text, so it is escaped like the file's.
+    data = [{"start": c.start, "end": c.end, "text": captions.vtt_text(c.text)} for c in cues]
     (staging / "index.html").write_text(render_page(manifest, data), encoding="utf-8")
 
 
+def listed_files(manifest: dict[str, Any]) -> set[str]:
+    """Every file a lesson folder's manifest names, relative to the folder."""
+    names = {"manifest.json", str(manifest.get("video", ""))}
+    for key, value in manifest.get("files", {}).items():
+        if isinstance(value, str):
+            names.add(value)
+        elif isinstance(value, list):
+            names.update(v for v in value if isinstance(v, str))
+        elif key == "formats" and isinstance(value, dict):
+            names.update(v for v in value.values() if isinstance(v, str))
+    names.update(str(step["clip"]) for step in manifest.get("steps", []) if "clip" in step)
+    return names - {""}
+
+
 def move_into(staging: Path, folder: Path) -> None:
-    """Move every staged file into ``folder`` (each rename atomic), manifest last."""
+    """Move every staged file into ``folder`` (each rename atomic), manifest last.
+
+    Files the previous render listed in its manifest and this one does not
+    make (a format no longer asked for, the clips of removed steps) are
+    removed afterwards, so the folder holds one render, not a mixture.
+    """
+    previous: set[str] = set()
+    with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
+        previous = listed_files(json.loads((folder / "manifest.json").read_text("utf-8")))
     paths = sorted(p for p in staging.rglob("*") if p.is_file())
     paths.sort(key=lambda p: p.name == "manifest.json")
+    made = {p.relative_to(staging).as_posix() for p in paths}
     for path in paths:
         target = folder / path.relative_to(staging)
         target.parent.mkdir(parents=True, exist_ok=True)
         path.replace(target)
     shutil.rmtree(staging, ignore_errors=True)
+    root = folder.resolve()
+    for name in sorted(previous - made):
+        old = (folder / name).resolve()
+        if old.is_relative_to(root) and old != root and old.is_file():
+            old.unlink()

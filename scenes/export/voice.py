@@ -14,6 +14,7 @@ import numpy as np
 
 from ..atomic import writing
 from ..speech import RATE, VoiceError, read_wav
+from .chapters import copy_chapters
 
 LEAD = 0.3  # seconds of silence before a step's speech
 
@@ -33,10 +34,11 @@ def track(parts: list[tuple[float, Path]], duration: float) -> tuple[np.ndarray,
 
 
 def mux(video: Path, samples: np.ndarray, rate: int, target: Path) -> None:
-    """``video`` (copied as it is) with ``samples`` as an AAC track, fast start."""
+    """``video`` (copied as it is, chapters too) with ``samples`` as an AAC track, fast start."""
     with av.open(str(video)) as inp, writing(target) as staged:
         in_video = inp.streams.video[0]
         with av.open(str(staged), mode="w", options={"movflags": "+faststart"}) as out:
+            copy_chapters(inp, out)
             out_video = out.add_stream_from_template(in_video)
             audio = out.add_stream("aac", rate=rate)
             audio.layout = "mono"

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,13 @@ from typing import Any
 
 import cnn_model
 from cnn_model.images import load_input
-from cnn_model.store import ModelLocation, load_location, sha256_file
+from cnn_model.store import (
+    ModelLocation,
+    load_location,
+    model_classes,
+    read_facts,
+    sha256_file,
+)
 from cnn_model.trace import Trace, load_trace, save_trace
 
 from .. import __version__, speech
@@ -77,31 +84,48 @@ class RenderResult:
 Progress = Callable[[str, int, int], None]
 
 
+def _package_digest(package: Path) -> str:
+    """A hash of a package's Python source."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package.parent).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def _code_digest() -> str:
-    """A hash of the engine's source, so a code change invalidates cached clips."""
+    """A hash of the engine's and the model's source: a code change invalidates cached clips."""
     digest = hashlib.sha256(__version__.encode())
-    root = Path(__file__).resolve().parents[1]
-    for package in (root, Path(cnn_model.__file__).resolve().parent):
-        for path in sorted(package.rglob("*.py")):
-            digest.update(path.relative_to(package.parent).as_posix().encode())
-            digest.update(path.read_bytes())
+    for package in (Path(__file__).resolve().parents[1], Path(cnn_model.__file__).resolve().parent):
+        digest.update(_package_digest(package).encode())
     return digest.hexdigest()
 
 
 def cached_trace(location: ModelLocation, image: Path, folder: Path) -> tuple[Trace, Path]:
-    """The trace of ``image`` through the model, computed once per weights and pixels.
+    """The trace of ``image`` through the model, computed once per model and pixels.
 
-    The cache key needs only hashes (no torch), so an unchanged lesson never
-    loads the model at all.
+    The model counts as its weights, its name and class names (from its card)
+    and the code that traces it. The cache key needs only hashes (no torch),
+    so an unchanged lesson never loads the model at all.
     """
     pixels = load_input(image)
-    model_sha = sha256_file(location.weights)
+    classes = model_classes(location, read_facts(location.weights).num_classes)
+    model_id = json.dumps(
+        {
+            "weights": sha256_file(location.weights),
+            "name": location.name,
+            "classes": classes,
+            "code": _package_digest(Path(cnn_model.__file__).resolve().parent),
+        },
+        sort_keys=True,
+    )
+    model_key = hashlib.sha256(model_id.encode("utf-8")).hexdigest()
     image_sha = hashlib.sha256(pixels.tobytes()).hexdigest()
-    path = folder / f"{model_sha[:16]}-{image_sha[:16]}.npz"
+    path = folder / f"{model_key[:16]}-{image_sha[:16]}.npz"
     if path.is_file():
         try:
             return load_trace(path), path
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             path.unlink(missing_ok=True)  # damaged: compute it again
     result = cnn_model.trace(load_location(location), image)
     save_trace(result, path)
@@ -268,6 +292,9 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
             "fps": settings.fps,
             "colour_scope": settings.colour_range,
             "model_sha256": trace.model_sha256 if uses_trace and trace else None,
+            # Labels come from the model card: a renamed class is a changed picture.
+            "model_name": trace.model_name if uses_trace and trace else None,
+            "model_classes": trace.classes if uses_trace and trace else None,
             "image_sha256": trace.image_sha256 if uses_trace and trace else None,
             # The original file too: a step may show the image before resizing.
             "image_file_sha256": image_file_sha if uses_trace else None,
@@ -315,7 +342,7 @@ def render_lesson(
         clip, meta = Path(job["clip"]), Path(job["meta"])
         cached = clip.is_file() and meta.is_file()
         if not cached:
-            job_file = cache_dir / "jobs" / f"{key}.job.json"
+            job_file = cache_dir / "jobs" / f"{key}.{os.getpid()}.job.json"
             job_file.write_text(json.dumps(job), encoding="utf-8")
             to_render.append((index, job_file))
         results.append(
@@ -368,7 +395,7 @@ def preview_step(
     job = prepared.jobs[index]
     png = Path(job["clip"])
     if not png.is_file():
-        job_file = prepared.cache_dir / "jobs" / f"{prepared.keys[index]}.job.json"
+        job_file = prepared.cache_dir / "jobs" / f"{prepared.keys[index]}.{os.getpid()}.job.json"
         job_file.write_text(json.dumps(job), encoding="utf-8")
         failures = _run_jobs([(index, job_file)], 1, None, 1, 0)
         if failures:
@@ -449,6 +476,13 @@ def _manifest(prepared: Prepared, results: list[StepResult]) -> dict[str, Any]:
                 "facts": result.record.get("facts", {}),
             }
         )
+        spoken = prepared.speech[result.index] if prepared.speech else None
+        if spoken is not None:
+            # When the voice speaks in this step: its captions keep to it.
+            steps[-1]["speech"] = {
+                "start": round(start + voice.LEAD, 6),
+                "duration": speech.seconds(spoken),
+            }
         start += clip_info["frames"] / fps
     frames = sum(s["frames"] for s in steps)
     manifest: dict[str, Any] = {

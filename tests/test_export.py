@@ -1,0 +1,168 @@
+"""Lesson-folder pieces that need no render: captions, the page's data, publishing."""
+
+from __future__ import annotations
+
+import html.parser
+import json
+from pathlib import Path
+
+import webvtt
+
+from scenes.export import captions, publish
+from scenes.export.page import render_page
+
+HOSTILE = 'A <b>bold</b> claim & x < 0 --> "<!--<script>" </script> end'
+
+
+def manifest(**extra: object) -> dict:
+    steps = [
+        {
+            "index": i,
+            "type": "title",
+            "label": f"Step {i + 1}",
+            "title": None,
+            "narration": HOSTILE,
+            "start": 2.0 * i,
+            "duration": 2.0,
+            "frames": 30,
+            "clip": f"steps/{i + 1:02d}-title.mp4",
+        }
+        for i in range(2)
+    ]
+    data = {
+        "lesson": "a#b c",
+        "title": HOSTILE,
+        "fps": 15,
+        "steps": steps,
+        "chapters": [
+            {"title": HOSTILE, "start": 2.0 * i, "end": 2.0 * i + 2, "first_step": i, "steps": 1}
+            for i in range(2)
+        ],
+        "files": {
+            "video": "a#b c.mp4",
+            "poster": "poster.png",
+            "captions_vtt": "captions.vtt",
+            "captions_srt": "captions.srt",
+            "chapters": "chapters.vtt",
+            "thumbnails": ["thumbnails/01.png", "thumbnails/02.png"],
+            "formats": {"webm": "a#b c.webm"},
+        },
+    }
+    data.update(extra)
+    return data
+
+
+class _Scripts(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside: str | None = None
+        self.scripts: dict[str, str] = {}
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "script":
+            self.inside = found.get("id") or "main"
+            self.scripts[self.inside] = ""
+        for name in ("src", "href", "poster"):
+            if found.get(name):
+                self.sources.append(str(found[name]))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self.inside = None
+
+    def handle_data(self, data: str) -> None:
+        if self.inside:
+            self.scripts[self.inside] += data
+
+
+def test_lesson_text_cannot_break_out_of_the_page_data() -> None:
+    page = render_page(manifest(), [{"start": 0.0, "end": 1.0, "text": HOSTILE}])
+    parsed = _Scripts()
+    parsed.feed(page)
+    assert set(parsed.scripts) == {"lesson-data", "main"}  # no script element was injected
+    data = json.loads(parsed.scripts["lesson-data"])
+    assert data["title"] == HOSTILE and data["cues"][0]["text"] == HOSTILE
+    assert "(function ()" in parsed.scripts["main"]
+    assert "<b>bold</b>" not in page.split("<script", 1)[0]  # escaped in the HTML too
+    # File names are addresses: "#" and spaces are encoded, not read as a fragment.
+    assert "a%23b%20c.mp4" in parsed.sources and "a%23b%20c.webm" in parsed.sources
+
+
+def test_burned_captions_are_not_shown_twice_on_the_page() -> None:
+    plain = render_page(manifest(captions={"burned_in": False}), [])
+    burned = render_page(manifest(captions={"burned_in": True}), [])
+    assert 'label="English" default>' in plain
+    assert 'label="English">' in burned and '"burned": true' in burned
+
+
+def test_caption_text_is_escaped_for_webvtt(tmp_path: Path) -> None:
+    cues = captions.lesson_cues(manifest()["steps"])
+    path = tmp_path / "captions.vtt"
+    path.write_text(captions.captions_vtt(cues))
+    read = webvtt.read(str(path))
+    assert len(read) == len(cues)
+    text = " ".join(html.unescape(c.text).replace("\n", " ") for c in read if c.start < "00:00:02")
+    assert text == HOSTILE  # every character is there, as written ("-->" too)
+    assert "<b>" not in path.read_text()
+
+
+def test_voiced_steps_keep_their_captions_to_the_speech() -> None:
+    steps = manifest()["steps"]
+    steps[1]["speech"] = {"start": 2.3, "duration": 1.0}
+    cues = captions.lesson_cues(steps)
+    first = [c for c in cues if c.step == 0]
+    voiced = [c for c in cues if c.step == 1]
+    assert first[0].start == 0.0 and first[-1].end > 1.5
+    assert voiced[0].start == 2.3 and voiced[-1].end <= 3.3
+
+
+def test_stills_are_chosen_by_frame_number() -> None:
+    steps = [
+        {"index": i, "type": t, "frames": n}
+        for i, (t, n) in enumerate([("title", 31), ("convolution", 47), ("softmax", 20)])
+    ]
+    assert publish.first_frames(steps) == [0, 31, 78, 98]
+    options = publish.ExportOptions()
+    assert publish.poster_frame(steps, options) == 77  # the convolution's last frame
+    options = publish.ExportOptions(poster_step=3, poster_at=0.5)
+    assert publish.poster_frame(steps, options) == 78 + 10 - 1
+    options = publish.ExportOptions(poster_step=1, poster_at=0.0)
+    assert publish.poster_frame(steps, options) == 0
+
+
+def test_publishing_removes_what_the_previous_render_listed_and_this_one_does_not(
+    tmp_path: Path,
+) -> None:
+    folder, staging = tmp_path / "lesson", tmp_path / "lesson" / ".render-1-x"
+    old = manifest()
+    for name in publish.listed_files(old):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("old")
+    (folder / "manifest.json").write_text(json.dumps(old))
+    (folder / "notes.txt").write_text("the author's own file")
+    new = manifest(steps=old["steps"][:1])
+    new["files"]["formats"] = {}
+    new["files"]["thumbnails"] = ["thumbnails/01.png"]
+    for name in publish.listed_files(new):
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        (staging / name).write_text("new")
+    (staging / "manifest.json").write_text(json.dumps(new))
+    publish.move_into(staging, folder)
+    left = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert left == publish.listed_files(new) | {"notes.txt"}
+    assert all(
+        (folder / n).read_text() == "new" for n in publish.listed_files(new) - {"manifest.json"}
+    )
+    assert not staging.exists()
+
+
+def test_gif_settings_shrink_then_slow_down_to_fit() -> None:
+    from scenes.export.formats import gif_settings
+
+    assert gif_settings(854, 480, 15, 60) == (480, 270, 10)  # a minute fits as it is
+    width, height, fps = gif_settings(854, 480, 15, 1800)  # half an hour
+    assert width == 160 and 1.0 <= fps < 4.0
+    assert 0.1 * width * height * fps * 1800 <= 8_000_000
+    assert gif_settings(854, 480, 15, 10 * 3600)[::2] == (160, 1.0)  # the floor
