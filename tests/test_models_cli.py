@@ -288,3 +288,69 @@ def test_bad_image_through_the_real_command_has_no_traceback(tmp_path: Path) -> 
     assert done.stdout == ""
     assert "cut.png" in done.stderr and "truncated" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _safetensors(path: Path, header: dict) -> Path:
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ({"__metadata__": {"cnnlesson": 5}}, "not a readable safetensors file"),
+        ({"__metadata__": [1]}, "not a readable safetensors file"),
+        (
+            {
+                "__metadata__": {
+                    "cnnlesson": json.dumps(
+                        {"format": store.FORMAT, "num_classes": 10, "flatten_order": "chw"}
+                    )
+                },
+                "conv_1_1.weight": "not a tensor",
+            },
+            "not TinyVGG with 10 classes",
+        ),
+        (
+            {
+                "__metadata__": {
+                    "cnnlesson": json.dumps(
+                        {"format": store.FORMAT, "num_classes": 10**9, "flatten_order": "chw"}
+                    )
+                }
+            },
+            "damaged metadata",
+        ),
+    ],
+)
+def test_crafted_weight_headers_are_refused_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], header: dict, message: str
+) -> None:
+    weights = _safetensors(tmp_path / "odd.safetensors", header)
+    with pytest.raises(ModelError, match=message):
+        store.read_facts(weights)
+    image = str(ROOT / "lessons" / "images" / "star_1.png")
+    status, _, err = run(capsys, "classify", image, "--model", str(weights))
+    assert status == 2 and squash(message) in err and "Traceback" not in err
+
+
+def test_shapes_of_the_shipped_model_are_tinyvggs() -> None:
+    facts = store.read_facts(store.PACKAGE_WEIGHTS / "default.safetensors")
+    assert facts.shapes == store.expected_shapes(10)
+    assert facts.shapes["output.weight"] == [10, 1690]
+
+
+def test_train_refuses_bad_options_before_training(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for args, message in (
+        (["--seed", "-1"], "expected at least 0, got -1"),
+        (["--train-count", "0"], "expected at least 1, got 0"),
+        (["--heldout", "1.5"], "expected a fraction from 0 up to 1, got 1.5"),
+        (["--out", "m.pt"], "--out must end in .safetensors, got m.pt"),
+        (["--out", str(blocker / "m.safetensors")], "cannot write there (File exists)"),
+    ):
+        done = cli("model", "train", "--quiet", *args)
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr and "epoch" not in done.stdout
