@@ -58,6 +58,7 @@ SCRIPT = r"""
   // A pause at a step's end shows its last frame: half a frame before the boundary.
   const BEFORE_END = 0.5 / data.fps;
   let stopAt = null;
+  let lastSeen = null;  // playback and wall-clock time at watch()'s previous frame
 
   // Caption files do not load into file:// pages; the same cues are inline.
   function addInlineCues() {
@@ -122,11 +123,16 @@ SCRIPT = r"""
   });
   // Checked every animation frame, so the pause lands on the step's last frame.
   function watch() {
-    // Far past the pause point means the video jumped there (a seek whose events
-    // have not arrived yet): aim at the new step's end instead of jumping back.
-    if (stopAt !== null && !video.paused && video.currentTime > stopAt + 0.25) {
-      stopAt = ends[stepAt(video.currentTime)];
+    // A jump since the last frame is a seek (its events may not have arrived
+    // yet): aim at the new step's end instead of pulling the video back.
+    const now = video.currentTime, wall = performance.now() / 1000;
+    if (stopAt !== null && !video.paused && lastSeen !== null) {
+      const expected = (wall - lastSeen.wall) * video.playbackRate;
+      if (Math.abs(now - lastSeen.t - expected) > 0.3 + 0.5 * expected) {
+        stopAt = ends[stepAt(now)];
+      }
     }
+    lastSeen = {t: now, wall: wall};
     if (stopAt !== null && !video.paused && video.currentTime >= stopAt - BEFORE_END) {
       video.pause();
       video.currentTime = stopAt - BEFORE_END;
