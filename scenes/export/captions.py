@@ -9,6 +9,7 @@ exact however long a step turned out.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -132,7 +133,7 @@ def to_vtt(entries: list[tuple[float, float, str]], ids: list[str] | None = None
 
 def vtt_text(text: str) -> str:
     """Caption text with the characters WebVTT reads as markup escaped (``<`` starts a tag)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return html.escape(text, quote=False)
 
 
 def captions_vtt(cues: list[Cue]) -> str:
