@@ -93,20 +93,28 @@ def _package_digest(package: Path) -> str:
     return digest.hexdigest()
 
 
-def _code_digest() -> str:
-    """A hash of the engine's and the model's source: a code change invalidates cached clips."""
+ENGINE_DIR = Path(__file__).resolve().parents[1]
+MODEL_CODE_DIR = Path(cnn_model.__file__).resolve().parent
+
+
+def _code_digest(model_code: str) -> str:
+    """A hash of the engine's source and the model's (``model_code``, from
+    :func:`_package_digest`): a code change invalidates cached clips."""
     digest = hashlib.sha256(__version__.encode())
-    for package in (Path(__file__).resolve().parents[1], Path(cnn_model.__file__).resolve().parent):
-        digest.update(_package_digest(package).encode())
+    digest.update(_package_digest(ENGINE_DIR).encode())
+    digest.update(model_code.encode())
     return digest.hexdigest()
 
 
-def cached_trace(location: ModelLocation, image: Path, folder: Path) -> tuple[Trace, Path]:
+def cached_trace(
+    location: ModelLocation, image: Path, folder: Path, model_code: str
+) -> tuple[Trace, Path]:
     """The trace of ``image`` through the model, computed once per model and pixels.
 
     The model counts as its weights, its name and class names (from its card)
-    and the code that traces it. The cache key needs only hashes (no torch),
-    so an unchanged lesson never loads the model at all.
+    and ``model_code``, the hash of the code that traces it. The cache key
+    needs only hashes (no torch), so an unchanged lesson never loads the
+    model at all.
     """
     pixels = load_input(image)
     classes = model_classes(location, read_facts(location.weights).num_classes)
@@ -115,7 +123,7 @@ def cached_trace(location: ModelLocation, image: Path, folder: Path) -> tuple[Tr
             "weights": sha256_file(location.weights),
             "name": location.name,
             "classes": classes,
-            "code": _package_digest(Path(cnn_model.__file__).resolve().parent),
+            "code": model_code,
         },
         sort_keys=True,
     )
@@ -261,13 +269,16 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
     remove_stale(cache_dir)
     remove_stale(out_root / lesson.name)
 
+    model_code = _package_digest(MODEL_CODE_DIR)  # read once: the trace and clip keys use it
     trace: Trace | None = None
     trace_file: Path | None = None
     if lesson.needs_trace and lesson.model is not None and lesson.image is not None:
-        trace, trace_file = cached_trace(lesson.model, lesson.image, cache_dir / "traces")
+        trace, trace_file = cached_trace(
+            lesson.model, lesson.image, cache_dir / "traces", model_code
+        )
     values = narration_values(trace)
     voice_name = lesson.header.voice
-    code = _code_digest()
+    code = _code_digest(model_code)
     image_file_sha = sha256_file(lesson.image) if lesson.image is not None else None
     jobs, keys = [], []
     speeches: list[Path | None] = []
