@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ModelError
+from .safeio import FileRefused, read_regular
 from .store import CARD_FILE, WEIGHTS_FILE, ModelLocation, cache_home, save_model, sha256_file
 from .tinyvgg import CONV_LAYERS
 
@@ -52,6 +53,7 @@ SHARD = "group1-shard1of1.bin"
 TIMEOUT_SECONDS = 15.0
 PARTIAL = ".partial"  # suffix of a staging folder being filled
 MAX_FILE_BYTES = 8 * 1024 * 1024  # the largest file is 80 KB; anything huge is wrong
+DOWNLOAD_SECONDS = 120.0  # one file, however slowly a server trickles it
 
 # Classes in the order of the dense layer's outputs.
 CLASSES: tuple[str, ...] = (
@@ -240,12 +242,19 @@ def _dtype_of(name: str, dtype: Any) -> np.dtype[Any]:
     return np.dtype("<f4")
 
 
+def _read_json(model_json: Path) -> Any:
+    try:
+        return json.loads(read_regular(model_json, MAX_FILE_BYTES).decode("utf-8"))
+    except FileRefused as exc:
+        raise ModelError(f"{model_json}: cannot read model.json ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        reason = exc if isinstance(exc, ValueError) else "nested too deeply"
+        raise ModelError(f"{model_json}: cannot read model.json ({reason})") from None
+
+
 def read_weights(model_json: Path) -> dict[str, np.ndarray]:
     """The arrays of a TF.js weights manifest, read from its shard files in order."""
-    try:
-        document = json.loads(model_json.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{model_json}: cannot read model.json ({exc})") from None
+    document = _read_json(model_json)
     manifest = document.get("weightsManifest") if isinstance(document, dict) else None
     if not isinstance(manifest, list) or not manifest:
         raise ModelError(f"{model_json}: no weightsManifest")
@@ -262,8 +271,8 @@ def read_weights(model_json: Path) -> dict[str, np.ndarray]:
             if not isinstance(shard, str) or Path(shard).name != shard or shard in ("", ".", ".."):
                 raise ModelError(f"{model_json}: unsafe or invalid shard path {shard!r}")
             try:
-                data += (folder / shard).read_bytes()
-            except OSError as exc:
+                data += read_regular(folder / shard, MAX_FILE_BYTES)
+            except FileRefused as exc:
                 raise ModelError(f"{folder / shard}: cannot read weight shard ({exc})") from None
         offset = 0
         for spec in specs:
@@ -297,10 +306,7 @@ def convert(model_json: Path) -> TinyVGG:
 
     from .network import TinyVGG
 
-    try:
-        document = json.loads(model_json.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{model_json}: cannot read model.json ({exc})") from None
+    document = _read_json(model_json)
     problems = check_architecture(_topology_layers(document))
     if problems:
         raise ModelError(
@@ -387,9 +393,10 @@ def _is_url(text: str) -> bool:
 
 def _local_layout(folder: Path) -> Callable[[str], Path]:
     """How names map to files in a local copy: flat (like the tests' copy) or a clone."""
-    if (folder / MODEL_JSON).is_file():
+    # Whatever is there by that name is taken: reading it says if it is not a file.
+    if os.path.lexists(folder / MODEL_JSON):
         return lambda name: folder / name
-    if (folder / "public" / "assets" / "data" / MODEL_JSON).is_file():
+    if os.path.lexists(folder / "public" / "assets" / "data" / MODEL_JSON):
         return lambda name: folder / upstream_path(name)
     raise ModelError(
         f"{folder}: no {MODEL_JSON} here; expected a folder with {MODEL_JSON}, {SHARD} "
@@ -430,11 +437,21 @@ def _offline_hint(url: str, reason: str) -> str:
 
 
 def _download(url: str, sink: _Sink) -> None:
+    if urllib.parse.urlsplit(url).scheme.lower() == "file":
+        # Read like a local copy: a FIFO or a device is refused, never waited on.
+        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+        _copy(path, sink)
+        return
     request = urllib.request.Request(url, headers={"User-Agent": "cnnlesson"})
+    deadline = time.monotonic() + DOWNLOAD_SECONDS
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
             while chunk := response.read(1 << 16):
                 sink.write(chunk)
+                if time.monotonic() > deadline:
+                    raise ModelError(
+                        _offline_hint(url, f"not complete after {DOWNLOAD_SECONDS:.0f} seconds")
+                    )
     except urllib.error.HTTPError as exc:
         raise ModelError(_offline_hint(url, f"HTTP {exc.code} {exc.reason}")) from None
     except urllib.error.URLError as exc:
@@ -454,10 +471,8 @@ def _download(url: str, sink: _Sink) -> None:
 
 def _copy(path: Path, sink: _Sink) -> None:
     try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 16):
-                sink.write(chunk)
-    except OSError as exc:
+        sink.write(read_regular(path, MAX_FILE_BYTES))
+    except FileRefused as exc:
         raise ModelError(f"cannot read {path}: {exc}") from None
 
 
@@ -520,7 +535,7 @@ def fetch(
 
         def get(name: str, sink: _Sink) -> None:
             path = where(name)
-            if not path.is_file():
+            if not os.path.lexists(path):
                 raise ModelError(f"{path}: missing from the local copy")
             _copy(path, sink)
 

@@ -32,7 +32,8 @@ from PIL import Image
 
 from .errors import ImageError, ModelError
 from .images import load_input
-from .store import MAX_CLASSES
+from .safeio import is_regular
+from .store import MAX_CLASSES, check_class_names
 from .train import TrainConfig, TrainResult, environment, train
 
 Progress = Callable[[str], None]
@@ -41,6 +42,9 @@ IMAGE_SUFFIXES: frozenset[str] = frozenset(
     k.lower() for k, kind in Image.registered_extensions().items() if kind in Image.OPEN
 )
 DEFAULT_HELDOUT = 0.2
+# Entries looked at while scanning: far above a TinyVGG data set, and it keeps a
+# class folder that links to a huge tree (or to /) from being walked for hours.
+MAX_ENTRIES = 500_000
 PREPROCESSING = (
     "short side resized to 64 (Lanczos), centre-cropped to 64x64, RGB with transparency "
     "over white, values / 255, no mean or std"
@@ -101,14 +105,26 @@ def scan(root: str | Path) -> ImageFolder:
             f"{root}: found {len(class_dirs)} class sub-folders; TinyVGG lessons take at most "
             f"{MAX_CLASSES} classes"
         )
+    check_class_names([p.name for p in class_dirs], len(class_dirs), f"{root} (class folders)")
     classes: list[str] = []
     files: list[list[Path]] = []
     ignored: list[Path] = []
     empty: list[str] = []
+    seen = 0
     for folder in class_dirs:
         images = []
-        for path in sorted(folder.rglob("*")):
-            if not path.is_file() or _hidden(path, folder):
+        entries: list[Path] = []
+        for path in folder.rglob("*"):
+            seen += 1
+            if seen > MAX_ENTRIES:
+                raise ModelError(
+                    f"{root}: more than {MAX_ENTRIES:,} files and folders; "
+                    "that is not a TinyVGG training set (a class folder linking elsewhere?)"
+                )
+            entries.append(path)
+        for path in sorted(entries):
+            # Regular files only: a FIFO or a device would block or never end.
+            if not is_regular(path) or _hidden(path, folder):
                 continue
             if path.suffix.lower() in IMAGE_SUFFIXES:
                 images.append(path)

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
+from struct import error as struct_error
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
+from .safeio import FileRefused, read_regular
 
 INPUT_SIZE = 64
 # Larger than any photo a course author would use; beyond it an image is far
 # more likely a decompression bomb than a lesson input.
 MAX_PIXELS = 40_000_000
+# A compressed file of that many pixels is far smaller; the cap is read first.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+# Wider (or taller) than this, the 64x64 centre crop would show a sliver of
+# the picture, and the resized intermediate would grow with the long side.
+MAX_ASPECT = 16
 
 ImageLike = str | Path | Image.Image
 
@@ -52,8 +60,28 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         raise ImageError(f"cannot convert a {image.mode} image to RGB ({exc})") from None
 
 
+def check_shape(width: int, height: int) -> None:
+    """Refuse empty images, too many pixels and extreme aspect ratios (ImageError)."""
+    if width < 1 or height < 1:
+        raise ImageError(f"image is {width}x{height} pixels: it has no pixels")
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"image is {width}x{height} pixels; at most {MAX_PIXELS:,} pixels are accepted"
+        )
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise ImageError(
+            f"image is {width}x{height} pixels; its sides may differ at most {MAX_ASPECT} "
+            "times (the network sees a square cut from the middle)"
+        )
+
+
 def fit_square(image: Image.Image, size: int = INPUT_SIZE) -> Image.Image:
-    """Resize the short side to ``size`` and centre-crop to ``size`` x ``size``."""
+    """Resize the short side to ``size`` and centre-crop to ``size`` x ``size``.
+
+    The aspect ratio is checked first, so the resized image is at most
+    ``size`` x ``MAX_ASPECT * size`` pixels.
+    """
+    check_shape(*image.size)
     image = _to_rgb(image)
     if image.size == (size, size):
         return image
@@ -76,24 +104,28 @@ def _upright(image: Image.Image) -> Image.Image:
 
 
 def open_image(path: str | Path) -> Image.Image:
-    """Open and fully decode an image file, with clear errors for bad files."""
+    """Open and fully decode an image file, with clear errors for bad files.
+
+    The file must be a regular file of at most ``MAX_FILE_BYTES``; its size
+    and shape are checked from its header, before its pixels are decoded.
+    """
     path = Path(path)
-    if path.is_dir():
-        raise ImageError(f"{path}: a folder, not an image file")
-    if not path.is_file():
-        raise ImageError(f"{path}: no such image file")
+    try:
+        data = read_regular(path, MAX_FILE_BYTES)
+    except FileRefused as exc:
+        reason = "no such image file" if str(exc) == "no such file" else str(exc)
+        raise ImageError(f"{path}: {reason}") from None
     old_max = Image.MAX_IMAGE_PIXELS
     try:
         Image.MAX_IMAGE_PIXELS = MAX_PIXELS
         ImageFile.LOAD_TRUNCATED_IMAGES = False
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                if image.width * image.height > MAX_PIXELS:
-                    raise ImageError(
-                        f"{path}: image is {image.width}x{image.height} pixels; "
-                        f"at most {MAX_PIXELS:,} pixels are accepted"
-                    )
+            with Image.open(io.BytesIO(data)) as image:
+                try:
+                    check_shape(image.width, image.height)
+                except ImageError as exc:
+                    raise ImageError(f"{path}: {exc}") from None
                 image.load()
                 return _upright(image)
     except ImageError:
@@ -105,9 +137,9 @@ def open_image(path: str | Path) -> Image.Image:
         ) from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image Pillow can read") from None
-    except PermissionError as exc:
-        raise ImageError(f"{path}: cannot read the file ({exc.strerror})") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except MemoryError:
+        raise ImageError(f"{path}: the image needs more memory than is available") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct_error) as exc:
         raise ImageError(f"{path}: the image file is damaged or truncated ({exc})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = old_max

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ModelError
+from .safeio import FileRefused, describe, read_regular
 from .tinyvgg import CHANNELS, CONV_LAYERS, KERNEL, FlattenOrder, layer_specs
 
 if TYPE_CHECKING:
@@ -31,6 +32,10 @@ METADATA_KEY = "cnnlesson"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 RESERVED = ("default", "cnn-explainer")
 MAX_CLASSES = 1000  # a classifier with more outputs is not a TinyVGG lesson
+# TinyVGG with MAX_CLASSES outputs is about 6.8 MB of float32; a card is a page of JSON.
+MAX_WEIGHTS_BYTES = 16 * 1024 * 1024
+MAX_CARD_BYTES = 1024 * 1024
+MAX_CLASS_NAME = 60  # characters: a class name is a label on screen
 
 
 def data_home() -> Path:
@@ -76,12 +81,12 @@ def trained_paths(name: str) -> tuple[Path, Path]:
     return folder / WEIGHTS_FILE, folder / CARD_FILE
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def sha256_file(path: Path, limit: int = MAX_WEIGHTS_BYTES) -> str:
+    """The SHA-256 of a regular file of at most ``limit`` bytes (ModelError otherwise)."""
+    try:
+        return hashlib.sha256(read_regular(path, limit)).hexdigest()
+    except FileRefused as exc:
+        raise ModelError(f"{path}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,10 @@ def save_model(model: TinyVGG, weights_path: Path, card: dict[str, Any], card_pa
 
 
 def _card_for(weights: Path) -> Path | None:
+    """The card beside ``weights``: anything there by that name, even if it is not a
+    regular file (reading it then says what it is)."""
     for candidate in (weights.with_suffix(".json"), weights.parent / CARD_FILE):
-        if candidate.is_file():
+        if os.path.lexists(candidate):
             return candidate
     return None
 
@@ -130,10 +137,13 @@ def _card_for(weights: Path) -> Path | None:
 def _location_from_path(path: Path) -> ModelLocation:
     if path.is_dir():
         weights = path / WEIGHTS_FILE
-        if not weights.is_file():
+        if not os.path.lexists(weights):
             raise ModelError(f"{path}: folder has no {WEIGHTS_FILE}")
     else:
         weights = path
+    problem = describe(weights)
+    if problem is not None:
+        raise ModelError(f"{weights}: {problem}")
     return ModelLocation(
         weights.stem if weights.stem != "model" else weights.parent.name,
         weights,
@@ -204,7 +214,7 @@ def resolve(name_or_path: str | os.PathLike[str]) -> ModelLocation:
             if location.name == text:
                 return location
     path = Path(text).expanduser()
-    if path.exists():
+    if os.path.lexists(path):
         return _location_from_path(path)
     raise ModelError(
         f"unknown model {text!r}; known models: {', '.join(known_names())} "
@@ -216,9 +226,12 @@ def read_card(location: ModelLocation) -> dict[str, Any]:
     if location.card is None:
         return {}
     try:
-        card = json.loads(location.card.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        card = json.loads(read_regular(location.card, MAX_CARD_BYTES).decode("utf-8"))
+    except FileRefused as exc:
         raise ModelError(f"{location.card}: cannot read the model card ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        reason = exc if isinstance(exc, ValueError) else "nested too deeply"
+        raise ModelError(f"{location.card}: cannot read the model card ({reason})") from None
     if not isinstance(card, dict):
         raise ModelError(f"{location.card}: a model card must be a JSON object")
     return card
@@ -226,23 +239,40 @@ def read_card(location: ModelLocation) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ModelFacts:
-    """What a weights file says about itself, read without loading torch."""
+    """What a weights file says about itself, read and checked without torch."""
 
     num_classes: int
     flatten_order: FlattenOrder
     shapes: dict[str, list[int]]
+    sha256: str = ""
 
 
-def read_facts(weights: Path) -> ModelFacts:
-    """The header of one of this project's safetensors files, checked."""
+def read_weights_file(weights: Path) -> bytes:
+    """The bytes of a weights file: a regular file of at most ``MAX_WEIGHTS_BYTES``."""
     try:
-        with open(weights, "rb") as handle:
-            header_len = int.from_bytes(handle.read(8), "little")
-            if not 2 <= header_len <= 1_000_000:
-                raise ValueError("no safetensors header")
-            header = json.loads(handle.read(header_len))
+        return read_regular(weights, MAX_WEIGHTS_BYTES)
+    except FileRefused as exc:
+        raise ModelError(f"{weights}: {exc}") from None
+
+
+def read_facts(weights: Path, data: bytes | None = None) -> ModelFacts:
+    """The header of one of this project's safetensors files, checked with its values.
+
+    Every tensor must have TinyVGG's shape, be float32, lie inside the file
+    and hold only finite numbers: weights with NaN or infinity would make
+    every probability NaN.
+    """
+    if data is None:
+        data = read_weights_file(weights)
+    try:
+        header_len = int.from_bytes(data[:8], "little")
+        if len(data) < 8 or not 2 <= header_len <= min(1_000_000, len(data) - 8):
+            raise ValueError("no safetensors header")
+        header = json.loads(data[8 : 8 + header_len])
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
         facts = json.loads((header.get("__metadata__") or {}).get(METADATA_KEY, "{}"))
-    except (OSError, ValueError, AttributeError, TypeError) as exc:
+    except (ValueError, AttributeError, TypeError, RecursionError) as exc:
         raise ModelError(f"{weights}: not a readable safetensors file ({exc})") from None
     if not isinstance(facts, dict) or facts.get("format") != FORMAT:
         raise ModelError(f"{weights}: not a TinyVGG weights file of this project")
@@ -254,7 +284,7 @@ def read_facts(weights: Path) -> ModelFacts:
         or isinstance(classes, bool)
         or not 2 <= classes <= MAX_CLASSES
     ):
-        raise ModelError(f"{weights}: damaged metadata ({facts})")
+        raise ModelError(f"{weights}: damaged metadata ({str(facts)[:200]})")
     shapes = {
         k: v.get("shape") if isinstance(v, dict) else None
         for k, v in header.items()
@@ -263,12 +293,47 @@ def read_facts(weights: Path) -> ModelFacts:
     expected = expected_shapes(classes)
     if shapes != expected:
         keys = expected.keys() | shapes.keys()
-        wrong = sorted(k for k in keys if shapes.get(k) != expected.get(k))
+        wrong = sorted(str(k) for k in keys if shapes.get(k) != expected.get(k))
         raise ModelError(
             f"{weights}: not TinyVGG with {classes} classes (tensors that differ: "
-            f"{', '.join(wrong[:5])})"
+            f"{', '.join(w[:40] for w in wrong[:5])})"
         )
-    return ModelFacts(classes, order, shapes)
+    _check_values(weights, header, data[8 + header_len :])
+    return ModelFacts(classes, order, shapes, hashlib.sha256(data).hexdigest())
+
+
+def _check_values(weights: Path, header: dict[str, Any], body: bytes) -> None:
+    """Every tensor float32, inside the file and finite (ModelError naming the first bad one)."""
+    import numpy as np
+
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets")
+        if entry.get("dtype") != "F32":
+            raise ModelError(f"{weights}: tensor {name} is {entry.get('dtype')!r}, not float32")
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+            or not 0 <= offsets[0] <= offsets[1] <= len(body)
+            or offsets[1] - offsets[0] != 4 * _count(entry["shape"])
+        ):
+            raise ModelError(f"{weights}: tensor {name} does not lie where its header says")
+        values = np.frombuffer(body, dtype="<f4", count=_count(entry["shape"]), offset=offsets[0])
+        if not np.isfinite(values).all():
+            bad = int(np.count_nonzero(~np.isfinite(values)))
+            raise ModelError(
+                f"{weights}: tensor {name} holds {bad} value{'s' if bad != 1 else ''} that "
+                "are not finite numbers (NaN or infinity); the model cannot be used"
+            )
+
+
+def _count(shape: list[int]) -> int:
+    count = 1
+    for size in shape:
+        count *= size
+    return count
 
 
 def expected_shapes(num_classes: int) -> dict[str, list[int]]:
@@ -285,23 +350,53 @@ def expected_shapes(num_classes: int) -> dict[str, list[int]]:
     return shapes
 
 
+def check_class_names(classes: Any, num_classes: int, where: str) -> list[str]:
+    """The card's class names when they are usable labels, else a ModelError saying why."""
+    if not isinstance(classes, list) or len(classes) != num_classes:
+        count = len(classes) if isinstance(classes, list) else "no list of"
+        raise ModelError(f"{where}: the card names {count} classes; the model has {num_classes}")
+    for i, name in enumerate(classes):
+        if not isinstance(name, str):
+            raise ModelError(f"{where}: class {i} is not text")
+        problem = None
+        if not name.strip():
+            problem = "is empty"
+        elif len(name) > MAX_CLASS_NAME:
+            problem = f"is longer than {MAX_CLASS_NAME} characters"
+        elif not name.isprintable():
+            problem = "holds control or unprintable characters"
+        else:
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                problem = "is not valid Unicode text"
+        if problem is not None:
+            shown = name[:MAX_CLASS_NAME].encode("ascii", "backslashreplace").decode("ascii")
+            raise ModelError(f"{where}: class {i} ({shown!r}) {problem}")
+    if len(set(classes)) != len(classes):
+        raise ModelError(f"{where}: class names repeat; each class needs its own name")
+    return list(classes)
+
+
 def model_classes(location: ModelLocation, num_classes: int) -> list[str]:
-    classes = read_card(location).get("classes")
-    if isinstance(classes, list) and len(classes) == num_classes:
-        return [str(c) for c in classes]
-    return [f"class {i}" for i in range(num_classes)]
+    """The class names from the model's card (checked), or "class 0", "class 1", ..."""
+    card = read_card(location)
+    if "classes" not in card:
+        return [f"class {i}" for i in range(num_classes)]
+    return check_class_names(card["classes"], num_classes, str(location.card))
 
 
 def load_location(location: ModelLocation) -> TinyVGG:
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
     from .network import TinyVGG
 
-    facts = read_facts(location.weights)
+    data = read_weights_file(location.weights)
+    facts = read_facts(location.weights, data)
     try:
-        state = load_file(str(location.weights))
-    except (OSError, SafetensorError, ValueError) as exc:
+        state = load(data)
+    except (SafetensorError, ValueError) as exc:
         raise ModelError(f"{location.weights}: not a readable safetensors file ({exc})") from None
     model = TinyVGG(num_classes=facts.num_classes, flatten_order=facts.flatten_order)
     try:
@@ -311,7 +406,7 @@ def load_location(location: ModelLocation) -> TinyVGG:
     model.card = read_card(location)
     model.classes = model_classes(location, facts.num_classes)
     model.name = location.name
-    model.sha256 = sha256_file(location.weights)
+    model.sha256 = facts.sha256
     model.eval()
     return model
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from cnn_model.safeio import FileRefused, read_text
+
 from .colors import SCALES, ColourScale
 
 
@@ -60,11 +62,17 @@ class ThemeError(ValueError):
     pass
 
 
+MAX_THEME_BYTES = 64 * 1024
+
+
 def load_theme(name: str) -> Theme:
-    path = themes_dir() / f"{name}.yaml"
-    if not path.is_file():
+    if name not in theme_names():  # a name, never a path
         raise ThemeError(f"unknown theme {name!r}; known themes: {', '.join(theme_names())}")
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    path = themes_dir() / f"{name}.yaml"
+    try:
+        data = yaml.safe_load(read_text(path, MAX_THEME_BYTES))
+    except (FileRefused, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ThemeError(f"{path}: cannot read the theme ({exc})") from None
     if not isinstance(data, dict):
         raise ThemeError(f"{path}: a theme must be a mapping")
     missing = [k for k in (*COLOUR_KEYS, "font", "scales") if k not in data]
