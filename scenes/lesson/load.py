@@ -8,7 +8,10 @@ run after the field checks they depend on.
 
 from __future__ import annotations
 
+import os
+import re
 import string
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from cnn_model import ImageError, ModelError, samples
 from cnn_model.images import open_image
+from cnn_model.safeio import FileRefused, describe, read_regular, real_path
 from cnn_model.store import ModelLocation, model_classes, read_facts, resolve
 from cnn_model.tinyvgg import layer_specs
 
@@ -25,8 +29,26 @@ from ..steps.base import LayerInfo, ModelInfo, StepSpec
 from ..visuals.theme import theme_names
 from .errors import FieldPath, LessonError, LessonInvalid, display_path, path_text
 from .messages import describe_value, listing, message_for, suggest, unknown_name
-from .source import Source, parse
-from .spec import LessonHeader
+from .source import MAX_BYTES, Source, decode_error, parse, text_problem
+from .spec import MAX_STEPS, LessonHeader
+
+# What narration may ask for: a step lasts as long as its narration takes to
+# read, so a very long text (or a slow reading speed) would ask for hours.
+MAX_STEP_SECONDS = 600.0
+MAX_LESSON_SECONDS = 2 * 3600.0
+READING_LAG = 1.0  # seconds added to a narration's reading time
+# Placeholder formats: {prediction:>12} pads, {probability:.2} cuts; wider is a mistake.
+MAX_FORMAT_WIDTH = 60
+# A course reads its lessons' files: together they stay within these.
+MAX_COURSE_BYTES = 4 * MAX_BYTES
+MAX_COURSE_VALUES = 100_000
+LESSON_SUFFIXES = (".yaml", ".yml")
+# An output name: letters and digits of any script, '-' and '_'; bounded in bytes
+# so that "<name>.webm" and the staging names stay far below 255 bytes.
+MAX_NAME_BYTES = 100
+_RESERVED_NAMES = {"con", "prn", "aux", "nul"} | {
+    f"{port}{i}" for port in ("com", "lpt") for i in range(10)
+}
 
 PLACEHOLDERS = {
     "prediction": "the predicted class",
@@ -73,11 +95,44 @@ class Lesson:
 
     @property
     def name(self) -> str:
-        return self.path.stem
+        """The lesson's output name (its folder and files), a safe slug of the file's."""
+        return output_name(self.path)
 
     @property
     def needs_trace(self) -> bool:
         return any(_step_needs_trace(s) for s in self.steps)
+
+
+def output_name(path: Path) -> str:
+    """A safe name for a lesson's outputs, made from its file name.
+
+    Never empty, never ``.`` or ``..``, never hidden, never a path, at most
+    ``MAX_NAME_BYTES`` bytes: ``...yaml`` becomes ``lesson``, ``Faltung für
+    alle.yaml`` ``Faltung-für-alle``.
+    """
+    stem = unicodedata.normalize("NFC", path.name)
+    for suffix in LESSON_SUFFIXES:
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    else:
+        stem = Path(stem).stem
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem)
+    slug = re.sub(r"-{2,}", "-", slug).strip("-_")
+    while len(slug.encode("utf-8")) > MAX_NAME_BYTES:
+        slug = slug[:-1]
+    slug = slug.strip("-_")
+    if not slug:
+        return "lesson"
+    if slug.lower() in _RESERVED_NAMES:  # names Windows cannot hold, for LMS uploads
+        return f"lesson-{slug}"
+    return slug
+
+
+def reading_seconds(narration: str, words_per_minute: int) -> float:
+    """How long a narration takes to read at ``words_per_minute``, with a short lag."""
+    words = len(narration.split())
+    return 0.0 if words == 0 else 60.0 * words / words_per_minute + READING_LAG
 
 
 def uses_placeholders(narration: str) -> bool:
@@ -150,6 +205,11 @@ def _check_narration(source: Source, path: FieldPath, narration: str) -> list[Le
             )
         ]
     errors = []
+    specs = [spec for _, name, spec, _ in string.Formatter().parse(narration) if name is not None]
+    for spec in specs:
+        problem = _format_problem(spec or "")
+        if problem is not None:
+            return [source.error(path, problem)]
     for name in fields:
         if name not in PLACEHOLDERS:
             errors.append(
@@ -174,6 +234,22 @@ def _check_narration(source: Source, path: FieldPath, narration: str) -> list[Le
     return errors
 
 
+def _format_problem(spec: str) -> str | None:
+    """Why a placeholder's format (after the ':') is refused before it is tried: a
+    nested placeholder, or a width or precision beyond ``MAX_FORMAT_WIDTH``
+    (``{prediction:>2000000000}`` would make a string of 2 GB)."""
+    if "{" in spec or "}" in spec:
+        return "a placeholder's format cannot hold another placeholder; write it plainly"
+    for digits in re.findall(r"\d+", spec):
+        if len(digits) > 3 or int(digits) > MAX_FORMAT_WIDTH:
+            shown = digits if len(digits) <= 12 else f"{digits[:6]}... ({len(digits)} digits)"
+            return (
+                f"a placeholder width or precision of {shown} is too large; "
+                f"at most {MAX_FORMAT_WIDTH} characters, like {{prediction:>12}}"
+            )
+    return None
+
+
 def _model_reference(source: Source, value: str, lesson_dir: Path) -> str:
     """A model name as it is, or a path written in the lesson, relative to the lesson."""
     if "model" in source.overridden or value in ("default", "cnn-explainer"):
@@ -195,7 +271,7 @@ def _resolve_image(
     sample = samples.find_sample(value)
     base = Path.cwd() if "image" in source.overridden else lesson_dir
     path = sample or base / Path(value).expanduser()
-    if sample is None and not path.exists():
+    if sample is None and not os.path.lexists(path):
         known = samples.sample_names()
         return None, [
             source.error(
@@ -215,6 +291,15 @@ def _parse_steps(source: Source, raw_steps: list[Any]) -> list[StepSpec | None]:
     """Each step against its own type's schema; errors go to ``source.errors``."""
     steps: list[StepSpec | None] = []
     known = registry.names()
+    if len(raw_steps) > MAX_STEPS:
+        source.errors.append(
+            source.error(
+                ("steps",),
+                f"expected at most {MAX_STEPS} steps, got {len(raw_steps):,}; "
+                "split the lesson into several (a course can join them)",
+            )
+        )
+        return []
     for i, raw in enumerate(raw_steps):
         where: FieldPath = ("steps", i)
         if not isinstance(raw, dict):
@@ -271,38 +356,117 @@ class _Part:
     steps: list[StepSpec | None]
 
 
-def _course_parts(source: Source, header: LessonHeader, base: Path) -> list[_Part]:
-    """The lessons a course lists, each parsed and its steps checked against the schemas."""
-    parts: list[_Part] = []
-    for i, entry in enumerate(header.lessons or []):
-        path = base / entry
-        if not path.is_file():
-            source.errors.append(
-                source.error(("lessons", i), f"no lesson file {display_path(path)}")
+@dataclass
+class _Budget:
+    """What a course's files may add up to: steps, bytes and values."""
+
+    steps: int = 0
+    bytes: int = 0
+    values: int = 0
+
+
+def _course_entry(source: Source, i: int, entry: str, base: Path) -> Path | None:
+    """The lesson file a course entry names, if it may be read; else one error, no content."""
+    where: FieldPath = ("lessons", i)
+    written = Path(entry)
+    path = base / written
+    shown = display_path(path)
+    if written.is_absolute() or not real_path(path).is_relative_to(real_path(base)):
+        source.errors.append(
+            source.error(
+                where,
+                f"{entry!r} is outside the course's folder ({display_path(base) or '.'}); "
+                "a course lists lesson files in its own folder or below it",
             )
+        )
+        return None
+    if path.suffix.lower() not in LESSON_SUFFIXES:
+        source.errors.append(
+            source.error(where, f"{shown} is not a lesson file (lesson files end in .yaml or .yml)")
+        )
+        return None
+    problem = describe(path)
+    if problem == "no such file":
+        source.errors.append(source.error(where, f"no lesson file {shown}"))
+        return None
+    if problem is not None:
+        source.errors.append(source.error(where, f"{shown}: {problem}"))
+        return None
+    return path
+
+
+def _course_parts(source: Source, header: LessonHeader, base: Path) -> list[_Part]:
+    """The lessons a course lists, each parsed and its steps checked against the schemas.
+
+    Only files in the course's own folder tree are read. A file that is not
+    a lesson (no mapping with steps) gets one line that quotes none of it.
+    Each file is read once however often it is listed, and the files
+    together may not exceed the course budget of steps, bytes and values.
+    """
+    parts: list[_Part] = []
+    budget = _Budget()
+    parsed: dict[Path, _Part | None] = {}
+    for i, entry in enumerate(header.lessons or []):
+        path = _course_entry(source, i, entry, base)
+        if path is None:
             continue
-        sub = read_source(path)
-        if not sub.errors and isinstance(sub.data, dict):
-            if "lessons" in sub.data:
-                source.errors.append(
-                    source.error(
-                        ("lessons", i),
-                        f"{display_path(path)} is itself a course; "
-                        "a course lists lessons with steps",
-                    )
+        key = real_path(path)
+        if key not in parsed:
+            parsed[key] = _course_part(source, i, path, budget)
+        part = parsed[key]
+        if part is None:
+            continue
+        budget.steps += len(part.steps)
+        if budget.steps > MAX_STEPS:
+            source.errors.append(
+                source.error(
+                    ("lessons", i),
+                    f"the course has more than {MAX_STEPS} steps up to this lesson; "
+                    "split it into several courses",
                 )
-                continue
-            try:
-                sub_header = LessonHeader.model_validate(sub.data)
-            except ValidationError as exc:
-                sub.errors.extend(_pydantic_errors(sub, exc, LessonHeader, (), "lesson"))
-            else:
-                if sub_header.steps is None:
-                    sub.errors.append(sub.error(("steps",), "required field is missing"))
-                else:
-                    parts.append(_Part(sub, sub_header.title, _parse_steps(sub, sub_header.steps)))
-        source.errors.extend(sub.errors)
+            )
+            break
+        parts.append(part)
     return parts
+
+
+def _course_part(source: Source, i: int, path: Path, budget: _Budget) -> _Part | None:
+    """One lesson of a course, parsed and checked (None when it cannot be used)."""
+    shown = display_path(path)
+    sub = read_source(path)
+    budget.bytes += sub.size_bytes
+    budget.values += sub.size_values
+    if budget.bytes > MAX_COURSE_BYTES or budget.values > MAX_COURSE_VALUES:
+        source.errors.append(
+            source.error(
+                ("lessons", i),
+                f"the course's lesson files hold more than {MAX_COURSE_BYTES:,} bytes or "
+                f"{MAX_COURSE_VALUES:,} values together; split it into several courses",
+            )
+        )
+        return None
+    if sub.errors:
+        source.errors.extend(sub.errors)
+        return None
+    if not isinstance(sub.data, dict) or "steps" not in sub.data:
+        if isinstance(sub.data, dict) and "lessons" in sub.data:
+            why = "is itself a course; a course lists lessons with steps"
+        else:
+            why = "is not a lesson (a lesson file is a mapping with a title and steps)"
+        source.errors.append(source.error(("lessons", i), f"{shown} {why}"))
+        return None
+    try:
+        sub_header = LessonHeader.model_validate(sub.data)
+    except ValidationError as exc:
+        sub.errors.extend(_pydantic_errors(sub, exc, LessonHeader, (), "lesson"))
+        source.errors.extend(sub.errors)
+        return None
+    if sub_header.steps is None:
+        source.errors.append(sub.error(("steps",), "expected a non-empty list of steps, got null"))
+        return None
+    part = _Part(sub, sub_header.title, _parse_steps(sub, sub_header.steps))
+    source.errors.extend(sub.errors)
+    return part
 
 
 def validate_source(source: Source, path: Path) -> Lesson | None:
@@ -414,6 +578,7 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
                 chapters.append(Chapter(step_label(spec), len(steps) - 1, 1))
         if part.source is not source:  # a course: one chapter per lesson
             chapters.append(Chapter(part.title, first, len(steps) - first))
+    errors.extend(_duration_errors(parts, header.words_per_minute))
     if header.poster is not None and header.poster > len(steps) and not errors:
         errors.append(
             source.error(
@@ -441,17 +606,55 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
     return Lesson(path, header, steps, location, image, origins, chapters)
 
 
+def _duration_errors(parts: list[_Part], words_per_minute: int) -> list[LessonError]:
+    """Narration may not ask for more than ``MAX_STEP_SECONDS`` a step, ``MAX_LESSON_SECONDS``
+    in all (a placeholder counts as one word)."""
+    errors: list[LessonError] = []
+    total = 0.0
+    for part in parts:
+        for i, spec in enumerate(part.steps):
+            if spec is None:
+                continue
+            seconds = reading_seconds(spec.narration, words_per_minute)
+            total += seconds
+            if seconds > MAX_STEP_SECONDS:
+                errors.append(
+                    part.source.error(
+                        ("steps", i, "narration"),
+                        f"this narration takes {seconds / 60:.0f} minutes to read at "
+                        f"{words_per_minute} words per minute; a step may take at most "
+                        f"{MAX_STEP_SECONDS / 60:.0f} minutes (split it over several steps)",
+                    )
+                )
+    if total > MAX_LESSON_SECONDS and not errors:
+        first = parts[0].source
+        errors.append(
+            first.error(
+                (),
+                f"the narration takes {total / 3600:.1f} hours to read; a lesson may take at "
+                f"most {MAX_LESSON_SECONDS / 3600:.0f} hours (split it into several lessons)",
+            )
+        )
+    return errors
+
+
 def read_source(path: Path) -> Source:
+    """Read and parse a lesson file: a regular UTF-8 file of at most ``MAX_BYTES``."""
     file = display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        data = read_regular(path, MAX_BYTES)
+    except FileRefused as exc:
         source = Source(file)
-        source.errors.append(LessonError(file, 1, 1, "", "no such lesson file"))
+        reason = str(exc)
+        message = "no such lesson file" if reason == "no such file" else f"cannot read it: {reason}"
+        source.errors.append(LessonError(file, 1, 1, "", message))
         return source
-    except (OSError, UnicodeDecodeError) as exc:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         source = Source(file)
-        source.errors.append(LessonError(file, 1, 1, "", f"cannot read the file ({exc})"))
+        line, column, message = decode_error(data, exc)
+        source.errors.append(LessonError(file, line, column, "", message))
         return source
     return parse(text, file)
 
@@ -468,10 +671,15 @@ def _apply_overrides(source: Source, overrides: dict[str, str | None] | None) ->
             continue
         if key not in OVERRIDABLE:
             raise ValueError(f"{key!r} cannot be overridden; choose from {OVERRIDABLE}")
-        if key == "image" and samples.find_sample(value) is None and Path(value).exists():
-            value = str(Path(value).resolve())
-        source.data[key] = value
         source.overridden.add(key)
+        problem = text_problem(value)
+        if problem is not None:
+            source.errors.append(source.error((key,), f"the value {problem}"))
+            source.data.pop(key, None)
+            continue
+        if key == "image" and samples.find_sample(value) is None and os.path.lexists(value):
+            value = os.path.abspath(value)
+        source.data[key] = value
 
 
 def validate_lesson(

@@ -8,6 +8,8 @@ Python-object tags and alias bombs become located errors, never exceptions.
 
 from __future__ import annotations
 
+import math
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,44 @@ _SAFE_TAG_PREFIX = "tag:yaml.org,2002:"
 _SAFE_TAGS = {
     _SAFE_TAG_PREFIX + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
 }
+_MERGE_TAG = _SAFE_TAG_PREFIX + "merge"
+# Larger than any count, index or size a lesson can mean; beyond it a number is
+# refused where it enters, before any message has to print all its digits.
+MAX_INTEGER = 10**15
+MAX_KEY_CHARS = 100
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be lesson text (None when it can): it must be valid
+    Unicode that encodes as UTF-8, without NUL or other control characters
+    (tabs and line breaks are fine)."""
+    for char in text:
+        if char in "\n\t":
+            continue
+        code = ord(char)
+        if 0xD800 <= code <= 0xDFFF:
+            return f"holds a lone surrogate (U+{code:04X}), which is not valid Unicode text"
+        category = unicodedata.category(char)
+        if category == "Cc":
+            name = "NUL" if code == 0 else "a control character"
+            return f"holds {name} (U+{code:04X}); write plain text"
+    return None
+
+
+def scalar_problem(value: Any) -> str | None:
+    """Why a YAML scalar cannot be a lesson value (None when it can)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        if abs(value) > MAX_INTEGER:
+            digits = max(1, math.floor(value.bit_length() * math.log10(2)) + 1)
+            return f"a number of about {digits:,} digits is far too large for any field"
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "expected a finite number, got infinity or NaN"
+    if isinstance(value, str):
+        return text_problem(value)
+    return None
 
 
 @dataclass
@@ -38,6 +78,8 @@ class Source:
     errors: list[LessonError] = field(default_factory=list)
     # Lesson keys replaced from the command line (errors name the option instead).
     overridden: set[str] = field(default_factory=set)
+    size_bytes: int = 0  # of the file's text
+    size_values: int = 0  # nodes, counting each use of an alias
 
     def mark(self, path: FieldPath, key: bool = False) -> tuple[int, int]:
         """The best position for ``path``: the value's (or key's), else the nearest parent's."""
@@ -121,26 +163,20 @@ class _Builder:
             )
             return None
         if isinstance(node, ScalarNode):
-            try:
-                return self.scalars.construct_object(node, deep=True)
-            except (yaml.YAMLError, ValueError) as exc:
-                line, column = _position(node)
-                self.source.errors.append(
-                    LessonError(
-                        self.source.file,
-                        line,
-                        column,
-                        path_text(path),
-                        f"cannot read this value ({exc})",
-                    )
-                )
-                return None
+            return self._scalar(node, path)
         if isinstance(node, SequenceNode):
             return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
         assert isinstance(node, MappingNode)
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             line, column = _position(key_node)
+            if key_node.tag == _MERGE_TAG:
+                self._located(
+                    key_node,
+                    path,
+                    "merge keys ('<<') are not supported; write each key out in full",
+                )
+                continue
             if not isinstance(key_node, ScalarNode) or key_node.tag == _SAFE_TAG_PREFIX + "null":
                 self.source.errors.append(
                     LessonError(
@@ -149,6 +185,12 @@ class _Builder:
                 )
                 continue
             key = str(key_node.value)
+            problem = text_problem(key)
+            if problem is None and len(key) > MAX_KEY_CHARS:
+                problem = f"is longer than {MAX_KEY_CHARS} characters"
+            if problem is not None:
+                self._located(key_node, path, f"a key that {problem}")
+                continue
             child = (*path, key)
             if key in result:
                 first = self.source.key_marks[child]
@@ -166,11 +208,53 @@ class _Builder:
             result[key] = self.build(value_node, child)
         return result
 
+    def _located(self, node: Node, path: FieldPath, message: str) -> None:
+        line, column = _position(node)
+        self.source.errors.append(
+            LessonError(self.source.file, line, column, path_text(path), message)
+        )
+
+    def _scalar(self, node: ScalarNode, path: FieldPath) -> Any:
+        """A scalar's value; a value YAML cannot build, or a lesson cannot hold, is an error."""
+        try:
+            value = self.scalars.construct_object(node, deep=True)
+        except Exception as exc:  # PyYAML's constructors raise many kinds for odd tags
+            tag = node.tag.removeprefix(_SAFE_TAG_PREFIX)
+            reason = str(exc) if isinstance(exc, yaml.YAMLError | ValueError) else ""
+            reason = reason.split("\n")[0][:120]
+            self._located(
+                node,
+                path,
+                f"cannot read this value as {tag}" + (f" ({reason})" if reason else ""),
+            )
+            return None
+        problem = scalar_problem(value)
+        if problem is not None:
+            self._located(node, path, problem)
+            return None
+        return value
+
+
+def _line_column(text: str, index: int) -> tuple[int, int]:
+    """Line and column (from 1) of the character at ``index``."""
+    index = max(0, min(index, len(text)))
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def decode_error(data: bytes, exc: UnicodeDecodeError) -> tuple[int, int, str]:
+    """Where undecodable bytes are (line, column in characters) and what they are."""
+    prefix = data[: exc.start].decode("utf-8", errors="replace")
+    line, column = _line_column(prefix, len(prefix))
+    shown = data[exc.start : min(exc.end, exc.start + 4)].hex(" ")
+    return line, column, f"not UTF-8 text (bytes {shown} here); save the file as UTF-8"
+
 
 def parse(text: str, file: str) -> Source:
     """Parse ``text``; problems are collected in ``Source.errors``."""
     source = Source(file)
-    if len(text.encode("utf-8")) > MAX_BYTES:
+    source.size_bytes = len(text.encode("utf-8", errors="surrogatepass"))
+    if source.size_bytes > MAX_BYTES:
         source.errors.append(
             LessonError(file, 1, 1, "", f"the file is larger than {MAX_BYTES:,} bytes")
         )
@@ -191,8 +275,24 @@ def parse(text: str, file: str) -> Source:
             LessonError(file, line, column, "", f"YAML syntax error: {problem}{context}")
         )
         return source
+    except yaml.reader.ReaderError as exc:
+        line, column = _line_column(text, exc.position)
+        char = exc.character
+        code = char if isinstance(char, int) else ord(str(char)[:1] or "?")
+        source.errors.append(
+            LessonError(
+                file,
+                line,
+                column,
+                "",
+                f"YAML cannot hold the character U+{code:04X} here; "
+                "write it as an escape in double quotes or remove it",
+            )
+        )
+        return source
     except yaml.YAMLError as exc:
-        source.errors.append(LessonError(file, 1, 1, "", f"YAML error: {exc}"))
+        first = str(exc).split("\n")[0][:200]
+        source.errors.append(LessonError(file, 1, 1, "", f"YAML error: {first}"))
         return source
     documents = [d for d in documents if d is not None]
     if not documents:
@@ -216,7 +316,8 @@ def parse(text: str, file: str) -> Source:
             )
         )
         return source
-    if _expanded_size(root, {}, MAX_NODES) > MAX_NODES:
+    source.size_values = _expanded_size(root, {}, MAX_NODES)
+    if source.size_values > MAX_NODES:
         source.errors.append(
             LessonError(
                 file,

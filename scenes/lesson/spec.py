@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 QUALITIES = ("draft", "low", "medium", "high", "production")
 QUALITY_FLAGS = {"d": "draft", "l": "low", "m": "medium", "h": "high", "k": "production"}
 Quality = Literal["draft", "low", "medium", "high", "production", "d", "l", "m", "h", "k"]
+MAX_STEPS = 300  # in one render: a lesson, or a course's lessons together
+MAX_LESSONS = 100  # files a course lists
+MAX_PATH_CHARS = 1024
 
 
 class LessonHeader(BaseModel):
@@ -16,20 +19,24 @@ class LessonHeader(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    title: str = Field(..., min_length=1, description="The lesson's title.")
+    title: str = Field(..., min_length=1, max_length=200, description="The lesson's title.")
     description: str | None = Field(
-        None, description="A sentence about the lesson, for pages and players."
+        None, max_length=2000, description="A sentence about the lesson, for pages and players."
     )
     model: str = Field(
         "default",
+        min_length=1,
+        max_length=MAX_PATH_CHARS,
         description="default, cnn-explainer, the name of a trained model, or a path to weights.",
     )
     image: str | None = Field(
         None,
+        min_length=1,
+        max_length=MAX_PATH_CHARS,
         description="A sample name (e.g. star_1) or an image path relative to the lesson file; "
         "defaults to the model's own sample.",
     )
-    theme: str = Field("cnn-explainer", description="A theme in configs/themes.")
+    theme: str = Field("cnn-explainer", max_length=100, description="A theme in configs/themes.")
     aspect: Literal["16:9", "9:16", "1:1"] = Field("16:9", description="Shape of the video.")
 
     @field_validator("aspect", mode="before")
@@ -56,6 +63,7 @@ class LessonHeader(BaseModel):
     )
     voice: str | None = Field(
         None,
+        max_length=100,
         description="Narrate the steps aloud with espeak-ng in this voice (e.g. en, en-us, "
         "en-gb); without it the video is silent.",
     )
@@ -68,9 +76,10 @@ class LessonHeader(BaseModel):
     steps: list[Any] | None = Field(
         None, min_length=1, description="The steps, in order (or give `lessons` instead)."
     )
-    lessons: list[str] | None = Field(
+    lessons: list[Annotated[str, Field(min_length=1, max_length=MAX_PATH_CHARS)]] | None = Field(
         None,
         min_length=1,
+        max_length=MAX_LESSONS,
         description="A course: lesson files (relative to this one) whose steps play in order, "
         "one chapter each, with this file's model, image, theme and aspect.",
     )

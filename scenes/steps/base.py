@@ -25,9 +25,12 @@ class StepSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     type: str
-    title: str | None = Field(None, description="Heading shown at the top of the step.")
+    title: str | None = Field(
+        None, max_length=120, description="Heading shown at the top of the step."
+    )
     narration: str = Field(
         "",
+        max_length=4000,
         description="What a learner hears or reads as a caption; may use {prediction}, "
         "{probability} and other placeholders filled from the model's trace.",
     )
