@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from cnn_model.safeio import read_regular
+
+from ..atomic import is_temporary
 from . import captions, chapters, frames
 from . import formats as video_formats
 from .burn import burn_captions
@@ -28,6 +32,7 @@ from .page import render_page
 POSTER_PREFERENCE = ("overview", "conv_elastic", "convolution", "softmax", "classify")
 THUMB_WIDTH = 320
 FORMATS = ("webm", "gif", "png")
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -168,26 +173,45 @@ def listed_files(manifest: dict[str, Any]) -> set[str]:
     return names - {""}
 
 
-def move_into(staging: Path, folder: Path) -> None:
-    """Move every staged file into ``folder`` (each rename atomic), manifest last.
+def carry_over(folder: Path, staging: Path) -> list[str]:
+    """Link the files in ``folder`` that its render did not make into ``staging``.
 
-    Files the previous render listed in its manifest and this one does not
-    make (a format no longer asked for, the clips of removed steps) are
-    removed afterwards, so the folder holds one render, not a mixture.
+    A lesson folder is replaced whole by its next render. What the previous
+    manifest lists is that render's and goes with it; everything else (an
+    author's notes, previews) is hard-linked (or, across devices, copied) into
+    the new folder first, so it stays. Symbolic links are carried as links,
+    never followed; FIFOs and devices are left behind. Returns the names
+    carried, relative to the folder.
     """
+    if not folder.is_dir() or folder.is_symlink():
+        return []
     previous: set[str] = set()
     with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
-        previous = listed_files(json.loads((folder / "manifest.json").read_text("utf-8")))
-    paths = sorted(p for p in staging.rglob("*") if p.is_file())
-    paths.sort(key=lambda p: p.name == "manifest.json")
-    made = {p.relative_to(staging).as_posix() for p in paths}
-    for path in paths:
-        target = folder / path.relative_to(staging)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        path.replace(target)
-    shutil.rmtree(staging, ignore_errors=True)
-    root = folder.resolve()
-    for name in sorted(previous - made):
-        old = (folder / name).resolve()
-        if old.is_relative_to(root) and old != root and old.is_file():
-            old.unlink()
+        data = read_regular(folder / "manifest.json", MAX_MANIFEST_BYTES)
+        previous = listed_files(json.loads(data.decode("utf-8")))
+    carried: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        here = Path(dirpath)
+        relative = here.relative_to(folder)
+        linked_dirs = [d for d in dirnames if (here / d).is_symlink()]
+        dirnames[:] = [d for d in dirnames if d not in linked_dirs and not is_temporary(d)]
+        if not dirnames and not filenames and not linked_dirs and relative != Path("."):
+            (staging / relative).mkdir(parents=True, exist_ok=True)  # an empty folder of theirs
+        for name in [*filenames, *linked_dirs]:
+            source = here / name
+            rel = (relative / name).as_posix()
+            target = staging / relative / name
+            if rel in previous or is_temporary(name) or os.path.lexists(target):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_symlink():
+                os.symlink(os.readlink(source), target)
+            elif source.is_file():
+                try:
+                    os.link(source, target)
+                except OSError:
+                    shutil.copy2(source, target)
+            else:
+                continue
+            carried.append(rel)
+    return carried

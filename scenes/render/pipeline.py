@@ -17,7 +17,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from typing import Any
 
 import cnn_model
 from cnn_model.images import load_input
+from cnn_model.safeio import real_path
 from cnn_model.store import (
     ModelLocation,
     load_location,
@@ -37,22 +37,65 @@ from cnn_model.store import (
 from cnn_model.trace import Trace, load_trace, save_trace
 
 from .. import __version__, speech
-from ..atomic import copy_file, remove_stale, temp_dir_prefix
+from ..atomic import (
+    PublishError,
+    copy_file,
+    output_problem,
+    publish_folder,
+    remove_stale,
+    staging_folder,
+)
 from ..export import chapters as chapters_mod
 from ..export import voice
-from ..export.publish import ExportOptions, export, move_into, write_page
-from ..lesson.load import Lesson, load_lesson, step_label
+from ..export.publish import ExportOptions, carry_over, export, write_page
+from ..lesson.load import MAX_STEP_SECONDS, Lesson, load_lesson, reading_seconds, step_label
 from ..steps import registry
 from ..visuals.theme import load_theme
 from . import settings as settings_mod
 from .join import concat, probe
 from .settings import RenderSettings
 
-READING_LAG = 1.0  # seconds added to a narration's reading time
-
 
 class RenderError(Exception):
-    """A step failed to render; the message names the step."""
+    """A step failed to render, or its outputs cannot be written; the message says where."""
+
+
+class OutputRefused(RenderError):
+    """The output folder or file cannot be used as it is (a user's mistake, not a failure)."""
+
+
+def _confined_dir(root: Path, path: Path) -> Path:
+    """Make the folder ``path`` (within ``root``) and check that it really is there.
+
+    A link or a file that someone left in its place, pointing outside the
+    output folder, is refused: a render writes nothing outside ``-o``.
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputRefused(f"cannot make the folder {path}: {exc.strerror or exc}") from None
+    expected = real_path(root) / path.relative_to(root)
+    if path.is_symlink() or real_path(path) != expected:
+        raise OutputRefused(
+            f"{path} is a link or lies outside the output folder {root}; "
+            "remove it (a render writes only inside -o)"
+        )
+    return path
+
+
+def output_root(out: str | Path) -> Path:
+    """The output folder ``-o``, made if needed; it must be a folder."""
+    root = Path(out)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputRefused(f"the output folder {root} is not a folder") from None
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise OutputRefused(f"cannot make the output folder {root}: {reason}") from None
+    if not root.is_dir():
+        raise OutputRefused(f"the output folder {root} is not a folder")
+    return root
 
 
 @dataclass
@@ -159,11 +202,6 @@ def fill_narration(narration: str, values: dict[str, str]) -> str:
     return narration.format_map(values) if narration else ""
 
 
-def reading_seconds(narration: str, words_per_minute: int) -> float:
-    words = len(narration.split())
-    return 0.0 if words == 0 else 60.0 * words / words_per_minute + READING_LAG
-
-
 def step_key(job: dict[str, Any], code: str) -> str:
     """Everything that can change a step's pixels, hashed."""
     # Paths are not content: the hashes beside them are.
@@ -262,12 +300,22 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
     """Resolve settings, trace the image once and describe every step's render job."""
     settings = settings_mod.resolve(lesson, cli)
     theme_obj = load_theme(settings.theme)
-    out_root = Path(out)
-    cache_dir = out_root / ".cache"
+    out_root = output_root(out)
+    cache_dir = _confined_dir(out_root, out_root / ".cache")
     for folder in (cache_dir / "clips", cache_dir / "jobs", cache_dir / "traces"):
-        folder.mkdir(parents=True, exist_ok=True)
+        _confined_dir(out_root, folder)
+    # What killed renders left: job files, staging folders, an old folder set aside.
     remove_stale(cache_dir)
-    remove_stale(out_root / lesson.name)
+    remove_stale(out_root, recursive=False)
+    lesson_dir = out_root / lesson.name
+    if lesson_dir.is_symlink() or (os.path.lexists(lesson_dir) and not lesson_dir.is_dir()):
+        raise OutputRefused(
+            f"{lesson_dir} is not a folder (a link or a file is in the way); "
+            "a render writes only inside -o"
+        )
+    remove_stale(lesson_dir, recursive=False)
+    with contextlib.suppress(OSError):
+        lesson_dir.rmdir()  # only if empty: what an interrupted render once left
 
     model_code = _package_digest(MODEL_CODE_DIR)  # read once: the trace and clip keys use it
     trace: Trace | None = None
@@ -280,7 +328,8 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
     voice_name = lesson.header.voice
     code = _code_digest(model_code)
     image_file_sha = sha256_file(lesson.image) if lesson.image is not None else None
-    jobs, keys = [], []
+    jobs: list[dict[str, Any]] = []
+    keys: list[str] = []
     speeches: list[Path | None] = []
     for spec in lesson.steps:
         uses_trace = registry.get(spec.type).needs_trace and trace is not None
@@ -288,9 +337,18 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
         min_seconds = reading_seconds(narration, settings.words_per_minute)
         spoken: Path | None = None
         if voice_name and narration:
-            spoken = speech.speak(narration, voice_name, cache_dir / "speech")
+            spoken = speech.speak(
+                narration, voice_name, _confined_dir(out_root, cache_dir / "speech")
+            )
             # The step lasts until its speech (which starts a moment in) has ended.
             min_seconds = max(min_seconds, voice.LEAD + speech.seconds(spoken) + 0.5)
+        if min_seconds > MAX_STEP_SECONDS:
+            index = len(jobs)
+            raise OutputRefused(
+                f"step {index + 1} ({spec.type}, {lesson.origins[index]}): its narration "
+                f"takes {min_seconds / 60:.0f} minutes; a step may take at most "
+                f"{MAX_STEP_SECONDS / 60:.0f} minutes"
+            )
         speeches.append(spoken)
         job: dict[str, Any] = {
             "step": spec.model_dump(mode="json"),
@@ -345,7 +403,6 @@ def render_lesson(
     prepared = prepare(lesson, out, cli)
     settings, cache_dir = prepared.settings, prepared.cache_dir
     lesson_dir = prepared.out_root / lesson.name
-    lesson_dir.mkdir(parents=True, exist_ok=True)
 
     results: list[StepResult] = []
     to_render: list[tuple[int, Path]] = []
@@ -411,24 +468,37 @@ def preview_step(
         failures = _run_jobs([(index, job_file)], 1, None, 1, 0)
         if failures:
             raise RenderError(f"step {index + 1} failed to render:\n{failures[index]}")
-    target = output or prepared.out_root / lesson.name / f"preview-step-{index + 1}.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    copy_file(png, target)
+    if output is None:
+        folder = _confined_dir(prepared.out_root, prepared.out_root / lesson.name)
+        target = folder / f"preview-step-{index + 1}.png"
+    else:
+        target = output
+    problem = output_problem(target)
+    if problem is not None:
+        raise OutputRefused(f"cannot write {target}: it is {problem}")
+    try:
+        # The lesson's lock: a render publishing its folder now would lose the file.
+        with _locked(prepared.cache_dir / f"{lesson.name}.lock"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            copy_file(png, target)
+    except OSError as exc:
+        raise RenderError(f"cannot write {target}: {exc.strerror or exc}") from None
     return target
 
 
 def _assemble(
     prepared: Prepared, results: list[StepResult], lesson_dir: Path, options: ExportOptions
 ) -> None:
-    """Join, add voice, export, and move every output into the lesson folder.
+    """Join, add voice, export, and publish the lesson folder whole.
 
-    Everything is made in a staging folder first: a failure part-way leaves
-    the previous outputs untouched.
+    The new folder is made complete in a staging folder beside the old one,
+    which it then replaces in one atomic step: a failure or a kill at any
+    moment leaves the previous render whole.
     """
     lesson = prepared.lesson
     name = lesson.name
-    with tempfile.TemporaryDirectory(prefix=temp_dir_prefix(), dir=lesson_dir) as tmp:
-        staging = Path(tmp)
+    staging = staging_folder(prepared.out_root)
+    try:
         manifest = _manifest(prepared, results)
         spans = chapters_mod.spans(lesson.chapters, manifest["steps"])
         joined = staging / f"{name}.mp4"
@@ -456,7 +526,20 @@ def _assemble(
             shutil.copyfile(result.clip, staging / step["clip"])
         write_page(manifest, exported.cues, staging)
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-        move_into(staging, lesson_dir)
+        carry_over(lesson_dir, staging)
+        publish_folder(staging, lesson_dir)
+    except PublishError as exc:
+        raise RenderError(str(exc)) from None
+    except OSError as exc:
+        where = lesson_dir
+        if exc.filename and real_path(exc.filename).is_relative_to(real_path(staging)):
+            where = lesson_dir / real_path(exc.filename).relative_to(real_path(staging))
+        raise RenderError(
+            f"cannot write {where}: {exc.strerror or exc}; the previous render is unchanged"
+        ) from None
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _manifest(prepared: Prepared, results: list[StepResult]) -> dict[str, Any]:
