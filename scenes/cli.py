@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,8 @@ from cnn_model import ImageError, ModelError
 
 from .cli_common import USAGE_ERROR, CliError, console, out, print_error
 from .model_commands import add_model_commands
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE: not the user's mistake
 
 QUALITY_CHOICES = ["d", "l", "m", "h", "k", "draft", "low", "medium", "high", "production"]
 
@@ -44,7 +47,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     from .lesson.errors import LessonInvalid
     from .lesson.load import load_lesson
-    from .render.pipeline import RenderError, render_lesson
+    from .render.pipeline import OutputRefused, RenderError, render_lesson
     from .speech import VoiceError
 
     try:
@@ -66,6 +69,9 @@ def cmd_render(args: argparse.Namespace) -> int:
             formats=tuple(dict.fromkeys(args.format or [])),
             burn_captions=args.burn_captions,
         )
+    except OutputRefused as exc:
+        print_error(exc)
+        return USAGE_ERROR
     except RenderError as exc:
         print_error(exc)
         return 1
@@ -124,13 +130,18 @@ def cmd_steps(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    from .atomic import output_problem, writing
     from .lesson.schema import json_schema_text
 
     text = json_schema_text()
     if args.output is None:
         out.print(text, end="")
         return 0
-    args.output.write_text(text, encoding="utf-8")
+    problem = output_problem(args.output)
+    if problem is not None:
+        raise CliError(f"--output {args.output}: it is {problem}")
+    with writing(args.output) as staged:
+        staged.write_text(text, encoding="utf-8")
     console.print(f"wrote {args.output}")
     return 0
 
@@ -149,13 +160,19 @@ def cmd_new(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     from .lesson.errors import LessonInvalid
     from .lesson.load import load_lesson
-    from .render.pipeline import RenderError, preview_step
+    from .render.pipeline import OutputRefused, RenderError, preview_step
 
     try:
         lesson = load_lesson(args.lesson, _overrides(args))
     except LessonInvalid as exc:
         _print_lesson_errors(exc.errors)
         return USAGE_ERROR
+    if args.output is not None:
+        from .atomic import output_problem
+
+        problem = output_problem(args.output)
+        if problem is not None:
+            raise CliError(f"--output {args.output}: it is {problem}")
     if not 1 <= args.step <= len(lesson.steps):
         raise CliError(
             f"--step must be from 1 to {len(lesson.steps)} (the lesson has "
@@ -171,6 +188,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
             theme=args.theme,
             output=args.output,
         )
+    except OutputRefused as exc:
+        print_error(exc)
+        return USAGE_ERROR
     except RenderError as exc:
         print_error(exc)
         return 1
@@ -224,6 +244,19 @@ def _overrides(args: argparse.Namespace) -> dict[str, str | None]:
     return {key: getattr(args, key) for key in ("model", "image", "theme", "aspect", "voice")}
 
 
+MAX_JOBS = 64
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:30]!r}") from None
+    if not 1 <= value <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_JOBS}, got {value:.3g}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cnnlesson",
@@ -245,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--out", type=Path, default=Path("media"), help="output root (default: media)"
     )
     render.add_argument(
-        "-j", "--jobs", type=int, help="steps rendered in parallel (default: CPU cores)"
+        "-j", "--jobs", type=_jobs, help="steps rendered in parallel (default: CPU cores)"
     )
     _add_overrides(render)
     render.add_argument(
@@ -308,6 +341,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("interrupted")
         return 130
+    except MemoryError:
+        print_error("not enough memory for this input")
+        return USAGE_ERROR
+    except Exception as exc:  # a defect: say so in one line (CNNLESSON_DEBUG=1 shows where)
+        if os.environ.get("CNNLESSON_DEBUG"):
+            raise
+        print_error(
+            f"unexpected {type(exc).__name__}: {exc} (this is a defect of cnnlesson; "
+            "run again with CNNLESSON_DEBUG=1 for the details)"
+        )
+        return INTERNAL_ERROR
 
 
 if __name__ == "__main__":

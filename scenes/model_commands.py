@@ -187,8 +187,14 @@ def cmd_model_fetch(args: argparse.Namespace) -> int:
 
 def _check_out(weights: Path) -> None:
     """``--out`` must name a .safetensors file in a folder that can be written."""
+    from .atomic import output_problem
+
     if weights.suffix != ".safetensors":
         raise CliError(f"--out must end in .safetensors, got {weights}")
+    for path in (weights, weights.with_suffix(".json")):
+        problem = output_problem(path)
+        if problem is not None:
+            raise CliError(f"--out {weights}: {path} is {problem}")
     try:
         weights.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=weights.parent):
@@ -285,22 +291,36 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _whole(text: str, least: int) -> int:
+def _whole(text: str, least: int, most: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        shown = text if len(text) <= 30 else text[:27] + "..."
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {shown!r}") from None
     if value < least:
         raise argparse.ArgumentTypeError(f"expected at least {least}, got {value}")
+    if value > most:
+        raise argparse.ArgumentTypeError(f"expected at most {most:,}, got {value:.3g}")
     return value
 
 
-def _positive(text: str) -> int:
-    return _whole(text, 1)
+def _bounded(most: int) -> Any:
+    def parse(text: str) -> int:
+        return _whole(text, 1, most)
+
+    return parse
+
+
+# torch and NumPy take seeds of 64 bits; an int64 is the range every one of them accepts.
+MAX_SEED = 2**63 - 1
+MAX_EPOCHS = 1000
+MAX_BATCH = 4096
+# Generated images are held in memory as 64x64x3 bytes: 200,000 is about 2.5 GB.
+MAX_GENERATED = 200_000
 
 
 def _seed(text: str) -> int:
-    return _whole(text, 0)
+    return _whole(text, 0, MAX_SEED)
 
 
 def _fraction(text: str) -> float:
@@ -356,10 +376,14 @@ def add_model_commands(sub: Any) -> None:
     tr.add_argument("--out", help="write weights to this .safetensors path instead")
     tr.add_argument("--seed", type=_seed, default=0, help="initial weights, shuffling and split")
     tr.add_argument(
-        "--epochs", type=_positive, help="passes over the data (default: 30 folder, 14 generated)"
+        "--epochs",
+        type=_bounded(MAX_EPOCHS),
+        help="passes over the data (default: 30 folder, 14 generated)",
     )
     tr.add_argument(
-        "--batch-size", type=_positive, help="images per step (default: 32 folder, 64 generated)"
+        "--batch-size",
+        type=_bounded(MAX_BATCH),
+        help="images per step (default: 32 folder, 64 generated)",
     )
     tr.add_argument(
         "--heldout",
@@ -368,10 +392,16 @@ def add_model_commands(sub: Any) -> None:
         help="fraction of each class held out to measure accuracy (default: 0.2)",
     )
     tr.add_argument(
-        "--train-count", type=_positive, default=16000, help="generated training images"
+        "--train-count",
+        type=_bounded(MAX_GENERATED),
+        default=16000,
+        help="generated training images",
     )
     tr.add_argument(
-        "--heldout-count", type=_positive, default=2000, help="generated held-out images"
+        "--heldout-count",
+        type=_bounded(MAX_GENERATED),
+        default=2000,
+        help="generated held-out images",
     )
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(func=cmd_model_train)

@@ -118,6 +118,13 @@ def vtt_time(seconds: float) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
 
 
+def cue_payload(text: str) -> str:
+    """Text as a WebVTT cue payload: "-->" cannot appear in it, and a blank (or
+    whitespace-only) line would end the cue, so such lines are dropped."""
+    lines = [line.rstrip() for line in text.replace("\r", "\n").split("\n")]
+    return "\n".join(line for line in lines if line.strip()).replace("-->", "→") or "…"
+
+
 def to_vtt(entries: list[tuple[float, float, str]], ids: list[str] | None = None) -> str:
     """A WebVTT file of (start, end, text) entries (captions or chapters)."""
     blocks = ["WEBVTT", ""]
@@ -125,8 +132,7 @@ def to_vtt(entries: list[tuple[float, float, str]], ids: list[str] | None = None
         if ids:
             blocks.append(ids[i])
         blocks.append(f"{vtt_time(start)} --> {vtt_time(end)}")
-        # "-->" cannot appear in a cue's text; a blank line would end it.
-        blocks.append(text.replace("-->", "→").replace("\n\n", "\n"))
+        blocks.append(cue_payload(text))
         blocks.append("")
     return "\n".join(blocks)
 

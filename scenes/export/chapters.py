@@ -49,7 +49,7 @@ def spans(chapters: list[Any], steps: list[dict[str, Any]]) -> list[ChapterSpan]
 
 def chapters_vtt(chapters: list[ChapterSpan]) -> str:
     return to_vtt(
-        [(c.start, c.end, c.title) for c in chapters],
+        [(c.start, c.end, " ".join(c.title.split())) for c in chapters],
         ids=[f"chapter-{i + 1}" for i in range(len(chapters))],
     )
 

@@ -299,7 +299,7 @@ Keys: N next step, P previous step, S pause after each step.</p>
 
 def iframe_snippet(page_url: str, title: str, width: int = 960, height: int = 720) -> str:
     return (
-        f'<iframe src="{html.escape(page_url)}" width="{width}" height="{height}" '
+        f'<iframe src="{_url(page_url)}" width="{width}" height="{height}" '
         f'title="{html.escape(title)}" allow="fullscreen" allowfullscreen '
         f'style="border:0"></iframe>'
     )
