@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,9 +27,30 @@ def star_trace(default_model: cnn_model.TinyVGG) -> cnn_model.Trace:
     return cnn_model.trace(default_model, ROOT / "lessons" / "images" / "star_1.png")
 
 
-@pytest.fixture()
+# No test may depend on this machine's own state: the user's cache (a fetched
+# CNN Explainer model adds samples and models), trained models, or settings
+# pointing elsewhere. The whole session (module fixtures included) runs with
+# folders of its own, and every test with fresh ones; subprocesses inherit them.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="cnnlesson-tests-"))
+for _name in (
+    "CNNLESSON_SAMPLES",
+    "CNNLESSON_CONFIGS",
+    "CNNLESSON_DEBUG",
+    "CNNLESSON_PUBLISH_DELAY",
+):
+    os.environ.pop(_name, None)
+os.environ["CNNLESSON_DATA"] = str(_SESSION_HOME / "data")
+os.environ["CNNLESSON_CACHE"] = str(_SESSION_HOME / "cache")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Per-test user data and cache folders, so tests never touch the real ones."""
+    """Per-test user data and cache folders, so tests never touch the real ones
+    nor each other's (every test gets them; ask for it to know where they are)."""
     monkeypatch.setenv("CNNLESSON_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("CNNLESSON_CACHE", str(tmp_path / "cache"))
     return tmp_path

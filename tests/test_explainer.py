@@ -43,6 +43,10 @@ EXPECTED_TOP1 = {
     "car_1": ("sport car", 0.966),
     "pizza_1": ("pizza", 0.991),
 }
+# The model computes in float32, the reference in float64: a layer may differ by
+# this much relative to its own largest magnitude (at least 1). float32 has about
+# 7 significant digits, and the dense layer sums 1,690 products, whose order
+# differs between CPUs' vector units.
 PARITY_TOLERANCE = 1e-5
 
 
@@ -136,6 +140,7 @@ def test_every_layer_matches_the_keras_reference_on_every_sample(fetched) -> Non
     images = sorted((SHARED_EXPLAINER / "img").glob("*.jpeg"))
     assert len(images) == 21
     worst = dict.fromkeys([*LAYER_NAMES, "softmax"], 0.0)
+    scale = dict.fromkeys([*LAYER_NAMES, "softmax"], 1.0)
     for path in images:
         t = cnn_model.trace(fetched, path)
         ref = reference.run(keras_input(path))
@@ -144,15 +149,16 @@ def test_every_layer_matches_the_keras_reference_on_every_sample(fetched) -> Non
             got = as_keras_layout(name, t.activations[name].astype(np.float64))
             assert got.shape == ref[name].shape, (path.name, name)
             worst[name] = max(worst[name], float(np.abs(got - ref[name]).max()))
+            scale[name] = max(scale[name], float(np.abs(ref[name]).max()))
         np.testing.assert_array_equal(t.logits, t.activations["output"])
         worst["softmax"] = max(
             worst["softmax"], float(np.abs(t.probabilities - ref["softmax"]).max())
         )
     print("\nmax |difference| over all 21 sample images, converted model vs Keras reference:")
     for name, value in worst.items():
-        print(f"  {name:<11} {value:.3e}")
-    bad = {name: value for name, value in worst.items() if value > PARITY_TOLERANCE}
-    assert not bad, f"layers differing by more than {PARITY_TOLERANCE}: {bad}"
+        print(f"  {name:<11} {value:.3e} (largest |value| {scale[name]:.3g})")
+    bad = {name: value for name, value in worst.items() if value > PARITY_TOLERANCE * scale[name]}
+    assert not bad, f"layers differing by more than {PARITY_TOLERANCE} of their scale: {bad}"
 
 
 @needs_shared

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html.parser
 import json
+import os
 from pathlib import Path
 
+import pytest
 import webvtt
 
 from scenes.export import captions, publish
@@ -132,16 +134,21 @@ def test_stills_are_chosen_by_frame_number() -> None:
     assert publish.poster_frame(steps, options) == 0
 
 
-def test_publishing_removes_what_the_previous_render_listed_and_this_one_does_not(
-    tmp_path: Path,
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchange", "rename-aside"])
+def test_publishing_replaces_the_render_and_keeps_the_authors_files(
+    tmp_path: Path, exchange: bool
 ) -> None:
-    folder, staging = tmp_path / "lesson", tmp_path / "lesson" / ".render-1-x"
+    from scenes.atomic import publish_folder
+
+    folder, staging = tmp_path / "lesson", tmp_path / ".render-1-x"
     old = manifest()
     for name in publish.listed_files(old):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text("old")
     (folder / "manifest.json").write_text(json.dumps(old))
     (folder / "notes.txt").write_text("the author's own file")
+    (folder / "steps" / "my-cut.mp4").write_text("the author's clip")
+    (folder / "link").symlink_to(tmp_path / "elsewhere")
     new = manifest(steps=old["steps"][:1])
     new["files"]["formats"] = {}
     new["files"]["thumbnails"] = ["thumbnails/01.png"]
@@ -149,13 +156,36 @@ def test_publishing_removes_what_the_previous_render_listed_and_this_one_does_no
         (staging / name).parent.mkdir(parents=True, exist_ok=True)
         (staging / name).write_text("new")
     (staging / "manifest.json").write_text(json.dumps(new))
-    publish.move_into(staging, folder)
+    carried = publish.carry_over(folder, staging)
+    assert sorted(carried) == ["link", "notes.txt", "steps/my-cut.mp4"]
+    publish_folder(staging, folder, allow_exchange=exchange)
     left = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
-    assert left == publish.listed_files(new) | {"notes.txt"}
+    assert left == publish.listed_files(new) | {"notes.txt", "steps/my-cut.mp4"}
     assert all(
         (folder / n).read_text() == "new" for n in publish.listed_files(new) - {"manifest.json"}
     )
-    assert not staging.exists()
+    assert (folder / "link").is_symlink()
+    assert os.readlink(folder / "link") == str(tmp_path / "elsewhere")
+    assert (folder / "notes.txt").read_text() == "the author's own file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lesson"]  # no staging, nothing aside
+
+
+def test_a_manifest_that_names_files_outside_its_folder_removes_nothing(tmp_path: Path) -> None:
+    from scenes.atomic import publish_folder
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    folder, staging = tmp_path / "out" / "lesson", tmp_path / "out" / ".render-1-x"
+    folder.mkdir(parents=True)
+    hostile = manifest()
+    hostile["files"]["formats"] = {"webm": "../../victim.txt", "gif": "/etc/hostname"}
+    (folder / "manifest.json").write_text(json.dumps(hostile))
+    staging.mkdir()
+    (staging / "manifest.json").write_text(json.dumps(manifest()))
+    publish.carry_over(folder, staging)
+    publish_folder(staging, folder)
+    assert victim.read_text() == "keep me"
+    assert Path("/etc/hostname").exists()
 
 
 def test_gif_settings_shrink_then_slow_down_to_fit() -> None:
