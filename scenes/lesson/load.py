@@ -445,10 +445,11 @@ def _course_part(source: Source, i: int, path: Path, budget: _Budget) -> _Part |
             )
         )
         return None
-    if sub.errors:
-        source.errors.extend(sub.errors)
+    looks_like_lesson = isinstance(sub.data, dict) and "steps" in sub.data
+    if sub.errors and (sub.data is None or looks_like_lesson):
+        source.errors.extend(sub.errors)  # errors in the lesson's own text
         return None
-    if not isinstance(sub.data, dict) or "steps" not in sub.data:
+    if not looks_like_lesson:  # one line; nothing it holds is quoted back
         if isinstance(sub.data, dict) and "lessons" in sub.data:
             why = "is itself a course; a course lists lessons with steps"
         else:

@@ -60,8 +60,8 @@ def scalar_problem(value: Any) -> str | None:
             digits = max(1, math.floor(value.bit_length() * math.log10(2)) + 1)
             return f"a number of about {digits:,} digits is far too large for any field"
         return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else "expected a finite number, got infinity or NaN"
+    # Floats, infinite or not, go on to the schemas: every float field has bounds
+    # and every matrix entry is checked to be finite, each with its own message.
     if isinstance(value, str):
         return text_problem(value)
     return None
