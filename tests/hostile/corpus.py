@@ -1,0 +1,1058 @@
+"""Hostile inputs for ``cnnlesson``, one function each, grouped by the class of defect.
+
+Each case builds its files in a sandbox folder (FIFOs, symbolic-link loops and
+device nodes are made at run time) and returns the command to run there and
+what must come of it. The sandbox holds bait that must survive every case: a
+``media/index.html`` and ``media/manifest.json`` beside the output folder
+``media/out``, a victim file, and files outside the lesson's folder whose text
+(``TOPSECRET``) must never appear in any message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+WEIGHTS = ROOT / "cnn_model" / "weights" / "default.safetensors"
+CARD = ROOT / "cnn_model" / "weights" / "default.json"
+SECRET = "TOPSECRET-7f3a"
+OUT = "media/out"
+
+BASE = "title: Hostile\nsteps:\n  - type: title\n    text: Hello\n"
+WITH_MODEL = "title: Hostile\n{header}steps:\n  - type: classify\n"
+
+
+@dataclass
+class Expect:
+    """What a case must give, beyond the checks every case gets."""
+
+    args: list[str]
+    exit: tuple[int, ...] = (2,)
+    contains: tuple[str, ...] = ()  # in the combined output (fragments of the message)
+    absent: tuple[str, ...] = ()
+    timeout: float = 60.0
+    env: dict[str, str] = field(default_factory=dict)
+    check: Callable[[Path, str], None] | None = None  # (sandbox, output)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    group: str
+    make: Callable[[Path], Expect]
+
+
+CASES: list[Case] = []
+
+
+def case(group: str) -> Callable[[Callable[[Path], Expect]], Callable[[Path], Expect]]:
+    def register(make: Callable[[Path], Expect]) -> Callable[[Path], Expect]:
+        CASES.append(Case(make.__name__, group, make))
+        return make
+
+    return register
+
+
+# --- helpers ----------------------------------------------------------------
+
+
+def bait(sandbox: Path) -> None:
+    """What must survive every command: files beside -o, a victim, secrets elsewhere."""
+    (sandbox / "media").mkdir(parents=True, exist_ok=True)
+    (sandbox / "media" / "index.html").write_text("<p>someone else's page</p>")
+    (sandbox / "media" / "manifest.json").write_text(json.dumps({"files": {"page": "index.html"}}))
+    (sandbox / "victim.txt").write_text("keep me")
+    outside = sandbox / "outside"
+    outside.mkdir(exist_ok=True)
+    (outside / "secret.yaml").write_text(
+        f"title: {SECRET}\nsteps:\n  - type: nope\n    password: {SECRET}\n"
+    )
+    (outside / "secret.txt").write_text(f"root:{SECRET}:0:0\n")
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def fifo(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    return path
+
+
+def loop(path: Path) -> Path:
+    """A symbolic link that points at itself through a second one."""
+    other = path.with_name(path.name + ".other")
+    os.symlink(other.name, path)
+    os.symlink(path.name, other)
+    return path
+
+
+def device(path: Path, minor: int) -> Path:
+    """A character device node like /dev/zero (minor 5) or /dev/full (minor 7); a link
+    to the real one where this process may not make device nodes."""
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, minor))
+    except PermissionError:
+        os.symlink({5: "/dev/zero", 7: "/dev/full"}[minor], path)
+    return path
+
+
+def png(path: Path, width: int, height: int) -> Path:
+    Image.new("RGB", (width, height), (200, 30, 30)).save(path)
+    return path
+
+
+def png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims ``width`` x ``height`` but holds almost no data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    return write(path, data + chunk(b"IEND", b""))
+
+
+def weights_with(path: Path, value: float) -> Path:
+    """The default weights with one value of conv_1_1 replaced (NaN, infinity), and its card."""
+    data = bytearray(WEIGHTS.read_bytes())
+    header_len = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + header_len])
+    start = 8 + header_len + header["conv_1_1.weight"]["data_offsets"][0]
+    data[start + 12 : start + 16] = struct.pack("<f", value)
+    write(path, bytes(data))
+    write(path.with_suffix(".json"), CARD.read_text())
+    return path
+
+
+def model_with_classes(path: Path, classes: list[object] | str) -> Path:
+    """The default weights beside a card whose class list is ``classes`` (raw JSON if text)."""
+    write(path, WEIGHTS.read_bytes())
+    card = json.loads(CARD.read_text())
+    text = (
+        json.dumps({**card, "classes": "@"}).replace('"@"', classes)
+        if isinstance(classes, str)
+        else json.dumps({**card, "classes": classes})
+    )
+    write(path.with_suffix(".json"), text)
+    return path
+
+
+def validate(lesson: str, *extra: str) -> list[str]:
+    return ["validate", lesson, *extra]
+
+
+def render(lesson: str, *extra: str) -> list[str]:
+    return ["render", lesson, "-q", "d", "-o", OUT, "--quiet", *extra]
+
+
+def lesson_with(sandbox: Path, body: str, name: str = "lesson.yaml") -> str:
+    write(sandbox / name, body)
+    return name
+
+
+def untouched(*paths: str) -> Callable[[Path, str], None]:
+    """A check that each path is still what the bait made it."""
+
+    def check(sandbox: Path, output: str) -> None:
+        for rel in paths:
+            assert (sandbox / rel).exists(), rel
+
+    return check
+
+
+# --- names: no escape from -o ------------------------------------------------
+
+
+def _named(sandbox: Path, file_name: str, folder: str) -> Expect:
+    write(sandbox / file_name, BASE)
+
+    def check(sb: Path, output: str) -> None:
+        made = sb / OUT / folder
+        assert made.is_dir(), sorted(p.name for p in (sb / OUT).iterdir())
+        assert (made / f"{folder}.mp4").is_file()
+
+    return Expect(render("./" + file_name), exit=(0,), timeout=120, check=check)
+
+
+@case("names")
+def name_three_dots(sandbox: Path) -> Expect:
+    return _named(sandbox, "...yaml", "lesson")
+
+
+@case("names")
+def name_two_dots(sandbox: Path) -> Expect:
+    return _named(sandbox, "..yaml", "lesson")
+
+
+@case("names")
+def name_of_the_cache(sandbox: Path) -> Expect:
+    return _named(sandbox, ".cache.yaml", "cache")
+
+
+@case("names")
+def name_hidden(sandbox: Path) -> Expect:
+    return _named(sandbox, ".index.yaml", "index")
+
+
+@case("names")
+def name_of_255_characters(sandbox: Path) -> Expect:
+    expect = _named(sandbox, "a" * 250 + ".yaml", "a" * 100)
+    return expect
+
+
+@case("names")
+def name_with_terminal_escapes(sandbox: Path) -> Expect:
+    expect = _named(sandbox, "\x1b[2J\x1b]0;owned\x07x.yaml", "2J-0-owned-x")
+    return expect
+
+
+@case("names")
+def name_with_a_line_break_and_spaces(sandbox: Path) -> Expect:
+    return _named(sandbox, "two\nlines and spaces.yaml", "two-lines-and-spaces")
+
+
+@case("names")
+def lesson_folder_is_a_link_outside(sandbox: Path) -> Expect:
+    write(sandbox / "hostile.yaml", BASE)
+    (sandbox / "elsewhere").mkdir()
+    (sandbox / OUT).mkdir(parents=True)
+    os.symlink(sandbox / "elsewhere", sandbox / OUT / "hostile")
+    return Expect(
+        render("hostile.yaml"),
+        contains=("is not a folder",),
+        check=lambda sb, _: (not any((sb / "elsewhere").iterdir())) or _fail("wrote elsewhere"),
+    )
+
+
+@case("names")
+def cache_is_a_link_outside(sandbox: Path) -> Expect:
+    write(sandbox / "hostile.yaml", BASE)
+    (sandbox / "elsewhere").mkdir()
+    (sandbox / OUT).mkdir(parents=True)
+    os.symlink(sandbox / "elsewhere", sandbox / OUT / ".cache")
+    return Expect(
+        render("hostile.yaml"),
+        contains=("outside the output folder",),
+        check=lambda sb, _: (not any((sb / "elsewhere").iterdir())) or _fail("wrote elsewhere"),
+    )
+
+
+@case("names")
+def previous_manifest_lists_files_outside(sandbox: Path) -> Expect:
+    write(sandbox / "hostile.yaml", BASE)
+    folder = sandbox / OUT / "hostile"
+    manifest = {
+        "video": "../../../victim.txt",
+        "files": {"formats": {"webm": "../../index.html", "gif": str(sandbox / "victim.txt")}},
+        "steps": [{"clip": "../../manifest.json"}],
+    }
+    write(folder / "manifest.json", json.dumps(manifest))
+    return Expect(render("hostile.yaml"), exit=(0,), timeout=120)
+
+
+@case("names")
+def output_root_is_a_file(sandbox: Path) -> Expect:
+    write(sandbox / "hostile.yaml", BASE)
+    write(sandbox / OUT, "not a folder")
+    return Expect(render("hostile.yaml"), contains=("not a folder",))
+
+
+# --- course entries: only lessons of the course's own tree ------------------
+
+
+def _course(sandbox: Path, entries: list[str]) -> list[str]:
+    lines = "".join(f"  - {json.dumps(e)}\n" for e in entries)
+    write(sandbox / "course.yaml", f"title: Course\nlessons:\n{lines}")
+    return validate("course.yaml")
+
+
+@case("course")
+def course_lists_etc_passwd(sandbox: Path) -> Expect:
+    return Expect(
+        _course(sandbox, ["/etc/passwd"]),
+        contains=("outside the course's folder",),
+        absent=("root:",),
+    )
+
+
+@case("course")
+def course_climbs_to_etc_shadow(sandbox: Path) -> Expect:
+    return Expect(
+        _course(sandbox, ["../../../../../../etc/shadow"]),
+        contains=("outside the course's folder",),
+        absent=("root:",),
+    )
+
+
+@case("course")
+def course_lists_a_lesson_outside_its_folder(sandbox: Path) -> Expect:
+    (sandbox / "course").mkdir()
+    write(sandbox / "course" / "course.yaml", "title: C\nlessons:\n  - ../outside/secret.yaml\n")
+    return Expect(validate("course/course.yaml"), contains=("outside the course's folder",))
+
+
+@case("course")
+def course_entry_links_outside(sandbox: Path) -> Expect:
+    (sandbox / "course").mkdir()
+    os.symlink(sandbox / "outside" / "secret.yaml", sandbox / "course" / "link.yaml")
+    write(sandbox / "course" / "course.yaml", "title: C\nlessons:\n  - link.yaml\n")
+    return Expect(validate("course/course.yaml"), contains=("outside the course's folder",))
+
+
+@case("course")
+def course_lists_a_text_file(sandbox: Path) -> Expect:
+    write(sandbox / "notes.txt", f"password: {SECRET}\n")
+    return Expect(_course(sandbox, ["notes.txt"]), contains=("is not a lesson file",))
+
+
+@case("course")
+def course_lists_a_yaml_config(sandbox: Path) -> Expect:
+    write(sandbox / "config.yaml", f"database:\n  password: {SECRET}\n  port: 5432\n")
+    return Expect(_course(sandbox, ["config.yaml"]), contains=("is not a lesson",))
+
+
+@case("course")
+def course_lists_a_yaml_list(sandbox: Path) -> Expect:
+    write(sandbox / "list.yaml", f"- {SECRET}\n- more\n")
+    return Expect(_course(sandbox, ["list.yaml"]), contains=("is not a lesson",))
+
+
+@case("course")
+def course_lists_a_yaml_scalar(sandbox: Path) -> Expect:
+    write(sandbox / "token.yaml", f"{SECRET}\n")
+    return Expect(_course(sandbox, ["token.yaml"]), contains=("is not a lesson",))
+
+
+@case("course")
+def course_lists_a_fifo(sandbox: Path) -> Expect:
+    fifo(sandbox / "pipe.yaml")
+    return Expect(_course(sandbox, ["pipe.yaml"]), contains=("named pipe (FIFO)",), timeout=20)
+
+
+@case("course")
+def course_lists_a_link_loop(sandbox: Path) -> Expect:
+    loop(sandbox / "loop.yaml")
+    return Expect(_course(sandbox, ["loop.yaml"]), contains=("loop of symbolic links",))
+
+
+@case("course")
+def course_lists_a_folder(sandbox: Path) -> Expect:
+    (sandbox / "folder.yaml").mkdir()
+    return Expect(_course(sandbox, ["folder.yaml"]), contains=("a folder, not a file",))
+
+
+@case("course")
+def course_lists_itself(sandbox: Path) -> Expect:
+    return Expect(_course(sandbox, ["course.yaml"]), contains=("is itself a course",))
+
+
+@case("course")
+def course_lists_a_device(sandbox: Path) -> Expect:
+    device(sandbox / "zero.yaml", 5)
+    return Expect(_course(sandbox, ["zero.yaml"]), contains=("character device",), timeout=20)
+
+
+@case("course")
+def course_repeats_a_long_lesson_2000_times(sandbox: Path) -> Expect:
+    steps = "".join("  - type: title\n    text: T\n" for _ in range(3900))
+    write(sandbox / "long.yaml", f"title: Long\nsteps:\n{steps}")
+    return Expect(_course(sandbox, ["long.yaml"] * 2000), contains=("at most 100",), timeout=30)
+
+
+@case("course")
+def course_repeats_a_299_step_lesson(sandbox: Path) -> Expect:
+    steps = "".join("  - type: title\n    text: T\n" for _ in range(299))
+    write(sandbox / "long.yaml", f"title: Long\nsteps:\n{steps}")
+    return Expect(
+        _course(sandbox, ["long.yaml"] * 100), contains=("more than 300 steps",), timeout=30
+    )
+
+
+@case("course")
+def course_lists_binary_bytes(sandbox: Path) -> Expect:
+    write(sandbox / "bin.yaml", b"title: x\n" + bytes(range(128, 256)))
+    return Expect(_course(sandbox, ["bin.yaml"]), contains=("bin.yaml:2:1", "not UTF-8"))
+
+
+@case("course")
+def course_lists_101_lessons(sandbox: Path) -> Expect:
+    write(sandbox / "one.yaml", BASE)
+    return Expect(_course(sandbox, ["one.yaml"] * 101), contains=("at most 100",))
+
+
+# --- special files: regular files only, never blocking ----------------------
+
+
+@case("special")
+def lesson_is_a_fifo(sandbox: Path) -> Expect:
+    fifo(sandbox / "pipe.yaml")
+    return Expect(validate("pipe.yaml"), contains=("named pipe (FIFO)",), timeout=20)
+
+
+@case("special")
+def render_of_a_fifo(sandbox: Path) -> Expect:
+    fifo(sandbox / "pipe.yaml")
+    return Expect(render("pipe.yaml"), contains=("named pipe (FIFO)",), timeout=20)
+
+
+@case("special")
+def lesson_links_to_dev_zero(sandbox: Path) -> Expect:
+    os.symlink("/dev/zero", sandbox / "zero.yaml")
+    return Expect(validate("zero.yaml"), contains=("character device",), timeout=20)
+
+
+@case("special")
+def lesson_is_a_device_node(sandbox: Path) -> Expect:
+    device(sandbox / "zero.yaml", 5)
+    return Expect(validate("zero.yaml"), contains=("character device",), timeout=20)
+
+
+@case("special")
+def lesson_is_a_folder(sandbox: Path) -> Expect:
+    (sandbox / "folder.yaml").mkdir()
+    return Expect(validate("folder.yaml"), contains=("a folder, not a file",))
+
+
+@case("special")
+def lesson_is_a_link_loop(sandbox: Path) -> Expect:
+    loop(sandbox / "loop.yaml")
+    return Expect(validate("loop.yaml"), contains=("loop of symbolic links",))
+
+
+@case("special")
+def lesson_larger_than_a_megabyte(sandbox: Path) -> Expect:
+    write(sandbox / "big.yaml", BASE + "# " + "x" * 1_100_000 + "\n")
+    return Expect(validate("big.yaml"), contains=("larger than 1,000,000 bytes",))
+
+
+@case("special")
+def model_is_a_fifo(sandbox: Path) -> Expect:
+    fifo(sandbox / "m.safetensors")
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header="model: ./m.safetensors\n"))
+    return Expect(validate(lesson), contains=("named pipe (FIFO)",), timeout=20)
+
+
+@case("special")
+def model_option_is_a_fifo(sandbox: Path) -> Expect:
+    fifo(sandbox / "m.safetensors")
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header=""))
+    return Expect(
+        validate(lesson, "--model", "m.safetensors"), contains=("named pipe (FIFO)",), timeout=20
+    )
+
+
+@case("special")
+def model_is_dev_zero(sandbox: Path) -> Expect:
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header="model: /dev/zero\n"))
+    return Expect(validate(lesson), contains=("character device",), timeout=20)
+
+
+@case("special")
+def model_card_is_a_fifo(sandbox: Path) -> Expect:
+    write(sandbox / "m.safetensors", WEIGHTS.read_bytes())
+    fifo(sandbox / "m.json")
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header="model: ./m.safetensors\n"))
+    return Expect(validate(lesson), contains=("named pipe (FIFO)",), timeout=20)
+
+
+@case("special")
+def classify_with_a_fifo_model(sandbox: Path) -> Expect:
+    fifo(sandbox / "m.safetensors")
+    png(sandbox / "i.png", 64, 64)
+    return Expect(
+        ["classify", "i.png", "--model", "./m.safetensors"], contains=("named pipe",), timeout=20
+    )
+
+
+@case("special")
+def image_is_a_fifo(sandbox: Path) -> Expect:
+    fifo(sandbox / "i.png")
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header="image: i.png\n"))
+    return Expect(
+        validate(lesson), contains=("named pipe (FIFO)",), absent=("no such",), timeout=20
+    )
+
+
+@case("special")
+def image_is_dev_zero(sandbox: Path) -> Expect:
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header="image: /dev/zero\n"))
+    return Expect(validate(lesson), contains=("character device",), absent=("no such",), timeout=20)
+
+
+@case("special")
+def image_is_a_link_loop(sandbox: Path) -> Expect:
+    loop(sandbox / "loop.png")
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header="image: loop.png\n"))
+    return Expect(validate(lesson), contains=("loop of symbolic links",))
+
+
+@case("special")
+def image_option_is_a_link_loop(sandbox: Path) -> Expect:
+    loop(sandbox / "loop.png")
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header=""))
+    return Expect(validate(lesson, "--image", "loop.png"), contains=("loop of symbolic links",))
+
+
+@case("special")
+def classify_a_fifo(sandbox: Path) -> Expect:
+    fifo(sandbox / "pipe.png")
+    return Expect(["classify", "pipe.png"], contains=("named pipe (FIFO)",), timeout=20)
+
+
+@case("special")
+def classify_a_link_loop(sandbox: Path) -> Expect:
+    loop(sandbox / "loop.png")
+    return Expect(["classify", "loop.png"], contains=("loop of symbolic links",))
+
+
+@case("special")
+def preview_output_is_dev_full(sandbox: Path) -> Expect:
+    write(sandbox / "hostile.yaml", BASE)
+    device(sandbox / "full", 7)
+    before = os.lstat(sandbox / "full").st_mode
+
+    def check(sb: Path, output: str) -> None:
+        assert os.lstat(sb / "full").st_mode == before
+
+    return Expect(
+        ["preview", "hostile.yaml", "--step", "1", "-q", "d", "-o", OUT, "--output", "full"],
+        contains=("give a regular file or a new path",),
+        check=check,
+    )
+
+
+@case("special")
+def preview_output_is_a_link(sandbox: Path) -> Expect:
+    write(sandbox / "hostile.yaml", BASE)
+    os.symlink(sandbox / "victim.txt", sandbox / "out.png")
+    return Expect(
+        ["preview", "hostile.yaml", "--step", "1", "-q", "d", "-o", OUT, "--output", "out.png"],
+        contains=("symbolic link",),
+    )
+
+
+@case("special")
+def preview_output_is_a_folder(sandbox: Path) -> Expect:
+    write(sandbox / "hostile.yaml", BASE)
+    (sandbox / "shots").mkdir()
+    return Expect(
+        ["preview", "hostile.yaml", "--step", "1", "-q", "d", "-o", OUT, "--output", "shots"],
+        contains=("a folder",),
+    )
+
+
+@case("special")
+def schema_output_is_dev_full(sandbox: Path) -> Expect:
+    device(sandbox / "full", 7)
+    return Expect(["schema", "-o", "full"], contains=("give a regular file or a new path",))
+
+
+@case("special")
+def train_out_is_a_fifo(sandbox: Path) -> Expect:
+    fifo(sandbox / "m.safetensors")
+    return Expect(
+        ["model", "train", "--quiet", "--out", "m.safetensors"],
+        contains=("named pipe",),
+        absent=("epoch",),
+        timeout=20,
+    )
+
+
+def _explainer_copy(sandbox: Path) -> Path:
+    copy = sandbox / "copy"
+    fifo(copy / "model.json")
+    write(copy / "group1-shard1of1.bin", b"\0" * 16)
+    return copy
+
+
+@case("special")
+def fetch_from_a_folder_with_a_fifo(sandbox: Path) -> Expect:
+    _explainer_copy(sandbox)
+    return Expect(
+        ["model", "fetch", "cnn-explainer", "--from", "copy", "--quiet"],
+        contains=("named pipe",),
+        timeout=30,
+    )
+
+
+@case("special")
+def fetch_from_a_file_url_with_a_fifo(sandbox: Path) -> Expect:
+    copy = _explainer_copy(sandbox)
+    return Expect(
+        ["model", "fetch", "cnn-explainer", "--from", copy.as_uri() + "/", "--quiet"],
+        contains=("named pipe",),
+        timeout=30,
+    )
+
+
+@case("special")
+def train_data_holds_a_fifo(sandbox: Path) -> Expect:
+    for cls in ("a", "b"):
+        for i in range(2):
+            png(write(sandbox / "data" / cls / f"{i}.png", b""), 64, 64)
+    fifo(sandbox / "data" / "a" / "pipe.png")
+    os.symlink("/dev/zero", sandbox / "data" / "b" / "zero.png")
+    return Expect(
+        ["model", "train", "--data", "data", "--epochs", "1", "--out", f"{OUT}/m.safetensors"],
+        exit=(0,),
+        timeout=90,
+    )
+
+
+# --- work bounded by what an author could mean -------------------------------
+
+
+def _narrated(sandbox: Path, narration: str, header: str = "") -> list[str]:
+    body = (
+        f"title: Bounds\n{header}steps:\n  - type: title\n    text: T\n    narration: {narration}\n"
+    )
+    return validate(lesson_with(sandbox, body))
+
+
+@case("bounds")
+def placeholder_width_of_2e9(sandbox: Path) -> Expect:
+    return Expect(_narrated(sandbox, "'{prediction:>2000000000}'"), contains=("too large",))
+
+
+@case("bounds")
+def placeholder_width_of_8e9(sandbox: Path) -> Expect:
+    return Expect(_narrated(sandbox, "'{prediction:>8000000000}'"), contains=("too large",))
+
+
+@case("bounds")
+def placeholder_precision_huge(sandbox: Path) -> Expect:
+    return Expect(_narrated(sandbox, "'{probability:.99999999999}'"), contains=("too large",))
+
+
+@case("bounds")
+def placeholder_width_of_5000_digits(sandbox: Path) -> Expect:
+    return Expect(_narrated(sandbox, "'{prediction:>" + "9" * 5000 + "}'"), contains=("digits",))
+
+
+@case("bounds")
+def placeholder_nested(sandbox: Path) -> Expect:
+    return Expect(
+        _narrated(sandbox, "'{prediction:{probability}}'"), contains=("another placeholder",)
+    )
+
+
+@case("bounds")
+def placeholder_attribute(sandbox: Path) -> Expect:
+    return Expect(
+        _narrated(sandbox, "'{prediction.__class__.__mro__}'"), contains=("unknown placeholder",)
+    )
+
+
+@case("bounds")
+def narration_of_5000_characters(sandbox: Path) -> Expect:
+    return Expect(_narrated(sandbox, "w" * 5000), contains=("at most 4000 characters",))
+
+
+@case("bounds")
+def narration_read_slowly_for_an_hour(sandbox: Path) -> Expect:
+    words = " ".join(["word"] * 700)
+    return Expect(
+        _narrated(sandbox, words, header="words_per_minute: 60\n"),
+        contains=("a step may take at most 10 minutes",),
+    )
+
+
+@case("bounds")
+def lesson_narration_of_three_hours(sandbox: Path) -> Expect:
+    words = " ".join(["word"] * 580)
+    steps = "".join(f"  - type: title\n    text: T\n    narration: {words}\n" for _ in range(20))
+    body = f"title: Long\nwords_per_minute: 60\nsteps:\n{steps}"
+    return Expect(validate(lesson_with(sandbox, body)), contains=("at most 2 hours",))
+
+
+@case("bounds")
+def lesson_of_3900_steps(sandbox: Path) -> Expect:
+    steps = "".join("  - type: title\n    text: T\n" for _ in range(3900))
+    body = f"title: Long\nsteps:\n{steps}"
+    return Expect(validate(lesson_with(sandbox, body)), contains=("at most 300 steps",), timeout=30)
+
+
+@case("bounds")
+def nesting_a_thousand_levels(sandbox: Path) -> Expect:
+    body = "title: Deep\nsteps: " + "[" * 1000 + "]" * 1000 + "\n"
+    return Expect(validate(lesson_with(sandbox, body)), contains=("nest",))
+
+
+@case("bounds")
+def billion_laughs(sandbox: Path) -> Expect:
+    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    body = "\n".join(lines) + "\ntitle: x\nsteps: *a9\n"
+    return Expect(validate(lesson_with(sandbox, body)), contains=("values",), timeout=30)
+
+
+@case("bounds")
+def image_of_one_by_a_million(sandbox: Path) -> Expect:
+    png(sandbox / "tall.png", 1, 1_000_000)
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header="image: tall.png\n"))
+    return Expect(validate(lesson), contains=("1x1000000", "differ at most 16 times"))
+
+
+@case("bounds")
+def classify_an_image_of_a_million_by_one(sandbox: Path) -> Expect:
+    png(sandbox / "wide.png", 1_000_000, 1)
+    return Expect(["classify", "wide.png"], contains=("differ at most 16 times",))
+
+
+@case("bounds")
+def render_an_image_of_one_by_a_million(sandbox: Path) -> Expect:
+    png(sandbox / "tall.png", 1, 1_000_000)
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header="image: tall.png\n"))
+    return Expect(render(lesson), contains=("differ at most 16 times",))
+
+
+@case("bounds")
+def train_on_an_image_of_a_million_by_one(sandbox: Path) -> Expect:
+    for cls in ("a", "b"):
+        png(write(sandbox / "data" / cls / "0.png", b""), 64, 64)
+    png(sandbox / "data" / "a" / "wide.png", 1_000_000, 1)
+    return Expect(
+        ["model", "train", "--data", "data", "--epochs", "1", "--out", f"{OUT}/m.safetensors"],
+        contains=("differ at most 16 times",),
+        timeout=60,
+    )
+
+
+@case("bounds")
+def image_header_claims_fifty_thousand_squared(sandbox: Path) -> Expect:
+    png_header_only(sandbox / "bomb.png", 50_000, 50_000)
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header="image: bomb.png\n"))
+    return Expect(validate(lesson), contains=("pixels",))
+
+
+@case("bounds")
+def generated_training_set_of_a_trillion(sandbox: Path) -> Expect:
+    return Expect(
+        ["model", "train", "--train-count", "1000000000000", "--out", f"{OUT}/m.safetensors"],
+        contains=("expected at most",),
+    )
+
+
+# --- values checked where they enter -----------------------------------------
+
+
+def _step_value(sandbox: Path, field_line: str, step: str = "convolution") -> list[str]:
+    body = f"title: Values\nsteps:\n  - type: {step}\n    {field_line}\n"
+    return validate(lesson_with(sandbox, body))
+
+
+@case("values")
+def hex_integer_of_5000_digits(sandbox: Path) -> Expect:
+    return Expect(_step_value(sandbox, "neuron: 0x" + "f" * 5000), contains=("far too large",))
+
+
+@case("values")
+def base_60_integer_of_3000_places(sandbox: Path) -> Expect:
+    return Expect(
+        _step_value(sandbox, "neuron: 1:" + ":".join(["59"] * 3000)), contains=("far too large",)
+    )
+
+
+@case("values")
+def octal_integer_of_9000_digits(sandbox: Path) -> Expect:
+    return Expect(_step_value(sandbox, "neuron: 0" + "7" * 9000), contains=("far too large",))
+
+
+@case("values")
+def decimal_integer_of_5000_digits(sandbox: Path) -> Expect:
+    return Expect(_step_value(sandbox, "neuron: " + "9" * 5000), contains=("cannot read",))
+
+
+@case("values")
+def huge_integer_as_a_title(sandbox: Path) -> Expect:
+    body = "title: 0x" + "f" * 5000 + "\nsteps:\n  - type: title\n    text: T\n"
+    return Expect(validate(lesson_with(sandbox, body)), contains=("far too large",))
+
+
+@case("values")
+def timestamp_that_is_not_a_date(sandbox: Path) -> Expect:
+    body = "title: !!timestamp not-a-date\nsteps:\n  - type: title\n    text: T\n"
+    return Expect(validate(lesson_with(sandbox, body)), contains=("lesson.yaml:1:8",))
+
+
+@case("values")
+def bool_that_is_maybe(sandbox: Path) -> Expect:
+    return Expect(
+        _step_value(sandbox, "allow_invalid: !!bool maybe", "hyperparameters"),
+        contains=("cannot read this value as bool",),
+    )
+
+
+@case("values")
+def int_tag_on_letters(sandbox: Path) -> Expect:
+    return Expect(_step_value(sandbox, "neuron: !!int abc"), contains=("cannot read",))
+
+
+@case("values")
+def float_tag_on_letters(sandbox: Path) -> Expect:
+    return Expect(_step_value(sandbox, "sweep_seconds: !!float abc"), contains=("cannot read",))
+
+
+@case("values")
+def float_infinity(sandbox: Path) -> Expect:
+    return Expect(
+        _step_value(sandbox, "sweep_seconds: .inf"), contains=("from 1.0 to 30.0, got inf",)
+    )
+
+
+@case("values")
+def float_nan(sandbox: Path) -> Expect:
+    return Expect(
+        _step_value(sandbox, "sweep_seconds: .nan"), contains=("from 1.0 to 30.0, got nan",)
+    )
+
+
+@case("values")
+def float_beyond_double(sandbox: Path) -> Expect:
+    return Expect(_step_value(sandbox, "sweep_seconds: 1.0e+999"), contains=("got inf",))
+
+
+@case("values")
+def matrix_entry_of_infinity(sandbox: Path) -> Expect:
+    body = (
+        "title: Values\nsteps:\n  - type: custom_convolution\n"
+        "    input: [[1, 2, 3], [4, 5, 6], [7, 8, 9]]\n    kernel: [[-.inf]]\n"
+    )
+    return Expect(validate(lesson_with(sandbox, body)), contains=("finite number within",))
+
+
+@case("values")
+def lone_surrogate_in_narration(sandbox: Path) -> Expect:
+    return Expect(
+        _step_value(sandbox, 'narration: "a \\ud800 b"', "title"), contains=("lone surrogate",)
+    )
+
+
+@case("values")
+def nul_in_a_title(sandbox: Path) -> Expect:
+    body = 'title: "a\\0b"\nsteps:\n  - type: title\n    text: T\n'
+    return Expect(validate(lesson_with(sandbox, body)), contains=("NUL",))
+
+
+@case("values")
+def terminal_escape_in_a_key(sandbox: Path) -> Expect:
+    body = 'title: x\n"\\e[2J\\e[31mevil": 1\nsteps:\n  - type: title\n    text: T\n'
+    return Expect(validate(lesson_with(sandbox, body)), contains=("control character",))
+
+
+@case("values")
+def c1_control_in_a_key(sandbox: Path) -> Expect:
+    body = 'title: x\nsteps:\n  - type: title\n    text: T\n    "\\x9b31m": 1\n'
+    return Expect(validate(lesson_with(sandbox, body)), contains=("control character",))
+
+
+@case("values")
+def bidi_override_in_a_key(sandbox: Path) -> Expect:
+    body = "title: x\nsteps:\n  - type: title\n    text: T\n    \u202eevil: 1\n"
+    return Expect(validate(lesson_with(sandbox, body)), contains=("unknown field",))
+
+
+@case("values")
+def terminal_escape_in_an_unknown_step_type(sandbox: Path) -> Expect:
+    body = 'title: x\nsteps:\n  - type: "conv\\e]0;owned\\a"\n'
+    return Expect(validate(lesson_with(sandbox, body)), contains=("control character",))
+
+
+@case("values")
+def escape_in_the_image_option(sandbox: Path) -> Expect:
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header=""))
+    return Expect(validate(lesson, "--image", "\x1b[2Jx.png"), contains=("--image",))
+
+
+@case("values")
+def undecodable_bytes_in_the_image_option(sandbox: Path) -> Expect:
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header=""))
+    return Expect(validate(lesson, "--image", os.fsdecode(b"\xff\xfe.png")), contains=("--image",))
+
+
+@case("values")
+def weights_holding_nan(sandbox: Path) -> Expect:
+    weights_with(sandbox / "nan.safetensors", float("nan"))
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header="model: ./nan.safetensors\n"))
+    return Expect(validate(lesson), contains=("not finite numbers",))
+
+
+@case("values")
+def classify_with_infinite_weights(sandbox: Path) -> Expect:
+    weights_with(sandbox / "inf.safetensors", float("inf"))
+    png(sandbox / "i.png", 64, 64)
+    return Expect(
+        ["classify", "i.png", "--model", "./inf.safetensors"],
+        contains=("not finite numbers",),
+        absent=("nan",),
+    )
+
+
+@case("values")
+def class_name_with_a_control_character(sandbox: Path) -> Expect:
+    model_with_classes(sandbox / "m.safetensors", ["a\u0007"] + [f"c{i}" for i in range(9)])
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header="model: ./m.safetensors\n"))
+    return Expect(validate(lesson), contains=("control or unprintable",))
+
+
+@case("values")
+def class_name_with_a_lone_surrogate(sandbox: Path) -> Expect:
+    names = json.dumps([f"c{i}" for i in range(9)])[1:-1]
+    model_with_classes(sandbox / "m.safetensors", '["\\udc80", ' + names + "]")
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header="model: ./m.safetensors\n"))
+    return Expect(validate(lesson), contains=("class 0",))
+
+
+@case("values")
+def class_names_repeat(sandbox: Path) -> Expect:
+    model_with_classes(sandbox / "m.safetensors", ["same"] * 10)
+    png(sandbox / "i.png", 64, 64)
+    return Expect(["classify", "i.png", "--model", "./m.safetensors"], contains=("repeat",))
+
+
+@case("values")
+def class_names_are_numbers(sandbox: Path) -> Expect:
+    model_with_classes(sandbox / "m.safetensors", list(range(10)))
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header="model: ./m.safetensors\n"))
+    return Expect(validate(lesson), contains=("not text",))
+
+
+@case("values")
+def class_folder_with_undecodable_name(sandbox: Path) -> Expect:
+    for cls in (os.fsdecode(b"\xff\xfe"), "b"):
+        png(write(sandbox / "data" / cls / "0.png", b""), 64, 64)
+    return Expect(
+        ["model", "train", "--data", "data", "--epochs", "1", "--out", f"{OUT}/m.safetensors"],
+        contains=("class folders",),
+        absent=("epoch",),
+    )
+
+
+@case("values")
+def seed_beyond_64_bits(sandbox: Path) -> Expect:
+    return Expect(
+        ["model", "train", "--seed", str(2**64), "--out", f"{OUT}/m.safetensors"],
+        contains=("expected at most",),
+    )
+
+
+@case("values")
+def seed_of_5000_digits(sandbox: Path) -> Expect:
+    return Expect(
+        ["model", "train", "--seed", "1" + "0" * 5000, "--out", f"{OUT}/m.safetensors"],
+        contains=("expected a whole number",),
+    )
+
+
+@case("values")
+def python_object_tag(sandbox: Path) -> Expect:
+    body = 'title: !!python/object/apply:os.system ["touch pwned"]\nsteps: []\n'
+
+    def check(sb: Path, output: str) -> None:
+        assert not (sb / "pwned").exists()
+
+    return Expect(validate(lesson_with(sandbox, body)), contains=("not allowed",), check=check)
+
+
+@case("values")
+def binary_tag(sandbox: Path) -> Expect:
+    body = "title: !!binary aGVsbG8=\nsteps:\n  - type: title\n    text: T\n"
+    return Expect(validate(lesson_with(sandbox, body)), contains=("not allowed",))
+
+
+# --- messages that say what and where ----------------------------------------
+
+
+@case("messages")
+def bad_byte_on_line_5(sandbox: Path) -> Expect:
+    body = b"title: x\nsteps:\n  - type: title\n    text: T\n    narration: caf\xe9\n"
+    write(sandbox / "lesson.yaml", body)
+    return Expect(validate("lesson.yaml"), contains=("lesson.yaml:5:19", "not UTF-8"))
+
+
+@case("messages")
+def control_byte_on_line_3(sandbox: Path) -> Expect:
+    body = "title: x\nsteps:\n  - type: title\x07\n"
+    return Expect(validate(lesson_with(sandbox, body)), contains=("lesson.yaml:3:16", "U+0007"))
+
+
+@case("messages")
+def merge_key(sandbox: Path) -> Expect:
+    body = "base: &base\n  type: title\n  text: T\ntitle: x\nsteps:\n  - <<: *base\n    title: Hi\n"
+    return Expect(
+        validate(lesson_with(sandbox, body)), contains=("merge keys",), absent=("missing 'type'",)
+    )
+
+
+@case("messages")
+def fifo_image_is_named_as_a_fifo(sandbox: Path) -> Expect:
+    fifo(sandbox / "pipe.png")
+    return Expect(
+        ["classify", "pipe.png"], contains=("named pipe",), absent=("no such",), timeout=20
+    )
+
+
+@case("messages")
+def dev_zero_image_is_named_as_a_device(sandbox: Path) -> Expect:
+    os.symlink("/dev/zero", sandbox / "zero.png")
+    return Expect(
+        ["classify", "zero.png"], contains=("character device",), absent=("no such",), timeout=20
+    )
+
+
+@case("messages")
+def title_with_blank_lines_keeps_chapters_valid(sandbox: Path) -> Expect:
+    body = (
+        "title: x\nsteps:\n  - type: title\n    text: T\n"
+        '    title: "First\\n\\n\\nsecond --> third"\n'
+        "  - type: title\n    text: U\n"
+    )
+    lesson_with(sandbox, body, "chapters.yaml")
+
+    def check(sb: Path, output: str) -> None:
+        import webvtt
+
+        chapters = list(webvtt.read(str(sb / OUT / "chapters" / "chapters.vtt")))
+        assert len(chapters) == 2, [c.text for c in chapters]
+        assert chapters[0].text == "First second → third"
+
+    return Expect(render("chapters.yaml"), exit=(0,), timeout=120, check=check)
+
+
+@case("messages")
+def iframe_src_is_url_encoded(sandbox: Path) -> Expect:
+    write(sandbox / "über alles.yaml", BASE)
+    return Expect(
+        ["render", "über alles.yaml", "-q", "d", "-o", OUT],
+        exit=(0,),
+        contains=('src="%C3%BCber-alles/index.html"',),
+        timeout=120,
+    )
+
+
+@case("messages")
+def duplicate_key_is_located(sandbox: Path) -> Expect:
+    body = "title: x\ntitle: y\nsteps:\n  - type: title\n    text: T\n"
+    return Expect(validate(lesson_with(sandbox, body)), contains=("lesson.yaml:2:1", "duplicate"))
+
+
+def _fail(message: str) -> bool:
+    raise AssertionError(message)
