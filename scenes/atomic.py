@@ -63,6 +63,18 @@ def writing(target: Path) -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
+def open_private(path: Path, mode: str = "w") -> Any:
+    """Open a file of this process's own (a job file or log) for writing, never through a link."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    encoding = None if "b" in mode else "utf-8"
+    return os.fdopen(os.open(path, flags, 0o644), mode, encoding=encoding)
+
+
+def write_private(path: Path, text: str) -> None:
+    with open_private(path) as handle:
+        handle.write(text)
+
+
 def copy_file(source: Path, target: Path) -> None:
     with writing(target) as path:
         shutil.copyfile(source, path)
@@ -78,13 +90,25 @@ def temp_dir_prefix() -> str:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie does not: it has exited).
+
+    A killed render's workers are orphans; where nothing reaps orphans (an
+    init of a container that does not wait for them) they stay zombies for
+    good, and their leftovers must still be recognised as stale.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
         return True
-    return True
+    # The state follows the command name, which is in parentheses and may hold any byte.
+    fields = stat_line.rpartition(")")[2].split()
+    return not fields or fields[0] not in ("Z", "X")
 
 
 def _owner(name: str) -> int | None:

@@ -40,10 +40,12 @@ from .. import __version__, speech
 from ..atomic import (
     PublishError,
     copy_file,
+    open_private,
     output_problem,
     publish_folder,
     remove_stale,
     staging_folder,
+    write_private,
 )
 from ..export import chapters as chapters_mod
 from ..export import voice
@@ -216,12 +218,16 @@ def step_key(job: dict[str, Any], code: str) -> str:
 def _locked(path: Path) -> Iterator[None]:
     """An exclusive lock, so two renders of one lesson assemble one at a time."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    # Never through a link: a lock file planted as a link would truncate its target.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _run_jobs(
@@ -242,7 +248,7 @@ def _run_jobs(
             while pending and len(running) < parallel:
                 index, job_file = pending.pop(0)
                 log = job_file.with_suffix(".log")
-                with open(log, "wb") as log_handle:
+                with open_private(log, "wb") as log_handle:
                     proc = subprocess.Popen(
                         [
                             sys.executable,
@@ -411,7 +417,7 @@ def render_lesson(
         cached = clip.is_file() and meta.is_file()
         if not cached:
             job_file = cache_dir / "jobs" / f"{key}.{os.getpid()}.job.json"
-            job_file.write_text(json.dumps(job), encoding="utf-8")
+            write_private(job_file, json.dumps(job))
             to_render.append((index, job_file))
         results.append(
             StepResult(index, job["step"]["type"], key, clip, {}, cached, job["narration"])
@@ -464,7 +470,7 @@ def preview_step(
     png = Path(job["clip"])
     if not png.is_file():
         job_file = prepared.cache_dir / "jobs" / f"{prepared.keys[index]}.{os.getpid()}.job.json"
-        job_file.write_text(json.dumps(job), encoding="utf-8")
+        write_private(job_file, json.dumps(job))
         failures = _run_jobs([(index, job_file)], 1, None, 1, 0)
         if failures:
             raise RenderError(f"step {index + 1} failed to render:\n{failures[index]}")

@@ -108,6 +108,28 @@ def test_a_publish_that_completes_leaves_only_the_new_folder(tmp_path: Path) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lesson"]
 
 
+def test_leftovers_of_a_writer_that_is_a_zombie_are_stale(tmp_path: Path) -> None:
+    # Orphaned workers of a killed render stay zombies where nothing reaps
+    # them; signal 0 still reaches a zombie, yet it will never finish its work.
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child did not exit"
+            time.sleep(0.01)
+        leftover = tmp_path / f".render-{pid}-abc123"
+        leftover.mkdir()
+        (leftover / "step.mp4").write_bytes(b"half")
+        alive = tmp_path / f".render-{os.getppid()}-def456"  # a live writer's folder stays
+        alive.mkdir()
+        assert remove_stale(tmp_path) == [leftover]
+        assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name]
+    finally:
+        os.waitpid(pid, 0)
+
+
 # --- the real command --------------------------------------------------------
 
 LESSON = """title: Kill test
