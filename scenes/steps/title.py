@@ -16,8 +16,8 @@ from .registry import StepType, register
 
 class TitleSpec(StepSpec):
     type: Literal["title"]
-    text: str = Field(..., min_length=1, description="The title shown large.")
-    subtitle: str | None = Field(None, description="A line under the title.")
+    text: str = Field(..., min_length=1, max_length=200, description="The title shown large.")
+    subtitle: str | None = Field(None, max_length=200, description="A line under the title.")
 
 
 def build(spec: TitleSpec, ctx: StepContext) -> Iterator[Beat | Hold]:

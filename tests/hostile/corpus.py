@@ -269,6 +269,14 @@ def previous_manifest_lists_files_outside(sandbox: Path) -> Expect:
 
 
 @case("names")
+def lock_file_is_a_link_to_a_victim(sandbox: Path) -> Expect:
+    write(sandbox / "hostile.yaml", BASE)
+    (sandbox / OUT / ".cache").mkdir(parents=True)
+    os.symlink(sandbox / "victim.txt", sandbox / OUT / ".cache" / "hostile.lock")
+    return Expect(render("hostile.yaml"), contains=("hostile.lock",), timeout=120)
+
+
+@case("names")
 def output_root_is_a_file(sandbox: Path) -> Expect:
     write(sandbox / "hostile.yaml", BASE)
     write(sandbox / OUT, "not a folder")
@@ -681,6 +689,12 @@ def lesson_narration_of_three_hours(sandbox: Path) -> Expect:
     steps = "".join(f"  - type: title\n    text: T\n    narration: {words}\n" for _ in range(20))
     body = f"title: Long\nwords_per_minute: 60\nsteps:\n{steps}"
     return Expect(validate(lesson_with(sandbox, body)), contains=("at most 2 hours",))
+
+
+@case("bounds")
+def title_card_of_100000_characters(sandbox: Path) -> Expect:
+    body = f"title: Long\nsteps:\n  - type: title\n    text: {'x' * 100_000}\n"
+    return Expect(validate(lesson_with(sandbox, body)), contains=("at most 200 characters",))
 
 
 @case("bounds")
