@@ -5,11 +5,12 @@
       dogs/  c.jpeg d.webp ...
 
 Class names are the sub-folder names in sorted order (hidden folders are
-skipped). Every file under a class folder whose suffix Pillow knows as an
-image format is used, at any size and mode; it is read the way a lesson
-reads its image (short side resized to 64, centre-cropped to 64x64, RGB with
-transparency over white). Other files (notes, ``.DS_Store``) are ignored and
-reported. An image that cannot be read stops training with its name.
+skipped). Every file under a class folder with the suffix of an input image
+format (PNG, JPEG, GIF, BMP, WebP, TIFF, PPM) is used, at any size and mode;
+it is read the way a lesson reads its image (short side resized to 64,
+centre-cropped to 64x64, RGB with transparency over white). Other files
+(notes, ``.DS_Store``) are ignored and reported. An image that cannot be
+read stops training with its name.
 
 The held-out split is stratified and deterministic: each class's files, in
 sorted order, are shuffled by a generator seeded with the split seed and the
@@ -31,15 +32,15 @@ import numpy as np
 from PIL import Image
 
 from .errors import ImageError, ModelError
-from .images import load_input
+from .images import FORMATS, load_input
 from .safeio import is_regular
 from .store import MAX_CLASSES, check_class_names
 from .train import TrainConfig, TrainResult, environment, train
 
 Progress = Callable[[str], None]
-# Suffixes of the formats Pillow can open (not those it can only write, like .pdf).
+# Suffixes of the formats input images are read in.
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
-    k.lower() for k, kind in Image.registered_extensions().items() if kind in Image.OPEN
+    k.lower() for k, kind in Image.registered_extensions().items() if kind in FORMATS
 )
 DEFAULT_HELDOUT = 0.2
 # Entries looked at while scanning: far above a TinyVGG data set, and it keeps a
@@ -138,7 +139,7 @@ def scan(root: str | Path) -> ImageFolder:
         raise ModelError(
             f"{root}: {'class folder has' if len(empty) == 1 else 'class folders have'} "
             f"no images: {', '.join(empty)} (every class needs at least one image; "
-            f"image suffixes: .jpg, .jpeg, .png, .gif, .bmp, .webp, .tif, ...)"
+            f"image suffixes: {', '.join(sorted(IMAGE_SUFFIXES))})"
         )
     return ImageFolder(root, classes, files, ignored)
 

@@ -22,6 +22,11 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 # Wider (or taller) than this, the 64x64 centre crop would show a sliver of
 # the picture, and the resized intermediate would grow with the long side.
 MAX_ASPECT = 16
+# The formats an input image may have: the usual photo and web formats. Pillow
+# opens many more, some through outside programs (EPS runs Ghostscript) or
+# with decoders that see little use; an uploaded file is read as one of these
+# or refused, whatever its name says.
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM")
 
 ImageLike = str | Path | Image.Image
 
@@ -121,7 +126,7 @@ def open_image(path: str | Path) -> Image.Image:
         ImageFile.LOAD_TRUNCATED_IMAGES = False
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
+            with Image.open(io.BytesIO(data), formats=FORMATS) as image:
                 try:
                     check_shape(image.width, image.height)
                 except ImageError as exc:
@@ -136,7 +141,9 @@ def open_image(path: str | Path) -> Image.Image:
             "refusing it as a possible decompression bomb"
         ) from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image Pillow can read") from None
+        raise ImageError(
+            f"{path}: not an image in a format read here ({', '.join(FORMATS)})"
+        ) from None
     except MemoryError:
         raise ImageError(f"{path}: the image needs more memory than is available") from None
     except (OSError, SyntaxError, ValueError, EOFError, struct_error) as exc:

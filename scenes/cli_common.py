@@ -11,12 +11,16 @@ from rich.text import Text
 USAGE_ERROR = 2
 # Characters that change what a terminal shows (bidirectional overrides and isolates).
 _BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+# Line and paragraph separators: text viewers break lines there, like at "\n".
+_SEPARATORS = {"\u2028", "\u2029"}
+_ESCAPED = _BIDI | _SEPARATORS
 
 
 def clean(text: str) -> str:
     """``text`` safe to print: control characters, lone surrogates and bidirectional
     controls are written as escapes (``\\x1b``), so a name in a message cannot move
-    the cursor, recolour the terminal or fail to encode. Line breaks and tabs stay."""
+    the cursor, recolour the terminal or fail to encode. Newlines and tabs stay (a
+    message may span lines); other line separators are escaped."""
     if text.isprintable():
         return text
     out = []
@@ -24,7 +28,7 @@ def clean(text: str) -> str:
         code = ord(char)
         if char in "\n\t":
             out.append(char)
-        elif 0xD800 <= code <= 0xDFFF or char in _BIDI or unicodedata.category(char) == "Cc":
+        elif 0xD800 <= code <= 0xDFFF or char in _ESCAPED or unicodedata.category(char) == "Cc":
             out.append(char.encode("unicode_escape", "backslashreplace").decode("ascii"))
         else:
             out.append(char)

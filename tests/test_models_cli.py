@@ -263,7 +263,7 @@ def test_bad_images_are_refused_clearly(tmp_path: Path, capsys) -> None:
     bomb = tmp_path / "bomb.png"
     _bomb_png(bomb)
     cases = {
-        text: "not an image Pillow can read",
+        text: "not an image in a format read here",
         truncated: "damaged or truncated",
         bomb: "too large",
         tmp_path / "missing.png": "no such image file",

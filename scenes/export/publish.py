@@ -186,7 +186,9 @@ def carry_over(folder: Path, staging: Path) -> list[str]:
     if not folder.is_dir() or folder.is_symlink():
         return []
     previous: set[str] = set()
-    with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
+    with contextlib.suppress(
+        OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError
+    ):
         data = read_regular(folder / "manifest.json", MAX_MANIFEST_BYTES)
         previous = listed_files(json.loads(data.decode("utf-8")))
     carried: list[str] = []

@@ -10,6 +10,16 @@ from pathlib import Path
 PathPart = str | int
 FieldPath = tuple[PathPart, ...]
 
+# Every character str.splitlines() breaks a line at: none may reach a message,
+# where a key or a value holding one could fake an error line of its own.
+_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_LINE_BREAKS = {ord(c): c.encode("unicode_escape").decode("ascii") for c in _BREAKS}
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks written as escapes (``\\n``)."""
+    return text.translate(_LINE_BREAKS)
+
 
 def path_text(path: FieldPath) -> str:
     """("steps", 2, "stride") -> "steps[2].stride"."""
@@ -33,6 +43,9 @@ class LessonError:
     message: str
 
     def __str__(self) -> str:
+        return one_line(self._text())
+
+    def _text(self) -> str:
         if self.line == 0:  # not from the file: a command-line option
             return f"{self.file}: {self.path}: {self.message}"
         where = f"{self.file}:{self.line}:{self.column}"

@@ -1017,6 +1017,34 @@ def merge_key(sandbox: Path) -> Expect:
 
 
 @case("messages")
+def key_with_a_line_break_cannot_fake_an_error_line(sandbox: Path) -> Expect:
+    body = (
+        'title: x\nsteps:\n  - type: title\n    text: T\n    "a\\nlesson.yaml:1:1: ok\\u2028b": 1\n'
+    )
+
+    def one_line(sandbox: Path, output: str) -> None:
+        errors = [line for line in output.splitlines() if line.startswith("lesson.yaml:")]
+        assert len(errors) == 1 and "a\\nlesson.yaml" in errors[0], output
+
+    return Expect(validate(lesson_with(sandbox, body)), contains=("1 error",), check=one_line)
+
+
+@case("special")
+def postscript_named_as_a_png_is_not_run(sandbox: Path) -> Expect:
+    # Pillow reads EPS through Ghostscript, an outside program: never for an input.
+    write(sandbox / "eps.png", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\nshowpage\n")
+    lesson = lesson_with(sandbox, WITH_MODEL.format(header="image: eps.png\n"))
+    return Expect(validate(lesson), contains=("eps.png", "not an image in a format read here"))
+
+
+@case("values")
+def previous_manifest_nested_too_deeply(sandbox: Path) -> Expect:
+    write(sandbox / "hostile.yaml", BASE)
+    write(sandbox / OUT / "hostile" / "manifest.json", "[" * 200_000 + "]" * 200_000)
+    return Expect(render("hostile.yaml"), exit=(0,), timeout=120)
+
+
+@case("messages")
 def fifo_image_is_named_as_a_fifo(sandbox: Path) -> Expect:
     fifo(sandbox / "pipe.png")
     return Expect(
