@@ -250,6 +250,45 @@ def decode_error(data: bytes, exc: UnicodeDecodeError) -> tuple[int, int, str]:
     return line, column, f"not UTF-8 text (bytes {shown} here); save the file as UTF-8"
 
 
+def _root(text: str, file: str) -> tuple[Node | None, LessonError | None]:
+    """The one YAML document of ``text`` as a node tree, or the error that stops reading it."""
+
+    def refused(message: str, line: int = 1, column: int = 1) -> tuple[None, LessonError]:
+        return None, LessonError(file, line, column, "", message)
+
+    try:
+        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except RecursionError:
+        return refused("the YAML nests too deeply to read; refusing it")
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or "invalid YAML"
+        context = f" {exc.context}" if exc.context else ""
+        return refused(f"YAML syntax error: {problem}{context}", line, column)
+    except yaml.reader.ReaderError as exc:
+        char = exc.character
+        code = char if isinstance(char, int) else ord(str(char)[:1] or "?")
+        return refused(
+            f"YAML cannot hold the character U+{code:04X} here; "
+            "write it as an escape in double quotes or remove it",
+            *_line_column(text, exc.position),
+        )
+    except yaml.YAMLError as exc:
+        first = str(exc).split("\n")[0][:200]
+        return refused(f"YAML error: {first}")
+    documents = [d for d in documents if d is not None]
+    if not documents:
+        return refused("the file is empty; a lesson needs a title and steps")
+    if len(documents) > 1:
+        second = _position(documents[1])
+        return refused("one lesson per file: found a second YAML document", *second)
+    deep = _too_deep(documents[0], MAX_DEPTH)
+    if deep is not None:
+        return refused(f"values nest more than {MAX_DEPTH} levels; refusing them", *_position(deep))
+    return documents[0], None
+
+
 def parse(text: str, file: str) -> Source:
     """Parse ``text``; problems are collected in ``Source.errors``."""
     source = Source(file)
@@ -259,62 +298,9 @@ def parse(text: str, file: str) -> Source:
             LessonError(file, 1, 1, "", f"the file is larger than {MAX_BYTES:,} bytes")
         )
         return source
-    try:
-        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except RecursionError:
-        source.errors.append(
-            LessonError(file, 1, 1, "", "the YAML nests too deeply to read; refusing it")
-        )
-        return source
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or "invalid YAML"
-        context = f" {exc.context}" if exc.context else ""
-        source.errors.append(
-            LessonError(file, line, column, "", f"YAML syntax error: {problem}{context}")
-        )
-        return source
-    except yaml.reader.ReaderError as exc:
-        line, column = _line_column(text, exc.position)
-        char = exc.character
-        code = char if isinstance(char, int) else ord(str(char)[:1] or "?")
-        source.errors.append(
-            LessonError(
-                file,
-                line,
-                column,
-                "",
-                f"YAML cannot hold the character U+{code:04X} here; "
-                "write it as an escape in double quotes or remove it",
-            )
-        )
-        return source
-    except yaml.YAMLError as exc:
-        first = str(exc).split("\n")[0][:200]
-        source.errors.append(LessonError(file, 1, 1, "", f"YAML error: {first}"))
-        return source
-    documents = [d for d in documents if d is not None]
-    if not documents:
-        source.errors.append(
-            LessonError(file, 1, 1, "", "the file is empty; a lesson needs a title and steps")
-        )
-        return source
-    if len(documents) > 1:
-        line, column = _position(documents[1])
-        source.errors.append(
-            LessonError(file, line, column, "", "one lesson per file: found a second YAML document")
-        )
-        return source
-    root = documents[0]
-    deep = _too_deep(root, MAX_DEPTH)
-    if deep is not None:
-        line, column = _position(deep)
-        source.errors.append(
-            LessonError(
-                file, line, column, "", f"values nest more than {MAX_DEPTH} levels; refusing them"
-            )
-        )
+    root, error = _root(text, file)
+    if root is None:
+        source.errors.extend([error] if error else [])
         return source
     source.size_values = _expanded_size(root, {}, MAX_NODES)
     if source.size_values > MAX_NODES:
