@@ -13,7 +13,7 @@ from pathlib import Path
 
 # A bare name (no dot, no slash), so it can never be mistaken for a file path:
 # star_1, espresso_1, white.
-SAMPLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+SAMPLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")
 EXTENSIONS = (".png", ".jpeg", ".jpg")
 # The sample a model shows when a lesson names no image.
 DEFAULT_SAMPLE = {"default": "star_1", "cnn-explainer": "espresso_1"}
@@ -43,8 +43,11 @@ def find_sample(name: str) -> Path | None:
     for folder in sample_dirs():
         for ext in EXTENSIONS:
             candidate = folder / f"{name}{ext}"
-            if candidate.is_file():
-                return candidate
+            try:
+                if candidate.is_file():
+                    return candidate
+            except OSError:  # a name too long for the file system is no sample
+                return None
     return None
 
 

@@ -234,7 +234,39 @@ def read_card(location: ModelLocation) -> dict[str, Any]:
         raise ModelError(f"{location.card}: cannot read the model card ({reason})") from None
     if not isinstance(card, dict):
         raise ModelError(f"{location.card}: a model card must be a JSON object")
+    problem = _card_problem(card)
+    if problem is not None:
+        raise ModelError(f"{location.card}: {problem}")
     return card
+
+
+# Fields of a card that are shown as they are: each is text when present.
+_CARD_TEXT = ("name", "architecture", "accuracy_split", "licence", "attribution", "command")
+
+
+def _card_problem(card: dict[str, Any]) -> str | None:
+    """What is wrong with the fields of a card that are shown or computed with, if anything."""
+    accuracy = card.get("accuracy")
+    if accuracy is not None and (
+        not isinstance(accuracy, int | float)
+        or isinstance(accuracy, bool)
+        or not 0.0 <= accuracy <= 1.0
+    ):
+        return "'accuracy' must be a number from 0 to 1 (or null)"
+    for key in ("heldout_count", "train_count", "training_seconds"):
+        value = card.get(key)
+        if value is not None and (
+            not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 1e12
+        ):
+            return f"'{key}' must be a number of at least 0"
+    for key in _CARD_TEXT:
+        value = card.get(key)
+        if value is not None and not (isinstance(value, str) and len(value) <= 2000):
+            return f"'{key}' must be text of at most 2000 characters"
+    for key in ("source", "data"):
+        if card.get(key) is not None and not isinstance(card[key], dict):
+            return f"'{key}' must be a JSON object"
+    return None
 
 
 @dataclass(frozen=True)
@@ -291,15 +323,16 @@ def read_facts(weights: Path, data: bytes | None = None) -> ModelFacts:
         if k != "__metadata__"
     }
     expected = expected_shapes(classes)
-    if shapes != expected:
-        keys = expected.keys() | shapes.keys()
-        wrong = sorted(str(k) for k in keys if shapes.get(k) != expected.get(k))
+    # Compared by type too: in Python 10.0 == 10 and True == 1, yet only integers are sizes.
+    keys = expected.keys() | shapes.keys()
+    wrong = sorted(str(k) for k in keys if _typed(shapes.get(k)) != _typed(expected.get(k)))
+    if wrong:
         raise ModelError(
             f"{weights}: not TinyVGG with {classes} classes (tensors that differ: "
             f"{', '.join(w[:40] for w in wrong[:5])})"
         )
     _check_values(weights, header, data[8 + header_len :])
-    return ModelFacts(classes, order, shapes, hashlib.sha256(data).hexdigest())
+    return ModelFacts(classes, order, expected, hashlib.sha256(data).hexdigest())
 
 
 def _check_values(weights: Path, header: dict[str, Any], body: bytes) -> None:
@@ -327,6 +360,10 @@ def _check_values(weights: Path, header: dict[str, Any], body: bytes) -> None:
                 f"{weights}: tensor {name} holds {bad} value{'s' if bad != 1 else ''} that "
                 "are not finite numbers (NaN or infinity); the model cannot be used"
             )
+
+
+def _typed(shape: object) -> object:
+    return [(type(size), size) for size in shape] if isinstance(shape, list) else shape
 
 
 def _count(shape: list[int]) -> int:

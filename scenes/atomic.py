@@ -260,8 +260,10 @@ def output_problem(path: Path) -> str | None:
     """Why ``path`` may not be written as an output file (None: a regular file or a new path)."""
     try:
         mode = os.lstat(path).st_mode
-    except (FileNotFoundError, NotADirectoryError):
+    except FileNotFoundError:
         return None  # a new path (whether its folder can be made is checked when writing)
+    except NotADirectoryError:
+        return "inside a file, not a folder; give a regular file or a new path"
     except OSError as exc:
         return exc.strerror or str(exc)
     if stat.S_ISLNK(mode):

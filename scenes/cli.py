@@ -13,7 +13,7 @@ from rich.text import Text
 
 from cnn_model import ImageError, ModelError
 
-from .cli_common import USAGE_ERROR, CliError, console, out, print_error
+from .cli_common import USAGE_ERROR, CliError, SafeArgumentParser, console, out, print_error
 from .model_commands import add_model_commands
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE: not the user's mistake
@@ -73,10 +73,10 @@ def cmd_render(args: argparse.Namespace) -> int:
         print_error(exc)
         return USAGE_ERROR
     except RenderError as exc:
-        print_error(exc)
+        print_error(exc, lines=True)
         return 1
     except VoiceError as exc:
-        print_error(exc, "error: voice-over: ")
+        print_error(exc, "error: voice-over: ", lines=True)
         return 1
     finally:
         if progress is not None:
@@ -192,7 +192,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         print_error(exc)
         return USAGE_ERROR
     except RenderError as exc:
-        print_error(exc)
+        print_error(exc, lines=True)
         return 1
     out.print(str(png))
     return 0
@@ -258,7 +258,7 @@ def _jobs(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = SafeArgumentParser(
         prog="cnnlesson",
         description="Render animated CNN lessons from YAML scripts with a real TinyVGG.",
     )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
 import unicodedata
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.text import Text
+
+from .lesson.errors import one_line
 
 USAGE_ERROR = 2
 # Characters that change what a terminal shows (bidirectional overrides and isolates).
@@ -39,7 +43,16 @@ class SafeConsole(Console):
     """A console that prints plain strings through :func:`clean`."""
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
-        super().print(*(clean(o) if isinstance(o, str) else o for o in objects), **kwargs)
+        super().print(*(_cleaned(o) for o in objects), **kwargs)
+
+
+def _cleaned(thing: Any) -> Any:
+    if isinstance(thing, str):
+        return clean(thing)
+    if isinstance(thing, Text) and not thing.plain.isprintable():
+        thing = thing.copy()
+        thing.plain = clean(thing.plain)
+    return thing
 
 
 # Messages are never wrapped: one error is one line, easy to read and to grep.
@@ -49,9 +62,25 @@ console = SafeConsole(stderr=True, highlight=False, soft_wrap=True, markup=False
 out = SafeConsole(highlight=False, soft_wrap=True, markup=False)
 
 
-def print_error(message: object, prefix: str = "error: ") -> None:
-    """One error line on standard error: a red prefix, the message as it is (cleaned)."""
-    console.print(Text(prefix, style="red") + Text(clean(str(message))))
+def print_error(message: object, prefix: str = "error: ", lines: bool = False) -> None:
+    """One error line on standard error: a red prefix, the message (cleaned).
+
+    Line breaks in the message (a path may hold one) are written as escapes,
+    so that no name can print a line that looks like an error of its own.
+    With ``lines`` the message may span lines (a worker's log), each further
+    one indented under the first.
+    """
+    text = clean(str(message))
+    text = text.replace("\n", "\n  ") if lines else one_line(text)
+    console.print(Text(prefix, style="red") + Text(text))
+
+
+class SafeArgumentParser(argparse.ArgumentParser):
+    """An argument parser whose complaints quote the command line cleaned."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {one_line(clean(message))}\n")
 
 
 class CliError(Exception):

@@ -38,7 +38,11 @@ def voices() -> list[str]:
     for line in listing.splitlines()[1:]:
         parts = line.split()
         if len(parts) >= 5:
-            names.add(parts[1])  # the language code column
+            # The language code column: espeak-ng 1.51 lists one code it does not
+            # accept with -v, the only one in capitals (chr-US-Qaaa-x-west);
+            # its voice is still there under its file name (chr).
+            if parts[1] == parts[1].lower():
+                names.add(parts[1])
             names.add(parts[4].split("/")[-1])  # the voice file name
     return sorted(names)
 

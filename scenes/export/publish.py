@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from cnn_model.safeio import read_regular
+from cnn_model.safeio import FileRefused, read_regular
 
 from ..atomic import is_temporary
 from . import captions, chapters, frames
@@ -173,6 +173,22 @@ def listed_files(manifest: dict[str, Any]) -> set[str]:
     return names - {""}
 
 
+class CarryClash(Exception):
+    """A file of the author's is in a folder where the new render writes a file."""
+
+
+def _check_no_clash(staging: Path, relative: Path, folder: Path) -> None:
+    """Refuse when a folder of the author's has the name of a file the render wrote."""
+    here = staging
+    for part in relative.parts:
+        here = here / part
+        if os.path.lexists(here) and (here.is_symlink() or not here.is_dir()):
+            raise CarryClash(
+                f"{folder / here.relative_to(staging)} is a folder of files of yours, where "
+                "the render writes a file of that name; move it, then render again"
+            )
+
+
 def carry_over(folder: Path, staging: Path) -> list[str]:
     """Link the files in ``folder`` that its render did not make into ``staging``.
 
@@ -187,7 +203,7 @@ def carry_over(folder: Path, staging: Path) -> list[str]:
         return []
     previous: set[str] = set()
     with contextlib.suppress(
-        OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError
+        OSError, FileRefused, ValueError, TypeError, KeyError, AttributeError, RecursionError
     ):
         data = read_regular(folder / "manifest.json", MAX_MANIFEST_BYTES)
         previous = listed_files(json.loads(data.decode("utf-8")))
@@ -205,6 +221,7 @@ def carry_over(folder: Path, staging: Path) -> list[str]:
             target = staging / relative / name
             if rel in previous or is_temporary(name) or os.path.lexists(target):
                 continue
+            _check_no_clash(staging, relative, folder)
             target.parent.mkdir(parents=True, exist_ok=True)
             if source.is_symlink():
                 os.symlink(os.readlink(source), target)

@@ -137,7 +137,10 @@ def reading_seconds(narration: str, words_per_minute: int) -> float:
 
 def uses_placeholders(narration: str) -> bool:
     """Whether a (valid) narration names a value of the trace, like {prediction}."""
-    return any(name for _, name, _, _ in string.Formatter().parse(narration or ""))
+    try:
+        return any(name for _, name, _, _ in string.Formatter().parse(narration or ""))
+    except ValueError:  # a stray brace: reported by the narration check, not a placeholder
+        return False
 
 
 def _step_needs_trace(spec: StepSpec) -> bool:

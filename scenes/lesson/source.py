@@ -23,6 +23,35 @@ from .errors import FieldPath, LessonError, path_text
 MAX_NODES = 20_000
 MAX_DEPTH = 50  # a lesson needs about 6 (matrices in a step in a list)
 MAX_BYTES = 1_000_000
+# Longer than any number a lesson holds; YAML reads some long numbers (base 60,
+# "1:59:59:…") in time that grows with the square of their length.
+MAX_NUMBER_CHARS = 100
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+
+
+class _TooManyValues(Exception):
+    def __init__(self, mark: Any) -> None:
+        self.mark = mark
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, stopping as soon as a document holds more than MAX_NODES values.
+
+    (Counting after composing would first spend the time and memory of
+    composing, e.g. half a million values of a 1 MB flow list.)
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.composed = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self.composed += 1
+        if self.composed > MAX_NODES:
+            raise _TooManyValues(self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
 _SAFE_TAG_PREFIX = "tag:yaml.org,2002:"
 _SAFE_TAGS = {
     _SAFE_TAG_PREFIX + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
@@ -216,6 +245,11 @@ class _Builder:
 
     def _scalar(self, node: ScalarNode, path: FieldPath) -> Any:
         """A scalar's value; a value YAML cannot build, or a lesson cannot hold, is an error."""
+        if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_CHARS:
+            self._located(
+                node, path, f"a number of more than {MAX_NUMBER_CHARS} characters; refusing it"
+            )
+            return None
         try:
             value = self.scalars.construct_object(node, deep=True)
         except Exception as exc:  # PyYAML's constructors raise many kinds for odd tags
@@ -257,7 +291,15 @@ def _root(text: str, file: str) -> tuple[Node | None, LessonError | None]:
         return None, LessonError(file, line, column, "", message)
 
     try:
-        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        documents = list(yaml.compose_all(text, Loader=_Loader))
+    except _TooManyValues as exc:
+        line, column = (exc.mark.line + 1, exc.mark.column + 1) if exc.mark else (1, 1)
+        return refused(
+            f"the document holds more than {MAX_NODES:,} values; "
+            "a lesson needs far fewer, so it is refused",
+            line,
+            column,
+        )
     except RecursionError:
         return refused("the YAML nests too deeply to read; refusing it")
     except yaml.MarkedYAMLError as exc:

@@ -24,9 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 import cnn_model
+from cnn_model.images import MAX_FILE_BYTES as IMAGE_FILE_BYTES
 from cnn_model.images import load_input
-from cnn_model.safeio import real_path
+from cnn_model.safeio import is_regular, read_regular, real_path
 from cnn_model.store import (
     ModelLocation,
     load_location,
@@ -49,7 +52,7 @@ from ..atomic import (
 )
 from ..export import chapters as chapters_mod
 from ..export import voice
-from ..export.publish import ExportOptions, carry_over, export, write_page
+from ..export.publish import CarryClash, ExportOptions, carry_over, export, write_page
 from ..lesson.load import MAX_STEP_SECONDS, Lesson, load_lesson, reading_seconds, step_label
 from ..steps import registry
 from ..visuals.theme import load_theme
@@ -60,6 +63,10 @@ from .settings import RenderSettings
 
 class RenderError(Exception):
     """A step failed to render, or its outputs cannot be written; the message says where."""
+
+
+# A step's record in the cache: the values it showed, far below this.
+MAX_RECORD_BYTES = 64 * 1024 * 1024
 
 
 class OutputRefused(RenderError):
@@ -230,6 +237,33 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _cached(clip: Path, meta: Path) -> bool:
+    """Whether a step's clip and record in the cache can be used; if not, both go.
+
+    The cache lies in the output folder, where anything may have been put or
+    damaged: an entry is used only when both are regular files, the record
+    is a JSON object and the clip opens as a video (or an image).
+    """
+    try:
+        if clip.is_symlink() or meta.is_symlink() or not (is_regular(clip) and is_regular(meta)):
+            raise ValueError("not regular files")
+        record = json.loads(read_regular(meta, MAX_RECORD_BYTES).decode("utf-8"))
+        if not isinstance(record, dict) or not isinstance(record.get("duration"), int | float):
+            raise ValueError("not a step's record")
+        if clip.suffix == ".png":
+            with Image.open(clip, formats=["PNG"]) as image:
+                image.verify()
+        elif not probe(clip)["frames"]:
+            raise ValueError("no frames")
+        return True
+    except Exception:
+        for path in (clip, meta):
+            with contextlib.suppress(OSError):
+                if os.path.lexists(path) and not os.path.isdir(path):
+                    path.unlink()
+        return False
+
+
 def _run_jobs(
     jobs: list[tuple[int, Path]],
     parallel: int,
@@ -333,7 +367,9 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
     values = narration_values(trace)
     voice_name = lesson.header.voice
     code = _code_digest(model_code)
-    image_file_sha = sha256_file(lesson.image) if lesson.image is not None else None
+    image_file_sha = (
+        sha256_file(lesson.image, IMAGE_FILE_BYTES) if lesson.image is not None else None
+    )
     jobs: list[dict[str, Any]] = []
     keys: list[str] = []
     speeches: list[Path | None] = []
@@ -414,7 +450,7 @@ def render_lesson(
     to_render: list[tuple[int, Path]] = []
     for index, (job, key) in enumerate(zip(prepared.jobs, prepared.keys, strict=True)):
         clip, meta = Path(job["clip"]), Path(job["meta"])
-        cached = clip.is_file() and meta.is_file()
+        cached = _cached(clip, meta)
         if not cached:
             job_file = cache_dir / "jobs" / f"{key}.{os.getpid()}.job.json"
             write_private(job_file, json.dumps(job))
@@ -468,7 +504,7 @@ def preview_step(
     prepared = prepare(lesson, out, cli, mode="last_frame")
     job = prepared.jobs[index]
     png = Path(job["clip"])
-    if not png.is_file():
+    if not _cached(png, Path(job["meta"])):
         job_file = prepared.cache_dir / "jobs" / f"{prepared.keys[index]}.{os.getpid()}.job.json"
         write_private(job_file, json.dumps(job))
         failures = _run_jobs([(index, job_file)], 1, None, 1, 0)
@@ -487,8 +523,8 @@ def preview_step(
         with _locked(prepared.cache_dir / f"{lesson.name}.lock"):
             target.parent.mkdir(parents=True, exist_ok=True)
             copy_file(png, target)
-    except OSError as exc:
-        raise RenderError(f"cannot write {target}: {exc.strerror or exc}") from None
+    except OSError as exc:  # the path given cannot be made (a read-only or virtual folder)
+        raise OutputRefused(f"cannot write {target}: {exc.strerror or exc}") from None
     return target
 
 
@@ -536,6 +572,8 @@ def _assemble(
         publish_folder(staging, lesson_dir)
     except PublishError as exc:
         raise RenderError(str(exc)) from None
+    except CarryClash as exc:
+        raise OutputRefused(f"{exc}; the previous render is unchanged") from None
     except OSError as exc:
         where = lesson_dir
         if exc.filename and real_path(exc.filename).is_relative_to(real_path(staging)):

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -1098,3 +1099,146 @@ def duplicate_key_is_located(sandbox: Path) -> Expect:
 
 def _fail(message: str) -> bool:
     raise AssertionError(message)
+
+
+# --- found by a second adversarial review ---------------------------------------
+
+
+@case("values")
+def narration_with_a_lone_brace(sandbox: Path) -> Expect:
+    body = 'title: x\nsteps:\n  - type: title\n    text: T\n    narration: "costs } {5"\n'
+    return Expect(validate(lesson_with(sandbox, body)), contains=("lesson.yaml:5", "narration"))
+
+
+@case("names")
+def lesson_folder_of_the_authors_without_a_manifest(sandbox: Path) -> Expect:
+    write(sandbox / "hostile.yaml", BASE)
+    write(sandbox / OUT / "hostile" / "notes.txt", "my notes")
+
+    def kept(sandbox: Path, output: str) -> None:
+        assert (sandbox / OUT / "hostile" / "notes.txt").read_text() == "my notes"
+        assert (sandbox / OUT / "hostile" / "hostile.mp4").is_file()
+
+    return Expect(render("hostile.yaml"), exit=(0,), timeout=120, check=kept)
+
+
+@case("names")
+def authors_folder_named_like_a_file_of_the_render(sandbox: Path) -> Expect:
+    write(sandbox / "hostile.yaml", BASE)
+    write(sandbox / OUT / "hostile" / "manifest.json", "{}")
+    write(sandbox / OUT / "hostile" / "poster.png" / "note.txt", "mine")
+
+    def kept(sandbox: Path, output: str) -> None:
+        assert (sandbox / OUT / "hostile" / "poster.png" / "note.txt").read_text() == "mine"
+
+    return Expect(render("hostile.yaml"), contains=("poster.png", "move it"), check=kept)
+
+
+@case("names")
+def preview_output_inside_a_file(sandbox: Path) -> Expect:
+    write(sandbox / "hostile.yaml", BASE)
+    args = ["preview", "hostile.yaml", "--step", "1", "-q", "d", "-o", OUT]
+    return Expect([*args, "--output", "victim.txt/x.png"], contains=("inside a file",), timeout=90)
+
+
+@case("values")
+def weights_whose_shapes_are_floats(sandbox: Path) -> Expect:
+    data = WEIGHTS.read_bytes()
+    header_len = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + header_len])
+    for name, entry in header.items():
+        if name != "__metadata__":
+            entry["shape"] = [float(size) for size in entry["shape"]]
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    write(
+        sandbox / "m" / "float.safetensors",
+        len(text).to_bytes(8, "little") + text + data[8 + header_len :],
+    )
+    write(sandbox / "m" / "float.json", CARD.read_text())
+    png(sandbox / "i.png", 64, 64)
+    return Expect(
+        ["classify", "i.png", "--model", "m/float.safetensors"], contains=("float.safetensors",)
+    )
+
+
+@case("values")
+def card_accuracy_that_is_not_a_number(sandbox: Path) -> Expect:
+    write(sandbox / "m" / "a.safetensors", WEIGHTS.read_bytes())
+    write(
+        sandbox / "m" / "a.json", json.dumps({**json.loads(CARD.read_text()), "accuracy": "high"})
+    )
+    return Expect(["model", "info", "--model", "m/a.safetensors"], contains=("'accuracy'",))
+
+
+@case("bounds")
+def base_sixty_number_of_300000_places(sandbox: Path) -> Expect:
+    body = "title: x\nsteps:\n  - type: title\n    text: 1" + ":59" * 300_000 + "\n"
+    return Expect(
+        validate(lesson_with(sandbox, body)), contains=("more than 100 characters",), timeout=30
+    )
+
+
+@case("bounds")
+def course_of_four_flow_lists_of_a_megabyte(sandbox: Path) -> Expect:
+    for i in range(4):
+        write(sandbox / f"l{i}.yaml", "title: x\nsteps: [" + "a," * 450_000 + "a]\n")
+    write(sandbox / "course.yaml", "title: C\nlessons: [l0.yaml, l1.yaml, l2.yaml, l3.yaml]\n")
+    return Expect(validate("course.yaml"), contains=("more than 20,000 values",), timeout=40)
+
+
+@case("bounds")
+def sixteen_bit_image_of_forty_megapixels(sandbox: Path) -> Expect:
+    side = 6324
+    ramp = (np.indices((side, side)).sum(0) % 65536).astype(np.uint16)
+    Image.fromarray(ramp).save(sandbox / "g16.png")
+    return Expect(["classify", "g16.png"], exit=(0,), timeout=60)
+
+
+@case("bounds")
+def transparent_image_of_forty_megapixels_in_a_render(sandbox: Path) -> Expect:
+    side = 6324
+    rgba = np.zeros((side, side, 4), np.uint8)
+    rgba[..., 0] = np.arange(side) % 256
+    rgba[..., 3] = 128
+    Image.fromarray(rgba, "RGBA").save(sandbox / "rgba.png")
+    body = "title: Big\nimage: rgba.png\nsteps:\n  - type: input\n"
+    return Expect(render(lesson_with(sandbox, body)), exit=(0,), timeout=180)
+
+
+@case("bounds")
+def image_file_of_twenty_megabytes_renders(sandbox: Path) -> Expect:
+    noise = np.random.default_rng(0).integers(0, 256, (2700, 2700, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(sandbox / "noise.png", compress_level=0)
+    assert (sandbox / "noise.png").stat().st_size > 20_000_000
+    body = "title: Noise\nimage: noise.png\nsteps:\n  - type: classify\n"
+    return Expect(render(lesson_with(sandbox, body)), exit=(0,), timeout=180)
+
+
+@case("messages")
+def sample_name_too_long_for_the_file_system(sandbox: Path) -> Expect:
+    body = f"title: x\nimage: {'a' * 300}\nsteps:\n  - type: classify\n"
+    return Expect(validate(lesson_with(sandbox, body)), contains=("lesson.yaml:2:8", "no sample"))
+
+
+@case("messages")
+def escapes_in_a_model_path_shown_by_model_info(sandbox: Path) -> Expect:
+    name = "m/\x1b[31mred\x1b]0;title\x07.safetensors"
+    write(sandbox / name, WEIGHTS.read_bytes())
+    write(sandbox / name.replace(".safetensors", ".json"), CARD.read_text())
+    return Expect(["model", "info", "--model", name], exit=(0,), contains=("\\x1b[31mred",))
+
+
+@case("messages")
+def escapes_in_an_unknown_argument(sandbox: Path) -> Expect:
+    return Expect(["validate", "x.yaml", "--\x1b]0;owned\x07"], contains=("unrecognized",))
+
+
+@case("messages")
+def line_break_in_an_image_path_is_one_error_line(sandbox: Path) -> Expect:
+    def one_line(sandbox: Path, output: str) -> None:
+        assert [line.startswith("error:") for line in output.splitlines()] == [True], output
+
+    return Expect(
+        ["classify", "nope\nerror: forged.png"], contains=("\\nerror: forged",), check=one_line
+    )
