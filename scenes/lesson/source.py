@@ -246,8 +246,12 @@ class _Builder:
     def _scalar(self, node: ScalarNode, path: FieldPath) -> Any:
         """A scalar's value; a value YAML cannot build, or a lesson cannot hold, is an error."""
         if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_CHARS:
+            tag = node.tag.removeprefix(_SAFE_TAG_PREFIX)
             self._located(
-                node, path, f"a number of more than {MAX_NUMBER_CHARS} characters; refusing it"
+                node,
+                path,
+                f"cannot read this value as {tag}: written with more than {MAX_NUMBER_CHARS} "
+                "characters, it is far too large for a lesson",
             )
             return None
         try:

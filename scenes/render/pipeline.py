@@ -238,11 +238,13 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _cached(clip: Path, meta: Path) -> bool:
-    """Whether a step's clip and record in the cache can be used; if not, both go.
+    """Whether a step's clip and record in the cache can be used.
 
     The cache lies in the output folder, where anything may have been put or
     damaged: an entry is used only when both are regular files, the record
-    is a JSON object and the clip opens as a video (or an image).
+    is a JSON object and the clip opens as a video (or an image). Otherwise
+    the step renders again, and its worker renames the new files over these
+    (a link among them is replaced, never written through).
     """
     try:
         if clip.is_symlink() or meta.is_symlink() or not (is_regular(clip) and is_regular(meta)):
@@ -256,11 +258,7 @@ def _cached(clip: Path, meta: Path) -> bool:
         elif not probe(clip)["frames"]:
             raise ValueError("no frames")
         return True
-    except Exception:
-        for path in (clip, meta):
-            with contextlib.suppress(OSError):
-                if os.path.lexists(path) and not os.path.isdir(path):
-                    path.unlink()
+    except Exception:  # whatever is wrong with the entry, the step renders again
         return False
 
 
