@@ -1,4 +1,6 @@
-"""Reading files that came from someone else: regular files only, never blocking, capped.
+"""Reading files that came from someone else, and writing files where someone else may write.
+
+Reading: regular files only, never blocking, capped.
 
 Every lesson, image, model, card and theme is read through :func:`read_regular`.
 It opens the path without blocking (a FIFO would otherwise wait for a writer
@@ -7,13 +9,26 @@ as ``/dev/zero``, a socket, a folder), names what it found instead, and
 reads at most ``limit`` bytes (a file that grows past it is refused, so a
 huge or endless file cannot fill the memory). The check is made on the open
 file, so a path swapped between a check and the read cannot slip through.
+
+Writing: a file is written under a temporary name of its own and renamed
+over its target when complete (:func:`replacing`). The temporary name is new
+and unguessable (``.cnnlesson-<pid>-<random>.part.mp4``) and is created
+exclusively, never through a link or an existing file, so nothing planted in
+an output folder can redirect a write. Every temporary name begins with
+``.cnnlesson-`` and the writer's process id: the next writer recognises what
+a killed one left, and never mistakes someone else's file for its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import re
+import secrets
+import shutil
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -123,3 +138,81 @@ def real_path(path: str | os.PathLike[str]) -> Path:
 def inside(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
     """Whether ``path``, with its links resolved, lies within ``root`` (resolved too)."""
     return real_path(path).is_relative_to(real_path(root))
+
+
+# --- writing ------------------------------------------------------------------
+
+TEMP_PREFIX = ".cnnlesson-"
+# A writer's temporary name and its process id (Linux ids have at most 7 digits).
+_TEMP_NAME = re.compile(r"^\.cnnlesson-(\d{1,7})-")
+
+
+def temp_owner(name: str) -> int | None:
+    """The process id in a writer's temporary name; None for any other name."""
+    match = _TEMP_NAME.match(name)
+    return int(match.group(1)) if match else None
+
+
+def temp_name(label: str, suffix: str = "") -> str:
+    """A new temporary name of this process: ``.cnnlesson-<pid>-<random>.<label><suffix>``."""
+    return f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}.{label}{suffix}"
+
+
+def create_new(path: Path) -> None:
+    """Create the empty regular file ``path``; fails if anything (a link too) is there."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    os.close(os.open(path, flags, 0o666))  # the umask applies, as for any new file
+
+
+def new_temp_file(folder: Path, label: str = "part", suffix: str = "") -> Path:
+    """A new, empty file of this process's own in ``folder``, under a temporary name."""
+    while True:
+        path = folder / temp_name(label, suffix)
+        try:
+            create_new(path)
+            return path
+        except FileExistsError:  # a name someone guessed: take another
+            continue
+
+
+def put_in_place(path: Path, target: Path, replace_folder: bool = False) -> None:
+    """Rename ``path`` over ``target`` (same folder), atomically.
+
+    A link or a file at ``target`` is replaced, never written through. A
+    folder there is an error naming ``target`` (``IsADirectoryError``), unless
+    ``replace_folder`` (for cache entries, whose folder is the writer's own):
+    then it is removed first.
+    """
+    if replace_folder and target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target, ignore_errors=True)
+    try:
+        os.replace(path, target)
+    except IsADirectoryError:
+        raise IsADirectoryError(errno.EISDIR, "a folder is in the way", str(target)) from None
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            raise IsADirectoryError(errno.EISDIR, "a folder is in the way", str(target)) from None
+        raise
+
+
+@contextlib.contextmanager
+def replacing(target: Path, replace_folder: bool = False) -> Iterator[Path]:
+    """Yield a new temporary file beside ``target``; on success it replaces ``target``.
+
+    On failure the temporary file is removed and ``target`` is untouched. An
+    error about the temporary file names ``target`` instead.
+    """
+    try:
+        path = new_temp_file(target.parent, "part", target.suffix)
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror, str(target)) from None
+    try:
+        yield path
+        put_in_place(path, target, replace_folder)
+    except OSError as exc:
+        if exc.filename == str(path):
+            raise type(exc)(exc.errno, exc.strerror, str(target)) from None
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()

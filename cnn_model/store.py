@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ModelError
-from .safeio import FileRefused, describe, read_regular
+from .safeio import FileRefused, describe, read_regular, replacing
 from .tinyvgg import CHANNELS, CONV_LAYERS, KERNEL, FlattenOrder, layer_specs
 
 if TYPE_CHECKING:
@@ -114,14 +114,14 @@ def save_model(model: TinyVGG, weights_path: Path, card: dict[str, Any], card_pa
     # in a hash map, so several entries would come out in a different order
     # each time and identical weights would get different checksums.
     metadata = {METADATA_KEY: json.dumps(facts, sort_keys=True)}
-    tmp = weights_path.with_name(f".{weights_path.name}.tmp")
-    save_file(state, str(tmp), metadata=metadata)
-    os.replace(tmp, weights_path)
-    digest = sha256_file(weights_path)
+    # Each file is written under a new name of its own and renamed into place:
+    # nothing already at either path (a link, say) is written through.
+    with replacing(weights_path) as tmp:
+        save_file(state, str(tmp), metadata=metadata)
+        digest = sha256_file(tmp)
     card = {**card, "sha256": digest, "weights": weights_path.name}
-    tmp_card = card_path.with_name(f".{card_path.name}.tmp")
-    tmp_card.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp_card, card_path)
+    with replacing(card_path) as tmp_card:
+        tmp_card.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return digest
 
 

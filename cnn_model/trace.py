@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .images import ImageLike, load_input
-from .tinyvgg import CONV_LAYERS, LAYER_NAMES, PREVIOUS
+from .safeio import replacing
+from .tinyvgg import CHANNELS, CONV_LAYERS, KERNEL, LAYER_NAMES, PREVIOUS, layer_specs
 
 if TYPE_CHECKING:
     import torch
@@ -246,31 +246,79 @@ def save_trace(t: Trace, path: str | Path) -> None:
         "image_sha256": t.image_sha256,
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    path = Path(path)
-    # A name of this process's own: two renders may save the same trace at once.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part.npz")
-    np.savez(tmp, **arrays)  # type: ignore[arg-type]
-    os.replace(tmp, path)
+    # A new name of this process's own: two renders may save the same trace at once,
+    # and nothing planted at the name can redirect the write.
+    with replacing(Path(path), replace_folder=True) as tmp:
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]
 
 
 def load_trace(path: str | Path) -> Trace:
-    with np.load(path, allow_pickle=False) as data:
-        meta = json.loads(bytes(data["meta"]).decode("utf-8"))
-        groups: dict[str, dict[str, np.ndarray]] = {"activations": {}, "weights": {}, "biases": {}}
-        for key in data.files:
-            if "/" in key:
-                group, name = key.split("/", 1)
-                groups[group][name] = data[key]
-        return Trace(
-            model_name=meta["model_name"],
-            classes=list(meta["classes"]),
-            image=data["image"],
-            activations=groups["activations"],
-            weights=groups["weights"],
-            biases=groups["biases"],
-            logits=data["logits"],
-            probabilities=data["probabilities"],
-            flatten_order=meta["flatten_order"],
-            model_sha256=meta["model_sha256"],
-            image_sha256=meta["image_sha256"],
-        )
+    """A trace saved by :func:`save_trace`; ``ValueError`` when the file is not a whole,
+    consistent trace of TinyVGG (a damaged or altered cache entry)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+            groups: dict[str, dict[str, np.ndarray]] = {
+                "activations": {},
+                "weights": {},
+                "biases": {},
+            }
+            for key in data.files:
+                if "/" in key:
+                    group, name = key.split("/", 1)
+                    groups[group][name] = data[key]
+            result = Trace(
+                model_name=meta["model_name"],
+                classes=list(meta["classes"]),
+                image=data["image"],
+                activations=groups["activations"],
+                weights=groups["weights"],
+                biases=groups["biases"],
+                logits=data["logits"],
+                probabilities=data["probabilities"],
+                flatten_order=meta["flatten_order"],
+                model_sha256=meta["model_sha256"],
+                image_sha256=meta["image_sha256"],
+            )
+    except (KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not a saved trace ({type(exc).__name__})") from None
+    check_trace(result)
+    return result
+
+
+def check_trace(t: Trace) -> None:
+    """Raise ``ValueError`` unless ``t`` has TinyVGG's shapes, finite numbers and text meta."""
+    count = len(t.classes)
+    if not 2 <= count <= 1000 or not all(isinstance(c, str) for c in t.classes):
+        raise ValueError("a trace's class names are not a list of text")
+    for text in (t.model_name, t.model_sha256, t.image_sha256):
+        if not isinstance(text, str):
+            raise ValueError("a trace's names are not text")
+    if t.flatten_order not in ("chw", "hwc"):
+        raise ValueError("a trace's flatten order is neither chw nor hwc")
+    expected: dict[str, tuple[int, ...]] = {
+        **{f"activations/{s.name}": s.output_shape for s in layer_specs(count)},
+        "logits": (count,),
+        "probabilities": (count,),
+        "weights/output": (count, CHANNELS * 13 * 13),
+        "biases/output": (count,),
+    }
+    for layer in CONV_LAYERS:
+        inputs = 3 if layer == "conv_1_1" else CHANNELS
+        expected[f"weights/{layer}"] = (CHANNELS, inputs, KERNEL, KERNEL)
+        expected[f"biases/{layer}"] = (CHANNELS,)
+    found: dict[str, np.ndarray] = {
+        "logits": t.logits,
+        "probabilities": t.probabilities,
+        **{f"activations/{k}": v for k, v in t.activations.items()},
+        **{f"weights/{k}": v for k, v in t.weights.items()},
+        **{f"biases/{k}": v for k, v in t.biases.items()},
+    }
+    if set(found) != set(expected):
+        raise ValueError("a trace's layers are not TinyVGG's")
+    for name, shape in expected.items():
+        array = found[name]
+        if array.shape != shape or array.dtype.kind != "f" or not np.isfinite(array).all():
+            raise ValueError(f"a trace's {name} is not {shape} finite numbers")
+    if t.image.shape != (64, 64, 3) or t.image.dtype != np.uint8:
+        raise ValueError("a trace's image is not 64x64 RGB pixels")

@@ -1,16 +1,18 @@
 """Writing outputs so that readers only ever see complete files and folders.
 
-Every file is first written under a hidden name carrying the writer's
-process id (``.video.mp4.1234.part.mp4``) and then renamed over the target,
-which is atomic on one file system. A lesson folder is published whole: it
-is made complete in a hidden staging folder beside it (``.render-1234-…``),
-which then trades places with the old folder in one atomic exchange
+Every file is first written under a new, unguessable hidden name carrying the
+writer's process id (``.cnnlesson-1234-<random>.part.mp4``, made exclusively:
+see :mod:`cnn_model.safeio`) and then renamed over the target, which is atomic
+on one file system. A lesson folder is published whole: it is made complete in
+a hidden staging folder beside it (``.cnnlesson-1234-….staging``), which then
+trades places with the old folder in one atomic exchange
 (``renameat2(RENAME_EXCHANGE)`` on Linux). Where a file system cannot
-exchange, the old folder is first renamed aside, and a later render puts it
-back if the writer died between the two renames: a reader finds the whole
-old folder or the whole new one, never a mixture. Leftovers of a killed
-writer (staging files and folders, job files) are recognised by their
-process id and removed by the next render.
+exchange, the old folder is first renamed aside, and put back if the writer
+is interrupted, or by a later render if the writer died between the two
+renames: a reader finds the whole old folder or the whole new one, never a
+mixture. Leftovers of a killed writer (staging files and folders, job logs)
+are recognised by their prefix and process id and removed by the next render;
+no other name is ever taken for one of them.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-# Names of a writer's temporary files: staging folders, staged files and job files.
-_OWNER = re.compile(r"^(?:\.render-(\d+)-|\..*\.(\d+)\.part|[0-9a-f]+\.(\d+)\.job\.)")
+from cnn_model.safeio import TEMP_PREFIX, new_temp_file, replacing, temp_owner
+
 # An old lesson folder renamed aside while its successor moves in (no exchange).
-_ASIDE = re.compile(r"^\.render-(\d+)-aside-(.+)$")
+_ASIDE = re.compile(r"^\.cnnlesson-(\d{1,7})-aside-(.+)$")
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 # Seconds to wait between the steps of publishing a folder: a hook for the
@@ -43,36 +45,20 @@ class PublishError(Exception):
     """A lesson folder could not be put in place; the message names it."""
 
 
-def staged(target: Path) -> Path:
-    """The hidden name ``target`` is written under before it is published."""
-    return target.with_name(f".{target.name}.{os.getpid()}.part{target.suffix}")
-
-
-def publish(path: Path, target: Path) -> None:
-    os.replace(path, target)
-
-
 @contextlib.contextmanager
-def writing(target: Path) -> Iterator[Path]:
-    """Yield a staging path; publish it on success, delete it on failure."""
-    path = staged(target)
-    try:
+def writing(target: Path, cache_entry: bool = False) -> Iterator[Path]:
+    """Yield a new temporary file beside ``target``; it replaces ``target`` on success.
+
+    ``cache_entry``: ``target`` is an entry of the render cache, where a folder
+    in the way is damage to clear, not a file of someone's to keep.
+    """
+    with replacing(target, replace_folder=cache_entry) as path:
         yield path
-        publish(path, target)
-    finally:
-        path.unlink(missing_ok=True)
 
 
-def open_private(path: Path, mode: str = "w") -> Any:
-    """Open a file of this process's own (a job file or log) for writing, never through a link."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-    encoding = None if "b" in mode else "utf-8"
-    return os.fdopen(os.open(path, flags, 0o644), mode, encoding=encoding)
-
-
-def write_private(path: Path, text: str) -> None:
-    with open_private(path) as handle:
-        handle.write(text)
+def new_log(folder: Path) -> Path:
+    """A new log file of this process's own in ``folder`` (never an existing file or link)."""
+    return new_temp_file(folder, "log", ".txt")
 
 
 def copy_file(source: Path, target: Path) -> None:
@@ -80,13 +66,13 @@ def copy_file(source: Path, target: Path) -> None:
         shutil.copyfile(source, path)
 
 
-def write_json(target: Path, data: Any) -> None:
-    with writing(target) as path:
+def write_json(target: Path, data: Any, cache_entry: bool = False) -> None:
+    with writing(target, cache_entry) as path:
         path.write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
 def temp_dir_prefix() -> str:
-    return f".render-{os.getpid()}-"
+    return f"{TEMP_PREFIX}{os.getpid()}-"
 
 
 def _alive(pid: int) -> bool:
@@ -111,17 +97,9 @@ def _alive(pid: int) -> bool:
     return not fields or fields[0] not in ("Z", "X")
 
 
-def _owner(name: str) -> int | None:
-    """The process id a temporary name carries, if it is one of a writer's names."""
-    match = _OWNER.match(name)
-    if not match:
-        return None
-    return int(match.group(1) or match.group(2) or match.group(3))
-
-
 def is_temporary(name: str) -> bool:
     """Whether ``name`` is one of a writer's temporary names (never a published file)."""
-    return _owner(name) is not None
+    return temp_owner(name) is not None
 
 
 def _dead(pid: int | None) -> bool:
@@ -146,7 +124,7 @@ def remove_stale(folder: Path, recursive: bool = True) -> list[Path]:
         return removed
     candidates = folder.rglob("*") if recursive else folder.iterdir()
     for path in list(candidates):
-        pid = _owner(path.name)
+        pid = temp_owner(path.name)
         if not _dead(pid):
             continue
         aside = _ASIDE.match(path.name)
@@ -169,7 +147,7 @@ def staging_folder(parent: Path, label: str = "staging") -> Path:
     """
     import tempfile
 
-    path = Path(tempfile.mkdtemp(prefix=f"{temp_dir_prefix()}{label}-", dir=parent))
+    path = Path(tempfile.mkdtemp(prefix=temp_dir_prefix(), suffix=f".{label}", dir=parent))
     umask = os.umask(0)
     os.umask(umask)
     path.chmod(0o777 & ~umask)
@@ -243,8 +221,8 @@ def publish_folder(staging: Path, target: Path, *, allow_exchange: bool = True) 
         raise PublishError(
             f"cannot publish {target}: {exc.strerror or exc}; the previous render is unchanged"
         ) from None
-    _pause()
     try:
+        _pause()
         os.rename(staging, target)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -252,6 +230,11 @@ def publish_folder(staging: Path, target: Path, *, allow_exchange: bool = True) 
         raise PublishError(
             f"cannot publish {target}: {exc.strerror or exc}; the previous render is unchanged"
         ) from None
+    except BaseException:  # interrupted between the renames: the old folder goes back
+        if not os.path.lexists(target):
+            with contextlib.suppress(OSError):
+                os.rename(aside, target)
+        raise
     _pause()
     shutil.rmtree(aside, ignore_errors=True)
 

@@ -13,7 +13,16 @@ from rich.text import Text
 
 from cnn_model import ImageError, ModelError
 
-from .cli_common import USAGE_ERROR, CliError, SafeArgumentParser, console, out, print_error
+from .cli_common import (
+    USAGE_ERROR,
+    CliError,
+    SafeArgumentParser,
+    console,
+    out,
+    output_file,
+    print_error,
+)
+from .lesson.errors import one_line
 from .model_commands import add_model_commands
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE: not the user's mistake
@@ -142,7 +151,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
         raise CliError(f"--output {args.output}: it is {problem}")
     with writing(args.output) as staged:
         staged.write_text(text, encoding="utf-8")
-    console.print(f"wrote {args.output}")
+    console.print(one_line(f"wrote {args.output}"))
     return 0
 
 
@@ -299,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     steps.set_defaults(func=cmd_steps)
 
     schema = sub.add_parser("schema", help="print (or write) the JSON Schema of lesson files")
-    schema.add_argument("-o", "--output", type=Path, help="write it to this file")
+    schema.add_argument("-o", "--output", type=output_file, help="write it to this file")
     schema.set_defaults(func=cmd_schema)
 
     new = sub.add_parser("new", help="start a lesson file with comments")
@@ -313,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("-q", "--quality", choices=QUALITY_CHOICES, help="default: low")
     preview.add_argument("-o", "--out", type=Path, default=Path("media"), help="output root")
     preview.add_argument(
-        "--output", type=Path, help="PNG path (default: OUT/<lesson>/preview-step-N.png)"
+        "--output", type=output_file, help="PNG path (default: OUT/<lesson>/preview-step-N.png)"
     )
     _add_overrides(preview)
     preview.set_defaults(func=cmd_preview)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import unicodedata
+from pathlib import Path
 from typing import Any, NoReturn
 
 from rich.console import Console
@@ -81,6 +82,14 @@ class SafeArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {one_line(clean(message))}\n")
+
+
+def output_file(text: str) -> Path:
+    """An ``--output`` file path as argparse reads it; a path ending in ``/`` names a
+    folder (``Path`` would silently drop the slash and write a file of that name)."""
+    if not text or text.endswith(("/", "/.", "/..")) or text in (".", ".."):
+        raise argparse.ArgumentTypeError(f"{text!r} names a folder; give a file path")
+    return Path(text)
 
 
 class CliError(Exception):

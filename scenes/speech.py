@@ -13,12 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn_model.safeio import is_regular
+
 from .atomic import writing
 
 ENGINE = "espeak-ng"
 RATE = 22050  # espeak-ng's own sample rate
 
 WORDS_PER_MINUTE = 155
+# Longer than any step may last (a step's narration is capped at 10 minutes).
+MAX_SECONDS = 3600
 
 
 class VoiceError(Exception):
@@ -51,12 +55,13 @@ def speak(text: str, voice: str, folder: Path) -> Path:
     """A WAV of ``text`` in ``voice``, made once and kept in ``folder``."""
     key = hashlib.sha256(f"{ENGINE}|{voice}|{WORDS_PER_MINUTE}|{text}".encode()).hexdigest()[:24]
     path = folder / f"{key}.wav"
-    if path.is_file():
+    if _usable(path):
         return path
     if not available():
         raise VoiceError(f"voice-over needs {ENGINE}: apt-get install {ENGINE}")
     folder.mkdir(parents=True, exist_ok=True)
-    with writing(path) as staged:
+    # Whatever was at the name (damaged, a link, a folder) is replaced.
+    with writing(path, cache_entry=True) as staged:
         # The text goes on standard input: as an argument, a narration that
         # starts with "-" would be read as an option.
         done = subprocess.run(
@@ -68,6 +73,23 @@ def speak(text: str, voice: str, folder: Path) -> Path:
         if done.returncode != 0 or not staged.is_file() or staged.stat().st_size <= 44:
             raise VoiceError(f"{ENGINE} failed for voice {voice!r}: {done.stderr.strip()}")
     return path
+
+
+def _usable(path: Path) -> bool:
+    """Whether the cached speech at ``path`` is a regular file (not a link) that reads
+    as espeak-ng's mono 16-bit WAV of at most ``MAX_SECONDS``."""
+    if path.is_symlink() or not is_regular(path):
+        return False
+    try:
+        with wave.open(str(path)) as handle:
+            return (
+                handle.getnchannels() == 1
+                and handle.getsampwidth() == 2
+                and 8000 <= handle.getframerate() <= 48000
+                and 0 < handle.getnframes() <= MAX_SECONDS * handle.getframerate()
+            )
+    except (OSError, EOFError, wave.Error):
+        return False
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:

@@ -140,7 +140,7 @@ def test_publishing_replaces_the_render_and_keeps_the_authors_files(
 ) -> None:
     from scenes.atomic import publish_folder
 
-    folder, staging = tmp_path / "lesson", tmp_path / ".render-1-x"
+    folder, staging = tmp_path / "lesson", tmp_path / ".cnnlesson-1-x"
     old = manifest()
     for name in publish.listed_files(old):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +175,7 @@ def test_a_manifest_that_names_files_outside_its_folder_removes_nothing(tmp_path
 
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
-    folder, staging = tmp_path / "out" / "lesson", tmp_path / "out" / ".render-1-x"
+    folder, staging = tmp_path / "out" / "lesson", tmp_path / "out" / ".cnnlesson-1-x"
     folder.mkdir(parents=True)
     hostile = manifest()
     hostile["files"]["formats"] = {"webm": "../../victim.txt", "gif": "/etc/hostname"}

@@ -96,7 +96,7 @@ def test_killed_render_leaves_the_last_good_output_and_the_next_render_completes
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     jobs = out / ".cache" / "jobs"
     deadline = time.monotonic() + 60
-    while not list(jobs.glob("*.job.log")):  # a worker has started
+    while not list(jobs.glob(".cnnlesson-*.log.txt")):  # a worker has started
         assert time.monotonic() < deadline, "no worker started"
         time.sleep(0.05)
     time.sleep(1.0)  # the worker is busy rendering
@@ -115,7 +115,9 @@ def test_killed_render_leaves_the_last_good_output_and_the_next_render_completes
     manifest = json.loads(good.manifest.read_text())
     assert manifest["steps"][1]["cached"] is False
     assert frames_of(good.video) == manifest["frames"]
-    leftovers = [p for p in out.rglob(".*") if ".part" in p.name or p.name.startswith(".render-")]
+    leftovers = [
+        p for p in out.rglob(".*") if ".part" in p.name or p.name.startswith(".cnnlesson-")
+    ]
     assert leftovers == []
 
 

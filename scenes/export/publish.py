@@ -177,16 +177,24 @@ class CarryClash(Exception):
     """A file of the author's is in a folder where the new render writes a file."""
 
 
-def _check_no_clash(staging: Path, relative: Path, folder: Path) -> None:
-    """Refuse when a folder of the author's has the name of a file the render wrote."""
+def _check_no_clash(staging: Path, relative: Path, folder: Path, kind: str = "file") -> None:
+    """Refuse when something of the author's at ``relative`` (a file, or a folder of
+    theirs on its way) has the name of something the render wrote."""
     here = staging
     for part in relative.parts:
         here = here / part
-        if os.path.lexists(here) and (here.is_symlink() or not here.is_dir()):
-            raise CarryClash(
-                f"{folder / here.relative_to(staging)} is a folder of files of yours, where "
-                "the render writes a file of that name; move it, then render again"
-            )
+        if not os.path.lexists(here):
+            continue
+        if here.is_symlink() or not here.is_dir():
+            what = kind if here == staging / relative else "folder"
+        elif here == staging / relative and kind != "folder":
+            what = kind
+        else:
+            continue
+        raise CarryClash(
+            f"{folder / here.relative_to(staging)} is a {what} of yours, where the render "
+            "writes one of that name; move it, then render again"
+        )
 
 
 def carry_over(folder: Path, staging: Path) -> list[str]:
@@ -214,14 +222,16 @@ def carry_over(folder: Path, staging: Path) -> list[str]:
         linked_dirs = [d for d in dirnames if (here / d).is_symlink()]
         dirnames[:] = [d for d in dirnames if d not in linked_dirs and not is_temporary(d)]
         if not dirnames and not filenames and not linked_dirs and relative != Path("."):
+            _check_no_clash(staging, relative, folder, "folder")
             (staging / relative).mkdir(parents=True, exist_ok=True)  # an empty folder of theirs
         for name in [*filenames, *linked_dirs]:
             source = here / name
             rel = (relative / name).as_posix()
             target = staging / relative / name
-            if rel in previous or is_temporary(name) or os.path.lexists(target):
+            if rel in previous or is_temporary(name):
                 continue
-            _check_no_clash(staging, relative, folder)
+            # A file of the author's where the render writes one: never dropped unasked.
+            _check_no_clash(staging, relative / name, folder)
             target.parent.mkdir(parents=True, exist_ok=True)
             if source.is_symlink():
                 os.symlink(os.readlink(source), target)

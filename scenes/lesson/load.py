@@ -47,7 +47,7 @@ LESSON_SUFFIXES = (".yaml", ".yml")
 # so that "<name>.webm" and the staging names stay far below 255 bytes.
 MAX_NAME_BYTES = 100
 _RESERVED_NAMES = {"con", "prn", "aux", "nul"} | {
-    f"{port}{i}" for port in ("com", "lpt") for i in range(10)
+    f"{port}{i}" for port in ("com", "lpt") for i in ("0123456789¹²³")
 }
 
 PLACEHOLDERS = {

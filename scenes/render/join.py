@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -32,23 +31,44 @@ def probe(path: Path) -> dict[str, float | int]:
 def concat(clips: list[Path], output: Path, chapters: list[dict[str, Any]] | None = None) -> None:
     """Write ``clips`` one after another into ``output`` (same codec settings required).
 
-    Packets are copied as they are; FFmpeg's concat demuxer shifts their
-    timestamps. ``chapters`` (PyAV's chapter dicts) become chapter markers.
-    The result is written to a temporary name and renamed, so ``output`` is
-    either the old file or the complete new one.
+    Packets are copied as they are, each clip's timestamps shifted by the
+    length of the clips before it (what FFmpeg's concat demuxer does, without
+    its list of file names, which cannot hold every path). ``chapters``
+    (PyAV's chapter dicts) become chapter markers. The result is written to a
+    temporary name and renamed, so ``output`` is either the old file or the
+    complete new one.
     """
-    manifest = "".join(f"file 'file:{Path(c).resolve().as_posix()}'\n" for c in clips)
     with writing(output) as staged:
-        with av.open(
-            BytesIO(manifest.encode("utf-8")), mode="r", format="concat", options={"safe": "0"}
-        ) as source:
-            in_stream = source.streams.video[0]
-            with av.open(str(staged), mode="w", options={"movflags": "+faststart"}) as sink:
-                out_stream = sink.add_stream_from_template(template=in_stream)
-                if chapters:
-                    sink.set_chapters(chapters)  # type: ignore[arg-type]
-                for packet in source.demux(in_stream):
-                    if packet.dts is None:
-                        continue
-                    packet.stream = out_stream
-                    sink.mux(packet)
+        with av.open(str(staged), mode="w", options={"movflags": "+faststart"}) as sink:
+            out_stream: Any = None
+            offset = Fraction(0)  # seconds: where the next clip starts
+            for clip in clips:
+                with av.open(str(clip)) as source:
+                    in_stream = source.streams.video[0]
+                    if out_stream is None:
+                        out_stream = sink.add_stream_from_template(template=in_stream)
+                        if chapters:
+                            sink.set_chapters(chapters)  # type: ignore[arg-type]
+                    offset += _copy_packets(source, in_stream, sink, out_stream, offset)
+
+
+def _copy_packets(
+    source: Any, stream: Any, sink: Any, out_stream: Any, offset: Fraction
+) -> Fraction:
+    """Mux ``stream``'s packets into ``out_stream`` from ``offset`` seconds on; returns
+    the clip's length in seconds."""
+    base = stream.time_base
+    start = stream.start_time or 0
+    shift = round(offset / base) - start
+    end = start
+    for packet in source.demux(stream):
+        if packet.dts is None:
+            continue
+        frame = packet.duration or 0
+        end = max(end, (packet.pts if packet.pts is not None else packet.dts) + frame)
+        packet.pts = None if packet.pts is None else packet.pts + shift
+        packet.dts += shift
+        packet.stream = out_stream
+        sink.mux(packet)
+    length = stream.duration if stream.duration else end - start
+    return Fraction(length) * base

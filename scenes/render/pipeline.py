@@ -18,12 +18,12 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 import cnn_model
@@ -43,12 +43,11 @@ from .. import __version__, speech
 from ..atomic import (
     PublishError,
     copy_file,
-    open_private,
+    new_log,
     output_problem,
     publish_folder,
     remove_stale,
     staging_folder,
-    write_private,
 )
 from ..export import chapters as chapters_mod
 from ..export import voice
@@ -105,6 +104,28 @@ def output_root(out: str | Path) -> Path:
     if not root.is_dir():
         raise OutputRefused(f"the output folder {root} is not a folder")
     return root
+
+
+def source_id(path: Path) -> str:
+    """Which lesson file a render came from, as a hash of its real path (a published
+    manifest does not show where the file lives on the machine that rendered it)."""
+    return hashlib.sha256(os.fsencode(real_path(path))).hexdigest()[:16]
+
+
+def _check_same_lesson(lesson_dir: Path, path: Path) -> None:
+    """Refuse to replace the render of another lesson file whose name gives the same
+    folder name (``a b.yaml`` and ``a-b.yaml`` both render into ``a-b/``)."""
+    try:
+        data = read_regular(lesson_dir / "manifest.json", MAX_RECORD_BYTES)
+        previous = json.loads(data.decode("utf-8")).get("source_id")
+    except Exception:  # no render there, or one too damaged to tell: nothing to keep apart
+        return
+    if isinstance(previous, str) and previous != source_id(path):
+        raise OutputRefused(
+            f"{lesson_dir} holds the render of another lesson file whose name gives the "
+            f"same folder name as {path.name}; rename one of the two files, render into "
+            "another -o, or remove that folder if it is an old render of this lesson"
+        )
 
 
 @dataclass
@@ -182,11 +203,18 @@ def cached_trace(
     model_key = hashlib.sha256(model_id.encode("utf-8")).hexdigest()
     image_sha = hashlib.sha256(pixels.tobytes()).hexdigest()
     path = folder / f"{model_key[:16]}-{image_sha[:16]}.npz"
-    if path.is_file():
-        try:
-            return load_trace(path), path
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            path.unlink(missing_ok=True)  # damaged: compute it again
+    # The cache lies in the output folder, where anything may have been put:
+    # only a regular file (never a link) that loads as this very trace is used.
+    # Anything else is traced again and replaced.
+    if not path.is_symlink() and is_regular(path):
+        with contextlib.suppress(Exception):
+            cached = load_trace(path)
+            if (
+                cached.classes == classes
+                and cached.image_sha256 == image_sha
+                and np.array_equal(cached.image, pixels)
+            ):
+                return cached, path
     result = cnn_model.trace(load_location(location), image)
     save_trace(result, path)
     return result, path
@@ -263,13 +291,18 @@ def _cached(clip: Path, meta: Path) -> bool:
 
 
 def _run_jobs(
-    jobs: list[tuple[int, Path]],
+    jobs: list[tuple[int, dict[str, Any]]],
+    log_dir: Path,
     parallel: int,
     progress: Progress | None,
     total: int,
     done_before: int,
 ) -> dict[int, str]:
-    """Run worker processes, at most ``parallel`` at once; returns errors by step."""
+    """Run worker processes, at most ``parallel`` at once; returns errors by step.
+
+    Each worker gets its job on standard input and writes its output to a log
+    of its own in ``log_dir``, removed when the worker ends.
+    """
     pending = list(jobs)
     running: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}
     failures: dict[int, str] = {}
@@ -278,22 +311,9 @@ def _run_jobs(
     try:
         while pending or running:
             while pending and len(running) < parallel:
-                index, job_file = pending.pop(0)
-                log = job_file.with_suffix(".log")
-                with open_private(log, "wb") as log_handle:
-                    proc = subprocess.Popen(
-                        [
-                            sys.executable,
-                            "-m",
-                            "scenes.render.worker",
-                            str(job_file),
-                            str(os.getpid()),
-                        ],
-                        stdout=log_handle,
-                        stderr=subprocess.STDOUT,
-                        env=env,
-                    )
-                running[index] = (proc, log)
+                index, job = pending.pop(0)
+                log = new_log(log_dir)
+                running[index] = (_start_worker(job, log, env), log)
                 if progress:
                     progress(f"rendering step {index + 1}", done, total)
             time.sleep(0.05)
@@ -304,20 +324,42 @@ def _run_jobs(
                 del running[index]
                 done += 1
                 if code != 0:
-                    tail = log.read_text(errors="replace").strip().splitlines()[-15:]
+                    text = read_regular(log, MAX_LOG_BYTES).decode("utf-8", "replace")
+                    tail = text.strip().splitlines()[-15:]
                     failures[index] = "\n".join(tail) or f"worker exited with status {code}"
-                else:
-                    log.unlink(missing_ok=True)
-                    log.with_suffix(".json").unlink(missing_ok=True)
+                log.unlink(missing_ok=True)
                 if progress:
                     progress(f"step {index + 1} done", done, total)
     finally:
         for proc, _ in running.values():
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
-        for proc, _ in running.values():
+        for proc, log in running.values():
             proc.wait()
+            log.unlink(missing_ok=True)
     return failures
+
+
+# The end of a failed worker's log is quoted; the rest is never read.
+MAX_LOG_BYTES = 16 * 1024 * 1024
+
+
+def _start_worker(job: dict[str, Any], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A worker process rendering ``job`` (sent on its standard input), logging to ``log``."""
+    with open(log, "wb") as log_handle:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scenes.render.worker", "-", str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=log_handle,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    assert proc.stdin is not None
+    with contextlib.suppress(BrokenPipeError):  # a worker that died at once: its log tells
+        proc.stdin.write(json.dumps(job).encode("utf-8"))
+    with contextlib.suppress(BrokenPipeError):
+        proc.stdin.close()
+    return proc
 
 
 @dataclass
@@ -354,6 +396,7 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
     remove_stale(lesson_dir, recursive=False)
     with contextlib.suppress(OSError):
         lesson_dir.rmdir()  # only if empty: what an interrupted render once left
+    _check_same_lesson(lesson_dir, lesson.path)
 
     model_code = _package_digest(MODEL_CODE_DIR)  # read once: the trace and clip keys use it
     trace: Trace | None = None
@@ -445,14 +488,12 @@ def render_lesson(
     lesson_dir = prepared.out_root / lesson.name
 
     results: list[StepResult] = []
-    to_render: list[tuple[int, Path]] = []
+    to_render: list[tuple[int, dict[str, Any]]] = []
     for index, (job, key) in enumerate(zip(prepared.jobs, prepared.keys, strict=True)):
         clip, meta = Path(job["clip"]), Path(job["meta"])
         cached = _cached(clip, meta)
         if not cached:
-            job_file = cache_dir / "jobs" / f"{key}.{os.getpid()}.job.json"
-            write_private(job_file, json.dumps(job))
-            to_render.append((index, job_file))
+            to_render.append((index, job))
         results.append(
             StepResult(index, job["step"]["type"], key, clip, {}, cached, job["narration"])
         )
@@ -460,7 +501,9 @@ def render_lesson(
     total = len(lesson.steps)
     if progress:
         progress(f"{total - len(to_render)} of {total} steps cached", total - len(to_render), total)
-    failures = _run_jobs(to_render, settings.jobs, progress, total, total - len(to_render))
+    failures = _run_jobs(
+        to_render, cache_dir / "jobs", settings.jobs, progress, total, total - len(to_render)
+    )
     if failures:
         first = min(failures)
         raise RenderError(
@@ -503,9 +546,7 @@ def preview_step(
     job = prepared.jobs[index]
     png = Path(job["clip"])
     if not _cached(png, Path(job["meta"])):
-        job_file = prepared.cache_dir / "jobs" / f"{prepared.keys[index]}.{os.getpid()}.job.json"
-        write_private(job_file, json.dumps(job))
-        failures = _run_jobs([(index, job_file)], 1, None, 1, 0)
+        failures = _run_jobs([(index, job)], prepared.cache_dir / "jobs", 1, None, 1, 0)
         if failures:
             raise RenderError(f"step {index + 1} failed to render:\n{failures[index]}")
     if output is None:
@@ -626,6 +667,7 @@ def _manifest(prepared: Prepared, results: list[StepResult]) -> dict[str, Any]:
         "title": lesson.header.title,
         "description": lesson.header.description,
         "source": str(lesson.path),
+        "source_id": source_id(lesson.path),
         "video": f"{lesson.name}.mp4",
         "fps": fps,
         "frames": frames,

@@ -1,9 +1,12 @@
-"""Render one step in a process of its own: ``python -m scenes.render.worker JOB.json``.
+"""Render one step in a process of its own: ``python -m scenes.render.worker - [PARENT]``.
 
 A fresh process per step keeps Manim's global configuration from leaking
-between steps and lets steps render in parallel. The job file says what to
-render; the clip and a JSON record of what the step showed are written to
-temporary names and renamed into place only when complete.
+between steps and lets steps render in parallel. The job (what to render and
+where its clip goes) comes on standard input from the render that started the
+worker, never from a file others could edit meanwhile (a JSON file may be
+named instead, for tests and debugging). The clip and a JSON record of what
+the step showed are written to temporary names and renamed into place only
+when complete.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -18,7 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..atomic import publish, temp_dir_prefix, write_json
+from cnn_model.safeio import put_in_place
+
+from ..atomic import temp_dir_prefix, write_json, writing
 
 PR_SET_PDEATHSIG = 1
 
@@ -91,43 +97,71 @@ def build_scene(job: dict[str, Any]) -> Any:
     )
 
 
+# Manim lists its partial clips for FFmpeg's concat demuxer inside single quotes,
+# one per line: a path holding any of these cannot be listed.
+_UNLISTABLE = ("'", "\n", "\r")
+
+
+def scratch_parent(beside: Path) -> Path:
+    """Where Manim's scratch folder goes: beside the clip (so the finished clip is
+    renamed into place), or in the system's temporary folder when the clip's path
+    holds a character Manim cannot list (a quote in ``Bob's course``, a line break)."""
+    if not any(char in str(beside.absolute()) for char in _UNLISTABLE):
+        return beside
+    fallback = Path(tempfile.gettempdir())
+    if any(char in str(fallback.absolute()) for char in _UNLISTABLE):
+        raise RuntimeError("the output folder's path and TMPDIR both hold a quote or line break")
+    return fallback
+
+
 def run(job: dict[str, Any]) -> dict[str, Any]:
     """Render the job; returns the record written to ``job['meta']``."""
     out_clip = Path(job["clip"]) if job.get("clip") else None
     out_meta = Path(job["meta"])
     out_meta.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix=temp_dir_prefix(), dir=out_meta.parent) as tmp:
-        media = Path(tmp)
-        configure_manim(job, media)
-        scene = build_scene(job)
-        if job.get("mode") == "dry_run":
-            # Nobody sees a dry run's frames: skip drawing them. (The pixel
-            # size stays real: Text lays itself out on a canvas of that size.)
-            scene.renderer.update_frame = lambda *args, **kwargs: None
-        scene.render()
-        record: dict[str, Any] = {
-            "type": job["step"]["type"],
-            "duration": float(scene.time),
-            "values": scene.ctx.recorder.values,
-            "maps": scene.ctx.recorder.maps,
-            "facts": scene.ctx.recorder.facts,
-            "overflow": scene.overflow,
-            "render_seconds": round(time.perf_counter() - started, 3),
-        }
-        mode = job.get("mode", "video")
-        produced = None
-        if mode == "video":
-            produced = next(media.rglob("step.mp4"), None)
-        elif mode == "last_frame":
-            produced = next(media.rglob("step*.png"), None)
-        if mode != "dry_run":
-            if produced is None or out_clip is None:
-                raise RuntimeError("manim produced no output file")
-            # The temporary folder is beside the clip: the rename is atomic.
-            publish(produced, out_clip)
-    write_json(out_meta, record)
+    parent = scratch_parent(out_meta.parent)
+    with tempfile.TemporaryDirectory(prefix=temp_dir_prefix(), dir=parent) as tmp:
+        record, produced = _render(job, Path(tmp), started)
+        if produced is not None:
+            if out_clip is None:
+                raise RuntimeError("the job names no clip")
+            if parent == out_meta.parent:
+                # The scratch folder is beside the clip: the rename is atomic.
+                put_in_place(produced, out_clip, replace_folder=True)
+            else:
+                with writing(out_clip, cache_entry=True) as staged:
+                    shutil.copyfile(produced, staged)
+    write_json(out_meta, record, cache_entry=True)
     return record
+
+
+def _render(job: dict[str, Any], media: Path, started: float) -> tuple[dict[str, Any], Path | None]:
+    """Render the step's scene in ``media``; its record and the file it produced."""
+    configure_manim(job, media)
+    scene = build_scene(job)
+    mode = job.get("mode", "video")
+    if mode == "dry_run":
+        # Nobody sees a dry run's frames: skip drawing them. (The pixel
+        # size stays real: Text lays itself out on a canvas of that size.)
+        scene.renderer.update_frame = lambda *args, **kwargs: None
+    scene.render()
+    record: dict[str, Any] = {
+        "type": job["step"]["type"],
+        "duration": float(scene.time),
+        "values": scene.ctx.recorder.values,
+        "maps": scene.ctx.recorder.maps,
+        "facts": scene.ctx.recorder.facts,
+        "overflow": scene.overflow,
+        "render_seconds": round(time.perf_counter() - started, 3),
+    }
+    if mode == "dry_run":
+        return record, None
+    pattern = "step.mp4" if mode == "video" else "step*.png"
+    produced = next(media.rglob(pattern), None)
+    if produced is None:
+        raise RuntimeError("manim produced no output file")
+    return record, produced
 
 
 def die_with_parent(parent: int) -> None:
@@ -144,11 +178,12 @@ def die_with_parent(parent: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) not in (1, 2):
-        print("usage: python -m scenes.render.worker JOB.json [PARENT_PID]", file=sys.stderr)
+        print("usage: python -m scenes.render.worker -|JOB.json [PARENT_PID]", file=sys.stderr)
         return 2
     if len(args) == 2:
         die_with_parent(int(args[1]))
-    job = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+    text = sys.stdin.read() if args[0] == "-" else Path(args[0]).read_text(encoding="utf-8")
+    job = json.loads(text)
     run(job)
     return 0
 

@@ -1242,3 +1242,92 @@ def line_break_in_an_image_path_is_one_error_line(sandbox: Path) -> Expect:
     return Expect(
         ["classify", "nope\nerror: forged.png"], contains=("\\nerror: forged",), check=one_line
     )
+
+
+# --- found by a third adversarial review ------------------------------------------
+
+
+@case("names")
+def another_lesson_whose_name_gives_the_same_folder(sandbox: Path) -> Expect:
+    write(sandbox / "a-b.yaml", BASE)
+    # What rendering "a b.yaml" left: its manifest names another source file.
+    write(sandbox / OUT / "a-b" / "manifest.json", json.dumps({"source_id": "0" * 16}))
+    write(sandbox / OUT / "a-b" / "a-b.mp4", "the other lesson's video")
+
+    def kept(sandbox: Path, output: str) -> None:
+        assert (sandbox / OUT / "a-b" / "a-b.mp4").read_text() == "the other lesson's video"
+
+    return Expect(render("a-b.yaml"), contains=("same folder name",), check=kept, timeout=120)
+
+
+@case("names")
+def authors_file_named_like_a_file_of_the_render(sandbox: Path) -> Expect:
+    write(sandbox / "hostile.yaml", BASE)
+    write(sandbox / OUT / "hostile" / "index.html", "MY PAGE")
+
+    def kept(sandbox: Path, output: str) -> None:
+        assert (sandbox / OUT / "hostile" / "index.html").read_text() == "MY PAGE"
+
+    return Expect(
+        render("hostile.yaml"), contains=("index.html", "move it"), check=kept, timeout=120
+    )
+
+
+@case("names")
+def authors_empty_folder_named_like_a_file_of_the_render(sandbox: Path) -> Expect:
+    write(sandbox / "hostile.yaml", BASE)
+    write(sandbox / OUT / "hostile" / "manifest.json", "{}")
+    (sandbox / OUT / "hostile" / "poster.png").mkdir()
+    return Expect(render("hostile.yaml"), contains=("poster.png", "move it"), timeout=120)
+
+
+@case("names")
+def authors_files_that_look_like_temporary_names_are_kept(sandbox: Path) -> Expect:
+    write(sandbox / "hostile.yaml", BASE)
+    mine = [
+        f"{OUT}/.notes.1234567.part",
+        f"{OUT}/.render-1234567-backup/a",
+        f"{OUT}/hostile/cafe.2.job.notes",
+        f"{OUT}/hostile/.draft.1234567.part.txt",
+        f"{OUT}/hostile/.render-1-mine/x",
+        f"{OUT}/hostile/sub/.y.1.part",
+        f"{OUT}/.x.99999999999999999999999.part",
+        f"{OUT}/.cache/jobs/ab.99999999999999999999.job.json",
+    ]
+    for rel in mine:
+        write(sandbox / rel, "mine")
+
+    def kept(sandbox: Path, output: str) -> None:
+        for rel in mine:
+            assert (sandbox / rel).read_text() == "mine", rel
+
+    return Expect(render("hostile.yaml"), exit=(0,), check=kept, timeout=120)
+
+
+@case("names")
+def output_folder_with_a_quote_and_a_line_break(sandbox: Path) -> Expect:
+    write(sandbox / "hostile.yaml", BASE + "  - type: title\n    text: Two\n")
+    out = f"{OUT}/Bob's\ncourse"
+
+    def rendered(sandbox: Path, output: str) -> None:
+        video = sandbox / out / "hostile" / "hostile.mp4"
+        manifest = json.loads((video.parent / "manifest.json").read_text())
+        assert manifest["frames"] > 0 and len(manifest["steps"]) == 2
+
+    args = ["render", "hostile.yaml", "-q", "d", "-o", out, "--quiet"]
+    return Expect(args, exit=(0,), check=rendered, timeout=120)
+
+
+@case("names")
+def schema_output_ending_in_a_slash(sandbox: Path) -> Expect:
+    def no_file(sandbox: Path, output: str) -> None:
+        assert not (sandbox / OUT / "new").exists()
+
+    return Expect(["schema", "-o", f"{OUT}/new/"], contains=("names a folder",), check=no_file)
+
+
+@case("names")
+def schema_output_in_a_missing_folder_names_the_file(sandbox: Path) -> Expect:
+    return Expect(
+        ["schema", "-o", f"{OUT}/nodir/x.json"], contains=("nodir/x.json",), absent=(".part",)
+    )

@@ -119,10 +119,10 @@ def test_leftovers_of_a_writer_that_is_a_zombie_are_stale(tmp_path: Path) -> Non
         while Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
             assert time.monotonic() < deadline, "the child did not exit"
             time.sleep(0.01)
-        leftover = tmp_path / f".render-{pid}-abc123"
+        leftover = tmp_path / f".cnnlesson-{pid}-abc123"
         leftover.mkdir()
         (leftover / "step.mp4").write_bytes(b"half")
-        alive = tmp_path / f".render-{os.getppid()}-def456"  # a live writer's folder stays
+        alive = tmp_path / f".cnnlesson-{os.getppid()}-def456"  # a live writer's folder stays
         alive.mkdir()
         assert remove_stale(tmp_path) == [leftover]
         assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name]
@@ -176,7 +176,7 @@ def test_killing_real_renders_while_they_publish_and_while_they_render(tmp_path:
             render_command(lesson, out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         deadline = time.monotonic() + 120
-        while not any(p.name.startswith(".render-") for p in out.iterdir()):
+        while not any(p.name.startswith(".cnnlesson-") for p in out.iterdir()):
             assert proc.poll() is None, "the render ended before it staged anything"
             assert time.monotonic() < deadline, "no staging folder appeared"
             time.sleep(0.01)
@@ -193,22 +193,24 @@ def test_killing_real_renders_while_they_publish_and_while_they_render(tmp_path:
         )
         assert done.returncode == 0, done.stderr
         assert whole(folder) == got
-        leftovers = [p.name for p in out.iterdir() if p.name.startswith(".render-")]
+        leftovers = [p.name for p in out.iterdir() if p.name.startswith(".cnnlesson-")]
         assert leftovers == [], leftovers
 
-    # Killed while its worker renders a changed step: its job files go with the next render.
+    # Killed while its worker renders a changed step: its worker log goes with the next render.
     lesson.write_text(LESSON.format(description="cold").replace("Publishing", "Rendering"))
     proc = subprocess.Popen(
         render_command(lesson, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     jobs = out / ".cache" / "jobs"
     deadline = time.monotonic() + 120
-    while not list(jobs.glob("*.job.json")):
-        assert time.monotonic() < deadline, "no job file appeared"
+    while not list(jobs.glob(".cnnlesson-*.log.txt")):
+        assert time.monotonic() < deadline, "no worker log appeared"
         time.sleep(0.01)
+    # The job went to the worker through a pipe: no file of it that anyone could edit.
+    assert not list(jobs.glob("*.json"))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert list(jobs.glob(f"*.{proc.pid}.job.*")), "the killed render's job files are there"
+    assert list(jobs.glob(f".cnnlesson-{proc.pid}-*")), "the killed render's worker log is there"
     time.sleep(0.5)  # its worker dies with it
     done = subprocess.run(render_command(lesson, out), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
