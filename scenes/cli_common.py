@@ -19,13 +19,18 @@ _BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
 # Line and paragraph separators: text viewers break lines there, like at "\n".
 _SEPARATORS = {"\u2028", "\u2029"}
 _ESCAPED = _BIDI | _SEPARATORS
+# Control characters, and format characters that show as nothing (zero-width
+# spaces, soft hyphens, direction marks): a name holding one would look like
+# another name in a message.
+_HIDDEN = ("Cc", "Cf")
 
 
 def clean(text: str) -> str:
-    """``text`` safe to print: control characters, lone surrogates and bidirectional
-    controls are written as escapes (``\\x1b``), so a name in a message cannot move
-    the cursor, recolour the terminal or fail to encode. Newlines and tabs stay (a
-    message may span lines); other line separators are escaped."""
+    """``text`` safe to print: control characters, lone surrogates, bidirectional
+    controls and invisible format characters are written as escapes (``\\x1b``), so a
+    name in a message cannot move the cursor, recolour the terminal, hide itself or
+    fail to encode. Newlines and tabs stay (a message may span lines); other line
+    separators are escaped."""
     if text.isprintable():
         return text
     out = []
@@ -33,7 +38,7 @@ def clean(text: str) -> str:
         code = ord(char)
         if char in "\n\t":
             out.append(char)
-        elif 0xD800 <= code <= 0xDFFF or char in _ESCAPED or unicodedata.category(char) == "Cc":
+        elif 0xD800 <= code <= 0xDFFF or char in _ESCAPED or unicodedata.category(char) in _HIDDEN:
             out.append(char.encode("unicode_escape", "backslashreplace").decode("ascii"))
         else:
             out.append(char)

@@ -14,6 +14,7 @@ from conftest import ROOT
 from scenes.lesson.errors import display_path
 from scenes.lesson.load import load_lesson, validate_lesson
 from scenes.lesson.source import parse
+from scenes.steps import registry
 
 STEP_TYPES = ", ".join(sorted(__import__("scenes.steps", fromlist=["names"]).names()))
 CONV_LAYERS = "conv_1_1, conv_1_2, conv_2_1, conv_2_2"
@@ -209,7 +210,51 @@ CASES: dict[str, tuple[str, list[str]]] = {
     ),
     "number for a title": (
         "title: 5\nsteps:\n  - type: title\n    text: hi\n",
-        ["1:8: title: expected text, got 5"],
+        ["1:8: title: expected text, got 5; YAML reads 5 as a number: put it in quotes"],
+    ),
+    "escape beyond Unicode": (
+        'title: "\\U00110000"\nsteps:\n  - type: title\n    text: hi\n',
+        ["1:11: YAML cannot read this: an escape names no Unicode character (at most \\U0010FFFF)"],
+    ),
+    "YAML version of 5000 digits": (
+        "%YAML 1." + "1" * 5000 + "\n---\ntitle: x\n",
+        ["1:9: YAML cannot read this: a number in a directive has far too many digits"],
+    ),
+    "anchor defined twice": (
+        "a: &x 1\nb: &x 2\ntitle: x\n",
+        ["2:4: YAML syntax error: the anchor 'x' is defined twice (first on line 1)"],
+    ),
+    "control character in a file with CR line ends": (
+        "title: x\rsteps:\r  - type: title\r    text: T\x07\r",
+        [
+            "4:12: YAML cannot hold the character U+0007 here; "
+            "write it as an escape in double quotes or remove it"
+        ],
+    ),
+    "plain values YAML reads as other kinds": (
+        "title: 12:30\nsteps:\n  - type: title\n    text: Yes\n    subtitle: 2024-01-01\n"
+        "  - type: classify\n    top: 3.0\n",
+        [
+            "1:8: title: expected text, got 750; YAML reads 12:30 as a number: put it in quotes",
+            "4:11: steps[0].text: expected text, got true (true/false); "
+            "YAML reads Yes as true/false: put it in quotes",
+            "5:15: steps[0].subtitle: expected text, got the date 2024-01-01; "
+            "YAML reads 2024-01-01 as a date: put it in quotes",
+            "7:10: steps[1].top: expected an integer from 1 to 20, got 3.0",
+        ],
+    ),
+    "invisible character in a key": (
+        "title: x\nsteps:\n  - \u2060type: title\n    text: hi\n",
+        [
+            "3:5: steps[0]: a key that holds an invisible character (U+2060); type the key anew",
+        ],
+    ),
+    "long unknown values are cut": (
+        "title: x\nsteps:\n  - type: " + "x" * 300_000 + "\n",
+        [
+            "3:11: steps[0].type: unknown step type 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'; "
+            "known step types: " + ", ".join(registry.names())
+        ],
     ),
     "boolean for a number": (
         "title: x\nwords_per_minute: yes\nsteps:\n  - type: title\n    text: hi\n",

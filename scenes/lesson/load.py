@@ -26,6 +26,7 @@ from cnn_model.tinyvgg import layer_specs
 
 from ..steps import registry
 from ..steps.base import LayerInfo, ModelInfo, StepSpec
+from ..steps.checks import quoted
 from ..visuals.theme import theme_names
 from .errors import FieldPath, LessonError, LessonInvalid, display_path, path_text
 from .messages import describe_value, listing, message_for, suggest, unknown_name
@@ -148,6 +149,20 @@ def _step_needs_trace(spec: StepSpec) -> bool:
     return registry.get(spec.type).needs_trace or uses_placeholders(spec.narration)
 
 
+# Errors of a field that wanted text (or a name) and got what YAML made of plain text.
+_TEXT_WANTED = ("string_type", "literal_error")
+
+
+def _yaml_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a date" if type(value).__name__ in ("date", "datetime") else "another kind of value"
+
+
 def _pydantic_errors(
     source: Source, exc: ValidationError, model: type[BaseModel], prefix: FieldPath, what: str
 ) -> list[LessonError]:
@@ -155,6 +170,10 @@ def _pydantic_errors(
     for error in exc.errors():
         path = (*prefix, *error["loc"])
         message = message_for(error, model, what)
+        written = source.written.get(path)
+        if written is not None and error["type"] in _TEXT_WANTED:
+            kind = _yaml_kind(error.get("input"))
+            message += f"; YAML reads {written} as {kind}: put it in quotes"
         if error["type"] == "missing":
             # Point at the mapping that lacks the field, but name the field.
             line, column = source.mark(path[:-1])
@@ -279,7 +298,7 @@ def _resolve_image(
         return None, [
             source.error(
                 ("image",),
-                f"no sample called {value!r} and no file {display_path(path)}"
+                f"no sample called {quoted(value)} and no file {display_path(path)}"
                 f"{suggest(value, known)}; samples: {listing(known)}",
             )
         ]
@@ -378,7 +397,7 @@ def _course_entry(source: Source, i: int, entry: str, base: Path) -> Path | None
         source.errors.append(
             source.error(
                 where,
-                f"{entry!r} is outside the course's folder ({display_path(base) or '.'}); "
+                f"{quoted(entry)} is outside the course's folder ({display_path(base) or '.'}); "
                 "a course lists lesson files in its own folder or below it",
             )
         )

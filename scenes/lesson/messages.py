@@ -11,7 +11,7 @@ import annotated_types
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from ..steps.checks import describe_value
+from ..steps.checks import describe_value, quoted
 
 
 def _bounds(model: type[BaseModel], field: str) -> tuple[Any, Any]:
@@ -69,7 +69,7 @@ def unknown_name(
 ) -> str:
     """ "unknown theme 'drak' (did you mean 'dark'?); known themes: ..."."""
     if isinstance(value, str):
-        shown, hint = repr(value), suggest(value, known)
+        shown, hint = quoted(value), suggest(value[:200], known)
     else:
         shown, hint = describe_value(value), ""
     return f"unknown {what} {shown}{hint}; known {known_label}: {listing(known, limit)}"

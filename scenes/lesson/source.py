@@ -9,6 +9,7 @@ Python-object tags and alias bombs become located errors, never exceptions.
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ..steps.checks import quoted
 from .errors import FieldPath, LessonError, path_text
 
 # Far above any real lesson; a document that expands beyond it through
@@ -80,6 +82,15 @@ def text_problem(text: str) -> str | None:
     return None
 
 
+def _invisible(key: str) -> str | None:
+    """Why a key cannot be a field name: it holds a character that shows as nothing
+    (a zero-width space, a soft hyphen, a direction mark), so 'type' would not be type."""
+    for char in key:
+        if unicodedata.category(char) == "Cf":
+            return f"holds an invisible character (U+{ord(char):04X}); type the key anew"
+    return None
+
+
 def scalar_problem(value: Any) -> str | None:
     """Why a YAML scalar cannot be a lesson value (None when it can)."""
     if isinstance(value, bool) or value is None:
@@ -109,6 +120,9 @@ class Source:
     overridden: set[str] = field(default_factory=set)
     size_bytes: int = 0  # of the file's text
     size_values: int = 0  # nodes, counting each use of an alias
+    # What the author wrote where YAML read plain text as something else
+    # (12:30 is a number, yes is true, 2024-01-01 a date): messages quote it.
+    written: dict[FieldPath, str] = field(default_factory=dict)
 
     def mark(self, path: FieldPath, key: bool = False) -> tuple[int, int]:
         """The best position for ``path``: the value's (or key's), else the nearest parent's."""
@@ -187,7 +201,7 @@ class _Builder:
                     line,
                     column,
                     path_text(path),
-                    f"the YAML tag {node.tag!r} is not allowed (plain values only)",
+                    f"the YAML tag {quoted(node.tag, 100)} is not allowed (plain values only)",
                 )
             )
             return None
@@ -214,7 +228,7 @@ class _Builder:
                 )
                 continue
             key = str(key_node.value)
-            problem = text_problem(key)
+            problem = text_problem(key) or _invisible(key)
             if problem is None and len(key) > MAX_KEY_CHARS:
                 problem = f"is longer than {MAX_KEY_CHARS} characters"
             if problem is not None:
@@ -270,14 +284,25 @@ class _Builder:
         if problem is not None:
             self._located(node, path, problem)
             return None
+        if not isinstance(value, str) and node.style is None and node.value:
+            self.source.written[path] = node.value
         return value
 
 
+# What YAML counts as a line break (a lone CR too), as its own marks do.
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
 def _line_column(text: str, index: int) -> tuple[int, int]:
-    """Line and column (from 1) of the character at ``index``."""
+    """Line and column (from 1) of the character at ``index``, counted as YAML counts
+    them: every kind of line break ends a line, and a byte-order mark takes no column."""
     index = max(0, min(index, len(text)))
-    line = text.count("\n", 0, index) + 1
-    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+    line, start = 1, 0
+    for match in _LINE_BREAK.finditer(text, 0, index):
+        line, start = line + 1, match.end()
+    if start == 0 and text.startswith("\ufeff") and index > 0:
+        start = 1
+    return line, index - start + 1
 
 
 def decode_error(data: bytes, exc: UnicodeDecodeError) -> tuple[int, int, str]:
@@ -294,8 +319,12 @@ def _root(text: str, file: str) -> tuple[Node | None, LessonError | None]:
     def refused(message: str, line: int = 1, column: int = 1) -> tuple[None, LessonError]:
         return None, LessonError(file, line, column, "", message)
 
+    loader: _Loader | None = None
+    documents: list[Node | None] = []
     try:
-        documents = list(yaml.compose_all(text, Loader=_Loader))
+        loader = _Loader(text)  # (its reader checks every character at once)
+        while loader.check_node():
+            documents.append(loader.get_node())
     except _TooManyValues as exc:
         line, column = (exc.mark.line + 1, exc.mark.column + 1) if exc.mark else (1, 1)
         return refused(
@@ -309,9 +338,7 @@ def _root(text: str, file: str) -> tuple[Node | None, LessonError | None]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or "invalid YAML"
-        context = f" {exc.context}" if exc.context else ""
-        return refused(f"YAML syntax error: {problem}{context}", line, column)
+        return refused(f"YAML syntax error: {_syntax_message(exc)}", line, column)
     except yaml.reader.ReaderError as exc:
         char = exc.character
         code = char if isinstance(char, int) else ord(str(char)[:1] or "?")
@@ -323,16 +350,48 @@ def _root(text: str, file: str) -> tuple[Node | None, LessonError | None]:
     except yaml.YAMLError as exc:
         first = str(exc).split("\n")[0][:200]
         return refused(f"YAML error: {first}")
-    documents = [d for d in documents if d is not None]
-    if not documents:
+    except (ValueError, OverflowError) as exc:
+        # PyYAML's scanner converts some text itself and lets Python's errors through:
+        # an escape beyond Unicode ("\U00110000"), a %YAML version of 5,000 digits.
+        mark = loader.get_mark() if loader is not None else None
+        where = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        return refused(f"YAML cannot read this: {_python_reason(exc)}", *where)
+    finally:
+        if loader is not None:
+            loader.dispose()
+    found = [d for d in documents if d is not None]
+    if not found:
         return refused("the file is empty; a lesson needs a title and steps")
-    if len(documents) > 1:
-        second = _position(documents[1])
+    if len(found) > 1:
+        second = _position(found[1])
         return refused("one lesson per file: found a second YAML document", *second)
-    deep = _too_deep(documents[0], MAX_DEPTH)
+    deep = _too_deep(found[0], MAX_DEPTH)
     if deep is not None:
         return refused(f"values nest more than {MAX_DEPTH} levels; refusing them", *_position(deep))
-    return documents[0], None
+    return found[0], None
+
+
+def _syntax_message(exc: yaml.MarkedYAMLError) -> str:
+    """A parser's complaint in one clause: what is wrong, then where it started."""
+    problem = exc.problem or "invalid YAML"
+    context = exc.context or ""
+    anchor = re.match(r"found duplicate anchor (.*); first occurrence$", context)
+    if anchor and exc.context_mark is not None:
+        first = exc.context_mark.line + 1
+        return f"the anchor {anchor.group(1)} is defined twice (first on line {first})"
+    if not context:
+        return problem
+    if context.startswith("while") or exc.context_mark is None:
+        return f"{problem} {context}"
+    return f"{problem} ({context} on line {exc.context_mark.line + 1})"
+
+
+def _python_reason(exc: Exception) -> str:
+    if isinstance(exc, OverflowError) or "chr()" in str(exc):
+        return "an escape names no Unicode character (at most \\U0010FFFF)"
+    if "digits" in str(exc):
+        return "a number in a directive has far too many digits"
+    return str(exc).split("\n")[0][:120]
 
 
 def parse(text: str, file: str) -> Source:
@@ -364,7 +423,9 @@ def parse(text: str, file: str) -> Source:
     source.data = _Builder(source).build(root, ())
     if not isinstance(source.data, dict) and not source.errors:
         line, column = _position(root)
-        kind = "a list" if isinstance(source.data, list) else f"a single value ({source.data!r})"
+        kind = (
+            "a list" if isinstance(source.data, list) else f"a single value ({quoted(source.data)})"
+        )
         source.errors.append(
             LessonError(
                 file,

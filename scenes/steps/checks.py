@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,6 +16,15 @@ if TYPE_CHECKING:
 MAX_LISTED_CLASSES = 12
 
 
+def quoted(text: object, limit: int = 40) -> str:
+    """``text`` in quotes for a message, cut to about ``limit`` characters (a value an
+    author typed may be a megabyte long)."""
+    shown = str(text)
+    if len(shown) > limit:
+        shown = shown[: limit - 3] + "..."
+    return repr(shown)
+
+
 def describe_value(value: Any) -> str:
     """How a received value is quoted in a message."""
     if value is None:
@@ -24,10 +34,11 @@ def describe_value(value: Any) -> str:
     if isinstance(value, int):
         return f"{value}"
     if isinstance(value, float):
-        return f"{value:g}"
+        return repr(value)  # 3.0 stays 3.0: "expected an integer, got 3" would contradict itself
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"{shown!r} (text)"
+        return f"{quoted(value)} (text)"
+    if isinstance(value, datetime.date):
+        return f"the date {value.isoformat()}"
     if isinstance(value, list):
         return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
     if isinstance(value, dict):
@@ -50,7 +61,7 @@ def layer_of_kind(
     what = " or ".join(KIND_NAMES.get(k, k) for k in kinds)
     found = info.layers.get(layer)
     if found is None or found.kind not in kinds:
-        got = f"{layer!r}" if found is None else f"{layer!r}, a {found.kind} layer"
+        got = quoted(layer) if found is None else f"{quoted(layer)}, a {found.kind} layer"
         return None, [((field,), f"expected {what} ({', '.join(allowed)}), got {got}")]
     return found, []
 
@@ -117,7 +128,7 @@ def class_index(trace: Trace, value: str | int | None) -> int:
             raise ValueError(f"class index {value} is outside 0..{len(trace.classes) - 1}")
         return value
     if value not in trace.classes:
-        raise ValueError(f"model {trace.model_name!r} has no class {value!r}")
+        raise ValueError(f"model {quoted(trace.model_name)} has no class {quoted(value)}")
     return trace.classes.index(value)
 
 

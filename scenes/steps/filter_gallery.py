@@ -33,7 +33,7 @@ from ..visuals.layout import Box, fit
 from ..visuals.text import LABEL, SMALL, text
 from ..visuals.theme import Theme
 from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
-from .checks import describe_value
+from .checks import describe_value, quoted
 from .common import title_for
 from .registry import StepType, register
 
@@ -74,7 +74,9 @@ def _item(value: Any) -> Any:
             if key not in known:
                 close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise ValueError(f"unknown key {key!r}{hint}; a filter mapping has name and kernel")
+                raise ValueError(
+                    f"unknown key {quoted(key)}{hint}; a filter mapping has name and kernel"
+                )
         if "name" not in value:
             raise ValueError("expected a name in this filter mapping (and a kernel), got none")
         return value
@@ -120,7 +122,7 @@ def check(spec: FilterGallerySpec, info: ModelInfo | None) -> list[tuple[FieldPa
                 errors.append(
                     (
                         ("filters", i),
-                        f"unknown filter {item.name!r}{hint}; known filters: "
+                        f"unknown filter {quoted(item.name)}{hint}; known filters: "
                         f"{', '.join(known)}; or give a kernel: {{name: ..., kernel: [[...]]}}",
                     )
                 )

@@ -37,7 +37,7 @@ from ..visuals.numbers import fmt
 from ..visuals.text import LABEL, SMALL
 from ..visuals.theme import Theme
 from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
-from .checks import channel_in
+from .checks import channel_in, quoted
 from .common import MapColours, title_for
 from .registry import StepType, register
 
@@ -69,7 +69,7 @@ def check(spec: OverviewSpec, info: ModelInfo | None) -> list[tuple[FieldParts, 
         return [
             (
                 ("focus",),
-                f"expected a layer with maps ({', '.join(MAP_LAYERS)}), got {spec.focus!r}",
+                f"expected a layer with maps ({', '.join(MAP_LAYERS)}), got {quoted(spec.focus)}",
             )
         ]
     if spec.focus_neuron is not None and info is not None:
