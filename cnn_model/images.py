@@ -31,6 +31,9 @@ FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM")
 ImageLike = str | Path | Image.Image
 
 
+NOT_FINITE = "the image holds values that are not numbers (NaN or infinity)"
+
+
 def _to_8bit(image: Image.Image) -> Image.Image:
     """Greyscale of more than 8 bits (16-bit, 32-bit integer, float) as 8-bit "L".
 
@@ -43,6 +46,8 @@ def _to_8bit(image: Image.Image) -> Image.Image:
     # several float64 copies. (x / 257 is never within 0.002 of a half, so
     # float32 rounds 16-bit values exactly as float64 would.)
     values = np.array(image, dtype=np.float32)
+    if image.mode == "F" and not np.isfinite(values).all():
+        raise ImageError(NOT_FINITE)
     if image.mode.startswith("I;16"):
         values /= 257.0
     elif image.mode == "I":
@@ -140,6 +145,8 @@ def open_image(path: str | Path) -> Image.Image:
                 except ImageError as exc:
                     raise ImageError(f"{path}: {exc}") from None
                 image.load()
+                if image.mode == "F" and not np.isfinite(np.asarray(image)).all():
+                    raise ImageError(f"{path}: {NOT_FINITE}")
                 return _upright(image)
     except ImageError:
         raise

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,10 @@ MAX_CLASSES = 1000  # a classifier with more outputs is not a TinyVGG lesson
 MAX_WEIGHTS_BYTES = 16 * 1024 * 1024
 MAX_CARD_BYTES = 1024 * 1024
 MAX_CLASS_NAME = 60  # characters: a class name is a label on screen
+# Trained TinyVGG weights stay far below 1; with every |w| at most this, no
+# activation of a 64x64 image in [0, 1] can overflow float32 (the logits stay
+# below 1e26), so a model that passes the checks never computes NaN.
+MAX_WEIGHT = 1000.0
 
 
 def data_home() -> Path:
@@ -263,9 +268,21 @@ def _card_problem(card: dict[str, Any]) -> str | None:
         value = card.get(key)
         if value is not None and not (isinstance(value, str) and len(value) <= 2000):
             return f"'{key}' must be text of at most 2000 characters"
-    for key in ("source", "data"):
-        if card.get(key) is not None and not isinstance(card[key], dict):
+    # The parts of "source" and "data" that are shown: short text or numbers.
+    for key, shown in (("source", ("repository", "commit")), ("data", ("source", "path", "files"))):
+        part = card.get(key)
+        if part is None:
+            continue
+        if not isinstance(part, dict):
             return f"'{key}' must be a JSON object"
+        for name in shown:
+            value = part.get(name)
+            if not (
+                value is None
+                or isinstance(value, int | float)
+                or (isinstance(value, str) and len(value) <= 2000)
+            ):
+                return f"'{key}.{name}' must be a number or text of at most 2000 characters"
     return None
 
 
@@ -300,10 +317,17 @@ def read_facts(weights: Path, data: bytes | None = None) -> ModelFacts:
         header_len = int.from_bytes(data[:8], "little")
         if len(data) < 8 or not 2 <= header_len <= min(1_000_000, len(data) - 8):
             raise ValueError("no safetensors header")
-        header = json.loads(data[8 : 8 + header_len])
+        text = data[8 : 8 + header_len]
+        # The rules of the safetensors loader itself, so nothing passes here that it refuses.
+        if not text.startswith(b"{"):
+            raise ValueError("the header does not start with '{'")
+        header = json.loads(text)
         if not isinstance(header, dict):
             raise ValueError("the header is not a JSON object")
-        facts = json.loads((header.get("__metadata__") or {}).get(METADATA_KEY, "{}"))
+        metadata = header.get("__metadata__") or {}
+        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+            raise ValueError("its metadata is not a map of texts")
+        facts = json.loads(metadata.get(METADATA_KEY, "{}"))
     except (ValueError, AttributeError, TypeError, RecursionError) as exc:
         raise ModelError(f"{weights}: not a readable safetensors file ({exc})") from None
     if not isinstance(facts, dict) or facts.get("format") != FORMAT:
@@ -325,7 +349,11 @@ def read_facts(weights: Path, data: bytes | None = None) -> ModelFacts:
     expected = expected_shapes(classes)
     # Compared by type too: in Python 10.0 == 10 and True == 1, yet only integers are sizes.
     keys = expected.keys() | shapes.keys()
-    wrong = sorted(str(k) for k in keys if _typed(shapes.get(k)) != _typed(expected.get(k)))
+    wrong = sorted(
+        str(k)
+        for k in keys
+        if k not in shapes or k not in expected or _typed(shapes[k]) != _typed(expected[k])
+    )
     if wrong:
         raise ModelError(
             f"{weights}: not TinyVGG with {classes} classes (tensors that differ: "
@@ -336,9 +364,11 @@ def read_facts(weights: Path, data: bytes | None = None) -> ModelFacts:
 
 
 def _check_values(weights: Path, header: dict[str, Any], body: bytes) -> None:
-    """Every tensor float32, inside the file and finite (ModelError naming the first bad one)."""
+    """Every tensor float32, finite and within ``MAX_WEIGHT``; the tensors lie one after
+    another and fill the file exactly (ModelError naming the first bad one)."""
     import numpy as np
 
+    spans = []
     for name, entry in header.items():
         if name == "__metadata__":
             continue
@@ -353,6 +383,7 @@ def _check_values(weights: Path, header: dict[str, Any], body: bytes) -> None:
             or offsets[1] - offsets[0] != 4 * _count(entry["shape"])
         ):
             raise ModelError(f"{weights}: tensor {name} does not lie where its header says")
+        spans.append((offsets[0], offsets[1]))
         values = np.frombuffer(body, dtype="<f4", count=_count(entry["shape"]), offset=offsets[0])
         if not np.isfinite(values).all():
             bad = int(np.count_nonzero(~np.isfinite(values)))
@@ -360,6 +391,19 @@ def _check_values(weights: Path, header: dict[str, Any], body: bytes) -> None:
                 f"{weights}: tensor {name} holds {bad} value{'s' if bad != 1 else ''} that "
                 "are not finite numbers (NaN or infinity); the model cannot be used"
             )
+        largest = float(np.abs(values).max()) if values.size else 0.0
+        if largest > MAX_WEIGHT:
+            raise ModelError(
+                f"{weights}: tensor {name} holds values as large as {largest:.3g}; TinyVGG "
+                f"weights stay below {MAX_WEIGHT:g} (larger ones overflow the activations)"
+            )
+    end = 0
+    for start, stop in sorted(spans):
+        if start != end:
+            raise ModelError(f"{weights}: its tensors overlap or leave gaps in the file")
+        end = stop
+    if end != len(body):
+        raise ModelError(f"{weights}: {len(body) - end:,} bytes follow the last tensor")
 
 
 def _typed(shape: object) -> object:
@@ -408,9 +452,9 @@ def check_class_names(classes: Any, num_classes: int, where: str) -> list[str]:
             except UnicodeEncodeError:
                 problem = "is not valid Unicode text"
         if problem is not None:
-            shown = name[:MAX_CLASS_NAME].encode("ascii", "backslashreplace").decode("ascii")
-            raise ModelError(f"{where}: class {i} ({shown!r}) {problem}")
-    if len(set(classes)) != len(classes):
+            raise ModelError(f"{where}: class {i} ({name[:MAX_CLASS_NAME]!a}) {problem}")
+    # Names that look the same on screen are the same name: é and e + U+0301, "a" and "a ".
+    if len({unicodedata.normalize("NFC", name).strip() for name in classes}) != len(classes):
         raise ModelError(f"{where}: class names repeat; each class needs its own name")
     return list(classes)
 

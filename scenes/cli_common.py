@@ -51,6 +51,11 @@ class SafeConsole(Console):
     def print(self, *objects: Any, **kwargs: Any) -> None:
         super().print(*(_cleaned(o) for o in objects), **kwargs)
 
+    def print_line(self, text: str) -> None:
+        """``text`` as exactly one line: a name or a card field holding a line break
+        cannot print a line that looks like one of the command's own."""
+        self.print(one_line(clean(text)))
+
 
 def _cleaned(thing: Any) -> Any:
     if isinstance(thing, str):

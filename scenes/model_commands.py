@@ -17,6 +17,7 @@ import cnn_model
 from cnn_model.tinyvgg import layer_specs
 
 from .cli_common import CliError, console, out
+from .lesson.errors import one_line
 
 
 def cmd_model_info(args: argparse.Namespace) -> int:
@@ -51,23 +52,26 @@ def cmd_model_info(args: argparse.Namespace) -> int:
     if args.json:
         out.print(json.dumps(info, indent=2))
         return 0
-    out.print(Text(str(info["name"]), style="bold") + f" ({location.source}: {location.weights})")
+    out.print(
+        Text(one_line(str(info["name"])), style="bold")
+        + one_line(f" ({location.source}: {location.weights})")
+    )
     table = Table("layer", "kind", "output shape", "parameters")
     for layer in layers:
         shape = "x".join(str(s) for s in layer["output_shape"])
         table.add_row(layer["name"], layer["kind"], shape, f"{layer['parameters']:,}")
     out.print(table)
-    out.print(f"total parameters: {info['parameters']:,}")
-    out.print(f"classes: {', '.join(model.classes)}")
+    out.print_line(f"total parameters: {info['parameters']:,}")
+    out.print_line(f"classes: {', '.join(model.classes)}")
     acc = info["accuracy"]
-    out.print(
+    out.print_line(
         f"accuracy: {acc:.4f} ({info['accuracy_split']})"
         if acc is not None
         else "accuracy: unknown"
     )
-    out.print(f"sha256: {info['sha256']}")
+    out.print_line(f"sha256: {info['sha256']}")
     for line in _provenance(model.card):
-        out.print(line)
+        out.print_line(line)
     return 0
 
 
@@ -260,10 +264,10 @@ def cmd_model_train(args: argparse.Namespace) -> int:
             f"held-out accuracy {accuracy:.4f} on {card['heldout_count']} images "
             f"after {card['training_seconds']} s"
         )
-    out.print(f"classes: {', '.join(card['classes'])}")
-    out.print(f"weights: {weights} (sha256 {digest})")
-    out.print(f"model card: {card_path}")
-    out.print(f"use it as `model: {use_as}` in a lesson or `--model {use_as}`")
+    out.print_line(f"classes: {', '.join(card['classes'])}")
+    out.print_line(f"weights: {weights} (sha256 {digest})")
+    out.print_line(f"model card: {card_path}")
+    out.print_line(f"use it as `model: {use_as}` in a lesson or `--model {use_as}`")
     return 0
 
 

@@ -181,7 +181,7 @@ CASES: dict[str, tuple[str, list[str]]] = {
         "title: x\nmodel: resnet\nsteps:\n  - type: title\n    text: hi\n",
         [
             "2:8: model: unknown model 'resnet'; known models: default, cnn-explainer "
-            "(or give a path to a .safetensors file)"
+            "(or give a path to a .safetensors file, from the lesson's folder)"
         ],
     ),
     "Python object tag": (

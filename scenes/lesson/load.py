@@ -21,7 +21,14 @@ from pydantic import BaseModel, ValidationError
 from cnn_model import ImageError, ModelError, samples
 from cnn_model.images import open_image
 from cnn_model.safeio import FileRefused, describe, read_regular, real_path
-from cnn_model.store import ModelLocation, model_classes, read_facts, resolve
+from cnn_model.store import (
+    ModelLocation,
+    known_names,
+    model_classes,
+    read_facts,
+    resolve,
+    trained_models,
+)
 from cnn_model.tinyvgg import layer_specs
 
 from ..steps import registry
@@ -276,11 +283,18 @@ def _model_reference(source: Source, value: str, lesson_dir: Path) -> str:
     """A model name as it is, or a path written in the lesson, relative to the lesson."""
     if "model" in source.overridden or value in ("default", "cnn-explainer"):
         return value
+    if any(location.name == value for location in trained_models()):
+        return value
+    # Anything else is a path, read from the lesson's folder (never the working one).
     written = Path(value).expanduser()
-    looks_like_path = "/" in value or value.endswith(".safetensors")
-    if looks_like_path and not written.is_absolute():
-        return str(lesson_dir / written)
-    return value
+    path = written if written.is_absolute() else lesson_dir / written
+    looks_like_name = "/" not in value and not value.endswith(".safetensors")
+    if looks_like_name and not os.path.lexists(path):
+        raise ModelError(
+            f"unknown model {quoted(value)}; known models: {', '.join(known_names())} "
+            "(or give a path to a .safetensors file, from the lesson's folder)"
+        )
+    return str(path)
 
 
 def _resolve_image(

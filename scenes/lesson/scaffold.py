@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+from ..steps.checks import quoted
 from ..visuals.theme import configs_dir
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -44,7 +45,8 @@ def scaffold(name: str, folder: Path) -> Path:
     """Write ``folder/name.yaml``; refuses to overwrite an existing file."""
     if not NAME.match(name):
         raise ScaffoldError(
-            f"lesson name must be letters, digits, '-' or '_' (at most 64), got {name!r}"
+            "lesson name must be ASCII letters and digits, '-' or '_' (at most 64, starting "
+            f"with a letter or digit), got {quoted(name)}"
         )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.yaml"

@@ -42,6 +42,12 @@ class GlyphFont:
         found = self.glyphs.get(char)
         if found is None:
             sample = self._text(f"0{char}0")
+            if len(sample) < 2:
+                # Pango gave no outlines to measure by (seen with a right-to-left
+                # letter between digits): count it as blank, one digit wide.
+                found = Glyph(None, 0.0, 0.0, self.zero_advance)
+                self.glyphs[char] = found
+                return found
             first, last = sample[0], sample[-1]
             pen = float(first.get_left()[0]) + self.zero_advance
             advance = float(last.get_left()[0]) - pen

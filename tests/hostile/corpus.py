@@ -1331,3 +1331,144 @@ def schema_output_in_a_missing_folder_names_the_file(sandbox: Path) -> Expect:
     return Expect(
         ["schema", "-o", f"{OUT}/nodir/x.json"], contains=("nodir/x.json",), absent=(".part",)
     )
+
+
+def weights_rewritten(path: Path, edit: Callable[[dict], None], tail: bytes = b"") -> Path:
+    """The default weights with their header changed by ``edit`` (and ``tail`` after the
+    tensors), beside the default card."""
+    data = WEIGHTS.read_bytes()
+    header_len = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + header_len])
+    edit(header)
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    write(path, len(text).to_bytes(8, "little") + text + data[8 + header_len :] + tail)
+    write(path.with_suffix(".json"), CARD.read_text())
+    return path
+
+
+def _classify_with(sandbox: Path, weights: Path, *contains: str) -> Expect:
+    png(sandbox / "i.png", 64, 64)
+    return Expect(
+        ["classify", "i.png", "--model", str(weights.relative_to(sandbox))], contains=contains
+    )
+
+
+@case("values")
+def weights_so_large_that_the_logits_overflow(sandbox: Path) -> Expect:
+    data = bytearray(WEIGHTS.read_bytes())
+    header_len = int.from_bytes(data[:8], "little")
+    start, stop = json.loads(data[8 : 8 + header_len])["output.weight"]["data_offsets"]
+    base = 8 + header_len
+    data[base + start : base + stop] = np.full((stop - start) // 4, 3e38, "<f4").tobytes()
+    write(sandbox / "m" / "huge.safetensors", bytes(data))
+    write(sandbox / "m" / "huge.json", CARD.read_text())
+    return _classify_with(sandbox, sandbox / "m" / "huge.safetensors", "as large as 3e+38")
+
+
+@case("values")
+def lesson_on_weights_so_large_that_the_logits_overflow_is_invalid(sandbox: Path) -> Expect:
+    weights_with(sandbox / "m" / "big.safetensors", 1e30)
+    png(sandbox / "i.png", 64, 64)
+    body = "title: x\nmodel: m/big.safetensors\nimage: i.png\nsteps:\n  - type: softmax\n"
+    return Expect(validate(lesson_with(sandbox, body)), contains=("lesson.yaml:2:8", "as large as"))
+
+
+@case("values")
+def weights_header_with_an_entry_that_is_a_number(sandbox: Path) -> Expect:
+    path = weights_rewritten(sandbox / "m" / "x.safetensors", lambda h: h.update(junk=5))
+    return _classify_with(sandbox, path, "tensors that differ: junk")
+
+
+@case("values")
+def weights_header_with_a_tensor_without_shape(sandbox: Path) -> Expect:
+    def edit(header: dict) -> None:
+        header["extra"] = {"dtype": "F32", "shape": None, "data_offsets": [0, 4]}
+
+    path = weights_rewritten(sandbox / "m" / "x.safetensors", edit)
+    return _classify_with(sandbox, path, "tensors that differ: extra")
+
+
+@case("values")
+def weights_with_bytes_after_the_tensors(sandbox: Path) -> Expect:
+    path = weights_rewritten(sandbox / "m" / "x.safetensors", lambda h: None, tail=b"\0" * 8)
+    return _classify_with(sandbox, path, "8 bytes follow the last tensor")
+
+
+@case("values")
+def weights_whose_tensors_overlap(sandbox: Path) -> Expect:
+    def edit(header: dict) -> None:
+        header["conv_1_2.bias"]["data_offsets"] = header["conv_1_1.bias"]["data_offsets"]
+
+    path = weights_rewritten(sandbox / "m" / "x.safetensors", edit)
+    return _classify_with(sandbox, path, "overlap or leave gaps")
+
+
+@case("values")
+def weights_metadata_holding_a_number(sandbox: Path) -> Expect:
+    path = weights_rewritten(
+        sandbox / "m" / "x.safetensors", lambda h: h["__metadata__"].update(n=5)
+    )
+    return _classify_with(sandbox, path, "metadata is not a map of texts")
+
+
+@case("values")
+def class_names_in_hebrew_render(sandbox: Path) -> Expect:
+    write(sandbox / "m" / "he.safetensors", WEIGHTS.read_bytes())
+    card = json.loads(CARD.read_text())
+    card["classes"][0] = "\u05d0"
+    write(sandbox / "m" / "he.json", json.dumps(card))
+    png(sandbox / "i.png", 64, 64)
+    body = "title: x\nmodel: m/he.safetensors\nimage: i.png\nsteps:\n  - type: softmax\n"
+    return Expect(render(lesson_with(sandbox, body)), exit=(0,), timeout=150)
+
+
+@case("messages")
+def card_fields_with_line_breaks_print_one_line_each(sandbox: Path) -> Expect:
+    write(sandbox / "m" / "c.safetensors", WEIGHTS.read_bytes())
+    card = json.loads(CARD.read_text())
+    card["licence"] = "MIT\nsha256: 0000forged"
+    card["source"] = {"repository": "r\nclasses: forged", "commit": "abc"}
+    write(sandbox / "m" / "c.json", json.dumps(card))
+
+    def one_each(sandbox: Path, output: str) -> None:
+        assert not any(
+            line.startswith(("sha256: 0000", "classes: forged")) for line in output.splitlines()
+        )
+
+    return Expect(
+        ["model", "info", "--model", "m/c.safetensors"],
+        exit=(0,),
+        contains=("MIT\\nsha256",),
+        check=one_each,
+    )
+
+
+@case("values")
+def card_source_holding_a_nested_value(sandbox: Path) -> Expect:
+    write(sandbox / "m" / "c.safetensors", WEIGHTS.read_bytes())
+    card = {**json.loads(CARD.read_text()), "source": {"repository": "r", "commit": [1, {}]}}
+    write(sandbox / "m" / "c.json", json.dumps(card))
+    return Expect(["model", "info", "--model", "m/c.safetensors"], contains=("source.commit",))
+
+
+@case("values")
+def float_image_holding_nan(sandbox: Path) -> Expect:
+    Image.fromarray(np.full((64, 64), np.nan, np.float32), "F").save(sandbox / "nan.tif")
+    body = "title: x\nimage: nan.tif\nsteps:\n  - type: classify\n"
+    return Expect(validate(lesson_with(sandbox, body)), contains=("lesson.yaml:2:8", "not numbers"))
+
+
+@case("course")
+def bare_model_name_is_read_from_the_lesson_folder_not_the_working_one(sandbox: Path) -> Expect:
+    write(sandbox / "mm" / "model.safetensors", b"not read")
+    write(sandbox / "lessons" / "l.yaml", "title: x\nmodel: mm\nsteps:\n  - type: classify\n")
+    return Expect(validate("lessons/l.yaml"), contains=("l.yaml:2:8", "unknown model 'mm'"))
+
+
+@case("values")
+def class_names_that_look_the_same(sandbox: Path) -> Expect:
+    classes = json.loads(CARD.read_text())["classes"]
+    classes[0], classes[1] = "caf\u00e9", "cafe\u0301"
+    model_with_classes(sandbox / "m" / "x.safetensors", classes)
+    return Expect(["model", "info", "--model", "m/x.safetensors"], contains=("repeat",))
