@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ModelError
-from .safeio import FileRefused, read_regular
+from .safeio import FileRefused, describe, read_regular, real_path
 from .store import CARD_FILE, WEIGHTS_FILE, ModelLocation, cache_home, save_model, sha256_file
 from .tinyvgg import CONV_LAYERS
 
@@ -446,7 +446,9 @@ def _download(url: str, sink: _Sink) -> None:
     deadline = time.monotonic() + DOWNLOAD_SECONDS
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            while chunk := response.read(1 << 16):
+            # read1 returns what has arrived: a server that trickles a byte at a
+            # time still meets the deadline (read would wait for a whole chunk).
+            while chunk := response.read1(1 << 16):
                 sink.write(chunk)
                 if time.monotonic() > deadline:
                     raise ModelError(
@@ -529,9 +531,12 @@ def fetch(
     else:
         folder = Path(text).expanduser()
         if not folder.is_dir():
-            raise ModelError(f"--from {text}: no such folder (give a folder or a URL)")
+            what = describe(folder) or "a file, not a folder"
+            if what == "no such file":
+                what = "no such folder"
+            raise ModelError(f"--from {text}: {what} (give a folder or a URL)")
         where = _local_layout(folder)
-        described = str(folder.resolve())
+        described = str(real_path(folder))
 
         def get(name: str, sink: _Sink) -> None:
             path = where(name)

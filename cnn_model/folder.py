@@ -33,7 +33,7 @@ from PIL import Image
 
 from .errors import ImageError, ModelError
 from .images import FORMATS, load_input
-from .safeio import is_regular
+from .safeio import is_regular, real_path
 from .store import MAX_CLASSES, check_class_names
 from .train import TrainConfig, TrainResult, environment, train
 
@@ -235,7 +235,7 @@ def train_folder(
         "train_accuracy": round(result.train_accuracy, 4),
         "data": {
             "source": "folder",
-            "path": str(data.root.resolve()),
+            "path": str(real_path(data.root)),
             "class_counts": data.counts,
             "files": data.total,
             "file_list_sha256": data.file_list_sha256(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from pathlib import Path
 from struct import error as struct_error
@@ -121,6 +122,78 @@ def _upright(image: Image.Image) -> Image.Image:
     return turned if turned is not None and turned is not image else image.copy()
 
 
+# Decoding work grows with these, not with the pixels: a small file can ask a
+# decoder for minutes (a progressive JPEG of 10,000 scans, 15 million empty
+# JPEG markers, 5 million PNG chunks, a GIF comment that Pillow joins piece by
+# piece). Real images stay far below each cap.
+MAX_JPEG_SCANS = 100
+MAX_JPEG_MARKERS = 10_000
+MAX_PNG_CHUNKS = 100_000
+MAX_GIF_EXTENSION_BYTES = 1_000_000
+
+
+def structure_problem(data: bytes) -> str | None:
+    """Why the structure of an image file would make decoding it unreasonably slow
+    (None when it would not), read from its bytes before any decoder sees them."""
+    if data.startswith(b"\xff\xd8"):
+        # Inside compressed data a 0xFF byte is followed by 0x00 or a restart
+        # marker, so these two bytes occur only as markers (or inside metadata,
+        # which the generous caps allow for).
+        scans = data.count(b"\xff\xda")
+        if scans > MAX_JPEG_SCANS:
+            return f"a JPEG of {scans:,} scans (at most {MAX_JPEG_SCANS}); save it anew"
+        for count, _ in enumerate(_JPEG_MARKER.finditer(data), start=1):
+            if count > MAX_JPEG_MARKERS:
+                return f"a JPEG of more than {MAX_JPEG_MARKERS:,} markers; save it anew"
+    elif data.startswith(b"\x89PNG\r\n\x1a\n"):
+        chunks, position = 0, 8
+        while position + 8 <= len(data):
+            chunks += 1
+            if chunks > MAX_PNG_CHUNKS:
+                return f"a PNG of more than {MAX_PNG_CHUNKS:,} chunks; save it anew"
+            position += 12 + int.from_bytes(data[position : position + 4], "big")
+    elif data.startswith((b"GIF87a", b"GIF89a")):
+        extension = _gif_extension_bytes(data)
+        if extension > MAX_GIF_EXTENSION_BYTES:
+            return (
+                f"a GIF holding {extension:,} bytes of comments and other extensions "
+                f"(at most {MAX_GIF_EXTENSION_BYTES:,}); save it anew"
+            )
+    return None
+
+
+_JPEG_MARKER = re.compile(b"\xff[\xc0-\xcf\xd8-\xfe]")
+
+
+def _gif_extension_bytes(data: bytes) -> int:
+    """The bytes a GIF holds in extension blocks (comments, application data), counted
+    until the trailer, the end of the data, or more than the cap."""
+    size = len(data)
+    position = 13
+    if size > 10 and data[10] & 0x80:  # a global colour table
+        position += 3 << ((data[10] & 0x07) + 1)
+    total = 0
+    while position < size and total <= MAX_GIF_EXTENSION_BYTES:
+        kind = data[position]
+        if kind == 0x21:  # extension: a label, then sub-blocks
+            position += 2
+            counted = True
+        elif kind == 0x2C:  # an image: descriptor, colour table, LZW size, sub-blocks
+            flags = data[position + 9] if position + 9 < size else 0
+            position += 10 + ((3 << ((flags & 0x07) + 1)) if flags & 0x80 else 0) + 1
+            counted = False
+        else:  # the trailer, or damage the decoder will report
+            break
+        while position < size:
+            length = data[position]
+            position += 1 + length
+            if length == 0:
+                break
+            if counted:
+                total += length
+    return total
+
+
 def open_image(path: str | Path) -> Image.Image:
     """Open and fully decode an image file, with clear errors for bad files.
 
@@ -133,6 +206,9 @@ def open_image(path: str | Path) -> Image.Image:
     except FileRefused as exc:
         reason = "no such image file" if str(exc) == "no such file" else str(exc)
         raise ImageError(f"{path}: {reason}") from None
+    problem = structure_problem(data)
+    if problem is not None:
+        raise ImageError(f"{path}: {problem}")
     old_max = Image.MAX_IMAGE_PIXELS
     try:
         Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -161,8 +237,9 @@ def open_image(path: str | Path) -> Image.Image:
         ) from None
     except MemoryError:
         raise ImageError(f"{path}: the image needs more memory than is available") from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct_error) as exc:
-        raise ImageError(f"{path}: the image file is damaged or truncated ({exc})") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct_error):
+        # (The decoder's own words may quote the file's bytes: none are shown.)
+        raise ImageError(f"{path}: the image file is damaged or truncated") from None
     finally:
         Image.MAX_IMAGE_PIXELS = old_max
 

@@ -131,7 +131,7 @@ def real_path(path: str | os.PathLike[str]) -> Path:
     """``path`` with every symbolic link resolved, never raising (loops stay unresolved)."""
     try:
         return Path(os.path.realpath(path))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # Python follows a long chain recursively
         return Path(os.path.abspath(path))
 
 

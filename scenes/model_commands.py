@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 import cnn_model
+from cnn_model.safeio import real_path
 from cnn_model.tinyvgg import layer_specs
 
 from .cli_common import CliError, console, out
@@ -219,7 +220,7 @@ def cmd_model_train(args: argparse.Namespace) -> int:
     if args.data is not None:
         name = args.name
         if name is None and args.out is None:
-            name = args.data.resolve().name
+            name = real_path(args.data).name
             try:
                 store.check_new_name(name)
             except cnn_model.ModelError:

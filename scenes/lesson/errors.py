@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PathPart = str | int
@@ -41,6 +41,9 @@ class LessonError:
     column: int
     path: str
     message: str
+    # The message may quote the file's text (a parser's complaint): never shown
+    # for a file a course lists that may not be a lesson at all.
+    quotes_text: bool = field(default=False, compare=False)
 
     def __str__(self) -> str:
         return one_line(self._text())

@@ -481,6 +481,17 @@ def _course_part(source: Source, i: int, path: Path, budget: _Budget) -> _Part |
             )
         )
         return None
+    if sub.data is None and sub.unreadable:
+        # Not readable as YAML at all: nothing tells it is a lesson, and the parser's
+        # messages quote the text (an alias, a tag, a value), so none is passed on.
+        source.errors.append(
+            source.error(
+                ("lessons", i),
+                f"{shown} does not read as a lesson (line {sub.errors[0].line} is not valid "
+                f"YAML or not UTF-8 text); `cnnlesson validate {shown}` says why",
+            )
+        )
+        return None
     looks_like_lesson = isinstance(sub.data, dict) and "steps" in sub.data
     if sub.errors and (sub.data is None or looks_like_lesson):
         source.errors.extend(sub.errors)  # errors in the lesson's own text
@@ -644,8 +655,9 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
 
 
 def _duration_errors(parts: list[_Part], words_per_minute: int) -> list[LessonError]:
-    """Narration may not ask for more than ``MAX_STEP_SECONDS`` a step, ``MAX_LESSON_SECONDS``
-    in all (a placeholder counts as one word)."""
+    """Narration, and fields that set a step's length (window positions, settings to
+    compare), may not ask for more than ``MAX_STEP_SECONDS`` a step, ``MAX_LESSON_SECONDS``
+    in all (a placeholder counts as one word; the render checks again once they are filled)."""
     errors: list[LessonError] = []
     total = 0.0
     for part in parts:
@@ -653,7 +665,18 @@ def _duration_errors(parts: list[_Part], words_per_minute: int) -> list[LessonEr
             if spec is None:
                 continue
             seconds = reading_seconds(spec.narration, words_per_minute)
-            total += seconds
+            plan = registry.get(spec.type).planned_seconds
+            planned = plan(spec) if plan is not None else 0.0
+            total += max(seconds, planned)
+            if planned > MAX_STEP_SECONDS:
+                errors.append(
+                    part.source.error(
+                        ("steps", i),
+                        f"its fields ask for about {planned / 60:.0f} minutes of animation; a "
+                        f"step may take at most {MAX_STEP_SECONDS / 60:.0f} minutes (split it "
+                        "over several steps)",
+                    )
+                )
             if seconds > MAX_STEP_SECONDS:
                 errors.append(
                     part.source.error(
@@ -668,8 +691,9 @@ def _duration_errors(parts: list[_Part], words_per_minute: int) -> list[LessonEr
         errors.append(
             first.error(
                 (),
-                f"the narration takes {total / 3600:.1f} hours to read; a lesson may take at "
-                f"most {MAX_LESSON_SECONDS / 3600:.0f} hours (split it into several lessons)",
+                f"the steps take at least {total / 3600:.1f} hours (narration and animation); "
+                f"a lesson may take at most {MAX_LESSON_SECONDS / 3600:.0f} hours (split it "
+                "into several lessons)",
             )
         )
     return errors
@@ -689,7 +713,7 @@ def read_source(path: Path) -> Source:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        source = Source(file)
+        source = Source(file, unreadable=True)
         line, column, message = decode_error(data, exc)
         source.errors.append(LessonError(file, line, column, "", message))
         return source

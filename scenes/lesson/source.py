@@ -120,6 +120,8 @@ class Source:
     overridden: set[str] = field(default_factory=set)
     size_bytes: int = 0  # of the file's text
     size_values: int = 0  # nodes, counting each use of an alias
+    # The text could not be read as YAML: its errors may quote it (an alias, a tag).
+    unreadable: bool = False
     # What the author wrote where YAML read plain text as something else
     # (12:30 is a number, yes is true, 2024-01-01 a date): messages quote it.
     written: dict[FieldPath, str] = field(default_factory=dict)
@@ -319,6 +321,9 @@ def _root(text: str, file: str) -> tuple[Node | None, LessonError | None]:
     def refused(message: str, line: int = 1, column: int = 1) -> tuple[None, LessonError]:
         return None, LessonError(file, line, column, "", message)
 
+    def unreadable(message: str, line: int = 1, column: int = 1) -> tuple[None, LessonError]:
+        return None, LessonError(file, line, column, "", message, quotes_text=True)
+
     loader: _Loader | None = None
     documents: list[Node | None] = []
     try:
@@ -338,24 +343,24 @@ def _root(text: str, file: str) -> tuple[Node | None, LessonError | None]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return refused(f"YAML syntax error: {_syntax_message(exc)}", line, column)
+        return unreadable(f"YAML syntax error: {_syntax_message(exc)}", line, column)
     except yaml.reader.ReaderError as exc:
         char = exc.character
         code = char if isinstance(char, int) else ord(str(char)[:1] or "?")
-        return refused(
+        return unreadable(
             f"YAML cannot hold the character U+{code:04X} here; "
             "write it as an escape in double quotes or remove it",
             *_line_column(text, exc.position),
         )
     except yaml.YAMLError as exc:
         first = str(exc).split("\n")[0][:200]
-        return refused(f"YAML error: {first}")
+        return unreadable(f"YAML error: {first}")
     except (ValueError, OverflowError) as exc:
         # PyYAML's scanner converts some text itself and lets Python's errors through:
         # an escape beyond Unicode ("\U00110000"), a %YAML version of 5,000 digits.
         mark = loader.get_mark() if loader is not None else None
         where = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        return refused(f"YAML cannot read this: {_python_reason(exc)}", *where)
+        return unreadable(f"YAML cannot read this: {_python_reason(exc)}", *where)
     finally:
         if loader is not None:
             loader.dispose()
@@ -406,6 +411,7 @@ def parse(text: str, file: str) -> Source:
     root, error = _root(text, file)
     if root is None:
         source.errors.extend([error] if error else [])
+        source.unreadable = error is not None and error.quotes_text
         return source
     source.size_values = _expanded_size(root, {}, MAX_NODES)
     if source.size_values > MAX_NODES:
@@ -421,6 +427,7 @@ def parse(text: str, file: str) -> Source:
         )
         return source
     source.data = _Builder(source).build(root, ())
+    source.unreadable = source.data is None and bool(source.errors)
     if not isinstance(source.data, dict) and not source.errors:
         line, column = _position(root)
         kind = (

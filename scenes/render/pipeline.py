@@ -52,7 +52,14 @@ from ..atomic import (
 from ..export import chapters as chapters_mod
 from ..export import voice
 from ..export.publish import CarryClash, ExportOptions, carry_over, export, write_page
-from ..lesson.load import MAX_STEP_SECONDS, Lesson, load_lesson, reading_seconds, step_label
+from ..lesson.load import (
+    MAX_LESSON_SECONDS,
+    MAX_STEP_SECONDS,
+    Lesson,
+    load_lesson,
+    reading_seconds,
+    step_label,
+)
 from ..steps import registry
 from ..visuals.theme import load_theme
 from . import settings as settings_mod
@@ -414,10 +421,14 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
     jobs: list[dict[str, Any]] = []
     keys: list[str] = []
     speeches: list[Path | None] = []
-    for spec in lesson.steps:
+    # The narration with the model's words filled in (a placeholder counted as one
+    # word when it was validated): its length is checked again before any speech.
+    narrations = [fill_narration(spec.narration, values) for spec in lesson.steps]
+    readings = [reading_seconds(n, settings.words_per_minute) for n in narrations]
+    _check_lengths(lesson, readings)
+    for index, spec in enumerate(lesson.steps):
         uses_trace = registry.get(spec.type).needs_trace and trace is not None
-        narration = fill_narration(spec.narration, values)
-        min_seconds = reading_seconds(narration, settings.words_per_minute)
+        narration, min_seconds = narrations[index], readings[index]
         spoken: Path | None = None
         if voice_name and narration:
             spoken = speech.speak(
@@ -425,13 +436,8 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
             )
             # The step lasts until its speech (which starts a moment in) has ended.
             min_seconds = max(min_seconds, voice.LEAD + speech.seconds(spoken) + 0.5)
-        if min_seconds > MAX_STEP_SECONDS:
-            index = len(jobs)
-            raise OutputRefused(
-                f"step {index + 1} ({spec.type}, {lesson.origins[index]}): its narration "
-                f"takes {min_seconds / 60:.0f} minutes; a step may take at most "
-                f"{MAX_STEP_SECONDS / 60:.0f} minutes"
-            )
+            readings[index] = min_seconds
+            _check_lengths(lesson, readings)
         speeches.append(spoken)
         job: dict[str, Any] = {
             "step": spec.model_dump(mode="json"),
@@ -461,6 +467,22 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
         jobs.append(job)
         keys.append(key)
     return Prepared(lesson, settings, out_root, cache_dir, trace, jobs, keys, speeches)
+
+
+def _check_lengths(lesson: Lesson, seconds: list[float]) -> None:
+    """Refuse a step or a lesson whose narration, once filled in or spoken, runs too long."""
+    for index, length in enumerate(seconds):
+        if length > MAX_STEP_SECONDS:
+            raise OutputRefused(
+                f"step {index + 1} ({lesson.steps[index].type}, {lesson.origins[index]}): its "
+                f"narration takes {length / 60:.0f} minutes; a step may take at most "
+                f"{MAX_STEP_SECONDS / 60:.0f} minutes"
+            )
+    if sum(seconds) > MAX_LESSON_SECONDS:
+        raise OutputRefused(
+            f"the narration, filled in, takes {sum(seconds) / 3600:.1f} hours; a lesson may "
+            f"take at most {MAX_LESSON_SECONDS / 3600:.0f} hours (split it into several lessons)"
+        )
 
 
 def render_lesson(

@@ -358,9 +358,15 @@ def build(spec: ConvolutionSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold
     yield Hold(1.0)
 
 
+def planned_seconds(spec: ConvolutionSpec) -> float:
+    """Each window explained takes a couple of seconds at least, then the sweep."""
+    return 2.0 * spec.positions + spec.sweep_seconds
+
+
 register(
     StepType(
         name="convolution",
+        planned_seconds=planned_seconds,
         spec=ConvolutionSpec,
         build=build,
         check=check,

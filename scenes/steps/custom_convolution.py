@@ -242,9 +242,15 @@ def build(spec: CustomConvolutionSpec, ctx: StepContext) -> Iterator[Add | Beat 
     yield Hold(1.0)
 
 
+def planned_seconds(spec: CustomConvolutionSpec) -> float:
+    """Each window written out takes a couple of seconds at least."""
+    return 2.0 * spec.positions
+
+
 register(
     StepType(
         name="custom_convolution",
+        planned_seconds=planned_seconds,
         spec=CustomConvolutionSpec,
         build=build,
         check=check,

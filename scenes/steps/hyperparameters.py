@@ -269,9 +269,15 @@ def _show_setting(
     yield Hold(1.2)
 
 
+def planned_seconds(spec: HyperparametersSpec) -> float:
+    """Every setting's window sweep takes about ``seconds_per_setting``."""
+    return (1 + len(spec.compare)) * spec.seconds_per_setting
+
+
 register(
     StepType(
         name="hyperparameters",
+        planned_seconds=planned_seconds,
         spec=HyperparametersSpec,
         build=build,
         check=check,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .base import Builder, Checker, StepSpec
 
@@ -15,6 +17,10 @@ class StepType:
     summary: str
     check: Checker | None = None
     needs_trace: bool = True
+    # At least how many seconds of animation a step's fields ask for (window
+    # positions, settings to compare), so that validation can bound a lesson's
+    # length before anything renders. None: the step's length is fixed.
+    planned_seconds: Callable[[Any], float] | None = None
 
 
 REGISTRY: dict[str, StepType] = {}

@@ -10,6 +10,7 @@ what must come of it. The sandbox holds bait that must survive every case: a
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -1472,3 +1473,109 @@ def class_names_that_look_the_same(sandbox: Path) -> Expect:
     classes[0], classes[1] = "caf\u00e9", "cafe\u0301"
     model_with_classes(sandbox / "m" / "x.safetensors", classes)
     return Expect(["model", "info", "--model", "m/x.safetensors"], contains=("repeat",))
+
+
+@case("course")
+def course_entry_whose_yaml_names_a_secret_alias(sandbox: Path) -> Expect:
+    write(sandbox / "c" / "one.yaml", BASE)
+    write(sandbox / "c" / "secrets.yaml", f"password: *{SECRET}\n")
+    write(sandbox / "c" / "tagged.yaml", f"!!int {SECRET}\n")
+    write(
+        sandbox / "c" / "course.yaml", "title: C\nlessons: [one.yaml, secrets.yaml, tagged.yaml]\n"
+    )
+    return Expect(validate("c/course.yaml"), contains=("secrets.yaml does not read as a lesson",))
+
+
+@case("course")
+def course_entry_behind_a_chain_of_1500_links(sandbox: Path) -> Expect:
+    folder = sandbox / "chain"
+    write(folder / "target.yaml", BASE)
+    previous = "target.yaml"
+    for i in range(1, 1501):
+        os.symlink(previous, folder / f"s{i}.yaml")
+        previous = f"s{i}.yaml"
+    write(folder / "course.yaml", "title: C\nlessons: [s1500.yaml]\n")
+    return Expect(validate("chain/course.yaml"), contains=("symbolic links",))
+
+
+def _progressive_jpeg(path: Path, extra_scans: int = 0, markers: int = 0) -> Path:
+    buffer = io.BytesIO()
+    Image.new("RGB", (256, 256), (120, 30, 200)).save(buffer, "JPEG", progressive=True)
+    data = buffer.getvalue()
+    last_scan = data[data.rindex(b"\xff\xda") : -2]
+    data = (
+        data[:2]
+        + b"\xff\xef\x00\x02" * markers
+        + data[2:-2]
+        + last_scan * extra_scans
+        + b"\xff\xd9"
+    )
+    return write(path, data)
+
+
+@case("bounds")
+def jpeg_of_ten_thousand_scans(sandbox: Path) -> Expect:
+    _progressive_jpeg(sandbox / "scans.jpg", extra_scans=10_000)
+    return Expect(["classify", "scans.jpg"], contains=("scans",), timeout=30)
+
+
+@case("bounds")
+def jpeg_of_a_million_empty_markers(sandbox: Path) -> Expect:
+    _progressive_jpeg(sandbox / "markers.jpg", markers=1_000_000)
+    body = "title: x\nimage: markers.jpg\nsteps:\n  - type: classify\n"
+    return Expect(validate(lesson_with(sandbox, body)), contains=("markers",), timeout=30)
+
+
+@case("bounds")
+def png_of_a_million_empty_chunks(sandbox: Path) -> Expect:
+    data = (sandbox / png(sandbox / "plain.png", 8, 8).name).read_bytes()
+    chunk = struct.pack(">I", 0) + b"aaAa" + struct.pack(">I", zlib.crc32(b"aaAa"))
+    write(sandbox / "chunks.png", data[:33] + chunk * 1_000_000 + data[33:])
+    return Expect(["classify", "chunks.png"], contains=("chunks",), timeout=30)
+
+
+@case("bounds")
+def gif_with_a_comment_of_eight_megabytes(sandbox: Path) -> Expect:
+    header = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"
+    comment = b"\x21\xfe" + (b"\xff" + b"c" * 255) * (8 * 1024 * 1024 // 255) + b"\0"
+    image = b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00"
+    write(sandbox / "comment.gif", header + comment + image + b"\x3b")
+    return Expect(["classify", "comment.gif"], contains=("comments",), timeout=30)
+
+
+@case("bounds")
+def narration_whose_placeholders_fill_to_hours(sandbox: Path) -> Expect:
+    narration = "{percent}" * 440  # one word when validated; 880 once filled in
+    steps = f"  - type: title\n    text: T\n    narration: &n '{narration}'\n" + "".join(
+        f"  - type: title\n    text: T{i}\n    narration: *n\n" for i in range(299)
+    )
+    body = f"title: x\nwords_per_minute: 100\nsteps:\n{steps}"
+    return Expect(render(lesson_with(sandbox, body)), contains=("hours",), timeout=60)
+
+
+@case("bounds")
+def three_hundred_steps_that_each_compare_seven_slow_settings(sandbox: Path) -> Expect:
+    setting = "{input_size: 16, kernel_size: 1, padding: 4}"
+    step = (
+        "  - type: hyperparameters\n    input_size: 16\n    kernel_size: 1\n    padding: 4\n"
+        f"    seconds_per_setting: 30\n    compare: [{', '.join([setting] * 6)}]\n"
+    )
+    body = "title: x\nsteps:\n" + step * 300
+    return Expect(validate(lesson_with(sandbox, body)), contains=("hours",), timeout=30)
+
+
+@case("messages")
+def image_whose_header_would_be_quoted_by_the_decoder(sandbox: Path) -> Expect:
+    write(sandbox / "p.ppm", f"P6\n{SECRET}xyz 12\n".encode())
+    body = "title: x\nimage: p.ppm\nsteps:\n  - type: classify\n"
+    return Expect(validate(lesson_with(sandbox, body)), contains=("damaged",))
+
+
+@case("special")
+def fetch_from_a_fifo(sandbox: Path) -> Expect:
+    fifo(sandbox / "ff")
+    return Expect(
+        ["model", "fetch", "cnn-explainer", "--from", "ff", "--quiet"],
+        contains=("named pipe",),
+        timeout=30,
+    )
