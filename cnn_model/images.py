@@ -136,15 +136,7 @@ def structure_problem(data: bytes) -> str | None:
     """Why the structure of an image file would make decoding it unreasonably slow
     (None when it would not), read from its bytes before any decoder sees them."""
     if data.startswith(b"\xff\xd8"):
-        # Inside compressed data a 0xFF byte is followed by 0x00 or a restart
-        # marker, so these two bytes occur only as markers (or inside metadata,
-        # which the generous caps allow for).
-        scans = data.count(b"\xff\xda")
-        if scans > MAX_JPEG_SCANS:
-            return f"a JPEG of {scans:,} scans (at most {MAX_JPEG_SCANS}); save it anew"
-        for count, _ in enumerate(_JPEG_MARKER.finditer(data), start=1):
-            if count > MAX_JPEG_MARKERS:
-                return f"a JPEG of more than {MAX_JPEG_MARKERS:,} markers; save it anew"
+        return _jpeg_problem(data)
     elif data.startswith(b"\x89PNG\r\n\x1a\n"):
         chunks, position = 0, 8
         while position + 8 <= len(data):
@@ -162,7 +154,42 @@ def structure_problem(data: bytes) -> str | None:
     return None
 
 
-_JPEG_MARKER = re.compile(b"\xff[\xc0-\xcf\xd8-\xfe]")
+# Where compressed data ends: a 0xFF there is followed by 0x00 (a stuffed byte),
+# a restart marker or more 0xFF (fill); any other byte after it is a marker.
+_NEXT_MARKER = re.compile(b"\xff(?=[^\x00\xd0-\xd7\xff])")
+
+
+def _jpeg_problem(data: bytes) -> str | None:
+    """Walk a JPEG's segments as a decoder does (skipping metadata by its length and
+    compressed data to its end) up to its end-of-image marker; whatever follows it (the
+    video of a "motion photo") is not looked at. Counts scans and markers."""
+    position, scans, markers, size = 2, 0, 0, len(data)
+    while position + 1 < size and data[position] == 0xFF:
+        while position + 1 < size and data[position + 1] == 0xFF:  # fill bytes
+            position += 1
+        if position + 1 >= size:
+            break
+        marker = data[position + 1]
+        markers += 1
+        if markers > MAX_JPEG_MARKERS:
+            return f"a JPEG of more than {MAX_JPEG_MARKERS:,} markers; save it anew"
+        if marker == 0xD9:  # end of image
+            break
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            position += 2
+            continue
+        end = position + 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+        if marker != 0xDA:
+            position = end
+            continue
+        scans += 1
+        if scans > MAX_JPEG_SCANS:
+            return f"a JPEG of more than {MAX_JPEG_SCANS} scans; save it anew"
+        found = _NEXT_MARKER.search(data, end)
+        if found is None:
+            break
+        position = found.start()
+    return None  # (damage the walk stops at is the decoder's to report)
 
 
 def _gif_extension_bytes(data: bytes) -> int:

@@ -30,10 +30,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cnn_model.safeio import TEMP_PREFIX, new_temp_file, replacing, temp_owner
+from cnn_model.safeio import TEMP_PREFIX, replacing, temp_name, temp_owner
 
 # An old lesson folder renamed aside while its successor moves in (no exchange).
 _ASIDE = re.compile(r"^\.cnnlesson-(\d{1,7})-aside-(.+)$")
+# The same, as earlier versions named it.
+_LEGACY_ASIDE = re.compile(r"^\.render-(\d{1,7})-aside-(.+)$")
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 # Seconds to wait between the steps of publishing a folder: a hook for the
@@ -56,9 +58,16 @@ def writing(target: Path, cache_entry: bool = False) -> Iterator[Path]:
         yield path
 
 
-def new_log(folder: Path) -> Path:
-    """A new log file of this process's own in ``folder`` (never an existing file or link)."""
-    return new_temp_file(folder, "log", ".txt")
+def new_log(folder: Path) -> tuple[Path, int]:
+    """A new log file of this process's own in ``folder`` (never an existing file or
+    link), and a descriptor open for writing it (so the file is never opened again)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    while True:
+        path = folder / temp_name("log", ".txt")
+        try:
+            return path, os.open(path, flags, 0o666)
+        except FileExistsError:
+            continue
 
 
 def copy_file(source: Path, target: Path) -> None:
@@ -124,6 +133,15 @@ def remove_stale(folder: Path, recursive: bool = True) -> list[Path]:
         return removed
     candidates = folder.rglob("*") if recursive else folder.iterdir()
     for path in list(candidates):
+        legacy = _LEGACY_ASIDE.match(path.name)
+        if legacy is not None and path.parent == folder and _dead(int(legacy.group(1))):
+            # Set aside by an earlier version that died between its two renames:
+            # only ever put back, never deleted (the name is not distinctive).
+            original = folder / legacy.group(2)
+            if path.is_dir() and not path.is_symlink() and not os.path.lexists(original):
+                with contextlib.suppress(OSError):
+                    os.rename(path, original)
+            continue
         pid = temp_owner(path.name)
         if not _dead(pid):
             continue

@@ -23,6 +23,8 @@ _ESCAPED = _BIDI | _SEPARATORS
 # spaces, soft hyphens, direction marks): a name holding one would look like
 # another name in a message.
 _HIDDEN = ("Cc", "Cf")
+# Format characters that words need: Persian and Indic scripts and emoji join with them.
+_JOINERS = {"\u200c", "\u200d"}
 
 
 def clean(text: str) -> str:
@@ -38,7 +40,11 @@ def clean(text: str) -> str:
         code = ord(char)
         if char in "\n\t":
             out.append(char)
-        elif 0xD800 <= code <= 0xDFFF or char in _ESCAPED or unicodedata.category(char) in _HIDDEN:
+        elif (
+            0xD800 <= code <= 0xDFFF
+            or char in _ESCAPED
+            or (unicodedata.category(char) in _HIDDEN and char not in _JOINERS)
+        ):
             out.append(char.encode("unicode_escape", "backslashreplace").decode("ascii"))
         else:
             out.append(char)

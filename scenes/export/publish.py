@@ -204,17 +204,23 @@ def carry_over(folder: Path, staging: Path) -> list[str]:
     manifest lists is that render's and goes with it; everything else (an
     author's notes, previews) is hard-linked (or, across devices, copied) into
     the new folder first, so it stays. Symbolic links are carried as links,
-    never followed; FIFOs and devices are left behind. Returns the names
-    carried, relative to the folder.
+    never followed; FIFOs and devices are left behind. A file of the author's
+    where the render writes one of that name is refused (:class:`CarryClash`).
+    Returns the names carried, relative to the folder.
     """
     if not folder.is_dir() or folder.is_symlink():
         return []
     previous: set[str] = set()
+    # A manifest that is there but cannot be read (damaged, edited by hand) cannot
+    # tell the previous render's files from the author's: then the new render's
+    # files replace what has their names, as the previous render's would be.
+    damaged = os.path.lexists(folder / "manifest.json")
     with contextlib.suppress(
         OSError, FileRefused, ValueError, TypeError, KeyError, AttributeError, RecursionError
     ):
         data = read_regular(folder / "manifest.json", MAX_MANIFEST_BYTES)
         previous = listed_files(json.loads(data.decode("utf-8")))
+        damaged = False
     carried: list[str] = []
     for dirpath, dirnames, filenames in os.walk(folder):
         here = Path(dirpath)
@@ -228,7 +234,7 @@ def carry_over(folder: Path, staging: Path) -> list[str]:
             source = here / name
             rel = (relative / name).as_posix()
             target = staging / relative / name
-            if rel in previous or is_temporary(name):
+            if rel in previous or is_temporary(name) or (damaged and os.path.lexists(target)):
                 continue
             # A file of the author's where the render writes one: never dropped unasked.
             _check_no_clash(staging, relative / name, folder)

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,7 @@ from ..export import chapters as chapters_mod
 from ..export import voice
 from ..export.publish import CarryClash, ExportOptions, carry_over, export, write_page
 from ..lesson.load import (
+    LESSON_SUFFIXES,
     MAX_LESSON_SECONDS,
     MAX_STEP_SECONDS,
     Lesson,
@@ -61,6 +63,7 @@ from ..lesson.load import (
     step_label,
 )
 from ..steps import registry
+from ..steps.checks import quoted
 from ..visuals.theme import load_theme
 from . import settings as settings_mod
 from .join import concat, probe
@@ -113,25 +116,30 @@ def output_root(out: str | Path) -> Path:
     return root
 
 
-def source_id(path: Path) -> str:
-    """Which lesson file a render came from, as a hash of its real path (a published
-    manifest does not show where the file lives on the machine that rendered it)."""
-    return hashlib.sha256(os.fsencode(real_path(path))).hexdigest()[:16]
+def source_name(path: Path) -> str:
+    """The lesson file's own name without its suffix (``a b`` for ``a b.yaml``): two
+    files whose names give one folder name differ here."""
+    name = unicodedata.normalize("NFC", path.name)
+    for suffix in LESSON_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def _check_same_lesson(lesson_dir: Path, path: Path) -> None:
     """Refuse to replace the render of another lesson file whose name gives the same
-    folder name (``a b.yaml`` and ``a-b.yaml`` both render into ``a-b/``)."""
+    folder name (``a b.yaml`` and ``a-b.yaml`` both render into ``a-b/``). The same
+    file moved elsewhere, or rendered from another checkout, is the same lesson."""
     try:
         data = read_regular(lesson_dir / "manifest.json", MAX_RECORD_BYTES)
-        previous = json.loads(data.decode("utf-8")).get("source_id")
+        previous = json.loads(data.decode("utf-8")).get("source_name")
     except Exception:  # no render there, or one too damaged to tell: nothing to keep apart
         return
-    if isinstance(previous, str) and previous != source_id(path):
+    if isinstance(previous, str) and previous != source_name(path):
         raise OutputRefused(
-            f"{lesson_dir} holds the render of another lesson file whose name gives the "
-            f"same folder name as {path.name}; rename one of the two files, render into "
-            "another -o, or remove that folder if it is an old render of this lesson"
+            f"{lesson_dir} holds the render of another lesson file, {quoted(previous)}, whose "
+            f"name gives the same folder name as {path.name}; rename one of the two files, "
+            "render into another -o, or remove that folder"
         )
 
 
@@ -308,7 +316,8 @@ def _run_jobs(
     """Run worker processes, at most ``parallel`` at once; returns errors by step.
 
     Each worker gets its job on standard input and writes its output to a log
-    of its own in ``log_dir``, removed when the worker ends.
+    of its own in ``log_dir``: removed when the worker succeeds, kept (until
+    the next render) when it fails.
     """
     pending = list(jobs)
     running: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}
@@ -319,8 +328,9 @@ def _run_jobs(
         while pending or running:
             while pending and len(running) < parallel:
                 index, job = pending.pop(0)
-                log = new_log(log_dir)
-                running[index] = (_start_worker(job, log, env), log)
+                proc, log = _start_worker(log_dir, env)
+                running[index] = (proc, log)  # before the job is sent: an interrupt stops it
+                _send_job(proc, job)
                 if progress:
                     progress(f"rendering step {index + 1}", done, total)
             time.sleep(0.05)
@@ -331,10 +341,10 @@ def _run_jobs(
                 del running[index]
                 done += 1
                 if code != 0:
-                    text = read_regular(log, MAX_LOG_BYTES).decode("utf-8", "replace")
-                    tail = text.strip().splitlines()[-15:]
+                    tail = _log_tail(log).strip().splitlines()[-15:]
                     failures[index] = "\n".join(tail) or f"worker exited with status {code}"
-                log.unlink(missing_ok=True)
+                else:
+                    log.unlink(missing_ok=True)
                 if progress:
                     progress(f"step {index + 1} done", done, total)
     finally:
@@ -347,26 +357,40 @@ def _run_jobs(
     return failures
 
 
-# The end of a failed worker's log is quoted; the rest is never read.
-MAX_LOG_BYTES = 16 * 1024 * 1024
-
-
-def _start_worker(job: dict[str, Any], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """A worker process rendering ``job`` (sent on its standard input), logging to ``log``."""
-    with open(log, "wb") as log_handle:
+def _start_worker(log_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
+    """A worker process waiting for its job, and the new log it writes to."""
+    log, fd = new_log(log_dir)
+    try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "scenes.render.worker", "-", str(os.getpid())],
             stdin=subprocess.PIPE,
-            stdout=log_handle,
+            stdout=fd,
             stderr=subprocess.STDOUT,
             env=env,
         )
+    finally:
+        os.close(fd)
+    return proc, log
+
+
+def _send_job(proc: subprocess.Popen[bytes], job: dict[str, Any]) -> None:
     assert proc.stdin is not None
     with contextlib.suppress(BrokenPipeError):  # a worker that died at once: its log tells
         proc.stdin.write(json.dumps(job).encode("utf-8"))
     with contextlib.suppress(BrokenPipeError):
         proc.stdin.close()
-    return proc
+
+
+def _log_tail(log: Path, size: int = 64 * 1024) -> str:
+    """The end of a worker's log (never through a link; "" if it cannot be read)."""
+    try:
+        fd = os.open(log, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    with os.fdopen(fd, "rb") as handle:
+        with contextlib.suppress(OSError):
+            handle.seek(max(0, os.fstat(fd).st_size - size))
+        return handle.read(size).decode("utf-8", "replace")
 
 
 @dataclass
@@ -689,7 +713,7 @@ def _manifest(prepared: Prepared, results: list[StepResult]) -> dict[str, Any]:
         "title": lesson.header.title,
         "description": lesson.header.description,
         "source": str(lesson.path),
-        "source_id": source_id(lesson.path),
+        "source_name": source_name(lesson.path),
         "video": f"{lesson.name}.mp4",
         "fps": fps,
         "frames": frames,

@@ -4,6 +4,7 @@ refuse what they did not write."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import cnn_model
 from cnn_model import safeio
 from cnn_model.trace import Trace, load_trace, save_trace
 from scenes import atomic
+from scenes.export import publish
 
 
 def test_a_link_planted_at_the_next_temporary_name_is_never_written_through(
@@ -97,3 +99,35 @@ def test_an_altered_trace_in_the_cache_is_refused(star_trace: Trace, tmp_path: P
         np.savez(path, **altered)
         with pytest.raises(ValueError):
             load_trace(path)
+
+
+def _dead_pid() -> int:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return pid
+
+
+def test_a_folder_an_earlier_version_set_aside_is_put_back(tmp_path: Path) -> None:
+    aside = tmp_path / f".render-{_dead_pid()}-aside-lesson"
+    aside.mkdir()
+    (aside / "manifest.json").write_text("the old render")
+    mine = tmp_path / ".render-1234567-backup"  # the author's, named alike: never touched
+    mine.mkdir()
+    atomic.remove_stale(tmp_path, recursive=False)
+    assert (tmp_path / "lesson" / "manifest.json").read_text() == "the old render"
+    assert mine.is_dir()
+
+
+def test_a_damaged_manifest_lets_the_new_render_replace_its_files(tmp_path: Path) -> None:
+    folder, staging = tmp_path / "lesson", tmp_path / ".cnnlesson-1-x.staging"
+    for root, text in ((folder, "old"), (staging, "new")):
+        (root / "steps").mkdir(parents=True)
+        (root / "index.html").write_text(text)
+        (root / "steps" / "01-title.mp4").write_text(text)
+    (folder / "manifest.json").write_text("{")  # damaged: cannot say what was rendered
+    (staging / "manifest.json").write_text("{}")
+    (folder / "notes.txt").write_text("mine")
+    assert publish.carry_over(folder, staging) == ["notes.txt"]
+    assert (staging / "index.html").read_text() == "new"
