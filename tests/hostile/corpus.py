@@ -885,7 +885,7 @@ def c1_control_in_a_key(sandbox: Path) -> Expect:
 @case("values")
 def bidi_override_in_a_key(sandbox: Path) -> Expect:
     body = "title: x\nsteps:\n  - type: title\n    text: T\n    \u202eevil: 1\n"
-    return Expect(validate(lesson_with(sandbox, body)), contains=("unknown field",))
+    return Expect(validate(lesson_with(sandbox, body)), contains=("invisible character (U+202E)",))
 
 
 @case("values")
