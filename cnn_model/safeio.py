@@ -69,10 +69,11 @@ def os_error_text(exc: OSError) -> str:
     return _ERRNO_TEXT.get(exc.errno or 0) or (exc.strerror or str(exc)).lower()
 
 
-def describe(path: str | os.PathLike[str]) -> str | None:
-    """Why ``path`` is not a readable regular file (None when it is one); never blocks."""
+def describe(path: str | os.PathLike[str], follow_links: bool = True) -> str | None:
+    """Why ``path`` is not a readable regular file (None when it is one); never blocks.
+    Without ``follow_links`` a symbolic link is not a regular file either."""
     try:
-        mode = os.stat(path).st_mode
+        mode = (os.stat if follow_links else os.lstat)(path).st_mode
     except OSError as exc:
         return os_error_text(exc)
     except ValueError:  # a NUL in the path
@@ -80,8 +81,8 @@ def describe(path: str | os.PathLike[str]) -> str | None:
     return kind_of(mode)
 
 
-def is_regular(path: str | os.PathLike[str]) -> bool:
-    return describe(path) is None
+def is_regular(path: str | os.PathLike[str], follow_links: bool = True) -> bool:
+    return describe(path, follow_links) is None
 
 
 def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:

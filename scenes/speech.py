@@ -78,7 +78,7 @@ def speak(text: str, voice: str, folder: Path) -> Path:
 def _usable(path: Path) -> bool:
     """Whether the cached speech at ``path`` is a regular file (not a link) that reads
     as espeak-ng's mono 16-bit WAV of at most ``MAX_SECONDS``."""
-    if path.is_symlink() or not is_regular(path):
+    if not is_regular(path, follow_links=False):
         return False
     try:
         with wave.open(str(path)) as handle:

@@ -111,6 +111,16 @@ class Lesson:
         return any(_step_needs_trace(s) for s in self.steps)
 
 
+def lesson_file_stem(path: Path) -> str:
+    """The file's name (NFC) without ``.yaml`` or ``.yml``; another name whole. Two
+    lesson files whose output names are one (``a b.yaml``, ``a-b.yaml``) differ here."""
+    name = unicodedata.normalize("NFC", path.name)
+    for suffix in LESSON_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
 def output_name(path: Path) -> str:
     """A safe name for a lesson's outputs, made from its file name.
 
@@ -118,12 +128,8 @@ def output_name(path: Path) -> str:
     ``MAX_NAME_BYTES`` bytes: ``...yaml`` becomes ``lesson``, ``Faltung für
     alle.yaml`` ``Faltung-für-alle``.
     """
-    stem = unicodedata.normalize("NFC", path.name)
-    for suffix in LESSON_SUFFIXES:
-        if stem.lower().endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    else:
+    stem = lesson_file_stem(path)
+    if stem == unicodedata.normalize("NFC", path.name):  # not a .yaml or .yml name
         stem = Path(stem).stem
     slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem)
     slug = re.sub(r"-{2,}", "-", slug).strip("-_")

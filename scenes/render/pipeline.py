@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import time
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,10 +53,10 @@ from ..export import chapters as chapters_mod
 from ..export import voice
 from ..export.publish import CarryClash, ExportOptions, carry_over, export, write_page
 from ..lesson.load import (
-    LESSON_SUFFIXES,
     MAX_LESSON_SECONDS,
     MAX_STEP_SECONDS,
     Lesson,
+    lesson_file_stem,
     load_lesson,
     reading_seconds,
     step_label,
@@ -116,16 +115,6 @@ def output_root(out: str | Path) -> Path:
     return root
 
 
-def source_name(path: Path) -> str:
-    """The lesson file's own name without its suffix (``a b`` for ``a b.yaml``): two
-    files whose names give one folder name differ here."""
-    name = unicodedata.normalize("NFC", path.name)
-    for suffix in LESSON_SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
 def _check_same_lesson(lesson_dir: Path, path: Path) -> None:
     """Refuse to replace the render of another lesson file whose name gives the same
     folder name (``a b.yaml`` and ``a-b.yaml`` both render into ``a-b/``). The same
@@ -135,7 +124,7 @@ def _check_same_lesson(lesson_dir: Path, path: Path) -> None:
         previous = json.loads(data.decode("utf-8")).get("source_name")
     except Exception:  # no render there, or one too damaged to tell: nothing to keep apart
         return
-    if isinstance(previous, str) and previous != source_name(path):
+    if isinstance(previous, str) and previous != lesson_file_stem(path):
         raise OutputRefused(
             f"{lesson_dir} holds the render of another lesson file, {quoted(previous)}, whose "
             f"name gives the same folder name as {path.name}; rename one of the two files, "
@@ -221,7 +210,7 @@ def cached_trace(
     # The cache lies in the output folder, where anything may have been put:
     # only a regular file (never a link) that loads as this very trace is used.
     # Anything else is traced again and replaced.
-    if not path.is_symlink() and is_regular(path):
+    if is_regular(path, follow_links=False):
         with contextlib.suppress(Exception):
             cached = load_trace(path)
             if (
@@ -290,7 +279,7 @@ def _cached(clip: Path, meta: Path) -> bool:
     (a link among them is replaced, never written through).
     """
     try:
-        if clip.is_symlink() or meta.is_symlink() or not (is_regular(clip) and is_regular(meta)):
+        if not (is_regular(clip, follow_links=False) and is_regular(meta, follow_links=False)):
             raise ValueError("not regular files")
         record = json.loads(read_regular(meta, MAX_RECORD_BYTES).decode("utf-8"))
         if not isinstance(record, dict) or not isinstance(record.get("duration"), int | float):
@@ -713,7 +702,7 @@ def _manifest(prepared: Prepared, results: list[StepResult]) -> dict[str, Any]:
         "title": lesson.header.title,
         "description": lesson.header.description,
         "source": str(lesson.path),
-        "source_name": source_name(lesson.path),
+        "source_name": lesson_file_stem(lesson.path),
         "video": f"{lesson.name}.mp4",
         "fps": fps,
         "frames": frames,
