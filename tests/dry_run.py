@@ -31,7 +31,7 @@ def dry_run(
     aspect: str = "16:9",
     theme: str = "cnn-explainer",
     narration: str = "",
-    colour_scope: str = "layer",
+    colour_range: str = "layer",
 ) -> dict[str, Any]:
     from scenes.steps import registry
 
@@ -44,7 +44,7 @@ def dry_run(
         "aspect": aspect,
         "pixel_height": 480,
         "fps": 15,
-        "colour_scope": colour_scope,
+        "colour_scope": colour_range,
         "trace": str(trace_path) if trace_path else None,
         "clip": None,
         "meta": str(folder / f"dry-{step['type']}-{aspect.replace(':', 'x')}.json"),

@@ -170,7 +170,7 @@ def test_input_without_an_image_path_shows_the_64x64_only(photo_trace, tmp_path:
     record = run_step({"type": "input"}, tmp_path, path, {}, aspect="1:1")
     assert record["overflow"] == []
     assert record["facts"]["original"] is None
-    assert record["facts"]["original_reason"] == "no image path in the step's settings"
+    assert record["facts"]["original_reason"] == "the job names no image file"
 
 
 def test_input_ignores_an_image_that_is_not_the_traced_one(photo_trace, tmp_path: Path) -> None:

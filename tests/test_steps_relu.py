@@ -16,7 +16,7 @@ from dry_run import dry_run, trace_file
 from rendering import rgb_frames, run_render
 from scenes.lesson.errors import display_path
 from scenes.lesson.load import validate_lesson
-from scenes.steps.relu import choose_patch
+from scenes.steps.types.relu import choose_patch
 from scenes.visuals.numbers import fmt
 from torch_reference import parse_shown, reference_layers
 

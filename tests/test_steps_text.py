@@ -103,8 +103,8 @@ def test_wrap_breaks_between_words_and_cuts_words_too_long_for_a_line() -> None:
 def test_bullets_are_revealed_one_at_a_time() -> None:
     from manim import config
 
-    from scenes.steps.base import Beat, StepContext
-    from scenes.steps.text import TextSpec, build
+    from scenes.steps.kit.base import Beat, StepContext
+    from scenes.steps.types.text import TextSpec, build
     from scenes.visuals.cards import Reveal
     from scenes.visuals.layout import Frame
     from scenes.visuals.theme import load_theme

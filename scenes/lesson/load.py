@@ -32,8 +32,8 @@ from cnn_model.store import (
 from cnn_model.tinyvgg import layer_specs
 
 from ..steps import registry
-from ..steps.base import LayerInfo, ModelInfo, StepSpec
-from ..steps.checks import quoted
+from ..steps.kit.base import LayerInfo, ModelInfo, StepSpec
+from ..steps.kit.checks import quoted
 from ..visuals.theme import theme_names
 from .errors import FieldPath, LessonError, LessonInvalid, display_path, path_text
 from .messages import describe_value, listing, message_for, suggest, unknown_name

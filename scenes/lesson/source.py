@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ..steps.checks import quoted
+from ..steps.kit.checks import quoted
 from .errors import FieldPath, LessonError, path_text
 
 # Far above any real lesson; a document that expands beyond it through

@@ -62,7 +62,7 @@ from ..lesson.load import (
     step_label,
 )
 from ..steps import registry
-from ..steps.checks import quoted
+from ..steps.kit.checks import quoted
 from ..visuals.theme import load_theme
 from . import settings as settings_mod
 from .join import concat, probe

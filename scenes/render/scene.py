@@ -7,8 +7,8 @@ from typing import Any
 
 from manim import Scene, ValueTracker
 
-from ..steps.base import Add, Beat, Hold, StepContext
-from ..steps.registry import StepType
+from ..steps.kit.base import Add, Beat, Hold, StepContext
+from ..steps.kit.registry import StepType
 from ..visuals.layout import outside
 
 

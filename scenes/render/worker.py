@@ -69,7 +69,7 @@ def build_scene(job: dict[str, Any]) -> Any:
     from cnn_model.trace import load_trace
 
     from ..steps import registry
-    from ..steps.base import StepContext
+    from ..steps.kit.base import StepContext
     from ..visuals.layout import Frame
     from ..visuals.theme import load_theme
     from .scene import StepScene
@@ -82,13 +82,11 @@ def build_scene(job: dict[str, Any]) -> Any:
         theme=load_theme(job["theme"]),
         frame=Frame.for_aspect(job["aspect"]),
         narration=job.get("narration", ""),
-        colour_scope=job.get("colour_scope", "layer"),
-        settings={
-            "title": spec.title,
-            # How long the narration needs: a builder may spread its reveals over it.
-            "reading_seconds": float(job.get("min_seconds", 0.0)),
-            **job.get("settings", {}),
-        },
+        colour_range=job.get("colour_scope", "layer"),
+        title=spec.title,
+        original_image=Path(job["settings"]["image_path"])
+        if job.get("settings", {}).get("image_path")
+        else None,
     )
     # Without a video, animations only need their end states: skip the frames.
     skip = job.get("mode", "video") != "video"

@@ -1,7 +1,10 @@
-"""Step types. Importing this package registers every built-in type.
+"""Step types, and the kit they are built with.
 
-Each module in this package defines one step type and registers it, so adding
-a step type is adding one module: it is found and imported here.
+``types/`` holds the step types and nothing else: each module there defines
+one type and registers it, so adding a step type is adding one module to
+that folder (it is found and imported here). ``kit/`` holds what the types
+share: their base fields and context, the registry, checks, recording and
+the helpers for patches, panels and numbers.
 """
 
 from __future__ import annotations
@@ -9,12 +12,11 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .registry import REGISTRY, StepType, get, names, register
+from . import types as _types
+from .kit import registry
+from .kit.registry import REGISTRY, StepType, get, names, register
 
-_INFRASTRUCTURE = {"base", "registry", "record", "common", "checks"}
+for _module in sorted(m.name for m in pkgutil.iter_modules(_types.__path__)):
+    importlib.import_module(f"{_types.__name__}.{_module}")
 
-for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-    if _module not in _INFRASTRUCTURE and not _module.startswith("_"):
-        importlib.import_module(f"{__name__}.{_module}")
-
-__all__ = ["REGISTRY", "StepType", "get", "names", "register"]
+__all__ = ["REGISTRY", "StepType", "get", "names", "register", "registry"]

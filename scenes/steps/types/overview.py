@@ -29,17 +29,17 @@ from pydantic import Field
 
 from cnn_model.tinyvgg import LAYER_NAMES
 
-from ..visuals.glyphs import number_text
-from ..visuals.heatmap import MapView
-from ..visuals.layout import Box, fit
-from ..visuals.legend import Legend
-from ..visuals.numbers import fmt
-from ..visuals.text import LABEL, SMALL
-from ..visuals.theme import Theme
-from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
-from .checks import channel_in, quoted
-from .common import MapColours, title_for
-from .registry import StepType, register
+from ...visuals.glyphs import number_text
+from ...visuals.heatmap import MapView
+from ...visuals.layout import Box, fit
+from ...visuals.legend import Legend
+from ...visuals.numbers import fmt
+from ...visuals.text import LABEL, SMALL
+from ...visuals.theme import Theme
+from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.checks import channel_in, quoted
+from ..kit.common import MapColours, title_for
+from ..kit.registry import StepType, register
 
 MAP_LAYERS = tuple(n for n in LAYER_NAMES if n not in ("flatten", "output"))
 MAX_CLASSES_SHOWN = 10
@@ -96,7 +96,7 @@ def build(spec: OverviewSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
     yield Add([title])
     wide = frame.landscape
     content = frame.content_box()
-    colours = {layer: MapColours(trace, layer, theme, ctx.colour_scope) for layer in MAP_LAYERS}
+    colours = {layer: MapColours(trace, layer, theme, ctx.colour_range) for layer in MAP_LAYERS}
 
     # One group per layer: its label and its maps.
     layers: list[Group] = []

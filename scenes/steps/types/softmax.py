@@ -38,17 +38,17 @@ from pydantic import Field
 
 from cnn_model import ops
 
-from ..visuals.bars import BarRows
-from ..visuals.colors import hex_to_rgb, sequential_t
-from ..visuals.glyphs import number_text
-from ..visuals.layout import fit
-from ..visuals.legend import Legend
-from ..visuals.text import BODY, LABEL, text
-from ..visuals.vector_cells import CellColumn, fmt_wide, number_mobject, place, raised
-from .base import Add, Beat, Hold, StepContext, StepSpec
-from .checks import ClassName, check_class_name, class_index
-from .common import title_for
-from .registry import StepType, register
+from ...visuals.bars import BarRows
+from ...visuals.colors import hex_to_rgb, sequential_t
+from ...visuals.glyphs import number_text
+from ...visuals.layout import fit
+from ...visuals.legend import Legend
+from ...visuals.text import BODY, LABEL, text
+from ...visuals.vector_cells import CellColumn, fmt_wide, number_mobject, place, raised
+from ..kit.base import Add, Beat, Hold, StepContext, StepSpec
+from ..kit.checks import ClassName, check_class_name, class_index
+from ..kit.common import title_for
+from ..kit.registry import StepType, register
 
 MAX_ROWS = 10
 PITCH = 0.46

@@ -17,17 +17,17 @@ from pydantic import Field
 
 from cnn_model import ops
 
-from ..visuals.colors import diverging_t, hex_to_rgb, rgb_to_hex
-from ..visuals.glyphs import number_text
-from ..visuals.grid import NumberGrid, text_colour_on
-from ..visuals.layout import Box, arrange_panels, fit
-from ..visuals.numbers import fmt
-from ..visuals.ranges import kernel_range
-from ..visuals.text import BODY, LABEL, NUMBER, text
-from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
-from .common import title_for
+from ...visuals.colors import diverging_t, hex_to_rgb, rgb_to_hex
+from ...visuals.glyphs import number_text
+from ...visuals.grid import NumberGrid, text_colour_on
+from ...visuals.layout import Box, arrange_panels, fit
+from ...visuals.numbers import fmt
+from ...visuals.ranges import kernel_range
+from ...visuals.text import BODY, LABEL, NUMBER, text
+from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.common import title_for
+from ..kit.registry import StepType, register
 from .hyperparameters import MAX_PADDING, MAX_STRIDE, valid_strides
-from .registry import StepType, register
 
 MAX_SIDE = 12
 MAX_KERNEL = 7

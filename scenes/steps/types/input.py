@@ -1,7 +1,7 @@
 """``input``: the image, the 64x64 the network sees, its three channels, real pixels.
 
 1. The original image (when the engine passes its path in
-   ``ctx.settings["image_path"]``) with the centre square that survives the
+   ``ctx.original_image``) with the centre square that survives the
    crop outlined, and the 64x64 version the network reads.
 2. The 64x64 image split into its red, green and blue channels, each drawn
    greyscale (0 black, 1 white) with a legend.
@@ -39,17 +39,17 @@ from pydantic import Field
 from cnn_model.errors import ImageError
 from cnn_model.images import INPUT_SIZE, _to_rgb, fit_square, open_image
 
-from ..visuals.glyphs import number_text
-from ..visuals.grid import NumberGrid
-from ..visuals.heatmap import MapView
-from ..visuals.image_panels import Picture, best_layout, largest_layout, zoom_lines
-from ..visuals.layout import Box
-from ..visuals.legend import Legend
-from ..visuals.text import BODY, LABEL, NUMBER, SMALL, text
-from ..visuals.theme import Theme
-from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
-from .common import INPUT_CHANNELS, title_for
-from .registry import StepType, register
+from ...visuals.glyphs import number_text
+from ...visuals.grid import NumberGrid
+from ...visuals.heatmap import MapView
+from ...visuals.image_panels import Picture, best_layout, largest_layout, zoom_lines
+from ...visuals.layout import Box
+from ...visuals.legend import Legend
+from ...visuals.text import BODY, LABEL, NUMBER, SMALL, text
+from ...visuals.theme import Theme
+from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.common import INPUT_CHANNELS, title_for
+from ..kit.registry import StepType, register
 
 MAX_PATCH = 8  # numbers per row of the zoom, legible at 480p
 
@@ -135,7 +135,7 @@ def read_original(path: Any, pixels: np.ndarray) -> tuple[np.ndarray | None, str
     its 64x64 version differs from ``pixels`` (it is not this lesson's image).
     """
     if not path:
-        return None, "no image path in the step's settings"
+        return None, "the job names no image file"
     try:
         image = open_image(Path(str(path)))
         square = np.asarray(fit_square(image), dtype=np.uint8)
@@ -192,7 +192,7 @@ def _original_and_input(
     trace = ctx.need_trace()
     pixels = trace.image
     rec.heatmap("input", [], trace.activations["input"], (0.0, 1.0), "rgb")
-    original, reason = read_original(ctx.settings.get("image_path"), pixels)
+    original, reason = read_original(ctx.original_image, pixels)
     small_view = MapView(pixels, 3.0, theme.grid_line)
     small_label = _label(f"what the network sees\n{INPUT_SIZE}×{INPUT_SIZE} pixels", theme)
     if original is not None and original.shape[:2] != (INPUT_SIZE, INPUT_SIZE):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,8 +16,8 @@ if TYPE_CHECKING:
 
     from cnn_model.trace import Trace
 
-    from ..visuals.layout import Frame
-    from ..visuals.theme import Theme
+    from ...visuals.layout import Frame
+    from ...visuals.theme import Theme
 
 
 class StepSpec(BaseModel):
@@ -80,9 +81,6 @@ class ModelInfo:
     classes: list[str]
     layers: dict[str, LayerInfo]
 
-    def layers_of(self, kind: str) -> list[str]:
-        return [n for n, info in self.layers.items() if info.kind == kind]
-
 
 @dataclass
 class StepContext:
@@ -93,8 +91,11 @@ class StepContext:
     frame: Frame
     narration: str
     recorder: Recorder = field(default_factory=Recorder)
-    colour_scope: str = "layer"
-    settings: dict[str, Any] = field(default_factory=dict)
+    colour_range: str = "layer"
+    # The step's own heading (its ``title:``), shown instead of the type's default.
+    title: str | None = None
+    # The image file the trace was made from: a step may show it before resizing.
+    original_image: Path | None = None
 
     def need_trace(self) -> Trace:
         if self.trace is None:

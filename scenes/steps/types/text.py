@@ -17,11 +17,11 @@ from typing import Annotated, Literal
 from manim import DOWN, LEFT, RIGHT, UP, Create, VGroup, Write
 from pydantic import Field
 
-from ..visuals.cards import BulletList, FormulaBox, Paragraph, Reveal, block_height, wrap
-from ..visuals.layout import Box
-from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
-from .common import title_for
-from .registry import StepType, register
+from ...visuals.cards import BulletList, FormulaBox, Paragraph, Reveal, block_height, wrap
+from ...visuals.layout import Box
+from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.common import title_for
+from ..kit.registry import StepType, register
 
 # Font sizes tried from the largest; the smallest is still legible at 480p.
 SIZES = (28, 26, 24, 22, 20, 18)

@@ -8,13 +8,13 @@ from manim import DOWN, UP, FadeIn, Group, Mobject, Text
 from cnn_model.tinyvgg import SOURCE_CONV
 from cnn_model.trace import Trace
 
-from ..visuals.colors import ColourScale
-from ..visuals.heatmap import MapView, map_rgb
-from ..visuals.layout import fit
-from ..visuals.legend import Legend
-from ..visuals.ranges import activation_range
-from ..visuals.text import LABEL, TITLE, text
-from ..visuals.theme import Theme
+from ...visuals.colors import ColourScale
+from ...visuals.heatmap import MapView, map_rgb
+from ...visuals.layout import fit
+from ...visuals.legend import Legend
+from ...visuals.ranges import activation_range
+from ...visuals.text import LABEL, TITLE, text
+from ...visuals.theme import Theme
 from .base import Beat, StepContext
 from .record import Recorder
 
@@ -86,7 +86,7 @@ def map_panel(
     data = trace.activations[layer][channel] if values is None else values
     rgb = colours.rgb(data)
     if blank:
-        from ..visuals.colors import hex_to_rgb
+        from ...visuals.colors import hex_to_rgb
 
         rgb = np.empty_like(rgb)
         rgb[...] = hex_to_rgb(theme.empty_cell)
@@ -131,8 +131,7 @@ def title_for(ctx: StepContext, default: str) -> Text:
 
 
 def ctx_title(ctx: StepContext, default: str) -> str:
-    title = ctx.settings.get("title")
-    return str(title) if title else default
+    return ctx.title or default
 
 
 def intro(mobjects: list[Mobject], run_time: float = 1.0) -> Beat:

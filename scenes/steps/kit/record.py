@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..visuals.numbers import fmt
+from ...visuals.numbers import fmt
 
 
 @dataclass

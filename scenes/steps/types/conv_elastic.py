@@ -30,18 +30,18 @@ from pydantic import Field
 
 from cnn_model.tinyvgg import PREVIOUS
 
-from ..visuals.colors import diverging_t
-from ..visuals.glyphs import number_text
-from ..visuals.grid import NumberGrid
-from ..visuals.heatmap import MapView
-from ..visuals.layout import Box, fit
-from ..visuals.legend import Legend
-from ..visuals.ranges import kernel_range
-from ..visuals.text import BODY, LABEL, SMALL, text
-from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
-from .checks import channel_in, layer_of_kind
-from .common import MapColours, channel_name, title_for
-from .registry import StepType, register
+from ...visuals.colors import diverging_t
+from ...visuals.glyphs import number_text
+from ...visuals.grid import NumberGrid
+from ...visuals.heatmap import MapView
+from ...visuals.layout import Box, fit
+from ...visuals.legend import Legend
+from ...visuals.ranges import kernel_range
+from ...visuals.text import BODY, LABEL, SMALL, text
+from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.checks import channel_in, layer_of_kind
+from ..kit.common import MapColours, channel_name, title_for
+from ..kit.registry import StepType, register
 
 
 class ConvElasticSpec(StepSpec):
@@ -77,8 +77,8 @@ def build(spec: ConvElasticSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold
     output = trace.activations[layer][neuron]
     bias = float(trace.biases[layer][neuron])
     kernels = trace.weights[layer][neuron]
-    in_colours = MapColours(trace, source, theme, ctx.colour_scope)
-    out_colours = MapColours(trace, layer, theme, ctx.colour_scope)
+    in_colours = MapColours(trace, source, theme, ctx.colour_range)
+    out_colours = MapColours(trace, layer, theme, ctx.colour_range)
     # The intermediate maps share one diverging range, as CNN Explainer's do.
     mid_range = 2 * round(0.1 + float(np.abs(contributions).max()), 3)
     w_range = kernel_range(kernels)

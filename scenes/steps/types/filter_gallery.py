@@ -24,18 +24,18 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from cnn_model import filters
 
-from ..visuals.colors import diverging_t, hex_to_rgb
-from ..visuals.glyphs import number_text
-from ..visuals.grid import NumberGrid
-from ..visuals.heatmap import MapView
-from ..visuals.image_panels import InlineLegend, arrange_grid, best_layout, tile_plan
-from ..visuals.layout import Box, fit
-from ..visuals.text import LABEL, SMALL, text
-from ..visuals.theme import Theme
-from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
-from .checks import describe_value, quoted
-from .common import title_for
-from .registry import StepType, register
+from ...visuals.colors import diverging_t, hex_to_rgb
+from ...visuals.glyphs import number_text
+from ...visuals.grid import NumberGrid
+from ...visuals.heatmap import MapView
+from ...visuals.image_panels import InlineLegend, arrange_grid, best_layout, tile_plan
+from ...visuals.layout import Box, fit
+from ...visuals.text import LABEL, SMALL, text
+from ...visuals.theme import Theme
+from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.checks import describe_value, quoted
+from ..kit.common import title_for
+from ..kit.registry import StepType, register
 
 MAP_HEIGHT = 1.7  # of each map before the layout sizes it
 MIN_MAP = 1.3  # smaller maps than this: the gallery shows in pages

@@ -38,20 +38,20 @@ from manim import (
 )
 from pydantic import Field
 
-from ..visuals.colors import diverging_t, hex_to_rgb
-from ..visuals.glyphs import number_text
-from ..visuals.heatmap import MapView
-from ..visuals.layout import Box, fit
-from ..visuals.legend import Legend
-from ..visuals.numbers import MINUS
-from ..visuals.ranges import kernel_range
-from ..visuals.text import BODY, LABEL, SMALL, text
-from ..visuals.vector_cells import Table
-from ..visuals.vector_strip import VectorStrip
-from .base import Add, Beat, Hold, StepContext, StepSpec
-from .checks import ClassName, check_class_name, class_index
-from .common import MapColours, title_for
-from .registry import StepType, register
+from ...visuals.colors import diverging_t, hex_to_rgb
+from ...visuals.glyphs import number_text
+from ...visuals.heatmap import MapView
+from ...visuals.layout import Box, fit
+from ...visuals.legend import Legend
+from ...visuals.numbers import MINUS
+from ...visuals.ranges import kernel_range
+from ...visuals.text import BODY, LABEL, SMALL, text
+from ...visuals.vector_cells import Table
+from ...visuals.vector_strip import VectorStrip
+from ..kit.base import Add, Beat, Hold, StepContext, StepSpec
+from ..kit.checks import ClassName, check_class_name, class_index
+from ..kit.common import MapColours, title_for
+from ..kit.registry import StepType, register
 
 SOURCE = "max_pool_2"
 ORDER_NAMES = {
@@ -231,7 +231,7 @@ def build(spec: FlattenSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
     bias = float(trace.biases["output"][cls])
     logit = float(trace.logits[cls])
 
-    colours = MapColours(trace, SOURCE, theme, ctx.colour_scope)
+    colours = MapColours(trace, SOURCE, theme, ctx.colour_range)
     flat_rgb = colours.rgb(flat)
     empty_rgb = np.array(hex_to_rgb(theme.empty_cell), dtype=np.uint8)
     per_row = min(PER_ROW.get(frame.aspect, 130), count)

@@ -38,9 +38,9 @@ from pydantic import Field
 from cnn_model import ops
 from cnn_model.tinyvgg import PREVIOUS
 
-from ..visuals.colors import hex_to_rgb
-from ..visuals.glyphs import number_text
-from ..visuals.relu_pool_layout import (
+from ...visuals.colors import hex_to_rgb
+from ...visuals.glyphs import number_text
+from ...visuals.relu_pool_layout import (
     BeforeAfter,
     grid_cell,
     grid_panel,
@@ -48,11 +48,11 @@ from ..visuals.relu_pool_layout import (
     operator_arrow,
     place_notes,
 )
-from ..visuals.text import BODY, LABEL, NUMBER, text
-from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
-from .checks import channel_in, layer_of_kind
-from .common import MapColours, chosen, layer_label, lively_channel, title_for
-from .registry import StepType, register
+from ...visuals.text import BODY, LABEL, NUMBER, text
+from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.checks import channel_in, layer_of_kind
+from ..kit.common import MapColours, chosen, layer_label, lively_channel, title_for
+from ..kit.registry import StepType, register
 
 SIZE = STRIDE = 2  # TinyVGG's pools: 2×2 windows, stride 2
 MAX_WINDOWS = 3  # 6 inputs + 3 outputs = 9 numbers per row: legible at 480p on every aspect
@@ -240,7 +240,7 @@ def _build_windows(spec: MaxPoolSpec, ctx: StepContext) -> Iterator[Add | Beat |
         out_layer, out_kind, map_layer = source, KIND[mode], f"{source}.{KIND[mode]}"
     out_h, out_w = out.shape
     # The conv's range; the legend names the model's layer, or the input map for a variant.
-    colours = MapColours(trace, layer if mode == "max" else source, theme, ctx.colour_scope)
+    colours = MapColours(trace, layer if mode == "max" else source, theme, ctx.colour_range)
     row, col = choose_patch(inp, k, spec.patch_row, spec.patch_column)
     oy, ox = row // STRIDE, col // STRIDE
     in_patch = inp[row : row + SIZE * k, col : col + SIZE * k]
@@ -492,7 +492,7 @@ def _build_global(spec: MaxPoolSpec, ctx: StepContext) -> Iterator[Add | Beat | 
     inp = trace.activations[source][neuron]
     in_h, in_w = inp.shape
     mean = float(ops.pool2d(inp, mode="global")[0, 0])
-    colours = MapColours(trace, source, theme, ctx.colour_scope)
+    colours = MapColours(trace, source, theme, ctx.colour_range)
     row, col = choose_patch(inp, k, spec.patch_row, spec.patch_column)
     in_patch = inp[row : row + SIZE * k, col : col + SIZE * k]
 

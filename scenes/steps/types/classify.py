@@ -25,14 +25,14 @@ from manim import (
 )
 from pydantic import Field
 
-from ..visuals.bars import BarRows
-from ..visuals.glyphs import number_text
-from ..visuals.heatmap import image_mobject
-from ..visuals.layout import fit
-from ..visuals.text import BODY, LABEL, text
-from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
-from .common import title_for
-from .registry import StepType, register
+from ...visuals.bars import BarRows
+from ...visuals.glyphs import number_text
+from ...visuals.heatmap import image_mobject
+from ...visuals.layout import fit
+from ...visuals.text import BODY, LABEL, text
+from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.common import title_for
+from ..kit.registry import StepType, register
 
 MAX_TOP = 20
 NAME_LIMIT = 18

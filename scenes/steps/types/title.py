@@ -8,10 +8,10 @@ from typing import Literal
 from manim import DOWN, FadeIn, Group, Write
 from pydantic import Field
 
-from ..visuals.layout import fit
-from ..visuals.text import HEADING, text
-from .base import Beat, Hold, StepContext, StepSpec
-from .registry import StepType, register
+from ...visuals.layout import fit
+from ...visuals.text import HEADING, text
+from ..kit.base import Beat, Hold, StepContext, StepSpec
+from ..kit.registry import StepType, register
 
 
 class TitleSpec(StepSpec):

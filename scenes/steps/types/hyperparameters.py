@@ -31,13 +31,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cnn_model.ops import output_size
 
-from ..visuals.glyphs import number_text
-from ..visuals.layout import Box, fit
-from ..visuals.numbers import fmt
-from ..visuals.text import BODY, LABEL, text
-from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
-from .common import title_for
-from .registry import StepType, register
+from ...visuals.glyphs import number_text
+from ...visuals.layout import Box, fit
+from ...visuals.numbers import fmt
+from ...visuals.text import BODY, LABEL, text
+from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.common import title_for
+from ..kit.registry import StepType, register
 
 MAX_INPUT = 16
 MAX_PADDING = 4

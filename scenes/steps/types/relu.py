@@ -37,10 +37,10 @@ from pydantic import Field
 
 from cnn_model.tinyvgg import PREVIOUS
 
-from ..visuals.glyphs import number_text
-from ..visuals.layout import fit
-from ..visuals.relu_graph import ReluGraph, nice_extent
-from ..visuals.relu_pool_layout import (
+from ...visuals.glyphs import number_text
+from ...visuals.layout import fit
+from ...visuals.relu_graph import ReluGraph, nice_extent
+from ...visuals.relu_pool_layout import (
     BeforeAfter,
     grid_cell,
     grid_panel,
@@ -48,12 +48,12 @@ from ..visuals.relu_pool_layout import (
     operator_arrow,
     place_notes,
 )
-from ..visuals.text import BODY, HEADING, LABEL, NUMBER, text
-from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
-from .checks import channel_in, layer_of_kind
-from .common import MapColours, chosen, lively_channel, title_for
-from .record import Recorder
-from .registry import StepType, register
+from ...visuals.text import BODY, HEADING, LABEL, NUMBER, text
+from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.checks import channel_in, layer_of_kind
+from ..kit.common import MapColours, chosen, lively_channel, title_for
+from ..kit.record import Recorder
+from ..kit.registry import StepType, register
 
 MAX_PATCH = 5  # two patches side by side: at most 10 numbers per row, legible at 480p
 
@@ -177,7 +177,7 @@ def build(spec: ReluSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
     before = trace.activations[conv][neuron]
     after = trace.activations[layer][neuron]
     h, w = after.shape
-    colours = MapColours(trace, layer, theme, ctx.colour_scope)  # the conv's range
+    colours = MapColours(trace, layer, theme, ctx.colour_range)  # the conv's range
     row, col = choose_patch(before, size, spec.patch_row, spec.patch_column)
     patch_before = before[row : row + size, col : col + size]
     patch_after = after[row : row + size, col : col + size]

@@ -33,16 +33,16 @@ from pydantic import Field
 from cnn_model.tinyvgg import PREVIOUS
 from cnn_model.trace import ConvExplanation
 
-from ..visuals.colors import diverging_t, hex_to_rgb
-from ..visuals.glyphs import number_text
-from ..visuals.grid import NumberGrid
-from ..visuals.layout import arrange_panels
-from ..visuals.ranges import kernel_range
-from ..visuals.text import BODY, LABEL, NUMBER, text
-from .base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
-from .checks import channel_in, layer_of_kind
-from .common import MapColours, channel_name, intro, map_panel, title_for
-from .registry import StepType, register
+from ...visuals.colors import diverging_t, hex_to_rgb
+from ...visuals.glyphs import number_text
+from ...visuals.grid import NumberGrid
+from ...visuals.layout import arrange_panels
+from ...visuals.ranges import kernel_range
+from ...visuals.text import BODY, LABEL, NUMBER, text
+from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.checks import channel_in, layer_of_kind
+from ..kit.common import MapColours, channel_name, intro, map_panel, title_for
+from ..kit.registry import StepType, register
 
 # After the explained windows, this many more are shown quickly with numbers
 # before the sweep fills in the rest of the map.
@@ -136,8 +136,8 @@ def build(spec: ConvolutionSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold
     out_h, out_w = out_values.shape
     total_positions = out_h * out_w
 
-    in_colours = MapColours(trace, input_layer, theme, ctx.colour_scope)
-    out_colours = MapColours(trace, layer, theme, ctx.colour_scope)
+    in_colours = MapColours(trace, input_layer, theme, ctx.colour_range)
+    out_colours = MapColours(trace, layer, theme, ctx.colour_range)
     kernel = trace.weights[layer][neuron, channel]
     k = kernel.shape[0]
 

@@ -1,0 +1,1 @@
+"""The step types: one module each, registered when imported."""
