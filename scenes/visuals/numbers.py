@@ -18,3 +18,16 @@ def fmt(value: float, decimals: int = 2, plus: bool = False) -> str:
             return body
         return MINUS + body
     return f"+{text}" if plus else text
+
+
+def term(shown: str) -> tuple[str, str]:
+    """A number as written by :func:`fmt`, split into the sign it is added with and
+    its size: ("+", "0.12") or ("−", "0.12"), for sums written out term by term."""
+    if shown.startswith(MINUS):
+        return MINUS, shown[len(MINUS) :]
+    return "+", shown
+
+
+def short_name(name: str, limit: int = 16) -> str:
+    """A class or channel name cut to ``limit`` characters, an ellipsis marking the cut."""
+    return name if len(name) <= limit else name[: limit - 1] + "…"

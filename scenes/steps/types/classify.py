@@ -29,6 +29,7 @@ from ...visuals.bars import BarRows
 from ...visuals.glyphs import number_text
 from ...visuals.heatmap import image_mobject
 from ...visuals.layout import fit
+from ...visuals.numbers import short_name
 from ...visuals.text import BODY, LABEL, text
 from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
 from ..kit.common import title_for
@@ -63,10 +64,6 @@ def check(spec: ClassifySpec, info: ModelInfo | None) -> list[tuple[FieldParts, 
             )
         ]
     return []
-
-
-def _short(name: str) -> str:
-    return name if len(name) <= NAME_LIMIT else name[: NAME_LIMIT - 1] + "…"
 
 
 def build(spec: ClassifySpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
@@ -104,7 +101,7 @@ def build(spec: ClassifySpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
         pitch=0.55,
         bar_height=0.34,
         font_size=BODY,
-        labels=[_short(trace.classes[k]) for k in order],
+        labels=[short_name(trace.classes[k], NAME_LIMIT) for k in order],
         axis=True,
         axis_colour=theme.muted,
     )
@@ -136,7 +133,13 @@ def build(spec: ClassifySpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
     p_text = rec.number("softmax", [predicted], float(probabilities[predicted]), 4, "activation")
     verdict = Group(
         text("prediction:", theme, BODY, theme.muted),
-        text(_short(trace.classes[predicted]), theme, BODY, theme.accent, weight="BOLD"),
+        text(
+            short_name(trace.classes[predicted], NAME_LIMIT),
+            theme,
+            BODY,
+            theme.accent,
+            weight="BOLD",
+        ),
         number_text(f"probability {p_text}", theme.font, BODY, theme.text),
     )
 

@@ -37,6 +37,7 @@ from ...visuals.colors import diverging_t, hex_to_rgb
 from ...visuals.glyphs import number_text
 from ...visuals.grid import NumberGrid
 from ...visuals.layout import arrange_panels
+from ...visuals.numbers import term
 from ...visuals.ranges import kernel_range
 from ...visuals.text import BODY, LABEL, NUMBER, text
 from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
@@ -122,9 +123,8 @@ def _others_line(exp: ConvExplanation, channel: int, ctx: StepContext) -> str:
 
 def _signed(name: str, shown: str) -> str:
     """'+ bias 0.0512' or '− bias 0.0512' from the recorded text."""
-    if shown.startswith("\u2212"):
-        return f"\u2212 {name} {shown[1:]}"
-    return f"+ {name} {shown}"
+    sign, size = term(shown)
+    return f"{sign} {name} {size}"
 
 
 def build(spec: ConvolutionSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:

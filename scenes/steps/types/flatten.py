@@ -43,7 +43,7 @@ from ...visuals.glyphs import number_text
 from ...visuals.heatmap import MapView
 from ...visuals.layout import Box, fit
 from ...visuals.legend import Legend
-from ...visuals.numbers import MINUS
+from ...visuals.numbers import short_name, term
 from ...visuals.ranges import kernel_range
 from ...visuals.text import BODY, LABEL, SMALL, text
 from ...visuals.vector_cells import Table
@@ -188,17 +188,6 @@ def _rule(order: str, shape: tuple[int, int, int], ctx: StepContext) -> VGroup:
     return VGroup(words, name, formula).arrange(DOWN, buff=0.1)
 
 
-def _short(name: str, limit: int = 18) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
-
-
-def _signed(shown: str) -> tuple[str, str]:
-    """A recorded number as an added term: ("+", "0.12") or ("−", "0.12")."""
-    if shown.startswith(MINUS):
-        return MINUS, shown[len(MINUS) :]
-    return "+", shown
-
-
 def _placeholder(width: float, height: float) -> Rectangle:
     return Rectangle(width=width, height=height, stroke_width=0, fill_opacity=0)
 
@@ -226,7 +215,7 @@ def build(spec: FlattenSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
             f"the trace's flatten does not follow its order {order!r}; the step would mislead"
         )
     cls = class_index(trace, spec.class_name)
-    name = _short(trace.classes[cls])
+    name = short_name(trace.classes[cls], 18)
     weights = trace.weights["output"][cls]
     bias = float(trace.biases["output"][cls])
     logit = float(trace.logits[cls])
@@ -337,13 +326,13 @@ def build(spec: FlattenSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
         partial_text = rec.number("output", [cls, *shown], partial, 4, "partial_sum")
         rest_text = rec.number("output", [cls, *shown], rest_sum, 4, "rest_sum")
         sum_rows.append(["", partial_text, f"the {len(shown)} products above"])
-        sum_rows.append([*_signed(rest_text), f"the other {len(rest):,} products"])
+        sum_rows.append([*term(rest_text), f"the other {len(rest):,} products"])
     else:
         rest_text = rec.number("output", [cls], rest_sum, 4, "rest_sum")
         sum_rows.append(["", rest_text, f"all {count:,} products"])
     bias_text = rec.number("output", [cls], bias, 4, "bias")
     logit_text = rec.number("output", [cls], logit, 4, "activation")
-    sum_rows.append([*_signed(bias_text), f"bias b[{cls}]"])
+    sum_rows.append([*term(bias_text), f"bias b[{cls}]"])
     sum_rows.append(["=", logit_text, f"logit of '{name}'"])
     sums = Table(sum_rows, theme.font, BODY, theme.text, pitch, align="lrl", gap=0.2)
     sums.row_groups[-1].set_color(theme.accent)

@@ -43,6 +43,7 @@ from ...visuals.colors import hex_to_rgb, sequential_t
 from ...visuals.glyphs import number_text
 from ...visuals.layout import fit
 from ...visuals.legend import Legend
+from ...visuals.numbers import short_name
 from ...visuals.text import BODY, LABEL, text
 from ...visuals.vector_cells import CellColumn, fmt_wide, number_mobject, place, raised
 from ..kit.base import Add, Beat, Hold, StepContext, StepSpec
@@ -134,7 +135,7 @@ def build(spec: SoftmaxSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
     names = VGroup()
     for group in groups:
         label = trace.classes[group[0]] if len(group) == 1 else f"{len(group)} other classes"
-        names.add(number_text(_short(label), theme.font, BODY, theme.text))
+        names.add(number_text(short_name(label), theme.font, BODY, theme.text))
     z_lo, z_hi = float(logits.min()), float(logits.max())
     rec.heatmap("output", [], logits, (z_lo, z_hi), theme.logit.name)
     logit_texts, logit_rgb = [], []
@@ -283,7 +284,9 @@ def build(spec: SoftmaxSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
         "softmax", all_classes, exp_total, kind="exp_sum", text=fmt_wide(exp_total)
     )
     f_p = rec.number("softmax", [focus], float(probabilities[focus]), 4, "activation")
-    worked = _formula([f"p({_short(trace.classes[focus])}) =", f_exp, "/", f_total, "="], ctx, BODY)
+    worked = _formula(
+        [f"p({short_name(trace.classes[focus])}) =", f_exp, "/", f_total, "="], ctx, BODY
+    )
     p_mob = number_text(f_p, theme.font, BODY, theme.accent)
     p_mob.shift(RIGHT * (worked.get_right()[0] + BODY * 0.006 - p_mob.get_left()[0]))
     worked.add(p_mob)
@@ -355,7 +358,7 @@ def build(spec: SoftmaxSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
                 bar_height=CELL_H * 0.8,
                 font_size=BODY,
                 labels=[
-                    _short(trace.classes[g[0]]) if len(g) == 1 else f"{len(g)} others"
+                    short_name(trace.classes[g[0]]) if len(g) == 1 else f"{len(g)} others"
                     for g in groups
                 ]
                 if labelled and c == 0
@@ -440,10 +443,6 @@ def build(spec: SoftmaxSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
             yield Hold(0.4)
         yield Beat([FadeIn(caption)], 0.8)
         yield Hold(1.5)
-
-
-def _short(name: str, limit: int = 16) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 register(
