@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .images import ImageLike, load_input
+from .ops import linear_shares, share_sum
 from .safeio import replacing
 from .tinyvgg import CHANNELS, CONV_LAYERS, KERNEL, LAYER_NAMES, PREVIOUS, layer_specs
 
@@ -68,6 +69,23 @@ class DenseExplanation:
         return float(self.products[list(indices)].sum()) if len(indices) else 0.0
 
 
+@dataclass(frozen=True)
+class LogitTerms:
+    """One class's logit written out as a few products w · x, the sum of the other
+    products, and the bias (what a lesson shows of the dense layer's dot product)."""
+
+    class_index: int
+    shown: list[int]  # the entries whose products are written out, in the order asked
+    weights: np.ndarray  # w[class, i] for each shown i
+    inputs: np.ndarray  # x[i] for each shown i (the flatten vector)
+    products: np.ndarray  # w[class, i] * x[i] for each shown i, float64
+    shown_sum: float  # the sum of those products
+    others: int  # how many entries are not written out
+    others_sum: float  # the sum of their products
+    bias: float
+    logit: float  # the model's logit for the class
+
+
 # e^z overflows a float64 beyond about 709 (and is 0 below about -745): softmax is
 # then shown on z - max z.
 EXP_LIMIT = 700.0
@@ -116,8 +134,39 @@ class Trace:
         return self.classes[self.prediction]
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
-        order = np.argsort(-self.probabilities, kind="stable")[:k]
-        return [(self.classes[i], float(self.probabilities[i])) for i in order]
+        return [(self.classes[i], float(self.probabilities[i])) for i in self.top_classes(k)]
+
+    def top_classes(self, k: int) -> list[int]:
+        """The ``k`` most probable classes, most probable first (a tie keeps class order)."""
+        return [int(i) for i in np.argsort(-self.probabilities, kind="stable")[:k]]
+
+    def probability_of(self, classes: Sequence[int]) -> float:
+        """The model's probability that the image is one of ``classes`` (summed in float64)."""
+        chosen = self.probabilities[list(classes)].astype(np.float64)
+        return float(chosen.sum()) if len(classes) else 0.0
+
+    def linear_share_of(self, classes: Sequence[int]) -> float:
+        """What a plain linear normalisation of the logits, (z − min z) / Σ (z − min z),
+        gives ``classes`` together. Not what the network computes: lessons set it
+        beside softmax to show why softmax is a "softer argmax"."""
+        return share_sum(linear_shares(self.logits.astype(np.float64)), list(classes))
+
+    def argmax_share_of(self, classes: Sequence[int]) -> float:
+        """Argmax as a share: 1 when the prediction is one of ``classes``, else 0."""
+        return 1.0 if self.prediction in classes else 0.0
+
+    def flatten_sources(self) -> np.ndarray:
+        """(N, 3) ints: the cell (c, y, x) of the layer before ``flatten`` that each entry
+        of the vector is read from, in the model's order: channel by channel and row by
+        row ("chw", PyTorch), or position by position across the channels ("hwc", Keras)."""
+        channels, height, width = self.activations[PREVIOUS["flatten"]].shape
+        c, y, x = np.meshgrid(
+            np.arange(channels), np.arange(height), np.arange(width), indexing="ij"
+        )
+        cells = np.stack([c, y, x], axis=-1)  # (C, H, W, 3)
+        if self.flatten_order == "hwc":
+            cells = cells.transpose(1, 2, 0, 3)
+        return cells.reshape(-1, 3)
 
     def explain_conv(self, layer: str, out_channel: int, y: int, x: int) -> ConvExplanation:
         """Write the conv output at ``(out_channel, y, x)`` out as dot products."""
@@ -154,6 +203,30 @@ class Trace:
         bias = float(self.biases["output"][class_index])
         return DenseExplanation(
             class_index, inputs.copy(), weights.copy(), products, bias, float(products.sum()) + bias
+        )
+
+    def logit_terms(self, class_index: int, shown: Sequence[int]) -> LogitTerms:
+        """The logit of ``class_index`` as the products of the ``shown`` entries, the sum
+        of the other products and the bias (see :class:`LogitTerms`)."""
+        dense = self.explain_dense(class_index)
+        count = len(dense.products)
+        picked = [int(i) for i in shown]
+        if any(not 0 <= i < count for i in picked) or len(set(picked)) != len(picked):
+            raise IndexError(f"shown entries must be distinct indices from 0 to {count - 1}")
+        others = np.ones(count, dtype=bool)
+        others[picked] = False
+        products = dense.products[picked]
+        return LogitTerms(
+            class_index=class_index,
+            shown=picked,
+            weights=dense.weights[picked],
+            inputs=dense.inputs[picked],
+            products=products,
+            shown_sum=float(products.sum()) if picked else 0.0,
+            others=int(others.sum()),
+            others_sum=float(dense.products[others].sum()),
+            bias=dense.bias,
+            logit=float(self.logits[class_index]),
         )
 
     def softmax_terms(self) -> SoftmaxTerms:

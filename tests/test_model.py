@@ -11,7 +11,8 @@ from PIL import Image
 
 import cnn_model
 from cnn_model import store, synthetic, train
-from cnn_model.tinyvgg import CONV_LAYERS, LAYER_NAMES, TinyVGG, layer_specs, parameter_count
+from cnn_model.network import TinyVGG, parameter_count
+from cnn_model.tinyvgg import CONV_LAYERS, LAYER_NAMES, layer_specs
 from conftest import ROOT
 from torch_reference import reference_layers
 
@@ -228,3 +229,83 @@ def test_explain_dense_and_softmax_terms_equal_torch(default_model, star_trace) 
     lifted = tiny.softmax_terms()
     assert lifted.total > 0 and lifted.shift == pytest.approx(float(tiny.logits.max()))
     np.testing.assert_allclose(lifted.exps / lifted.total, terms.exps / terms.total, atol=1e-6)
+
+
+def test_flatten_sources_are_where_torch_reads_each_entry(star_trace) -> None:
+    pool = torch.from_numpy(star_trace.activations["max_pool_2"])
+    channels, height, width = pool.shape
+    orders = {
+        "chw": pool.reshape(-1),  # PyTorch's flatten
+        "hwc": pool.permute(1, 2, 0).reshape(-1),  # Keras' flatten of a channels-last map
+    }
+    for order, flat in orders.items():
+        trace = dataclasses.replace(star_trace, flatten_order=order)
+        sources = trace.flatten_sources()
+        assert sources.shape == (channels * height * width, 3), order
+        # Every cell once, and each entry equal to torch's entry at that index.
+        assert len({tuple(s) for s in sources.tolist()}) == len(sources), order
+        c, y, x = sources.T
+        np.testing.assert_array_equal(pool.numpy()[c, y, x], flat.numpy(), err_msg=order)
+    # Index 11 is channel 1 of position (0, 1) in channels-last order: not chw's cell.
+    hwc = dataclasses.replace(star_trace, flatten_order="hwc").flatten_sources()
+    assert hwc[11].tolist() == [1, 0, 1]
+    assert star_trace.flatten_sources()[11].tolist() == [0, 0, 11]
+
+
+def test_logit_terms_equal_torch_dense_layer(default_model, star_trace) -> None:
+    import torch.nn.functional as F
+
+    flat = torch.from_numpy(reference_layers(default_model, star_trace.image)["flatten"])
+    weight = default_model.output.weight.detach()
+    bias = default_model.output.bias.detach()
+    logits = F.linear(flat[None], weight, bias)[0]
+    for cls, shown in ((3, [5, 0, 1689]), (0, []), (9, list(range(8)))):
+        products = weight[cls].double() * flat.double()
+        terms = star_trace.logit_terms(cls, shown)
+        assert terms.class_index == cls and terms.shown == shown
+        np.testing.assert_allclose(terms.products, products[shown].numpy(), rtol=1e-6, atol=1e-9)
+        np.testing.assert_array_equal(terms.weights, weight[cls, shown].numpy())
+        np.testing.assert_allclose(terms.inputs, flat[shown].numpy(), atol=1e-6)
+        assert terms.shown_sum == pytest.approx(float(products[shown].sum()), abs=1e-6)
+        rest = [i for i in range(1690) if i not in shown]
+        assert terms.others == len(rest)
+        assert terms.others_sum == pytest.approx(float(products[rest].sum()), abs=1e-5)
+        assert terms.bias == pytest.approx(float(bias[cls]))
+        assert terms.logit == pytest.approx(float(logits[cls]), abs=1e-5)
+        total = terms.shown_sum + terms.others_sum + terms.bias
+        assert total == pytest.approx(float(logits[cls]), abs=1e-4)
+    with pytest.raises(IndexError):
+        star_trace.logit_terms(0, [1690])
+    with pytest.raises(IndexError):
+        star_trace.logit_terms(0, [4, 4])
+
+
+def test_shares_of_classes_equal_torch(default_model, star_trace) -> None:
+    logits = torch.from_numpy(reference_layers(default_model, star_trace.image)["output"])
+    softmax = torch.softmax(logits.double(), dim=0)
+    shifted = logits.double() - logits.double().min()
+    linear = shifted / shifted.sum()
+    predicted = int(torch.argmax(logits))
+    for classes in ([3], [0, 1, 2], [9, 4], list(range(10)), []):
+        assert star_trace.probability_of(classes) == pytest.approx(
+            float(softmax[classes].sum()), abs=1e-6
+        )
+        assert star_trace.linear_share_of(classes) == pytest.approx(
+            float(linear[classes].sum()), abs=1e-6
+        )
+        assert star_trace.argmax_share_of(classes) == (1.0 if predicted in classes else 0.0)
+    assert star_trace.probability_of(range(10)) == pytest.approx(1.0, abs=1e-6)
+    # Softmax is not a linear rescale: the two give the prediction different shares.
+    assert star_trace.probability_of([predicted]) > star_trace.linear_share_of([predicted])
+
+
+def test_top_classes_equal_torch_topk(default_model, star_trace) -> None:
+    logits = torch.from_numpy(reference_layers(default_model, star_trace.image)["output"])
+    values, indices = torch.topk(torch.softmax(logits.double(), dim=0), 10)
+    assert len(set(values.tolist())) == 10  # no ties, so the order is torch's alone
+    for k in (1, 3, 10, 20):
+        assert star_trace.top_classes(k) == indices[:k].tolist()
+    assert star_trace.top(3) == [
+        (star_trace.classes[i], pytest.approx(float(v), abs=1e-6))
+        for v, i in zip(values[:3].tolist(), indices[:3].tolist(), strict=True)
+    ]
