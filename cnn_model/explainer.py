@@ -39,13 +39,24 @@ import numpy as np
 
 from .errors import ModelError
 from .safeio import FileRefused, describe, read_regular, real_path
-from .store import CARD_FILE, WEIGHTS_FILE, ModelLocation, cache_home, save_model, sha256_file
+from .store import (
+    CARD_FILE,
+    WEIGHTS_FILE,
+    ModelLocation,
+    fetched_location,
+    save_model,
+    sha256_file,
+)
+
+# The pinned commit and the cache folder it names are the store's, which finds
+# a fetched model without importing this module.
+from .store import EXPLAINER_COMMIT as COMMIT
+from .store import explainer_dir as cache_dir
 from .tinyvgg import CONV_LAYERS
 
 if TYPE_CHECKING:
     from .network import TinyVGG
 
-COMMIT = "d0971f9447ed9806022a3d47587b62394682bc51"
 REPOSITORY = "https://github.com/poloclub/cnn-explainer"
 UPSTREAM_BASE = f"https://raw.githubusercontent.com/poloclub/cnn-explainer/{COMMIT}/"
 MODEL_JSON = "model.json"
@@ -105,19 +116,6 @@ def upstream_path(name: str) -> str:
     if name.startswith("img/"):
         return "public/assets/" + name
     return "public/assets/data/" + name
-
-
-def cache_dir() -> Path:
-    return cache_home() / "cnn-explainer" / COMMIT
-
-
-def fetched_location() -> ModelLocation | None:
-    folder = cache_dir()
-    weights = folder / WEIGHTS_FILE
-    if not weights.is_file():
-        return None
-    card = folder / CARD_FILE
-    return ModelLocation("cnn-explainer", weights, card if card.is_file() else None, "fetched")
 
 
 def images_dir() -> Path | None:

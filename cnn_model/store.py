@@ -170,6 +170,26 @@ def trained_models() -> list[ModelLocation]:
     return found
 
 
+# CNN Explainer's model, once ``explainer`` has fetched and converted it, lives
+# in the cache in a folder named after the commit of its repository it came from.
+EXPLAINER_COMMIT = "d0971f9447ed9806022a3d47587b62394682bc51"
+
+
+def explainer_dir() -> Path:
+    """The cache folder of CNN Explainer's fetched files and converted model."""
+    return cache_home() / "cnn-explainer" / EXPLAINER_COMMIT
+
+
+def fetched_location() -> ModelLocation | None:
+    """CNN Explainer's model if it has been fetched, else None."""
+    folder = explainer_dir()
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        return None
+    card = folder / CARD_FILE
+    return ModelLocation("cnn-explainer", weights, card if card.is_file() else None, "fetched")
+
+
 def shipped_default() -> ModelLocation:
     return ModelLocation(
         "default",
@@ -181,10 +201,8 @@ def shipped_default() -> ModelLocation:
 
 def available_models() -> list[ModelLocation]:
     """Every model a name can refer to right now, default first."""
-    from . import explainer  # local: explainer imports this module
-
     models = [shipped_default()]
-    fetched = explainer.fetched_location()
+    fetched = fetched_location()
     if fetched is not None:
         models.append(fetched)
     models.extend(trained_models())
@@ -200,13 +218,11 @@ def known_names() -> list[str]:
 
 def resolve(name_or_path: str | os.PathLike[str]) -> ModelLocation:
     """Find the model a name or path refers to, or explain what is known."""
-    from . import explainer
-
     text = str(name_or_path)
     if text == "default":
         return shipped_default()
     if text == "cnn-explainer":
-        fetched = explainer.fetched_location()
+        fetched = fetched_location()
         if fetched is None:
             raise ModelError(
                 "model 'cnn-explainer' has not been fetched yet; run "

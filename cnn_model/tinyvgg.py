@@ -9,7 +9,7 @@ both pools are 2x2 with stride 2.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 INPUT_SIZE = 64
 CHANNELS = 10
@@ -63,17 +63,3 @@ SOURCE_CONV: dict[str, str] = {
 }
 # The layer whose output each layer reads.
 PREVIOUS: dict[str, str] = {name: LAYER_NAMES[i - 1] for i, name in enumerate(LAYER_NAMES) if i > 0}
-
-
-if TYPE_CHECKING:
-    pass
-
-
-def __getattr__(name: str) -> Any:
-    # The torch module itself is imported only when a model is needed, so
-    # reading layer names and shapes (validation, drawing) stays cheap.
-    if name in ("TinyVGG", "parameter_count"):
-        from . import network
-
-        return getattr(network, name)
-    raise AttributeError(name)

@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 import cnn_model
 from cnn_model import ImageError, ModelError, store
 from cnn_model.images import MAX_PIXELS, load_input, open_image
-from cnn_model.tinyvgg import TinyVGG
+from cnn_model.network import TinyVGG
 from conftest import ROOT
 from scenes.cli import main
 
