@@ -13,8 +13,8 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 from .safeio import FileRefused, read_regular
+from .tinyvgg import INPUT_SIZE
 
-INPUT_SIZE = 64
 # Larger than any photo a course author would use; beyond it an image is far
 # more likely a decompression bomb than a lesson input.
 MAX_PIXELS = 40_000_000

@@ -18,6 +18,8 @@ import os
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .tinyvgg import INPUT_SIZE
+
 GENERATOR_VERSION = "shapes-textures-1"
 CLASSES: tuple[str, ...] = (
     "circle",
@@ -32,10 +34,9 @@ CLASSES: tuple[str, ...] = (
     "dots",
 )
 SPLITS = {"train": 0, "heldout": 1, "sample": 2}
-SIZE = 64
 MIN_CONTRAST = 0.3  # minimum brightness difference, foreground to background
 _SCALE = 2  # drawn at 2x and downsampled, for smooth edges
-_CANVAS = SIZE * _SCALE
+_CANVAS = INPUT_SIZE * _SCALE
 
 _Rng = np.random.Generator
 
@@ -68,7 +69,7 @@ def _distinct_colours(rng: _Rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return bg_a, bg_b, fg
 
 
-_COORDS = (np.arange(SIZE) + 0.5) / SIZE - 0.5
+_COORDS = (np.arange(INPUT_SIZE) + 0.5) / INPUT_SIZE - 0.5
 
 
 def _background(rng: _Rng, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -180,7 +181,7 @@ def render_image(label: int, rng: _Rng) -> np.ndarray:
     background = _background(rng, bg_a, bg_b)
     mask = _texture_mask(kind, rng) if kind in _TEXTURES else _shape_mask(kind, rng)
     # Averaging the 2x mask down is the same as averaging the 2x composite.
-    mask = mask.reshape(SIZE, _SCALE, SIZE, _SCALE).mean(axis=(1, 3))[..., None]
+    mask = mask.reshape(INPUT_SIZE, _SCALE, INPUT_SIZE, _SCALE).mean(axis=(1, 3))[..., None]
     small = background * (1 - mask) + fg * mask
     small += rng.normal(0, rng.uniform(0, 10), small.shape)
     return np.clip(np.rint(small), 0, 255).astype(np.uint8)
@@ -214,7 +215,7 @@ def generate(
         raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
     labels = np.array([label_of(i) for i in range(count)], dtype=np.int64)
     if count == 0:
-        return np.empty((0, SIZE, SIZE, 3), dtype=np.uint8), labels
+        return np.empty((0, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8), labels
     workers = workers or min(os.cpu_count() or 1, 8)
     chunk = 500
     ranges = [(s, min(s + chunk, count), split, seed) for s in range(0, count, chunk)]

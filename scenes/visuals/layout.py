@@ -33,27 +33,6 @@ class Box:
     def center(self) -> np.ndarray:
         return np.array([(self.left + self.right) / 2, (self.bottom + self.top) / 2, 0.0])
 
-    def split_rows(self, fractions: Sequence[float], gap: float = 0.2) -> list[Box]:
-        """Stack boxes top to bottom with heights in proportion to ``fractions``."""
-        usable = self.height - gap * (len(fractions) - 1)
-        total = sum(fractions)
-        boxes, top = [], self.top
-        for f in fractions:
-            h = usable * f / total
-            boxes.append(Box(self.left, top - h, self.right, top))
-            top -= h + gap
-        return boxes
-
-    def split_columns(self, fractions: Sequence[float], gap: float = 0.2) -> list[Box]:
-        usable = self.width - gap * (len(fractions) - 1)
-        total = sum(fractions)
-        boxes, left = [], self.left
-        for f in fractions:
-            w = usable * f / total
-            boxes.append(Box(left, self.bottom, left + w, self.top))
-            left += w + gap
-        return boxes
-
 
 @dataclass(frozen=True)
 class Frame:

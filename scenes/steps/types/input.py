@@ -37,7 +37,8 @@ from manim import (
 from pydantic import Field
 
 from cnn_model.errors import ImageError
-from cnn_model.images import INPUT_SIZE, _to_rgb, fit_square, open_image
+from cnn_model.images import _to_rgb, fit_square, open_image
+from cnn_model.tinyvgg import INPUT_SIZE
 
 from ...visuals.glyphs import number_text
 from ...visuals.grid import NumberGrid
