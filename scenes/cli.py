@@ -27,8 +27,6 @@ from .model_commands import add_model_commands
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE: not the user's mistake
 
-QUALITY_CHOICES = ["d", "l", "m", "h", "k", "draft", "low", "medium", "high", "production"]
-
 # --- lessons -------------------------------------------------------------
 
 
@@ -39,42 +37,49 @@ def _print_lesson_errors(errors: list[Any]) -> None:
     console.print(Text(f"{count} error{'s' if count != 1 else ''}", style="red"))
 
 
+def _print_warnings(warnings: list[Any]) -> None:
+    for warning in warnings:
+        console.print(Text(f"warning: {warning}", style="yellow"))
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .lesson.load import validate_lesson
+    from .lesson.errors import LessonInvalid
+    from .lesson.load import COMMAND_LINE, load_lesson
 
     failed = False
     for path in args.lessons:
-        errors = validate_lesson(path, _overrides(args))
-        if errors:
+        try:
+            lesson = load_lesson(path, _overrides(args), COMMAND_LINE)
+        except LessonInvalid as exc:
             failed = True
-            _print_lesson_errors(errors)
-        elif not args.quiet:
+            _print_lesson_errors(exc.errors)
+            continue
+        _print_warnings(lesson.warnings)
+        if not args.quiet:
             out.print(f"{path}: ok")
     return USAGE_ERROR if failed else 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     from .lesson.errors import LessonInvalid
-    from .lesson.load import load_lesson
-    from .render.pipeline import OutputRefused, RenderError, render_lesson
+    from .lesson.load import COMMAND_LINE, load_lesson
+    from .render.pipeline import OutputRefused, RenderError, render
     from .speech import VoiceError
 
     try:
-        lesson = load_lesson(args.lesson, _overrides(args))
+        lesson = load_lesson(args.lesson, _overrides(args), COMMAND_LINE)
     except LessonInvalid as exc:
         _print_lesson_errors(exc.errors)
         return USAGE_ERROR
+    _print_warnings(lesson.warnings)
     progress = None if args.quiet else _progress_printer()
     try:
-        result = render_lesson(
-            args.lesson,
-            quality=args.quality,
+        result = render(
+            lesson,
             out=args.out,
             jobs=args.jobs,
-            aspect=args.aspect,
-            theme=args.theme,
+            scheduler=args.scheduler,
             progress=progress,
-            lesson=lesson,
             formats=tuple(dict.fromkeys(args.format or [])),
             burn_captions=args.burn_captions,
         )
@@ -168,14 +173,15 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from .lesson.errors import LessonInvalid
-    from .lesson.load import load_lesson
+    from .lesson.load import COMMAND_LINE, load_lesson
     from .render.pipeline import OutputRefused, RenderError, preview_step
 
     try:
-        lesson = load_lesson(args.lesson, _overrides(args))
+        lesson = load_lesson(args.lesson, _overrides(args), COMMAND_LINE)
     except LessonInvalid as exc:
         _print_lesson_errors(exc.errors)
         return USAGE_ERROR
+    _print_warnings(lesson.warnings)
     if args.output is not None:
         from .atomic import output_problem
 
@@ -188,15 +194,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
             f"{len(lesson.steps)} steps), got {args.step}"
         )
     try:
-        png = preview_step(
-            lesson,
-            args.step - 1,
-            quality=args.quality,
-            out=args.out,
-            aspect=args.aspect,
-            theme=args.theme,
-            output=args.output,
-        )
+        png = preview_step(lesson, args.step - 1, out=args.out, output=args.output)
     except OutputRefused as exc:
         print_error(exc)
         return USAGE_ERROR
@@ -241,16 +239,34 @@ class _progress_printer:
 
 
 def _add_overrides(parser: argparse.ArgumentParser) -> None:
-    """Options that replace a lesson's own keys, validated like them."""
-    parser.add_argument("--model", help="use this model instead of the lesson's")
-    parser.add_argument("--image", help="use this image (sample name or path) instead")
-    parser.add_argument("--theme", help="use this theme instead of the lesson's")
-    parser.add_argument("--aspect", choices=["16:9", "9:16", "1:1"], help="use this aspect")
-    parser.add_argument("--voice", help="narrate aloud with espeak-ng in this voice (e.g. en)")
+    """Options that replace a lesson's own settings for one run, one per setting
+    declared overridable in the lesson header. Their values are checked with the
+    lesson, like the keys they replace, so no option lists choices of its own."""
+    from .lesson.spec import overridable, override_of
+
+    for name, info in overridable().items():
+        parser.add_argument(
+            *override_of(info).flags(name),
+            dest=name,
+            metavar=name.upper(),
+            help=f"{info.description} Replaces the lesson's {name}.",
+        )
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, str | None]:
-    return {key: getattr(args, key) for key in ("model", "image", "theme", "aspect", "voice")}
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The overriding options given, as the lesson would hold them: a whole number
+    for a numeric setting (anything else is left for validation to refuse, located)."""
+    from .lesson.spec import overridable
+
+    given: dict[str, object] = {}
+    for name, info in overridable().items():
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if info.annotation is int and value.strip().lstrip("+-").isdigit():
+            value = int(value)
+        given[name] = value
+    return given
 
 
 MAX_JOBS = 64
@@ -278,16 +294,15 @@ def build_parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="render a lesson to video")
     render.add_argument("lesson", type=Path)
     render.add_argument(
-        "-q",
-        "--quality",
-        choices=QUALITY_CHOICES,
-        help="render quality (default: the lesson's, else low)",
-    )
-    render.add_argument(
         "-o", "--out", type=Path, default=Path("media"), help="output root (default: media)"
     )
     render.add_argument(
         "-j", "--jobs", type=_jobs, help="steps rendered in parallel (default: CPU cores)"
+    )
+    render.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="render the steps on this Dask cluster instead of this machine's cores",
     )
     _add_overrides(render)
     render.add_argument(
@@ -319,7 +334,6 @@ def build_parser() -> argparse.ArgumentParser:
     preview = sub.add_parser("preview", help="write the last frame of one step as a PNG")
     preview.add_argument("lesson", type=Path)
     preview.add_argument("--step", type=int, required=True, help="step number, from 1")
-    preview.add_argument("-q", "--quality", choices=QUALITY_CHOICES, help="default: low")
     preview.add_argument("-o", "--out", type=Path, default=Path("media"), help="output root")
     preview.add_argument(
         "--output", type=output_file, help="PNG path (default: OUT/<lesson>/preview-step-N.png)"

@@ -156,19 +156,20 @@ def test_settings_merge_defaults_preset_lesson_command_line(tmp_path: Path) -> N
         "steps:\n  - type: title\n    text: hi\n"
     )
     lesson = load_lesson(path)
-    from_lesson = settings_mod.resolve(lesson, {})
+    from_lesson = settings_mod.resolve(lesson)
     assert (from_lesson.quality, from_lesson.pixel_height, from_lesson.fps) == ("medium", 720, 30)
     assert (from_lesson.aspect, from_lesson.words_per_minute, from_lesson.theme) == (
         "9:16",
         120,
         "cnn-explainer",
     )
-    from_cli = settings_mod.resolve(lesson, {"quality": "l", "aspect": "1:1", "theme": "dark"})
+    overridden = load_lesson(path, {"quality": "l", "aspect": "1:1", "theme": "dark"})
+    from_cli = settings_mod.resolve(overridden)
     assert (from_cli.quality, from_cli.pixel_height, from_cli.fps) == ("low", 480, 15)
     assert (from_cli.aspect, from_cli.theme, from_cli.words_per_minute) == ("1:1", "dark", 120)
     plain = tmp_path / "p.yaml"
     plain.write_text("title: p\nsteps:\n  - type: title\n    text: hi\n")
-    defaults = settings_mod.resolve(load_lesson(plain), {})
+    defaults = settings_mod.resolve(load_lesson(plain))
     assert (defaults.quality, defaults.aspect, defaults.jobs) == ("low", "16:9", os.cpu_count())
 
 

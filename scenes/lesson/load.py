@@ -12,6 +12,7 @@ import os
 import re
 import string
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from ..visuals.theme import theme_names
 from .errors import FieldPath, LessonError, LessonInvalid, display_path, path_text
 from .messages import describe_value, listing, message_for, suggest, unknown_name
 from .source import MAX_BYTES, Source, decode_error, parse, text_problem
-from .spec import MAX_STEPS, LessonHeader
+from .spec import MAX_STEPS, LessonHeader, overridable, override_of
 
 # What narration may ask for: a step lasts as long as its narration takes to
 # read, so a very long text (or a slow reading speed) would ask for hours.
@@ -100,6 +101,8 @@ class Lesson:
     image: Path | None
     origins: list[Origin] = field(default_factory=list)
     chapters: list[Chapter] = field(default_factory=list)
+    # What still works but should be written otherwise (an old field name), located.
+    warnings: list[LessonError] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -367,6 +370,7 @@ def _parse_steps(source: Source, raw_steps: list[Any]) -> list[StepSpec | None]:
             steps.append(None)
             continue
         step_type = registry.get(kind)
+        raw = _renamed_fields(source, where, step_type.spec, raw)
         try:
             steps.append(step_type.spec.model_validate(raw))
         except ValidationError as exc:
@@ -377,6 +381,34 @@ def _parse_steps(source: Source, raw_steps: list[Any]) -> list[StepSpec | None]:
         if isinstance(raw.get("narration"), str):
             source.errors.extend(_check_narration(source, (*where, "narration"), raw["narration"]))
     return steps
+
+
+def _renamed_fields(
+    source: Source, where: FieldPath, spec: type[StepSpec], raw: dict[str, Any]
+) -> dict[str, Any]:
+    """A step's fields with the old names of renamed fields replaced by the new ones, a
+    warning for each (an old name still works); an error if both names are given."""
+    if not any(old in raw for old in spec.renamed):
+        return raw
+    fields = dict(raw)
+    for old, new in spec.renamed.items():
+        if old not in fields:
+            continue
+        if new in fields:
+            source.errors.append(
+                source.error(
+                    (*where, old), f"{old} is the old name of {new}, which is given too; keep {new}"
+                )
+            )
+            continue
+        fields[new] = fields.pop(old)
+        for marks in (source.value_marks, source.key_marks):
+            if (*where, old) in marks:
+                marks[(*where, new)] = marks[(*where, old)]
+        source.warnings.append(
+            source.error((*where, old), f"{old} is now called {new}; the old name will go")
+        )
+    return fields
 
 
 def step_label(spec: StepSpec) -> str:
@@ -657,7 +689,8 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
         )
     if errors:
         return None
-    return Lesson(path, header, steps, location, image, origins, chapters)
+    warnings = sorted(set(source.warnings + [w for p in parts for w in p.source.warnings]))
+    return Lesson(path, header, steps, location, image, origins, chapters, warnings)
 
 
 def _duration_errors(parts: list[_Part], words_per_minute: int) -> list[LessonError]:
@@ -726,49 +759,71 @@ def read_source(path: Path) -> Source:
     return parse(text, file)
 
 
-OVERRIDABLE = ("model", "image", "theme", "aspect", "voice")
-
-
-def _apply_overrides(source: Source, overrides: dict[str, str | None] | None) -> None:
-    """Replace lesson keys with command-line values (an image path is relative to the cwd)."""
-    if not overrides or not isinstance(source.data, dict):
+def _apply_overrides(source: Source, overrides: Mapping[str, object] | None, origin: str) -> None:
+    """Replace lesson keys with the values given for one render (on the command line
+    when ``origin`` is "command line", else as keywords of the function ``origin``).
+    An image path given so is relative to the working folder."""
+    if not overrides:
+        return
+    settings = overridable()
+    unknown = [key for key in overrides if key not in settings]
+    if unknown:
+        raise TypeError(
+            f"{origin}() got an unexpected keyword argument {unknown[0]!r}; the lesson "
+            f"settings it takes are {', '.join(settings)}"
+        )
+    if not isinstance(source.data, dict):
         return
     for key, value in overrides.items():
         if value is None:
             continue
-        if key not in OVERRIDABLE:
-            raise ValueError(f"{key!r} cannot be overridden; choose from {OVERRIDABLE}")
-        source.overridden.add(key)
-        problem = text_problem(value)
+        label = override_of(settings[key]).flags(key)[-1] if origin == COMMAND_LINE else f"{key}="
+        source.overridden[key] = label
+        source.override_origin = origin
+        problem = text_problem(value) if isinstance(value, str) else None
         if problem is not None:
             source.errors.append(source.error((key,), f"the value {problem}"))
             source.data.pop(key, None)
             continue
-        if key == "image" and samples.find_sample(value) is None and os.path.lexists(value):
+        if (
+            key == "image"
+            and isinstance(value, str)
+            and samples.find_sample(value) is None
+            and os.path.lexists(value)
+        ):
             value = os.path.abspath(value)
         source.data[key] = value
 
 
+COMMAND_LINE = "command line"
+
+
 def validate_lesson(
-    path: str | Path, overrides: dict[str, str | None] | None = None
+    path: str | Path,
+    overrides: Mapping[str, object] | None = None,
+    origin: str = "validate_lesson",
 ) -> list[LessonError]:
     """Every error in the lesson at ``path`` (empty when it is valid).
 
-    ``overrides`` replaces lesson keys (model, image, theme, aspect) as the
-    command line's options do.
+    ``overrides`` replaces lesson settings (see :func:`~scenes.lesson.spec.overridable`)
+    as a render's options or keywords do; their errors name ``origin``.
     """
     path = Path(path)
     source = read_source(path)
-    _apply_overrides(source, overrides)
+    _apply_overrides(source, overrides, origin)
     validate_source(source, path)
     return sorted(set(source.errors))
 
 
-def load_lesson(path: str | Path, overrides: dict[str, str | None] | None = None) -> Lesson:
+def load_lesson(
+    path: str | Path,
+    overrides: Mapping[str, object] | None = None,
+    origin: str = "load_lesson",
+) -> Lesson:
     """The validated lesson at ``path``; raises :class:`LessonInvalid` with every error."""
     path = Path(path)
     source = read_source(path)
-    _apply_overrides(source, overrides)
+    _apply_overrides(source, overrides, origin)
     lesson = validate_source(source, path)
     if lesson is None:
         raise LessonInvalid(source.errors)

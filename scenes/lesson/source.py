@@ -116,8 +116,11 @@ class Source:
     value_marks: dict[FieldPath, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[FieldPath, tuple[int, int]] = field(default_factory=dict)
     errors: list[LessonError] = field(default_factory=list)
-    # Lesson keys replaced from the command line (errors name the option instead).
-    overridden: set[str] = field(default_factory=set)
+    warnings: list[LessonError] = field(default_factory=list)
+    # Lesson keys replaced for one render, each with the flag or keyword that gave
+    # it: errors about them name that, and ``override_origin``, instead of a line.
+    overridden: dict[str, str] = field(default_factory=dict)
+    override_origin: str = "command line"
     size_bytes: int = 0  # of the file's text
     size_values: int = 0  # nodes, counting each use of an alias
     # The text could not be read as YAML: its errors may quote it (an alias, a tag).
@@ -140,7 +143,7 @@ class Source:
 
     def error(self, path: FieldPath, message: str, key: bool = False) -> LessonError:
         if path and path[0] in self.overridden:
-            return LessonError("command line", 0, 0, f"--{path[0]}", message)
+            return LessonError(self.override_origin, 0, 0, self.overridden[str(path[0])], message)
         line, column = self.mark(path, key)
         return LessonError(self.file, line, column, path_text(path), message)
 

@@ -1,14 +1,40 @@
-"""The lesson-level keys of a lesson file (steps are validated per type)."""
+"""The lesson-level keys of a lesson file (steps are validated per type).
+
+Every setting is declared here once, with its type, default and meaning. The
+ones marked :data:`OVERRIDE` may also be given for one render: as a
+command-line flag derived from the name (``words_per_minute`` is
+``--words-per-minute``) or as a keyword of ``render_lesson``. Either way the
+value replaces the lesson's own before validation, so it is checked, and its
+errors are reported, exactly like the key written in the file.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.fields import FieldInfo
 
 QUALITIES = ("draft", "low", "medium", "high", "production")
 QUALITY_FLAGS = {"d": "draft", "l": "low", "m": "medium", "h": "high", "k": "production"}
 Quality = Literal["draft", "low", "medium", "high", "production", "d", "l", "m", "h", "k"]
+Aspect = Literal["16:9", "9:16", "1:1"]
+ColourRange = Literal["layer", "block", "global"]
+
+
+@dataclass(frozen=True)
+class Override:
+    """Marks a lesson key that one render may replace (see the module's text)."""
+
+    short: str | None = None  # a one-letter flag besides the long one, e.g. -q
+
+    def flags(self, name: str) -> list[str]:
+        long = "--" + name.replace("_", "-")
+        return [self.short, long] if self.short else [long]
+
+
+OVERRIDE = Override()
 MAX_STEPS = 300  # in one render: a lesson, or a course's lessons together
 MAX_LESSONS = 100  # files a course lists
 MAX_PATH_CHARS = 1024
@@ -23,21 +49,23 @@ class LessonHeader(BaseModel):
     description: str | None = Field(
         None, max_length=2000, description="A sentence about the lesson, for pages and players."
     )
-    model: str = Field(
+    model: Annotated[str, OVERRIDE] = Field(
         "default",
         min_length=1,
         max_length=MAX_PATH_CHARS,
         description="default, cnn-explainer, the name of a trained model, or a path to weights.",
     )
-    image: str | None = Field(
+    image: Annotated[str | None, OVERRIDE] = Field(
         None,
         min_length=1,
         max_length=MAX_PATH_CHARS,
         description="A sample name (e.g. star_1) or an image path relative to the lesson file; "
         "defaults to the model's own sample.",
     )
-    theme: str = Field("cnn-explainer", max_length=100, description="A theme in configs/themes.")
-    aspect: Literal["16:9", "9:16", "1:1"] = Field("16:9", description="Shape of the video.")
+    theme: Annotated[str, OVERRIDE] = Field(
+        "cnn-explainer", max_length=100, description="A theme in configs/themes."
+    )
+    aspect: Annotated[Aspect, OVERRIDE] = Field("16:9", description="Shape of the video.")
 
     @field_validator("aspect", mode="before")
     @classmethod
@@ -51,17 +79,19 @@ class LessonHeader(BaseModel):
             )
         return value
 
-    quality: Quality | None = Field(
-        None, description="Default render quality; the command line wins."
+    quality: Annotated[Quality, Override(short="-q")] = Field(
+        "low",
+        description="Render quality: d(raft) 240p at 5 fps, l(ow) 480p15, m(edium) 720p30, "
+        "h(igh) 1080p60, k (production) 2160p60.",
     )
-    words_per_minute: int = Field(
+    words_per_minute: Annotated[int, OVERRIDE] = Field(
         150, ge=60, le=400, description="Reading speed that paces each step's narration."
     )
-    colour_range: Literal["layer", "block", "global"] = Field(
+    colour_range: Annotated[ColourRange, OVERRIDE] = Field(
         "layer",
         description="Colour range of activation maps: per conv layer, per block, or one for all.",
     )
-    voice: str | None = Field(
+    voice: Annotated[str | None, OVERRIDE] = Field(
         None,
         max_length=100,
         description="Narrate the steps aloud with espeak-ng in this voice (e.g. en, en-us, "
@@ -83,3 +113,21 @@ class LessonHeader(BaseModel):
         description="A course: lesson files (relative to this one) whose steps play in order, "
         "one chapter each, with this file's model, image, theme and aspect.",
     )
+
+
+def overridable() -> dict[str, FieldInfo]:
+    """The settings one render may replace, by name, in the order they are declared."""
+    return {
+        name: info
+        for name, info in LessonHeader.model_fields.items()
+        if any(isinstance(meta, Override) for meta in info.metadata)
+    }
+
+
+def override_of(info: FieldInfo) -> Override:
+    return next(meta for meta in info.metadata if isinstance(meta, Override))
+
+
+def quality_name(value: str) -> str:
+    """``h`` → ``high``; a full name stays as it is."""
+    return QUALITY_FLAGS.get(value, value)

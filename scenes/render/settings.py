@@ -1,4 +1,5 @@
-"""Render settings, merged in one order: defaults → preset → lesson → command line."""
+"""Render settings: the lesson's header (its keys, replaced by any overrides when it
+was loaded) with the pixel size and frame rate of its quality's preset."""
 
 from __future__ import annotations
 
@@ -9,17 +10,8 @@ from typing import Any
 import yaml
 
 from ..lesson.load import Lesson
-from ..lesson.spec import QUALITIES, QUALITY_FLAGS
+from ..lesson.spec import Aspect, ColourRange, quality_name
 from ..visuals.theme import configs_dir
-
-DEFAULTS: dict[str, Any] = {
-    "quality": "low",
-    "aspect": "16:9",
-    "theme": "cnn-explainer",
-    "words_per_minute": 150,
-    "colour_range": "layer",
-    "jobs": os.cpu_count() or 1,
-}
 
 
 @dataclass(frozen=True)
@@ -27,23 +19,14 @@ class RenderSettings:
     quality: str
     pixel_height: int
     fps: int
-    aspect: str
+    aspect: Aspect
     theme: str
     words_per_minute: int
-    colour_range: str
+    colour_range: ColourRange
     jobs: int
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def normalise_quality(value: str) -> str:
-    quality = QUALITY_FLAGS.get(value, value)
-    if quality not in QUALITIES:
-        raise ValueError(
-            f"quality must be one of d, l, m, h, k or {', '.join(QUALITIES)}; got {value!r}"
-        )
-    return quality
 
 
 def read_preset(quality: str) -> dict[str, Any]:
@@ -54,27 +37,18 @@ def read_preset(quality: str) -> dict[str, Any]:
     return data
 
 
-def resolve(lesson: Lesson, cli: dict[str, Any]) -> RenderSettings:
-    """Merge the layers; ``cli`` holds only the flags the user gave (None = not given)."""
-    merged: dict[str, Any] = dict(DEFAULTS)
+def resolve(lesson: Lesson, jobs: int | None = None) -> RenderSettings:
+    """The settings of a validated lesson; ``jobs`` steps render at once (default: cores)."""
     header = lesson.header
-    lesson_values = {name: getattr(header, name) for name in header.model_fields_set}
-    quality = cli.get("quality") or lesson_values.get("quality") or merged["quality"]
-    merged.update(read_preset(normalise_quality(quality)))
-    for key in ("aspect", "theme", "words_per_minute", "colour_range"):
-        if key in lesson_values:
-            merged[key] = lesson_values[key]
-    for key, value in cli.items():
-        if value is not None:
-            merged[key] = value
-    merged["quality"] = normalise_quality(quality)
+    quality = quality_name(header.quality)
+    preset = read_preset(quality)
     return RenderSettings(
-        quality=merged["quality"],
-        pixel_height=int(merged["pixel_height"]),
-        fps=int(merged["fps"]),
-        aspect=str(merged["aspect"]),
-        theme=str(merged["theme"]),
-        words_per_minute=int(merged["words_per_minute"]),
-        colour_range=str(merged["colour_range"]),
-        jobs=max(1, int(merged["jobs"])),
+        quality=quality,
+        pixel_height=int(preset["pixel_height"]),
+        fps=int(preset["fps"]),
+        aspect=header.aspect,
+        theme=header.theme,
+        words_per_minute=header.words_per_minute,
+        colour_range=header.colour_range,
+        jobs=max(1, jobs or os.cpu_count() or 1),
     )
