@@ -13,7 +13,9 @@ from typing import Any
 
 import cnn_model
 from cnn_model.trace import save_trace
+from scenes.render.job import Picture, StepJob, ThemeLook
 from scenes.render.worker import run
+from scenes.visuals.theme import load_theme
 
 
 def trace_file(model: cnn_model.TinyVGG, image: Path, folder: Path) -> tuple[cnn_model.Trace, Path]:
@@ -24,6 +26,44 @@ def trace_file(model: cnn_model.TinyVGG, image: Path, folder: Path) -> tuple[cnn
     return result, path
 
 
+def step_job(
+    step: dict[str, Any],
+    folder: Path,
+    trace_path: Path | None = None,
+    aspect: str = "16:9",
+    theme: str = "cnn-explainer",
+    narration: str = "",
+    colour_range: str = "layer",
+    mode: str = "dry_run",
+    image_file: Path | None = None,
+) -> StepJob:
+    """A step's job as the render builds it (480p at 15 fps), with the model."""
+    from scenes.steps import registry
+
+    spec = registry.get(step["type"]).spec.model_validate(step)
+    picture = Picture(
+        step=spec.model_dump(mode="json"),
+        narration=narration,
+        theme=ThemeLook.of(load_theme(theme)),
+        aspect=aspect,
+        pixel_height=480,
+        fps=15,
+        colour_range=colour_range,
+        mode=mode,
+    )
+    name = f"{mode}-{step['type']}-{aspect.replace(':', 'x')}-{theme}"
+    return StepJob(
+        picture=picture,
+        code="tests",
+        trace=trace_path,
+        image_file=image_file,
+        clip=None
+        if mode == "dry_run"
+        else folder / f"{name}.{'png' if mode == 'last_frame' else 'mp4'}",
+        record=folder / f"{name}.json",
+    )
+
+
 def dry_run(
     step: dict[str, Any],
     folder: Path,
@@ -32,22 +72,10 @@ def dry_run(
     theme: str = "cnn-explainer",
     narration: str = "",
     colour_range: str = "layer",
+    image_file: Path | None = None,
 ) -> dict[str, Any]:
-    from scenes.steps import registry
-
-    spec = registry.get(step["type"]).spec.model_validate(step)
-    job = {
-        "step": spec.model_dump(mode="json"),
-        "narration": narration,
-        "min_seconds": 0.0,
-        "theme": theme,
-        "aspect": aspect,
-        "pixel_height": 480,
-        "fps": 15,
-        "colour_scope": colour_range,
-        "trace": str(trace_path) if trace_path else None,
-        "clip": None,
-        "meta": str(folder / f"dry-{step['type']}-{aspect.replace(':', 'x')}.json"),
-        "mode": "dry_run",
-    }
+    """Run a step's builder without drawing frames; returns its record."""
+    job = step_job(
+        step, folder, trace_path, aspect, theme, narration, colour_range, image_file=image_file
+    )
     return run(job)

@@ -22,6 +22,7 @@ from PIL import Image
 
 import cnn_model
 from conftest import ROOT
+from dry_run import step_job
 from scenes.render.worker import run
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -88,26 +89,19 @@ def trace_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def last_frame(step: dict[str, Any], theme: str, aspect: str, trace: Path, out: Path) -> np.ndarray:
     from scenes.steps import registry
 
-    spec = registry.get(step["type"]).spec.model_validate(step)
-    png = out / "frame.png"
-    run(
-        {
-            "step": spec.model_dump(mode="json"),
-            "narration": "",
-            "min_seconds": 0.0,
-            "theme": theme,
-            "aspect": aspect,
-            "pixel_height": 480,
-            "fps": 15,
-            "colour_scope": "layer",
-            "trace": str(trace) if registry.get(step["type"]).needs_trace else None,
-            "clip": str(png),
-            "meta": str(out / "frame.json"),
-            "mode": "last_frame",
-            "settings": {"image_path": str(ROOT / "lessons" / "images" / "star_1.png")},
-        }
+    uses_trace = registry.get(step["type"]).needs_trace
+    job = step_job(
+        step,
+        out,
+        trace if uses_trace else None,
+        aspect,
+        theme,
+        mode="last_frame",
+        image_file=ROOT / "lessons" / "images" / "star_1.png",
     )
-    with Image.open(png) as image:
+    run(job)
+    assert job.clip is not None
+    with Image.open(job.clip) as image:
         return np.asarray(image.convert("RGB"))
 
 

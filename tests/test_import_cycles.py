@@ -172,3 +172,8 @@ def test_cnn_model_does_not_import_scenes() -> None:
         if target.startswith("scenes")
     )
     assert not wrong, wrong
+
+
+def test_scenes_has_no_import_cycle() -> None:
+    cycles = cycles_touching("scenes")
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)

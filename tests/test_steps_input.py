@@ -11,11 +11,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from conftest import ROOT
-from dry_run import trace_file
+from dry_run import dry_run, trace_file
 from rendering import rgb_frames, run_render
 from scenes.lesson.errors import display_path
 from scenes.lesson.load import validate_lesson
-from scenes.render.worker import run
 from torch_reference import parse_shown, reference_layers
 
 ASPECTS = ("16:9", "9:16", "1:1")
@@ -26,30 +25,12 @@ def run_step(
     step: dict[str, Any],
     folder: Path,
     trace_path: Path,
-    settings: dict[str, Any],
+    image_file: Path | None,
     aspect: str = "16:9",
     theme: str = "cnn-explainer",
 ) -> dict[str, Any]:
-    """tests/dry_run.py's dry run, with the job's ``settings`` (the original image path)."""
-    from scenes.steps import registry
-
-    spec = registry.get(step["type"]).spec.model_validate(step)
-    job = {
-        "step": spec.model_dump(mode="json"),
-        "narration": "",
-        "min_seconds": 0.0,
-        "theme": theme,
-        "aspect": aspect,
-        "pixel_height": 480,
-        "fps": 15,
-        "colour_scope": "layer",
-        "trace": str(trace_path),
-        "clip": None,
-        "meta": str(folder / f"dry-input-{aspect.replace(':', 'x')}-{theme}.json"),
-        "mode": "dry_run",
-        "settings": settings,
-    }
-    return run(job)
+    """tests/dry_run.py's dry run, with the original image file the job names."""
+    return dry_run(step, folder, trace_path, aspect, theme, image_file=image_file)
 
 
 def network_input(path: Path) -> np.ndarray:
@@ -117,7 +98,7 @@ def test_input_shows_real_pixels_of_the_original_in_every_aspect(
     _, path = photo_trace
     pixels = network_input(photo)
     step = {"type": "input", "channel": 0}
-    record = run_step(step, tmp_path, path, {"image_path": str(photo)}, aspect=aspect)
+    record = run_step(step, tmp_path, path, photo, aspect=aspect)
     assert record["overflow"] == []
     # 5x5 patch as integers and as /255, plus one pixel's three channels.
     assert check_recorded_pixels(record, pixels, default_model) == 2 * 25 + 3
@@ -152,7 +133,7 @@ def test_input_explicit_patch_in_other_themes(
 
     save_trace(star_trace, path)
     step = {"type": "input", "channel": 2, "patch_x": 56, "patch_y": 0, "patch_size": 8}
-    record = run_step(step, tmp_path, path, {"image_path": str(STAR)}, "9:16", theme)
+    record = run_step(step, tmp_path, path, STAR, "9:16", theme)
     assert record["overflow"] == []
     pixels = network_input(STAR)
     assert np.array_equal(pixels, star_trace.image)
@@ -167,7 +148,7 @@ def test_input_explicit_patch_in_other_themes(
 
 def test_input_without_an_image_path_shows_the_64x64_only(photo_trace, tmp_path: Path) -> None:
     _, path = photo_trace
-    record = run_step({"type": "input"}, tmp_path, path, {}, aspect="1:1")
+    record = run_step({"type": "input"}, tmp_path, path, None, aspect="1:1")
     assert record["overflow"] == []
     assert record["facts"]["original"] is None
     assert record["facts"]["original_reason"] == "the job names no image file"
@@ -175,7 +156,7 @@ def test_input_without_an_image_path_shows_the_64x64_only(photo_trace, tmp_path:
 
 def test_input_ignores_an_image_that_is_not_the_traced_one(photo_trace, tmp_path: Path) -> None:
     _, path = photo_trace
-    record = run_step({"type": "input"}, tmp_path, path, {"image_path": str(STAR)}, "16:9")
+    record = run_step({"type": "input"}, tmp_path, path, STAR, "16:9")
     assert record["facts"]["original"] is None
     assert record["facts"]["original_reason"] == (
         "the image file does not give the trace's 64×64 input"

@@ -39,7 +39,7 @@ from cnn_model.store import (
 )
 from cnn_model.trace import Trace, load_trace, save_trace
 
-from .. import __version__, speech
+from .. import speech
 from ..atomic import (
     PublishError,
     copy_file,
@@ -63,22 +63,20 @@ from ..lesson.load import (
 )
 from ..steps import registry
 from ..steps.kit.checks import quoted
+from ..version import __version__
 from ..visuals.theme import load_theme
 from . import settings as settings_mod
+from .cluster import connect, run_on_cluster
+from .digest import MODEL_CODE_DIR, code_digest, package_digest
+from .errors import ClusterUnavailable, OutputRefused, RenderError
+
+__all__ = ["ClusterUnavailable", "OutputRefused", "RenderError", "render", "render_lesson"]
+from .job import Mode, ModelRef, Picture, StepJob, ThemeLook
 from .join import concat, probe
 from .settings import RenderSettings
 
-
-class RenderError(Exception):
-    """A step failed to render, or its outputs cannot be written; the message says where."""
-
-
 # A step's record in the cache: the values it showed, far below this.
 MAX_RECORD_BYTES = 64 * 1024 * 1024
-
-
-class OutputRefused(RenderError):
-    """The output folder or file cannot be used as it is (a user's mistake, not a failure)."""
 
 
 def _confined_dir(root: Path, path: Path) -> Path:
@@ -161,28 +159,6 @@ class RenderResult:
 Progress = Callable[[str, int, int], None]
 
 
-def _package_digest(package: Path) -> str:
-    """A hash of a package's Python source."""
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package.parent).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-ENGINE_DIR = Path(__file__).resolve().parents[1]
-MODEL_CODE_DIR = Path(cnn_model.__file__).resolve().parent
-
-
-def _code_digest(model_code: str) -> str:
-    """A hash of the engine's source and the model's (``model_code``, from
-    :func:`_package_digest`): a code change invalidates cached clips."""
-    digest = hashlib.sha256(__version__.encode())
-    digest.update(_package_digest(ENGINE_DIR).encode())
-    digest.update(model_code.encode())
-    return digest.hexdigest()
-
-
 def cached_trace(
     location: ModelLocation, image: Path, folder: Path, model_code: str
 ) -> tuple[Trace, Path]:
@@ -243,16 +219,6 @@ def fill_narration(narration: str, values: dict[str, str]) -> str:
     return narration.format_map(values) if narration else ""
 
 
-def step_key(job: dict[str, Any], code: str) -> str:
-    """Everything that can change a step's pixels, hashed."""
-    # Paths are not content: the hashes beside them are.
-    relevant = {
-        k: v for k, v in job.items() if k not in ("clip", "meta", "trace", "mode", "settings")
-    }
-    blob = json.dumps({"job": relevant, "code": code}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
-
-
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """An exclusive lock, so two renders of one lesson assemble one at a time."""
@@ -295,7 +261,7 @@ def _cached(clip: Path, meta: Path) -> bool:
 
 
 def _run_jobs(
-    jobs: list[tuple[int, dict[str, Any]]],
+    jobs: list[tuple[int, StepJob]],
     log_dir: Path,
     parallel: int,
     progress: Progress | None,
@@ -362,10 +328,10 @@ def _start_worker(log_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[
     return proc, log
 
 
-def _send_job(proc: subprocess.Popen[bytes], job: dict[str, Any]) -> None:
+def _send_job(proc: subprocess.Popen[bytes], job: StepJob) -> None:
     assert proc.stdin is not None
     with contextlib.suppress(BrokenPipeError):  # a worker that died at once: its log tells
-        proc.stdin.write(json.dumps(job).encode("utf-8"))
+        proc.stdin.write(job.to_json().encode("utf-8"))
     with contextlib.suppress(BrokenPipeError):
         proc.stdin.close()
 
@@ -384,22 +350,23 @@ def _log_tail(log: Path, size: int = 64 * 1024) -> str:
 
 @dataclass
 class Prepared:
-    """A lesson turned into one render job per step, with cache keys."""
+    """A lesson turned into one render job per step."""
 
     lesson: Lesson
     settings: RenderSettings
     out_root: Path
     cache_dir: Path
     trace: Trace | None
-    jobs: list[dict[str, Any]]
-    keys: list[str]
+    jobs: list[StepJob]
     speech: list[Path | None] = field(default_factory=list)  # each step's voice-over WAV
 
 
-def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "video") -> Prepared:
+def prepare(
+    lesson: Lesson, out: str | Path, jobs: int | None = None, mode: Mode = "video"
+) -> Prepared:
     """Resolve settings, trace the image once and describe every step's render job."""
-    settings = settings_mod.resolve(lesson, cli)
-    theme_obj = load_theme(settings.theme)
+    settings = settings_mod.resolve(lesson, jobs)
+    look = ThemeLook.of(load_theme(settings.theme))
     out_root = output_root(out)
     cache_dir = _confined_dir(out_root, out_root / ".cache")
     for folder in (cache_dir / "clips", cache_dir / "jobs", cache_dir / "traces"):
@@ -418,7 +385,7 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
         lesson_dir.rmdir()  # only if empty: what an interrupted render once left
     _check_same_lesson(lesson_dir, lesson.path)
 
-    model_code = _package_digest(MODEL_CODE_DIR)  # read once: the trace and clip keys use it
+    model_code = package_digest(MODEL_CODE_DIR)  # read once: the trace and clip keys use it
     trace: Trace | None = None
     trace_file: Path | None = None
     if lesson.needs_trace and lesson.model is not None and lesson.image is not None:
@@ -427,12 +394,17 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
         )
     values = narration_values(trace)
     voice_name = lesson.header.voice
-    code = _code_digest(model_code)
+    code = code_digest(model_code)
     image_file_sha = (
         sha256_file(lesson.image, IMAGE_FILE_BYTES) if lesson.image is not None else None
     )
-    jobs: list[dict[str, Any]] = []
-    keys: list[str] = []
+    trace_sha = sha256_file(trace_file) if trace_file is not None else None
+    model = (
+        ModelRef(sha256=trace.model_sha256, name=trace.model_name, classes=tuple(trace.classes))
+        if trace is not None
+        else None
+    )
+    step_jobs: list[StepJob] = []
     speeches: list[Path | None] = []
     # The narration with the model's words filled in (a placeholder counted as one
     # word when it was validated): its length is checked again before any speech.
@@ -452,34 +424,33 @@ def prepare(lesson: Lesson, out: str | Path, cli: dict[str, Any], mode: str = "v
             readings[index] = min_seconds
             _check_lengths(lesson, readings)
         speeches.append(spoken)
-        job: dict[str, Any] = {
-            "step": spec.model_dump(mode="json"),
-            "narration": narration,
-            "min_seconds": min_seconds,
-            "theme": settings.theme,
-            "theme_values": theme_obj.as_dict(),
-            "aspect": settings.aspect,
-            "pixel_height": settings.pixel_height,
-            "fps": settings.fps,
-            "colour_scope": settings.colour_range,
-            "model_sha256": trace.model_sha256 if uses_trace and trace else None,
-            # Labels come from the model card: a renamed class is a changed picture.
-            "model_name": trace.model_name if uses_trace and trace else None,
-            "model_classes": trace.classes if uses_trace and trace else None,
-            "image_sha256": trace.image_sha256 if uses_trace and trace else None,
-            # The original file too: a step may show the image before resizing.
-            "image_file_sha256": image_file_sha if uses_trace else None,
-            "mode": mode,
-        }
-        key = step_key(job, code)
+        picture = Picture(
+            step=spec.model_dump(mode="json"),
+            narration=narration,
+            min_seconds=min_seconds,
+            theme=look,
+            aspect=settings.aspect,
+            pixel_height=settings.pixel_height,
+            fps=settings.fps,
+            colour_range=settings.colour_range,
+            mode=mode,
+            model=model if uses_trace else None,
+            image_sha256=trace.image_sha256 if uses_trace and trace else None,
+            image_file_sha256=image_file_sha if uses_trace else None,
+        )
+        unplaced = StepJob(picture=picture, code=code, record=Path("record.json"))
+        key = unplaced.key()
         suffix = ".png" if mode == "last_frame" else ".mp4"
-        job["clip"] = str(cache_dir / "clips" / f"{key}{suffix}")
-        job["meta"] = str(cache_dir / "clips" / f"{key}{suffix}.json")
-        job["trace"] = str(trace_file) if uses_trace and trace_file else None
-        job["settings"] = {"image_path": str(lesson.image)} if uses_trace else {}
-        jobs.append(job)
-        keys.append(key)
-    return Prepared(lesson, settings, out_root, cache_dir, trace, jobs, keys, speeches)
+        step_jobs.append(
+            unplaced.moved(
+                trace=trace_file if uses_trace else None,
+                trace_sha256=trace_sha if uses_trace else None,
+                image_file=lesson.image if uses_trace else None,
+                clip=cache_dir / "clips" / f"{key}{suffix}",
+                record=cache_dir / "clips" / f"{key}{suffix}.json",
+            )
+        )
+    return Prepared(lesson, settings, out_root, cache_dir, trace, step_jobs, speeches)
 
 
 def _check_lengths(lesson: Lesson, seconds: list[float]) -> None:
@@ -500,45 +471,80 @@ def _check_lengths(lesson: Lesson, seconds: list[float]) -> None:
 
 def render_lesson(
     path: str | Path,
-    quality: str | None = None,
+    *,
     out: str | Path = "media",
     jobs: int | None = None,
-    aspect: str | None = None,
-    theme: str | None = None,
+    scheduler: str | None = None,
     progress: Progress | None = None,
-    lesson: Lesson | None = None,
     formats: tuple[str, ...] = (),
     burn_captions: bool = False,
+    **overrides: object,
 ) -> RenderResult:
     """Render the lesson at ``path`` into ``out/<lesson name>/``; returns what was written.
 
+    ``overrides`` replace the lesson's own settings for this render, e.g.
+    ``quality="h"``, ``aspect="9:16"``, ``theme="dark"``, ``model=``, ``image=``
+    (see :func:`scenes.lesson.spec.overridable`); they are validated with the lesson.
+    ``scheduler`` (``tcp://HOST:PORT``) renders the steps on a Dask cluster.
+
     Raises :class:`~scenes.lesson.errors.LessonInvalid` (every error, located)
-    for an invalid lesson and :class:`RenderError` when a step fails to render.
+    before anything is traced or rendered when the lesson or an override is
+    invalid, and :class:`RenderError` when a step fails to render.
     """
-    started = time.perf_counter()
-    lesson = lesson or load_lesson(path)
-    cli = {"quality": quality, "jobs": jobs, "aspect": aspect, "theme": theme}
-    prepared = prepare(lesson, out, cli)
-    settings, cache_dir = prepared.settings, prepared.cache_dir
-    lesson_dir = prepared.out_root / lesson.name
-
-    results: list[StepResult] = []
-    to_render: list[tuple[int, dict[str, Any]]] = []
-    for index, (job, key) in enumerate(zip(prepared.jobs, prepared.keys, strict=True)):
-        clip, meta = Path(job["clip"]), Path(job["meta"])
-        cached = _cached(clip, meta)
-        if not cached:
-            to_render.append((index, job))
-        results.append(
-            StepResult(index, job["step"]["type"], key, clip, {}, cached, job["narration"])
-        )
-
-    total = len(lesson.steps)
-    if progress:
-        progress(f"{total - len(to_render)} of {total} steps cached", total - len(to_render), total)
-    failures = _run_jobs(
-        to_render, cache_dir / "jobs", settings.jobs, progress, total, total - len(to_render)
+    lesson = load_lesson(path, overrides, "render_lesson")
+    return render(
+        lesson,
+        out=out,
+        jobs=jobs,
+        scheduler=scheduler,
+        progress=progress,
+        formats=formats,
+        burn_captions=burn_captions,
     )
+
+
+def render(
+    lesson: Lesson,
+    *,
+    out: str | Path = "media",
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+    formats: tuple[str, ...] = (),
+    burn_captions: bool = False,
+) -> RenderResult:
+    """Render a loaded lesson (see :func:`render_lesson`)."""
+    started = time.perf_counter()
+    client = connect(scheduler) if scheduler else None  # a cluster that cannot serve fails now
+    try:
+        prepared = prepare(lesson, out, jobs)
+        settings, cache_dir = prepared.settings, prepared.cache_dir
+        lesson_dir = prepared.out_root / lesson.name
+
+        results: list[StepResult] = []
+        to_render: list[tuple[int, StepJob]] = []
+        for index, job in enumerate(prepared.jobs):
+            assert job.clip is not None
+            cached = _cached(job.clip, job.record)
+            if not cached:
+                to_render.append((index, job))
+            results.append(
+                StepResult(index, job.type, job.key(), job.clip, {}, cached, job.picture.narration)
+            )
+
+        total = len(lesson.steps)
+        done = total - len(to_render)
+        if progress:
+            progress(f"{done} of {total} steps cached", done, total)
+        if client is not None:
+            failures = run_on_cluster(client, to_render, progress, total, done)
+        else:
+            failures = _run_jobs(
+                to_render, cache_dir / "jobs", settings.jobs, progress, total, done
+            )
+    finally:
+        if client is not None:
+            client.close()
     if failures:
         first = min(failures)
         raise RenderError(
@@ -546,14 +552,15 @@ def render_lesson(
             f"failed to render:\n{failures[first]}"
         )
     for result in results:
-        result.record = json.loads(Path(prepared.jobs[result.index]["meta"]).read_text("utf-8"))
+        record = prepared.jobs[result.index].record
+        result.record = json.loads(record.read_text("utf-8"))
 
     options = ExportOptions(
         formats=tuple(formats),
         burn_captions=burn_captions,
         poster_step=lesson.header.poster,
         poster_at=lesson.header.poster_at,
-        font=load_theme(settings.theme).font,
+        font=prepared.jobs[0].picture.theme.font,
     )
     if progress:
         progress("joining the clips and writing captions, chapters, poster and page", total, total)
@@ -567,20 +574,14 @@ def render_lesson(
 
 
 def preview_step(
-    lesson: Lesson,
-    index: int,
-    quality: str | None = None,
-    out: str | Path = "media",
-    aspect: str | None = None,
-    theme: str | None = None,
-    output: Path | None = None,
+    lesson: Lesson, index: int, out: str | Path = "media", output: Path | None = None
 ) -> Path:
     """Render only the last frame of step ``index`` (from 0) as a PNG; returns its path."""
-    cli = {"quality": quality, "jobs": 1, "aspect": aspect, "theme": theme}
-    prepared = prepare(lesson, out, cli, mode="last_frame")
+    prepared = prepare(lesson, out, 1, mode="last_frame")
     job = prepared.jobs[index]
-    png = Path(job["clip"])
-    if not _cached(png, Path(job["meta"])):
+    assert job.clip is not None
+    png = job.clip
+    if not _cached(png, job.record):
         failures = _run_jobs([(index, job)], prepared.cache_dir / "jobs", 1, None, 1, 0)
         if failures:
             raise RenderError(f"step {index + 1} failed to render:\n{failures[index]}")

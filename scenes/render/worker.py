@@ -12,7 +12,6 @@ when complete.
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import shutil
 import signal
@@ -25,6 +24,7 @@ from typing import Any
 from cnn_model.safeio import put_in_place
 
 from ..atomic import temp_dir_prefix, write_json, writing
+from .job import StepJob
 
 PR_SET_PDEATHSIG = 1
 
@@ -34,14 +34,14 @@ def even(pixels: float) -> int:
     return 2 * round(pixels / 2)
 
 
-def configure_manim(job: dict[str, Any], media_dir: Path) -> None:
+def configure_manim(job: StepJob, media_dir: Path) -> None:
     from manim import config
 
     from ..visuals.layout import Frame
 
-    frame = Frame.for_aspect(job["aspect"])
-    height = int(job["pixel_height"])
-    short = height
+    picture = job.picture
+    frame = Frame.for_aspect(picture.aspect)
+    short = picture.pixel_height
     if frame.landscape:
         width, height = even(short * frame.width / frame.height), short
     elif frame.portrait:
@@ -53,45 +53,43 @@ def configure_manim(job: dict[str, Any], media_dir: Path) -> None:
     config.pixel_height = height
     config.frame_width = frame.width
     config.frame_height = frame.height
-    config.frame_rate = float(job["fps"])
+    config.frame_rate = float(picture.fps)
     config.media_dir = str(media_dir)
     config.disable_caching = True
     config.verbosity = "ERROR"
     config.progress_bar = "none"
     config.output_file = "step"
-    mode = job.get("mode", "video")
-    config.format = {"video": "mp4", "last_frame": "png", "dry_run": "none"}[mode]
-    config.dry_run = mode == "dry_run"
+    config.format = {"video": "mp4", "last_frame": "png", "dry_run": "none"}[job.mode]
+    config.dry_run = job.mode == "dry_run"
 
 
-def build_scene(job: dict[str, Any]) -> Any:
+def build_scene(job: StepJob) -> Any:
     """Construct the step's scene (Manim must already be configured)."""
     from cnn_model.trace import load_trace
 
     from ..steps import registry
     from ..steps.kit.base import StepContext
     from ..visuals.layout import Frame
-    from ..visuals.theme import load_theme
     from .scene import StepScene
 
-    step_type = registry.get(job["step"]["type"])
-    spec = step_type.spec.model_validate(job["step"])
-    trace = load_trace(job["trace"]) if job.get("trace") else None
+    picture = job.picture
+    spec = job.spec()
     ctx = StepContext(
-        trace=trace,
-        theme=load_theme(job["theme"]),
-        frame=Frame.for_aspect(job["aspect"]),
-        narration=job.get("narration", ""),
-        colour_range=job.get("colour_scope", "layer"),
+        trace=load_trace(job.trace) if job.trace is not None else None,
+        theme=picture.theme.theme(),
+        frame=Frame.for_aspect(picture.aspect),
+        narration=picture.narration,
+        colour_range=picture.colour_range,
         title=spec.title,
-        original_image=Path(job["settings"]["image_path"])
-        if job.get("settings", {}).get("image_path")
-        else None,
+        original_image=job.image_file,
     )
     # Without a video, animations only need their end states: skip the frames.
-    skip = job.get("mode", "video") != "video"
     return StepScene(
-        step_type, spec, ctx, min_seconds=float(job.get("min_seconds", 0.0)), skip_animations=skip
+        registry.get(job.type),
+        spec,
+        ctx,
+        min_seconds=picture.min_seconds,
+        skip_animations=job.mode != "video",
     )
 
 
@@ -112,40 +110,38 @@ def scratch_parent(beside: Path) -> Path:
     return fallback
 
 
-def run(job: dict[str, Any]) -> dict[str, Any]:
-    """Render the job; returns the record written to ``job['meta']``."""
-    out_clip = Path(job["clip"]) if job.get("clip") else None
-    out_meta = Path(job["meta"])
+def run(job: StepJob) -> dict[str, Any]:
+    """Render the job; returns the record written to ``job.record``."""
+    out_meta = job.record
     out_meta.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     parent = scratch_parent(out_meta.parent)
     with tempfile.TemporaryDirectory(prefix=temp_dir_prefix(), dir=parent) as tmp:
         record, produced = _render(job, Path(tmp), started)
         if produced is not None:
-            if out_clip is None:
+            if job.clip is None:
                 raise RuntimeError("the job names no clip")
             if parent == out_meta.parent:
                 # The scratch folder is beside the clip: the rename is atomic.
-                put_in_place(produced, out_clip, replace_folder=True)
+                put_in_place(produced, job.clip, replace_folder=True)
             else:
-                with writing(out_clip, cache_entry=True) as staged:
+                with writing(job.clip, cache_entry=True) as staged:
                     shutil.copyfile(produced, staged)
     write_json(out_meta, record, cache_entry=True)
     return record
 
 
-def _render(job: dict[str, Any], media: Path, started: float) -> tuple[dict[str, Any], Path | None]:
+def _render(job: StepJob, media: Path, started: float) -> tuple[dict[str, Any], Path | None]:
     """Render the step's scene in ``media``; its record and the file it produced."""
     configure_manim(job, media)
     scene = build_scene(job)
-    mode = job.get("mode", "video")
-    if mode == "dry_run":
+    if job.mode == "dry_run":
         # Nobody sees a dry run's frames: skip drawing them. (The pixel
         # size stays real: Text lays itself out on a canvas of that size.)
         scene.renderer.update_frame = lambda *args, **kwargs: None
     scene.render()
     record: dict[str, Any] = {
-        "type": job["step"]["type"],
+        "type": job.type,
         "duration": float(scene.time),
         "values": scene.ctx.recorder.values,
         "maps": scene.ctx.recorder.maps,
@@ -153,9 +149,9 @@ def _render(job: dict[str, Any], media: Path, started: float) -> tuple[dict[str,
         "overflow": scene.overflow,
         "render_seconds": round(time.perf_counter() - started, 3),
     }
-    if mode == "dry_run":
+    if job.mode == "dry_run":
         return record, None
-    pattern = "step.mp4" if mode == "video" else "step*.png"
+    pattern = "step.mp4" if job.mode == "video" else "step*.png"
     produced = next(media.rglob(pattern), None)
     if produced is None:
         raise RuntimeError("manim produced no output file")
@@ -180,9 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if len(args) == 2:
         die_with_parent(int(args[1]))
-    text = sys.stdin.read() if args[0] == "-" else Path(args[0]).read_text(encoding="utf-8")
-    job = json.loads(text)
-    run(job)
+    text = sys.stdin.buffer.read() if args[0] == "-" else Path(args[0]).read_bytes()
+    run(StepJob.read(text))
     return 0
 
 

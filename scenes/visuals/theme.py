@@ -85,19 +85,13 @@ def load_theme(name: str) -> Theme:
                 f"{path}: scales.{role} must be one of {', '.join(sorted(SCALES))}, "
                 f"got {scales.get(role)!r}"
             )
-    colours = {k: str(data[k]) for k in COLOUR_KEYS}
-    return Theme(
-        name=name,
-        background=colours["background"],
-        text=colours["text"],
-        muted=colours["muted"],
-        accent=colours["accent"],
-        highlight=colours["highlight"],
-        empty_cell=colours["empty_cell"],
-        grid_line=colours["grid_line"],
-        font=str(data["font"]),
-        activation=ColourScale(scales["activation"]),
-        weight=ColourScale(scales["weight"]),
-        logit=ColourScale(scales["logit"]),
-        input=ColourScale(scales["input"]),
-    )
+    values: dict[str, Any] = {k: str(data[k]) for k in COLOUR_KEYS}
+    values.update(name=name, font=str(data["font"]), **{r: scales[r] for r in SCALE_ROLES})
+    return theme_from_values(values)
+
+
+def theme_from_values(values: dict[str, Any]) -> Theme:
+    """A theme from what :meth:`Theme.as_dict` gives (colour scales by name)."""
+    fields: dict[str, Any] = {key: str(values[key]) for key in ("name", *COLOUR_KEYS, "font")}
+    fields.update({role: ColourScale(str(values[role])) for role in SCALE_ROLES})
+    return Theme(**fields)

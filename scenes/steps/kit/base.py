@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +24,10 @@ class StepSpec(BaseModel):
     """Fields every step accepts. Step types add their own."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    # Old field names that still work, each with its new name: the loader renames
+    # them before validation and warns, at the field, that the old name will go.
+    renamed: ClassVar[dict[str, str]] = {}
 
     type: str
     title: str | None = Field(

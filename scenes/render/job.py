@@ -1,0 +1,139 @@
+"""One step's render job: what a worker draws, what it reads, and where it writes.
+
+A job travels as JSON, from the render to a worker process on this machine or
+on a Dask cluster, and is read back with the model's own validation. Its cache
+key is a method of the job: a hash of the :class:`Picture` (every field that
+can change the step's pixels, and nothing else) and the engine's code digest.
+Paths are never part of the key: the content they name is, by its hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from ..lesson.spec import Aspect, ColourRange
+
+if TYPE_CHECKING:
+    from ..steps.kit.base import StepSpec
+    from ..visuals.theme import Theme
+
+Mode = Literal["video", "last_frame", "dry_run"]
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class ThemeLook(BaseModel):
+    """A theme's colours, font and colour scales: all of it changes pixels."""
+
+    model_config = _FROZEN
+
+    name: str
+    background: str
+    text: str
+    muted: str
+    accent: str
+    highlight: str
+    empty_cell: str
+    grid_line: str
+    font: str
+    activation: str  # colour scale names
+    weight: str
+    logit: str
+    input: str
+
+    @classmethod
+    def of(cls, theme: Theme) -> ThemeLook:
+        return cls.model_validate(theme.as_dict())
+
+    def theme(self) -> Theme:
+        from ..visuals.theme import theme_from_values
+
+        return theme_from_values(self.model_dump())
+
+
+class ModelRef(BaseModel):
+    """The model a step shows: its weights by hash, and the names on screen."""
+
+    model_config = _FROZEN
+
+    sha256: str
+    name: str
+    classes: tuple[str, ...]
+
+
+class Picture(BaseModel):
+    """Everything that can change a step's pixels (and its record)."""
+
+    model_config = _FROZEN
+
+    step: dict[str, JsonValue] = Field(description="The step's fields, as validated.")
+    narration: str = Field("", description="The narration with its placeholders filled.")
+    min_seconds: float = Field(0.0, ge=0, description="The step lasts at least this long.")
+    theme: ThemeLook
+    aspect: Aspect = "16:9"
+    pixel_height: int = Field(480, gt=0)
+    fps: int = Field(15, gt=0)
+    colour_range: ColourRange = "layer"
+    mode: Mode = "video"
+    # Labels come from the model card: a renamed class is a changed picture.
+    model: ModelRef | None = None
+    image_sha256: str | None = Field(None, description="The 64×64 input's pixels.")
+    # The original file too: a step may show the image before resizing.
+    image_file_sha256: str | None = None
+
+
+class StepJob(BaseModel):
+    """A step's render job. Build it with the model; workers read it with
+    :meth:`read`. Only :attr:`picture` and :attr:`code` make the cache key."""
+
+    model_config = _FROZEN
+
+    picture: Picture
+    code: str = Field(description="Digest of the engine's and model's source code.")
+    # What the worker reads: the trace (by path here, by its hash anywhere) and
+    # the original image file (its content's hash is in the picture).
+    trace: Path | None = None
+    trace_sha256: str | None = None
+    image_file: Path | None = None
+    # Where the worker writes: the clip (or PNG) and the record of what it showed.
+    clip: Path | None = None
+    record: Path
+
+    def key(self) -> str:
+        """The step's cache key: the picture and the code, hashed."""
+        blob = json.dumps(
+            {"picture": self.picture.model_dump(mode="json"), "code": self.code},
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+
+    @property
+    def type(self) -> str:
+        return str(self.picture.step["type"])
+
+    @property
+    def mode(self) -> Mode:
+        return self.picture.mode
+
+    def spec(self) -> StepSpec:
+        """The step's fields, validated by its step type."""
+        from ..steps import registry
+
+        spec: StepSpec = registry.get(self.type).spec.model_validate(self.picture.step)
+        return spec
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def read(cls, text: str | bytes) -> StepJob:
+        return cls.model_validate_json(text)
+
+    def moved(self, **paths: Any) -> StepJob:
+        """The same job reading or writing elsewhere (e.g. on another machine)."""
+        return self.model_copy(update=paths)
