@@ -65,8 +65,14 @@ def test_plan_writes_out_what_torch_computes(
     default_model, star_trace, layer, neuron, channel, positions
 ) -> None:
     """Each window's values, products, partial sums, bias and output against F.conv2d."""
-    spec = ConvolutionSpec(
-        type="convolution", layer=layer, neuron=neuron, channel=channel, positions=positions
+    spec = ConvolutionSpec.model_validate(
+        {
+            "type": "convolution",
+            "layer": layer,
+            "neuron": neuron,
+            "channel": channel,
+            "positions": positions,
+        }
     )
     p = plan(spec, star_trace, Frame.for_aspect("16:9"))
     ref = reference_layers(default_model, star_trace.image)

@@ -259,8 +259,11 @@ def plan_window(trace: Trace, layer: str, neuron: int, channel: int, y: int, x: 
     )
 
 
-def plan(spec: ConvolutionSpec, trace: Trace, frame: Frame | None = None) -> ConvolutionPlan:
-    """Choose the windows to write out and everything they show; builds no Mobject."""
+def plan(spec: ConvolutionSpec, trace: Trace, frame: Frame) -> ConvolutionPlan:
+    """Choose the windows to write out and everything they show; builds no Mobject.
+
+    (Nothing here depends on ``frame``: the panels are laid out by their size.)
+    """
     layer, neuron, channel = spec.layer, spec.neuron, spec.channel
     input_layer = PREVIOUS[layer]
     out_values = trace.activations[layer][neuron]

@@ -12,7 +12,8 @@ kernel cannot slide over evenly is a validation error unless marked
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 from manim import (
@@ -30,14 +31,16 @@ from manim import (
 from pydantic import BaseModel, ConfigDict, Field
 
 from cnn_model.ops import output_size
+from cnn_model.trace import Trace
 
 from ...visuals.glyphs import number_text
-from ...visuals.layout import Box, fit
+from ...visuals.layout import Box, Frame, fit
 from ...visuals.numbers import fmt
 from ...visuals.text import BODY, LABEL, text
 from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
 from ..kit.common import title_for
 from ..kit.registry import StepType, register
+from .convolution import Shown
 
 MAX_INPUT = 16
 MAX_PADDING = 4
@@ -124,6 +127,121 @@ def _settings(spec: HyperparametersSpec) -> list[Setting]:
     return [first, *spec.compare]
 
 
+SYMBOLS = (("W", "input_size"), ("K", "kernel_size"), ("P", "padding"), ("S", "stride"))
+FORMULA_HEIGHT = 1.3  # of the formula's band under the grids
+CELL = 0.5  # side of a cell before the layout scales it
+
+
+@dataclass(frozen=True)
+class SettingPlan:
+    """One setting as the step shows it: sizes, the windows it slides and its texts."""
+
+    number: int
+    setting: Setting
+    size: float  # (W − K + 2P) / S + 1
+    valid: bool  # the kernel slides evenly: the size is a whole number
+    out_n: int  # output cells per side (the whole steps the kernel takes, + 1)
+    padded: int  # W + 2P
+    # Top-left cell of each window on the padded input, in the order they are swept.
+    windows: tuple[tuple[int, int], ...]
+    overhang: tuple[int, int] | None  # where an invalid setting's next window would be
+    size_shown: Shown
+    changed: frozenset[str]  # fields that differ from the previous setting
+    symbols: tuple[str, ...]  # "W = 5", "K = 3", ...
+    in_label: str
+    out_label: str
+    formula: str
+    verdict: str
+    step_time: float  # seconds per window of the sweep
+    fact: dict[str, Any]
+
+    def is_padding(self, i: int, j: int) -> bool:
+        """Whether cell (i, j) of the padded input is one of the zeros around it."""
+        p, w = self.setting.padding, self.setting.input_size
+        return min(i, j) < p or max(i, j) >= p + w
+
+
+@dataclass(frozen=True)
+class HyperparametersPlan:
+    """What the ``hyperparameters`` step shows, setting after setting (no Mobjects)."""
+
+    title: str
+    settings: tuple[SettingPlan, ...]
+    grids_box: Box  # where the input and output grids go
+    formula_box: Box  # the formula, its numbers and the verdict
+
+
+def plan_setting(
+    number: int, setting: Setting, previous: Setting | None, seconds: float
+) -> SettingPlan:
+    """Sizes, windows and texts of one setting (``previous``: the one shown before)."""
+    w, k, p, s = setting.input_size, setting.kernel_size, setting.padding, setting.stride
+    size = output_size(w, k, p, s)
+    valid = float(size).is_integer()
+    out_n = int(np.floor(size)) if size >= 1 else 0
+    padded = w + 2 * p
+    windows = tuple((y * s, x * s) for y in range(out_n) for x in range(out_n))
+    text = str(int(size)) if valid else fmt(size, 2)
+    size_shown = Shown("hyperparameters", (number,), float(size), text, "output_size")
+    changed = frozenset(
+        name
+        for _, name in SYMBOLS
+        if previous is not None and getattr(previous, name) != getattr(setting, name)
+    )
+    verdict = (
+        "valid: the kernel slides evenly"
+        if valid
+        else f"invalid: {padded - k} cells of travel do not divide into steps of {s}; "
+        "the kernel cannot slide symmetrically"
+    )
+    return SettingPlan(
+        number=number,
+        setting=setting,
+        size=size,
+        valid=valid,
+        out_n=out_n,
+        padded=padded,
+        windows=windows,
+        overhang=None if valid else (0, out_n * s),
+        size_shown=size_shown,
+        changed=changed,
+        symbols=tuple(f"{sym} = {getattr(setting, name)}" for sym, name in SYMBOLS),
+        in_label=f"input {w}×{w}" + (f" + padding {p}" if p else ""),
+        out_label=f"output {out_n}×{out_n}" if valid else "output: not a whole grid",
+        formula=f"output = (W − K + 2P) / S + 1 = ({w} − {k} + 2·{p}) / {s} + 1 = {text}",
+        verdict=verdict,
+        step_time=float(np.clip(seconds / max(len(windows), 1), 0.05, 0.7)),
+        fact={
+            "input_size": w,
+            "padding": p,
+            "kernel_size": k,
+            "stride": s,
+            "output_size": size,
+            "valid": valid,
+        },
+    )
+
+
+def plan(spec: HyperparametersSpec, trace: Trace | None, frame: Frame) -> HyperparametersPlan:
+    """Every setting of the step, worked out; builds no Mobject (no model needed)."""
+    content = frame.content_box()
+    settings = _settings(spec)
+    planned = tuple(
+        plan_setting(
+            number, setting, settings[number - 1] if number else None, spec.seconds_per_setting
+        )
+        for number, setting in enumerate(settings)
+    )
+    return HyperparametersPlan(
+        title="Hyperparameters: padding, kernel size and stride",
+        settings=planned,
+        grids_box=Box(content.left, content.bottom + FORMULA_HEIGHT, content.right, content.top),
+        formula_box=Box(
+            content.left, content.bottom, content.right, content.bottom + FORMULA_HEIGHT
+        ),
+    )
+
+
 def _grid(n: int, cell: float, fill: str, stroke: str) -> VGroup:
     cells = VGroup(
         *[
@@ -138,135 +256,91 @@ def _grid(n: int, cell: float, fill: str, stroke: str) -> VGroup:
 
 
 def build(spec: HyperparametersSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
-    title = title_for(ctx, "Hyperparameters: padding, kernel size and stride")
+    p = plan(spec, ctx.trace, ctx.frame)
+    title = title_for(ctx, p.title)
     yield Add([title])
     shown: list[Mobject] = []
-    previous: Setting | None = None
-    for number, setting in enumerate(_settings(spec)):
+    for sp in p.settings:
         if shown:
             yield Beat([FadeOut(m) for m in shown], 0.5)
-        shown = []
-        yield from _show_setting(number, setting, previous, spec, ctx, shown)
-        previous = setting
+        board = _SettingBoard(sp, p, ctx)
+        shown = [board.panels, board.formula, board.window]
+        yield from board.beats()
 
 
-def _show_setting(
-    number: int,
-    setting: Setting,
-    previous: Setting | None,
-    spec: HyperparametersSpec,
-    ctx: StepContext,
-    shown: list[Mobject],
-) -> Iterator[Beat | Hold]:
-    """Draw one setting, sweep its window, state its output size; fills ``shown``."""
-    theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
-    content = frame.content_box()
-    formula_h = 1.3
-    grids_box = Box(content.left, content.bottom + formula_h, content.right, content.top)
-    formula_box = Box(content.left, content.bottom, content.right, content.bottom + formula_h)
-    w, k, p, s = setting.input_size, setting.kernel_size, setting.padding, setting.stride
-    size = output_size(w, k, p, s)
-    valid = float(size).is_integer()
-    out_n = int(np.floor(size)) if size >= 1 else 0
-    padded = w + 2 * p
-    cell = 0.5
-    # Input cells: a light tint of the theme's activation scale (padding stays neutral).
-    inputs = _grid(padded, cell, theme.activation.hex(0.62), theme.grid_line)
-    zeros = VGroup()
-    for i in range(padded):
-        for j in range(padded):
-            square = inputs[i * padded + j]
-            if min(i, j) < p or max(i, j) >= p + w:
-                square.set_fill(theme.empty_cell, 1).set_stroke(theme.muted, 1.5)
-                zeros.add(number_text("0", theme.font, 16, theme.muted).move_to(square))
-    in_label = text(f"input {w}×{w}" + (f" + padding {p}" if p else ""), theme, LABEL)
-    outputs = _grid(max(out_n, 1), cell, theme.empty_cell, theme.grid_line)
-    if out_n == 0:
-        outputs.set_opacity(0)
-    out_label = text(
-        f"output {out_n}×{out_n}" if valid else "output: not a whole grid", theme, LABEL
-    )
-    left = VGroup(inputs, zeros)
-    in_label.next_to(left, UP, buff=0.2)
-    out_label.next_to(outputs, UP, buff=0.2)
-    panels = Group(Group(in_label, left), Group(out_label, outputs))
-    panels.arrange(DOWN if frame.portrait else RIGHT, buff=0.6 if frame.portrait else 1.2)
-    fit(panels, grids_box, max_scale=1.6)
-    pitch = inputs[0].width  # one cell, as laid out
-    corner = inputs[0].get_corner(UP + LEFT)
-    window = Square(k * pitch, stroke_color=theme.highlight, stroke_width=5)
+class _SettingBoard:
+    """One setting's grids, window and formula, laid out in the frame."""
 
-    def window_at(y: int, x: int) -> np.ndarray:
-        return corner + np.array([(x * s + k / 2) * pitch, -(y * s + k / 2) * pitch, 0.0])
+    def __init__(self, sp: SettingPlan, p: HyperparametersPlan, ctx: StepContext) -> None:
+        theme, frame = ctx.theme, ctx.frame
+        self.sp, self.theme = sp, theme
+        # Input cells: a light tint of the theme's activation scale (padding stays neutral).
+        inputs = _grid(sp.padded, CELL, theme.activation.hex(0.62), theme.grid_line)
+        zeros = VGroup()
+        for i in range(sp.padded):
+            for j in range(sp.padded):
+                if sp.is_padding(i, j):
+                    square = inputs[i * sp.padded + j]
+                    square.set_fill(theme.empty_cell, 1).set_stroke(theme.muted, 1.5)
+                    zeros.add(number_text("0", theme.font, 16, theme.muted).move_to(square))
+        in_label = text(sp.in_label, theme, LABEL)
+        self.outputs = _grid(max(sp.out_n, 1), CELL, theme.empty_cell, theme.grid_line)
+        if sp.out_n == 0:
+            self.outputs.set_opacity(0)
+        out_label = text(sp.out_label, theme, LABEL)
+        left = VGroup(inputs, zeros)
+        in_label.next_to(left, UP, buff=0.2)
+        out_label.next_to(self.outputs, UP, buff=0.2)
+        self.panels = Group(Group(in_label, left), Group(out_label, self.outputs))
+        self.panels.arrange(DOWN if frame.portrait else RIGHT, buff=0.6 if frame.portrait else 1.2)
+        fit(self.panels, p.grids_box, max_scale=1.6)
+        self.pitch = inputs[0].width  # one cell, as laid out
+        self.corner = inputs[0].get_corner(UP + LEFT)
+        k = sp.setting.kernel_size
+        self.window = Square(k * self.pitch, stroke_color=theme.highlight, stroke_width=5)
+        self.window.move_to(self.window_at(0, 0))
+        # The formula, with what changed since the previous setting highlighted.
+        self.symbols = VGroup(
+            *[
+                number_text(
+                    symbol,
+                    theme.font,
+                    BODY,
+                    theme.accent if name in sp.changed else theme.text,
+                )
+                for symbol, (_, name) in zip(sp.symbols, SYMBOLS, strict=True)
+            ]
+        ).arrange(RIGHT, buff=0.5)
+        sp.size_shown.record(ctx.recorder)
+        self.line = number_text(sp.formula, theme.font, BODY, theme.text)
+        self.verdict = text(sp.verdict, theme, LABEL, theme.muted if sp.valid else theme.highlight)
+        self.formula = VGroup(self.symbols, self.line, self.verdict).arrange(DOWN, buff=0.18)
+        fit(self.formula, p.formula_box)
+        ctx.recorder.facts.setdefault("settings", []).append(sp.fact)
 
-    window.move_to(window_at(0, 0))
-    # The formula, with what changed since the previous setting highlighted.
-    names = ("input_size", "kernel_size", "padding", "stride")
-    colour = {
-        n: theme.accent
-        if previous is not None and getattr(previous, n) != getattr(setting, n)
-        else theme.text
-        for n in names
-    }
-    symbols = VGroup(
-        *[
-            number_text(f"{sym} = {getattr(setting, n)}", theme.font, BODY, colour[n])
-            for sym, n in zip("WKPS", names, strict=True)
-        ]
-    ).arrange(RIGHT, buff=0.5)
-    size_text = rec.number(
-        "hyperparameters",
-        [number],
-        size,
-        decimals=0 if valid else 2,
-        kind="output_size",
-        text=str(int(size)) if valid else fmt(size, 2),
-    )
-    line = number_text(
-        f"output = (W − K + 2P) / S + 1 = ({w} − {k} + 2·{p}) / {s} + 1 = {size_text}",
-        theme.font,
-        BODY,
-        theme.text,
-    )
-    verdict = text(
-        "valid: the kernel slides evenly"
-        if valid
-        else f"invalid: {padded - k} cells of travel do not divide into steps of {s}; "
-        "the kernel cannot slide symmetrically",
-        theme,
-        LABEL,
-        theme.muted if valid else theme.highlight,
-    )
-    formula = VGroup(symbols, line, verdict).arrange(DOWN, buff=0.18)
-    fit(formula, formula_box)
-    rec.facts.setdefault("settings", []).append(
-        {
-            "input_size": w,
-            "padding": p,
-            "kernel_size": k,
-            "stride": s,
-            "output_size": size,
-            "valid": valid,
-        }
-    )
-    shown.extend([panels, formula, window])
-    yield Beat([FadeIn(panels), FadeIn(symbols)], 0.8)
-    yield Beat([FadeIn(line), FadeIn(window)], 0.8)
-    positions = [(y, x) for y in range(out_n) for x in range(out_n)]
-    step_time = float(np.clip(spec.seconds_per_setting / max(len(positions), 1), 0.05, 0.7))
-    for y, x in positions:
-        yield Beat(
-            [
-                window.animate.move_to(window_at(y, x)),
-                outputs[y * out_n + x].animate.set_fill(theme.accent, 0.85),
-            ],
-            step_time,
-        )
-    if not valid:
-        # Where the window would have to go next: over the edge.
-        yield Beat([window.animate.move_to(window_at(0, out_n))], 0.8)
-    yield Beat([FadeIn(verdict)], 0.6)
-    yield Hold(1.2)
+    def window_at(self, top: int, left: int) -> np.ndarray:
+        """The centre of the window whose top-left cell is (top, left)."""
+        half = self.sp.setting.kernel_size / 2
+        return self.corner + np.array([(left + half) * self.pitch, -(top + half) * self.pitch, 0.0])
+
+    def beats(self) -> Iterator[Beat | Hold]:
+        """The grids appear, the window sweeps lighting output cells, the verdict."""
+        sp = self.sp
+        yield Beat([FadeIn(self.panels), FadeIn(self.symbols)], 0.8)
+        yield Beat([FadeIn(self.line), FadeIn(self.window)], 0.8)
+        for index, corner in enumerate(sp.windows):
+            yield Beat(
+                [
+                    self.window.animate.move_to(self.window_at(*corner)),
+                    self.outputs[index].animate.set_fill(self.theme.accent, 0.85),
+                ],
+                sp.step_time,
+            )
+        if sp.overhang is not None:
+            # Where the window would have to go next: over the edge.
+            yield Beat([self.window.animate.move_to(self.window_at(*sp.overhang))], 0.8)
+        yield Beat([FadeIn(self.verdict)], 0.6)
+        yield Hold(1.2)
 
 
 def planned_seconds(spec: HyperparametersSpec) -> float:
