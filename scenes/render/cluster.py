@@ -1,8 +1,8 @@
 """Rendering steps on a Dask distributed cluster (``render --scheduler tcp://HOST:PORT``).
 
-Each step job goes to the cluster whole: the job's JSON, and the bytes of the
-trace and of the original image, scattered once and named by their hashes, so
-a worker needs no disk shared with the render. On the worker the step renders
+Each step job goes to the cluster whole: the job's JSON with the bytes of the
+trace and of the original image, which the job names by their hashes, so a
+worker needs no disk shared with the render. On the worker the step renders
 in a process of its own, exactly as on this machine (``python -m
 scenes.render.worker``), in a temporary folder; the clip and its record come
 back as bytes and are written into this machine's cache only when complete. A
@@ -53,12 +53,20 @@ def connect(address: str) -> Client:
     """
     try:
         from distributed import Client
+        from distributed.comm import get_address_host_port
     except ImportError:
         raise ClusterUnavailable(
             "rendering on a cluster needs Dask: pip install 'dask[distributed]'"
         ) from None
     # Dask logs its own account of a failed connection: the message below says it once.
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    try:
+        get_address_host_port(address)
+    except Exception as exc:
+        raise ClusterUnavailable(
+            f"{address!r} is not a Dask scheduler's address ({_reason(exc)}); "
+            "write it as tcp://HOST:PORT"
+        ) from None
     try:
         client = Client(address, timeout=f"{CONNECT_SECONDS}s", set_as_default=False)
     except Exception as exc:  # unreachable, refused, a malformed address
@@ -84,13 +92,13 @@ def _check_workers(client: Client, address: str) -> None:
         ) from None
     try:
         client.run(importlib.metadata.version, PACKAGE)
+        theirs = client.run(this_code)  # imports the engine there
     except Exception:
         raise ClusterUnavailable(
             f"a worker of the Dask cluster at {address} does not have {PACKAGE} installed; "
             f"install it there (the same version as here) and start the worker again"
         ) from None
     ours = this_code()
-    theirs = client.run(this_code)
     other = sorted(worker for worker, digest in theirs.items() if digest != ours)
     if other:
         raise ClusterUnavailable(
@@ -115,14 +123,15 @@ def run_on_cluster(
     machine's cache; returns the failures' texts by step index."""
     from distributed import as_completed
 
-    blobs: dict[Path, Any] = {}
+    blobs: dict[Path, bytes] = {}
 
-    def scattered(path: Path | None) -> Any:
+    def read(path: Path | None) -> bytes | None:
+        # The bytes go with each task (not scattered to one worker, where losing
+        # that worker would lose them): any worker can run any step, again.
         if path is None:
             return None
         if path not in blobs:
-            # hash=True: the same bytes are one piece of data on the cluster.
-            blobs[path] = client.scatter(path.read_bytes(), hash=True)
+            blobs[path] = path.read_bytes()
         return blobs[path]
 
     futures = {}
@@ -130,8 +139,8 @@ def run_on_cluster(
         future = client.submit(
             render_remote,
             job.to_json(),
-            scattered(job.trace),
-            scattered(job.image_file),
+            read(job.trace),
+            read(job.image_file),
             job.image_file.suffix if job.image_file is not None else "",
             retries=RETRIES,
             pure=False,
