@@ -17,7 +17,9 @@ from dry_run import dry_run, trace_file
 from rendering import rgb_frames, run_render
 from scenes.lesson.errors import display_path
 from scenes.lesson.load import validate_lesson
+from scenes.steps.types.classify import ClassifySpec, plan
 from scenes.visuals.colors import hex_to_rgb
+from scenes.visuals.layout import Frame
 from scenes.visuals.theme import load_theme
 from torch_reference import parse_shown, reference_layers
 
@@ -102,6 +104,24 @@ def test_classify_caps_the_default_for_a_two_class_model(tmp_path: Path) -> None
         f"{display_path(lesson)}:7:10: steps[1].top: expected at most 2 classes "
         "(model 'pair' has 2 classes), got 3"
     ]
+
+
+@pytest.mark.parametrize(("top", "aspect"), [(3, "16:9"), (10, "9:16"), (1, "1:1")])
+def test_plan_top_classes_equal_torch(default_model, star_trace, top, aspect) -> None:
+    """The plan alone (no scene): its classes and probabilities are torch's top k."""
+    p = plan(ClassifySpec(type="classify", top=top), star_trace, Frame.for_aspect(aspect))
+    probabilities = torch_probabilities(default_model, star_trace.image)
+    values, indices = torch.topk(torch.from_numpy(probabilities), top)
+    assert list(p.classes) == indices.tolist() == p.facts["top"]
+    assert p.probabilities == pytest.approx(values.tolist(), abs=1e-7)
+    assert p.predicted == int(np.argmax(probabilities)) == p.classes[p.predicted_row]
+    for shown, want in zip(p.texts, values.tolist(), strict=True):
+        assert abs(parse_shown(shown) - want) <= 0.5e-4 + 1e-9
+    others = sorted(set(range(10)) - set(indices.tolist()))
+    assert list(p.others) == others
+    assert p.others_probability == pytest.approx(float(probabilities[others].sum()), abs=1e-7)
+    assert (p.others_line is None) == (top == 10)
+    assert p.labels == tuple(default_model.classes[k] for k in indices.tolist())
 
 
 LESSON = """title: Classify errors

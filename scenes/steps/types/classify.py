@@ -10,7 +10,8 @@ they share is stated, so the numbers on screen still add up to 1.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from manim import (
@@ -33,7 +34,13 @@ from ...visuals.numbers import short_name
 from ...visuals.text import BODY, LABEL, text
 from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
 from ..kit.common import title_for
+from ..kit.record import Recorder
 from ..kit.registry import StepType, register
+
+if TYPE_CHECKING:
+    from cnn_model.trace import Trace
+
+    from ...visuals.layout import Frame
 
 MAX_TOP = 20
 NAME_LIMIT = 18
@@ -66,84 +73,112 @@ def check(spec: ClassifySpec, info: ModelInfo | None) -> list[tuple[FieldParts, 
     return []
 
 
-def build(spec: ClassifySpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
-    trace = ctx.need_trace()
-    theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
-    probabilities = trace.probabilities
-    count = len(probabilities)
-    shown = min(spec.top, count)
-    order = [int(k) for k in np.argsort(-probabilities, kind="stable")[:shown]]
+@dataclass(frozen=True)
+class ClassifyPlan:
+    """What the classify step shows, chosen from the trace; no Mobject is made here."""
+
+    classes: tuple[int, ...]  # the classes shown, most probable first
+    probabilities: tuple[float, ...]  # the model's, for each shown class
+    texts: tuple[str, ...]  # as written beside the bars
+    labels: tuple[str, ...]  # class names beside the bars
+    predicted: int
+    predicted_row: int  # the predicted class's row in the chart
+    verdict_name: str
+    verdict_text: str  # the predicted class's probability as written in the verdict
+    others: tuple[int, ...]  # the classes left out
+    others_probability: float  # the probability they share (0 when none is left out)
+    others_line: str | None  # the line saying so, when classes are left out
+    heading: str
+    image_caption: str
+    picture_size: float
+    bar_length: float
+    values: tuple[dict[str, Any], ...]  # every number shown, as the recorder keeps it
+    facts: dict[str, Any]
+
+
+def plan(spec: ClassifySpec, trace: Trace, frame: Frame) -> ClassifyPlan:
+    """Choose the classes and write their numbers; ``build`` animates the result."""
+    shown = Recorder()
+    count = len(trace.classes)
+    top = min(spec.top, count)
+    order = trace.top_classes(top)
     predicted = trace.prediction
     others = sorted(set(range(count)) - set(order))
-    rec.facts.update({"top": order, "predicted": predicted, "image_sha256": trace.image_sha256})
+    probabilities = [trace.probability_of([k]) for k in order]
+    texts = [
+        shown.number("softmax", [k], p, 4, "activation")
+        for k, p in zip(order, probabilities, strict=True)
+    ]
+    others_probability = trace.probability_of(others)
+    others_line = None
+    if others:
+        rest_text = shown.number("softmax", others, others_probability, 4, "probability_sum")
+        others_line = f"the other {len(others)} classes together: {rest_text}"
+    p_text = shown.number("softmax", [predicted], trace.probability_of([predicted]), 4)
+    h, w = trace.image.shape[:2]
+    return ClassifyPlan(
+        classes=tuple(order),
+        probabilities=tuple(probabilities),
+        texts=tuple(texts),
+        labels=tuple(short_name(trace.classes[k], NAME_LIMIT) for k in order),
+        predicted=predicted,
+        predicted_row=order.index(predicted),
+        verdict_name=short_name(trace.classes[predicted], NAME_LIMIT),
+        verdict_text=p_text,
+        others=tuple(others),
+        others_probability=others_probability,
+        others_line=others_line,
+        heading=f"top {top} of {count} classes" if top < count else f"all {count} classes",
+        image_caption=f"input image ({h}×{w})",
+        picture_size=2.4 if frame.aspect == "1:1" else 3.4,
+        bar_length=3.6 if frame.landscape else 3.2,
+        values=tuple(shown.values),
+        facts={"top": order, "predicted": predicted, "image_sha256": trace.image_sha256},
+    )
 
-    # The image as the network sees it.
-    picture = image_mobject(trace.image, 2.4 if frame.aspect == "1:1" else 3.4)
+
+def _image_block(p: ClassifyPlan, image: np.ndarray, ctx: StepContext) -> Group:
+    """The image as the network sees it, framed and captioned."""
+    theme = ctx.theme
+    picture = image_mobject(image, p.picture_size)
     border = Rectangle(
         width=picture.width, height=picture.height, stroke_color=theme.grid_line, stroke_width=1.5
     ).move_to(picture)
-    h, w = trace.image.shape[:2]
-    caption = text(f"input image ({h}×{w})", theme, LABEL)
+    caption = text(p.image_caption, theme, LABEL)
     caption.next_to(picture, UP, buff=0.15)
-    image_block = Group(caption, picture, border)
+    return Group(caption, picture, border)
 
-    # The chart.
-    texts = [rec.number("softmax", [k], float(probabilities[k]), 4, "activation") for k in order]
-    colours = [theme.accent if k == predicted else theme.muted for k in order]
-    chart = BarRows(
-        [float(probabilities[k]) for k in order],
-        texts,
-        colours,
+
+def _chart(p: ClassifyPlan, ctx: StepContext) -> BarRows:
+    theme = ctx.theme
+    return BarRows(
+        list(p.probabilities),
+        list(p.texts),
+        [theme.accent if k == p.predicted else theme.muted for k in p.classes],
         theme.font,
         theme.text,
         theme.empty_cell,
-        length=3.6 if frame.landscape else 3.2,
+        length=p.bar_length,
         pitch=0.55,
         bar_height=0.34,
         font_size=BODY,
-        labels=[short_name(trace.classes[k], NAME_LIMIT) for k in order],
+        labels=list(p.labels),
         axis=True,
         axis_colour=theme.muted,
     )
-    heading = text(
-        f"top {shown} of {count} classes" if shown < count else f"all {count} classes",
-        theme,
-        LABEL,
-        theme.muted,
-    )
-    heading.next_to(chart, UP, buff=0.25).align_to(chart, LEFT)
-    chart_parts = [heading, chart]
-    rest = None
-    if others:
-        rest_value = float(probabilities[others].astype(np.float64).sum())
-        rest_text = rec.number("softmax", others, rest_value, 4, "probability_sum")
-        rest = number_text(
-            f"the other {len(others)} classes together: {rest_text}",
-            theme.font,
-            LABEL,
-            theme.muted,
-        )
-        rest.next_to(chart, DOWN, buff=0.3).align_to(chart, LEFT)
-        chart_parts.append(rest)
-    row = order.index(predicted)
-    outline = chart.row_box(row, theme.accent)
-    chart_parts.append(outline)
-    chart_block = Group(*chart_parts)
 
-    p_text = rec.number("softmax", [predicted], float(probabilities[predicted]), 4, "activation")
-    verdict = Group(
+
+def _verdict(p: ClassifyPlan, ctx: StepContext) -> Group:
+    theme = ctx.theme
+    return Group(
         text("prediction:", theme, BODY, theme.muted),
-        text(
-            short_name(trace.classes[predicted], NAME_LIMIT),
-            theme,
-            BODY,
-            theme.accent,
-            weight="BOLD",
-        ),
-        number_text(f"probability {p_text}", theme.font, BODY, theme.text),
+        text(p.verdict_name, theme, BODY, theme.accent, weight="BOLD"),
+        number_text(f"probability {p.verdict_text}", theme.font, BODY, theme.text),
     )
 
-    content = frame.content_box()
+
+def _arrange(image_block: Group, chart_block: Group, verdict: Group, frame: Frame) -> None:
+    """Image, chart and verdict side by side (wide), stacked (tall) or in two rows (square)."""
     if frame.landscape:
         verdict.arrange(RIGHT, buff=0.2)
         right = Group(chart_block, verdict).arrange(DOWN, buff=0.5, aligned_edge=LEFT)
@@ -155,7 +190,30 @@ def build(spec: ClassifySpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
         verdict.arrange(DOWN, buff=0.15, aligned_edge=LEFT)
         upper = Group(image_block, verdict).arrange(RIGHT, buff=0.5)
         whole = Group(upper, chart_block).arrange(DOWN, buff=0.45)
-    fit(whole, content)
+    fit(whole, frame.content_box())
+
+
+def build(spec: ClassifySpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+    trace = ctx.need_trace()
+    theme, frame = ctx.theme, ctx.frame
+    p = plan(spec, trace, frame)
+    ctx.recorder.facts.update(p.facts)
+    ctx.recorder.values.extend(dict(v) for v in p.values)
+
+    image_block = _image_block(p, trace.image, ctx)
+    chart = _chart(p, ctx)
+    heading = text(p.heading, theme, LABEL, theme.muted)
+    heading.next_to(chart, UP, buff=0.25).align_to(chart, LEFT)
+    chart_parts = [heading, chart]
+    rest = None
+    if p.others_line is not None:
+        rest = number_text(p.others_line, theme.font, LABEL, theme.muted)
+        rest.next_to(chart, DOWN, buff=0.3).align_to(chart, LEFT)
+        chart_parts.append(rest)
+    outline = chart.row_box(p.predicted_row, theme.accent)
+    chart_parts.append(outline)
+    verdict = _verdict(p, ctx)
+    _arrange(image_block, Group(*chart_parts), verdict, frame)
 
     title = title_for(ctx, "Classification: what the network sees")
     yield Add([title])
