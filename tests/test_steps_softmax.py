@@ -16,6 +16,8 @@ from dry_run import dry_run, trace_file
 from rendering import rgb_frames, run_render
 from scenes.lesson.errors import display_path
 from scenes.lesson.load import validate_lesson
+from scenes.steps.types.softmax import SoftmaxSpec, plan
+from scenes.visuals.layout import Frame
 from scenes.visuals.vector_cells import fmt_wide, parse_wide
 from torch_reference import parse_shown, reference_layers
 
@@ -185,6 +187,51 @@ def test_two_classes(tmp_path: Path) -> None:
     assert record["overflow"] == []
     check_against_torch(record, torch_view(model, trace.image, 0.0))
     assert record["facts"]["rows"] == [[0], [1]]
+
+
+def test_plan_probabilities_equal_torch_softmax(default_model, star_trace) -> None:
+    """The plan alone (no scene): its probabilities are torch.softmax of the logits."""
+    p = plan(SoftmaxSpec(type="softmax", class_name="ring"), star_trace, Frame.for_aspect("9:16"))
+    logits = torch.from_numpy(reference_layers(default_model, star_trace.image)["output"])
+    softmax = torch.softmax(logits.double(), dim=0)
+    assert p.rows == tuple((k,) for k in range(10))
+    assert p.predicted == int(torch.argmax(softmax)) and p.focus == 5
+    table = [v for v in p.values if v["layer"] == "softmax" and v["kind"] == "activation"]
+    # The table's column, the worked division's result, then the comparison's column.
+    assert [v["index"] for v in table] == [[k] for k in range(10)] + [[5]] + [
+        [k] for k in range(10)
+    ]
+    for v in table:
+        (k,) = v["index"]
+        assert v["value"] == pytest.approx(float(softmax[k]), abs=1e-7)
+        assert abs(parse_shown(v["text"]) - float(softmax[k])) <= 0.5e-4 + 1e-9
+    assert p.probability_texts == tuple(v["text"] for v in table[:10])
+    assert p.worked_result == table[10]["text"]
+    # e^z and their sum, as torch computes them; and the comparison's three columns.
+    exps = [v for v in p.values if v["kind"] == "exp"]
+    for v, want in zip(exps, torch.exp(logits.double()).tolist(), strict=False):
+        assert v["value"] == pytest.approx(want, rel=1e-6)
+    argmax, soft, linear = p.compare
+    assert soft.values == pytest.approx(softmax.tolist(), abs=1e-7)
+    assert argmax.values == tuple(float(k == p.predicted) for k in range(10))
+    shifted = logits.double() - logits.double().min()
+    assert linear.values == pytest.approx((shifted / shifted.sum()).tolist(), abs=1e-7)
+    assert p.caption[0].startswith("Softmax is a softer argmax")
+
+
+def test_plan_groups_the_other_classes_of_a_large_model(tmp_path: Path) -> None:
+    model = random_model(15, seed=3, name="fifteen")
+    trace = cnn_model.trace(model, STAR)
+    p = plan(SoftmaxSpec(type="softmax", compare=False), trace, Frame.for_aspect("16:9"))
+    logits = torch.from_numpy(reference_layers(model, trace.image)["output"])
+    softmax = torch.softmax(logits.double(), dim=0)
+    ranked = torch.argsort(-logits, stable=True).tolist()
+    assert [r[0] for r in p.rows[:9]] == ranked[:9]
+    others = list(p.rows[9])
+    assert others == sorted(ranked[9:]) and p.names[9] == "6 other classes"
+    (share,) = [v for v in p.values if v["kind"] == "probability_sum" and v["index"] == others]
+    assert share["value"] == pytest.approx(float(softmax[others].sum()), abs=1e-7)
+    assert p.compare == () and p.caption == ()
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,8 @@ nine largest logits (and the class asked for) and one row for the others.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from manim import (
@@ -36,8 +37,6 @@ from manim import (
 )
 from pydantic import Field
 
-from cnn_model import ops
-
 from ...visuals.bars import BarRows
 from ...visuals.colors import hex_to_rgb, sequential_t
 from ...visuals.glyphs import number_text
@@ -49,7 +48,13 @@ from ...visuals.vector_cells import CellColumn, fmt_wide, number_mobject, place,
 from ..kit.base import Add, Beat, Hold, StepContext, StepSpec
 from ..kit.checks import ClassName, check_class_name, class_index
 from ..kit.common import title_for
+from ..kit.record import Recorder
 from ..kit.registry import StepType, register
+
+if TYPE_CHECKING:
+    from cnn_model.trace import Trace
+
+    from ...visuals.layout import Frame
 
 MAX_ROWS = 10
 PITCH = 0.46
@@ -109,48 +114,201 @@ def _column_header(parts: Sequence[str | tuple[str, str]], ctx: StepContext) -> 
     return _formula(parts, ctx, LABEL, ctx.theme.muted)
 
 
-def build(spec: SoftmaxSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
-    trace = ctx.need_trace()
-    theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
+@dataclass(frozen=True)
+class Column:
+    """One bar chart of the comparison: a way of turning logits into shares."""
+
+    head: str
+    sub: str
+    values: tuple[float, ...]  # each row's share
+    texts: tuple[str, ...]  # as written beside the bars
+
+
+@dataclass(frozen=True)
+class SoftmaxPlan:
+    """What the softmax step shows, chosen from the trace; no Mobject is made here."""
+
+    rows: tuple[tuple[int, ...], ...]  # the classes of each row (one, or the others)
+    names: tuple[str, ...]  # each row's label
+    predicted: int
+    predicted_row: int
+    focus: int  # the class whose division is written out
+    logit_range: tuple[float, float]  # min and max logit: the colour scale's ends
+    row_logits: tuple[float | None, ...]  # each one-class row's logit (None: the others)
+    logit_texts: tuple[str, ...]
+    exp_texts: tuple[str, ...]  # e^z of each row (their sum for the others' row)
+    probability_texts: tuple[str, ...]
+    exp_total_text: str
+    probability_total_text: str
+    power: str  # the exponent as written: "z", or "z − max z" when e^z is shifted
+    worked: tuple[str, ...]  # p(class) = e^z / Σ =
+    worked_result: str  # the focus class's probability
+    compare: tuple[Column, ...]  # argmax, softmax, linear; empty without the comparison
+    compare_labels: tuple[str, ...] | None  # row labels under the first chart (tall frames)
+    caption: tuple[str, ...]  # the comparison's lesson, line by line
+    bar_length: float
+    values: tuple[dict[str, Any], ...]  # every number shown, as the recorder keeps it
+    facts: dict[str, Any]
+
+
+def plan(spec: SoftmaxSpec, trace: Trace, frame: Frame) -> SoftmaxPlan:
+    """Choose the rows and write every number; ``build`` animates the result."""
+    shown = Recorder()
     logits = trace.logits.astype(np.float64)
-    probabilities = trace.probabilities
     count = len(logits)
-    predicted = trace.prediction
     focus = class_index(trace, spec.class_name)
-    terms = trace.softmax_terms()  # e^(z − shift), their sum: from the model package
-    shift, exps, exp_total = terms.shift, terms.exps, terms.total
-    groups = row_groups(logits, focus)
+    terms = trace.softmax_terms()  # e^(z − shift) and their sum, from the model package
+    rows = row_groups(logits, focus)
     all_classes = list(range(count))
-    rec.facts.update(
-        {
-            "rows": groups,
-            "predicted": predicted,
+    row_logits = [float(logits[g[0]]) if len(g) == 1 else None for g in rows]
+    logit_texts = [
+        "…" if z is None else shown.number("output", g, z, 2, "activation")
+        for g, z in zip(rows, row_logits, strict=True)
+    ]
+    exp_texts, probability_texts = [], []
+    for group in rows:
+        value = terms.exp_sum_of(group)
+        kind = "exp" if len(group) == 1 else "exp_sum"
+        exp_texts.append(shown.number("softmax", group, value, kind=kind, text=fmt_wide(value)))
+        kind = "activation" if len(group) == 1 else "probability_sum"
+        probability_texts.append(
+            shown.number("softmax", group, trace.probability_of(group), 4, kind)
+        )
+    total = fmt_wide(terms.total)
+    exp_total_text = shown.number("softmax", all_classes, terms.total, kind="exp_sum", text=total)
+    probability_total_text = shown.number(
+        "softmax", all_classes, trace.probability_of(all_classes), 4, "probability_sum"
+    )
+    focus_exp = float(terms.exps[focus])
+    worked = (
+        f"p({short_name(trace.classes[focus])}) =",
+        shown.number("softmax", [focus], focus_exp, kind="exp", text=fmt_wide(focus_exp)),
+        "/",
+        shown.number("softmax", all_classes, terms.total, kind="exp_sum", text=total),
+        "=",
+    )
+    worked_result = shown.number("softmax", [focus], trace.probability_of([focus]), 4)
+    compare = _compare_columns(rows, trace, shown) if spec.compare else ()
+    return SoftmaxPlan(
+        rows=tuple(tuple(g) for g in rows),
+        names=tuple(
+            short_name(trace.classes[g[0]] if len(g) == 1 else f"{len(g)} other classes")
+            for g in rows
+        ),
+        predicted=trace.prediction,
+        predicted_row=next(i for i, g in enumerate(rows) if trace.prediction in g),
+        focus=focus,
+        logit_range=(float(logits.min()), float(logits.max())),
+        row_logits=tuple(row_logits),
+        logit_texts=tuple(logit_texts),
+        exp_texts=tuple(exp_texts),
+        probability_texts=tuple(probability_texts),
+        exp_total_text=exp_total_text,
+        probability_total_text=probability_total_text,
+        power="z" if terms.shift == 0 else "z − max z",
+        worked=worked,
+        worked_result=worked_result,
+        compare=compare,
+        compare_labels=None
+        if frame.landscape
+        else tuple(
+            short_name(trace.classes[g[0]]) if len(g) == 1 else f"{len(g)} others" for g in rows
+        ),
+        caption=_caption(trace) if spec.compare else (),
+        bar_length=1.1 if frame.landscape else 0.9,
+        values=tuple(shown.values),
+        facts={
+            "rows": rows,
+            "predicted": trace.prediction,
             "class": focus,
-            "exp_shift": shift,
+            "exp_shift": terms.shift,
             "classes": count,
-        }
+        },
     )
 
-    # ---- the table: class | logit | e^z | p ----
-    names = VGroup()
-    for group in groups:
-        label = trace.classes[group[0]] if len(group) == 1 else f"{len(group)} other classes"
-        names.add(number_text(short_name(label), theme.font, BODY, theme.text))
-    z_lo, z_hi = float(logits.min()), float(logits.max())
-    rec.heatmap("output", [], logits, (z_lo, z_hi), theme.logit.name)
-    logit_texts, logit_rgb = [], []
+
+def _compare_columns(rows: list[list[int]], trace: Trace, shown: Recorder) -> tuple[Column, ...]:
+    """Argmax (one-hot), the model's softmax and a linear normalisation, row by row."""
+    ways = [
+        ("argmax", "(one-hot)", trace.argmax_share_of, 0),
+        ("softmax", "(the model's)", trace.probability_of, 4),
+        ("linear", "(z − min z) / Σ", trace.linear_share_of, 4),
+    ]
+    columns = []
+    for head, sub, share_of, decimals in ways:
+        values = [share_of(g) for g in rows]
+        texts = []
+        for group, value in zip(rows, values, strict=True):
+            kind = head if head != "linear" else "linear_share"
+            if head == "softmax":
+                kind = "activation" if len(group) == 1 else "probability_sum"
+            texts.append(shown.number("softmax", group, value, decimals, kind))
+        columns.append(Column(head, sub, tuple(values), tuple(texts)))
+    return tuple(columns)
+
+
+def _caption(trace: Trace) -> tuple[str, ...]:
+    """What the comparison shows for these logits."""
+    predicted = [trace.prediction]
+    if trace.probability_of(predicted) > trace.linear_share_of(predicted):
+        return (
+            "Softmax is a softer argmax: exponentials stretch the gaps,",
+            "so the top class takes far more than under a linear rescale,",
+            "yet every class keeps a share above zero.",
+        )
+    return (
+        "These logits are close, so softmax spreads probability",
+        "about as evenly as a linear rescale; argmax would still",
+        "give everything to one class.",
+    )
+
+
+# --- the table --------------------------------------------------------------
+
+
+@dataclass
+class _Table:
+    """The table's pieces, placed row by row on one baseline each."""
+
+    names: VGroup
+    cells: CellColumn
+    exps: VGroup
+    probabilities: VGroup
+    headers: list[VMobject]  # class, logit z, e^z, p
+    rules: list[Line]  # under the e^z and p columns
+    sums: list[VMobject]  # Σ, the e^z sum, the p sum
+    legend: Legend
+    outline: Rectangle
+    tag: VMobject
+    prob_right: float
+
+    def group(self) -> Group:
+        return Group(
+            *self.headers,
+            self.names,
+            self.cells,
+            self.exps,
+            self.probabilities,
+            *self.rules,
+            *self.sums,
+            self.legend,
+            self.outline,
+            self.tag,
+        )
+
+
+def _logit_cells(p: SoftmaxPlan, ctx: StepContext) -> CellColumn:
+    """The logits as cells coloured light to dark over [min, max] → [0.2, 1]."""
+    theme = ctx.theme
+    z_lo, z_hi = p.logit_range
     empty = np.array(hex_to_rgb(theme.empty_cell), dtype=np.uint8)
-    for group in groups:
-        if len(group) == 1:
-            k = group[0]
-            logit_texts.append(rec.number("output", [k], float(logits[k]), 2, "activation"))
-            logit_rgb.append(theme.logit.rgb(sequential_t(logits[k], z_lo, z_hi, 0.2)))
-        else:
-            logit_texts.append("…")
-            logit_rgb.append(empty)
-    cells = CellColumn(
-        logit_texts,
-        np.array(logit_rgb, dtype=np.uint8),
+    rgb = [
+        empty if z is None else theme.logit.rgb(sequential_t(z, z_lo, z_hi, 0.2))
+        for z in p.row_logits
+    ]
+    return CellColumn(
+        list(p.logit_texts),
+        np.array(rgb, dtype=np.uint8),
         CELL_W,
         CELL_H,
         PITCH,
@@ -158,284 +316,221 @@ def build(spec: SoftmaxSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
         BODY,
         theme.grid_line,
     )
-    exp_numbers = VGroup()
-    prob_numbers = VGroup()
-    for group in groups:
-        value = terms.exp_sum_of(group)
-        shown = rec.number(
-            "softmax",
-            group,
-            value,
-            kind="exp" if len(group) == 1 else "exp_sum",
-            text=fmt_wide(value),
-        )
-        exp_numbers.add(number_mobject(shown, theme.font, BODY, theme.text))
-        if len(group) == 1:
-            p_text = rec.number("softmax", group, float(probabilities[group[0]]), 4, "activation")
-        else:
-            p_text = rec.number(
-                "softmax",
-                group,
-                terms.probability_sum_of(group),
-                4,
-                "probability_sum",
-            )
-        prob_numbers.add(number_text(p_text, theme.font, BODY, theme.text))
 
-    # Columns: names right-aligned at 0, then the cells, e^z and p right-aligned,
-    # every row on one baseline.
+
+def _table(p: SoftmaxPlan, ctx: StepContext) -> _Table:
+    """Columns: names right-aligned at 0, then the cells, e^z and p right-aligned."""
+    theme = ctx.theme
+    rows = len(p.rows)
+    names = VGroup(*[number_text(n, theme.font, BODY, theme.text) for n in p.names])
+    exps = VGroup(*[number_mobject(t, theme.font, BODY, theme.text) for t in p.exp_texts])
+    probs = VGroup(*[number_text(t, theme.font, BODY, theme.text) for t in p.probability_texts])
+    cells = _logit_cells(p, ctx)
     for i, name in enumerate(names):
         place(name, 0.0, -i * PITCH, "r", theme.font, BODY)
-    cells.move_to(np.array([0.3 + CELL_W / 2, -(len(groups) - 1) * PITCH / 2, 0.0]))
-    exp_width = max(m.width for m in exp_numbers)
-    exp_right = cells.get_right()[0] + 0.45 + max(exp_width, 1.2)
-    prob_width = max(m.width for m in prob_numbers)
-    prob_right = exp_right + 0.55 + max(prob_width, 1.1)
-    for i, (e_mob, p_mob) in enumerate(zip(exp_numbers, prob_numbers, strict=True)):
+    cells.move_to(np.array([0.3 + CELL_W / 2, -(rows - 1) * PITCH / 2, 0.0]))
+    exp_width = max(max(m.width for m in exps), 1.2)
+    exp_right = cells.get_right()[0] + 0.45 + exp_width
+    prob_width = max(max(m.width for m in probs), 1.1)
+    prob_right = exp_right + 0.55 + prob_width
+    for i, (e_mob, p_mob) in enumerate(zip(exps, probs, strict=True)):
         place(e_mob, exp_right, -i * PITCH, "r", theme.font, BODY)
         place(p_mob, prob_right, -i * PITCH, "r", theme.font, BODY)
-    header_y = PITCH * 1.1
-    h_name = place(_column_header(["class"], ctx), 0.0, header_y, "r", theme.font, LABEL)
-    h_logit = place(
-        _column_header(["logit z"], ctx), cells.get_center()[0], header_y, "c", theme.font, LABEL
-    )
-    h_exp = place(
-        _column_header([("e", "z")] if shift == 0 else [("e", "z − max z")], ctx),
-        exp_right,
-        header_y,
-        "r",
-        theme.font,
-        LABEL,
-    )
-    h_prob = place(
-        _column_header(["p = ", ("e", "z"), " / Σ"], ctx),
-        prob_right,
-        header_y,
-        "r",
-        theme.font,
-        LABEL,
-    )
-    bottom_y = -(len(groups) - 1) * PITCH - PITCH * 0.6
-    rule_exp = Line(
-        np.array([exp_right - max(exp_width, 1.2), bottom_y, 0.0]),
-        np.array([exp_right, bottom_y, 0.0]),
-        color=theme.muted,
-        stroke_width=1.5,
-    )
-    rule_prob = Line(
-        np.array([prob_right - max(prob_width, 1.1), bottom_y, 0.0]),
-        np.array([prob_right, bottom_y, 0.0]),
-        color=theme.muted,
-        stroke_width=1.5,
-    )
-    total_text = rec.number(
-        "softmax", all_classes, exp_total, kind="exp_sum", text=fmt_wide(exp_total)
-    )
-    prob_total = terms.probability_sum_of(all_classes)
-    total_p_text = rec.number("softmax", all_classes, prob_total, 4, "probability_sum")
-    sum_y = bottom_y - PITCH * 0.55
-    exp_sum = place(
-        number_mobject(total_text, theme.font, BODY, theme.text),
-        exp_right,
-        sum_y,
-        "r",
-        theme.font,
-        BODY,
-    )
-    sum_label = place(
-        number_text("Σ", theme.font, BODY, theme.muted),
-        min(exp_sum.get_left()[0], exp_right - max(exp_width, 1.2)) - 0.12,
-        sum_y,
-        "r",
-        theme.font,
-        BODY,
-    )
-    prob_sum = place(
-        number_text(total_p_text, theme.font, BODY, theme.text),
-        prob_right,
-        sum_y,
-        "r",
-        theme.font,
-        BODY,
-    )
+    headers = _headers(p, ctx, cells.get_center()[0], exp_right, prob_right)
+    bottom_y = -(rows - 1) * PITCH - PITCH * 0.6
+    rules = [
+        Line(
+            np.array([right - width, bottom_y, 0.0]),
+            np.array([right, bottom_y, 0.0]),
+            color=theme.muted,
+            stroke_width=1.5,
+        )
+        for right, width in ((exp_right, exp_width), (prob_right, prob_width))
+    ]
+    sums = _sums(p, ctx, bottom_y - PITCH * 0.55, exp_right - exp_width, exp_right, prob_right)
+    z_lo, z_hi = p.logit_range
     legend = Legend(
         theme.logit, z_lo, z_hi, "logit", theme.font, theme.text, width=2.0, t_lo=0.2, t_hi=1.0
     )
     # Under the names and logits, where the sums' row has room.
     legend.move_to(np.array([0.0, bottom_y - 0.05, 0.0]), aligned_edge=UP)
     legend.align_to(cells, RIGHT)
-    row_of = {k: i for i, g in enumerate(groups) for k in g}
-    row_index = row_of[predicted]
+    left = names.get_left()[0]
     outline = Rectangle(
-        width=prob_right - names.get_left()[0] + 0.3,
+        width=prob_right - left + 0.3,
         height=PITCH * 0.95,
         stroke_color=theme.accent,
         stroke_width=3,
     )
-    outline.move_to(np.array([(names.get_left()[0] + prob_right) / 2, -row_index * PITCH, 0.0]))
+    outline.move_to(np.array([(left + prob_right) / 2, -p.predicted_row * PITCH, 0.0]))
     tag = text("predicted", theme, LABEL, theme.accent)
     tag.next_to(outline, LEFT, buff=0.12)
+    return _Table(names, cells, exps, probs, headers, rules, sums, legend, outline, tag, prob_right)
 
-    # One division written out: p(class) = e^z / Σ = value.
-    f_exp = rec.number(
-        "softmax", [focus], float(exps[focus]), kind="exp", text=fmt_wide(float(exps[focus]))
-    )
-    f_total = rec.number(
-        "softmax", all_classes, exp_total, kind="exp_sum", text=fmt_wide(exp_total)
-    )
-    f_p = rec.number("softmax", [focus], float(probabilities[focus]), 4, "activation")
-    worked = _formula(
-        [f"p({short_name(trace.classes[focus])}) =", f_exp, "/", f_total, "="], ctx, BODY
-    )
-    p_mob = number_text(f_p, theme.font, BODY, theme.accent)
-    p_mob.shift(RIGHT * (worked.get_right()[0] + BODY * 0.006 - p_mob.get_left()[0]))
-    worked.add(p_mob)
-    table = Group(
-        h_name,
-        h_logit,
-        h_exp,
-        h_prob,
-        names,
-        cells,
-        exp_numbers,
-        prob_numbers,
-        rule_exp,
-        rule_prob,
-        sum_label,
-        exp_sum,
-        prob_sum,
-        legend,
-        outline,
-        tag,
-    )
-    power = "z" if shift == 0 else "z − max z"
-    formula = _formula(["softmax:   p =", ("e", power), "/ Σ", ("e", power)], ctx, BODY)
 
-    # ---- the comparison: argmax, softmax, linear ----
-    compare: Group | None = None
-    caption: VGroup | None = None
-    if spec.compare:
-        shares = ops.linear_shares(logits)
-        labelled = not frame.landscape
-        columns = []
-        charts: list[BarRows] = []
-        specs = [
-            ("argmax", "(one-hot)", "argmax"),
-            ("softmax", "(the model's)", "activation"),
-            ("linear", "(z − min z) / Σ", "linear_share"),
-        ]
-        bar_len = 1.1 if frame.landscape else 0.9
-        for c, (head, sub, kind) in enumerate(specs):
-            values, texts = [], []
-            for group in groups:
-                if kind == "argmax":
-                    value = 1.0 if predicted in group else 0.0
-                    shown = rec.number("softmax", group, value, 0, "argmax")
-                elif kind == "activation":
-                    value = terms.probability_sum_of(group)
-                    shown = rec.number(
-                        "softmax",
-                        group,
-                        value,
-                        4,
-                        "activation" if len(group) == 1 else "probability_sum",
-                    )
-                else:
-                    value = ops.share_sum(shares, group)
-                    shown = rec.number("softmax", group, value, 4, "linear_share")
-                values.append(value)
-                texts.append(shown)
-            colours = [theme.accent if predicted in g else theme.muted for g in groups]
-            bars = BarRows(
-                values,
-                texts,
-                colours,
-                theme.font,
-                theme.text,
-                theme.empty_cell,
-                length=bar_len,
-                pitch=PITCH,
-                bar_height=CELL_H * 0.8,
-                font_size=BODY,
-                labels=[
-                    short_name(trace.classes[g[0]]) if len(g) == 1 else f"{len(g)} others"
-                    for g in groups
-                ]
-                if labelled and c == 0
-                else None,
-            )
-            head_mob = VGroup(
-                number_text(head, theme.font, LABEL, theme.text),
-                number_text(sub, theme.font, LABEL * 0.85, theme.muted),
-            ).arrange(DOWN, buff=0.06)
-            head_mob.next_to(bars.tracks, UP, buff=0.18)
-            head_mob.align_to(bars.tracks, LEFT)
-            columns.append(Group(head_mob, bars))
-            charts.append(bars)
-        compare = Group(*columns).arrange(RIGHT, buff=0.35, aligned_edge=DOWN)
-        top_prob = float(probabilities[predicted])
-        top_share = float(shares[predicted])
-        if top_prob > top_share:
-            lines = [
-                "Softmax is a softer argmax: exponentials stretch the gaps,",
-                "so the top class takes far more than under a linear rescale,",
-                "yet every class keeps a share above zero.",
-            ]
-        else:
-            lines = [
-                "These logits are close, so softmax spreads probability",
-                "about as evenly as a linear rescale; argmax would still",
-                "give everything to one class.",
-            ]
-        caption = VGroup(*[text(line, theme, LABEL, theme.muted) for line in lines]).arrange(
-            DOWN, buff=0.08, aligned_edge=LEFT
+def _headers(
+    p: SoftmaxPlan, ctx: StepContext, logit_x: float, exp_right: float, prob_right: float
+) -> list[VMobject]:
+    font, y = ctx.theme.font, PITCH * 1.1
+    return [
+        place(_column_header(["class"], ctx), 0.0, y, "r", font, LABEL),
+        place(_column_header(["logit z"], ctx), logit_x, y, "c", font, LABEL),
+        place(_column_header([("e", p.power)], ctx), exp_right, y, "r", font, LABEL),
+        place(_column_header(["p = ", ("e", "z"), " / Σ"], ctx), prob_right, y, "r", font, LABEL),
+    ]
+
+
+def _sums(
+    p: SoftmaxPlan,
+    ctx: StepContext,
+    y: float,
+    exp_left: float,
+    exp_right: float,
+    prob_right: float,
+) -> list[VMobject]:
+    """The row of sums: Σ e^z, and the probabilities' sum (1)."""
+    theme = ctx.theme
+    exp_sum = number_mobject(p.exp_total_text, theme.font, BODY, theme.text)
+    place(exp_sum, exp_right, y, "r", theme.font, BODY)
+    sigma = number_text("Σ", theme.font, BODY, theme.muted)
+    place(sigma, min(exp_sum.get_left()[0], exp_left) - 0.12, y, "r", theme.font, BODY)
+    prob_sum = number_text(p.probability_total_text, theme.font, BODY, theme.text)
+    place(prob_sum, prob_right, y, "r", theme.font, BODY)
+    return [sigma, exp_sum, prob_sum]
+
+
+def _worked(p: SoftmaxPlan, ctx: StepContext) -> VGroup:
+    """One division written out: p(class) = e^z / Σ = value."""
+    worked = _formula(list(p.worked), ctx, BODY)
+    result = number_text(p.worked_result, ctx.theme.font, BODY, ctx.theme.accent)
+    result.shift(RIGHT * (worked.get_right()[0] + BODY * 0.006 - result.get_left()[0]))
+    worked.add(result)
+    return worked
+
+
+# --- the comparison ---------------------------------------------------------
+
+
+def _charts(p: SoftmaxPlan, ctx: StepContext) -> tuple[Group, list[BarRows], VGroup]:
+    """The comparison's bar charts side by side, and its caption."""
+    theme = ctx.theme
+    colours = [theme.accent if p.predicted in g else theme.muted for g in p.rows]
+    columns, charts = [], []
+    for c, column in enumerate(p.compare):
+        bars = BarRows(
+            list(column.values),
+            list(column.texts),
+            colours,
+            theme.font,
+            theme.text,
+            theme.empty_cell,
+            length=p.bar_length,
+            pitch=PITCH,
+            bar_height=CELL_H * 0.8,
+            font_size=BODY,
+            labels=list(p.compare_labels) if p.compare_labels is not None and c == 0 else None,
         )
+        head = VGroup(
+            number_text(column.head, theme.font, LABEL, theme.text),
+            number_text(column.sub, theme.font, LABEL * 0.85, theme.muted),
+        ).arrange(DOWN, buff=0.06)
+        head.next_to(bars.tracks, UP, buff=0.18)
+        head.align_to(bars.tracks, LEFT)
+        columns.append(Group(head, bars))
+        charts.append(bars)
+    compare = Group(*columns).arrange(RIGHT, buff=0.35, aligned_edge=DOWN)
+    caption = VGroup(*[text(line, theme, LABEL, theme.muted) for line in p.caption]).arrange(
+        DOWN, buff=0.08, aligned_edge=LEFT
+    )
+    return compare, charts, caption
 
-    # ---- layout for the aspect ----
+
+def _arrange(
+    formula: VGroup,
+    table: _Table,
+    table_block: Group,
+    comparison: tuple[Group, list[BarRows], VGroup] | None,
+    frame: Frame,
+) -> list[Group]:
+    """Lay the step out for the aspect; returns what a square frame clears before the
+    comparison."""
     content = frame.content_box()
-    title = title_for(ctx, "Softmax: from logits to probabilities")
-    worked.next_to(table, DOWN, buff=0.3)
-    worked.align_to(names, LEFT)
-    table_block = Group(table, worked)
-    if compare is not None and caption is not None and frame.landscape:
+    if comparison is not None and frame.landscape:
         # Bars beside the table, row for row; the caption under the bars.
+        compare, charts, caption = comparison
         first_track = charts[0].tracks[0]
         compare.shift(
-            np.array([prob_right + 1.3 - compare.get_left()[0], -first_track.get_center()[1], 0])
+            np.array(
+                [table.prob_right + 1.3 - compare.get_left()[0], -first_track.get_center()[1], 0]
+            )
         )
         caption.next_to(compare, DOWN, buff=0.35).align_to(compare, LEFT)
         whole = Group(formula, Group(table_block, compare, caption))
         formula.next_to(whole[1], UP, buff=0.3)
         fit(whole, content)
-        scene_parts: list[Group | VGroup | VMobject] = [whole]
-    elif compare is not None and caption is not None and frame.portrait:
+        return [whole]
+    if comparison is not None and frame.portrait:
+        compare, _, caption = comparison
         lower = Group(compare, caption).arrange(DOWN, buff=0.3)
         whole = Group(formula, table_block, lower).arrange(DOWN, buff=0.4)
         fit(whole, content)
-        scene_parts = [whole]
-    else:
-        upper = Group(formula, table_block).arrange(DOWN, buff=0.3)
-        fit(upper, content)
-        if compare is not None and caption is not None:
-            lower = Group(compare, caption).arrange(DOWN, buff=0.35)
-            fit(lower, content)
-        scene_parts = [upper]
+        return [whole]
+    upper = Group(formula, table_block).arrange(DOWN, buff=0.3)
+    fit(upper, content)
+    if comparison is not None:
+        compare, _, caption = comparison
+        lower = Group(compare, caption).arrange(DOWN, buff=0.35)
+        fit(lower, content)
+    return [upper]
 
-    # ---- the beats ----
-    yield Add([title])
+
+# --- the step ---------------------------------------------------------------
+
+
+def build(spec: SoftmaxSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+    trace = ctx.need_trace()
+    theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
+    p = plan(spec, trace, frame)
+    rec.facts.update(p.facts)
+    rec.heatmap("output", [], trace.logits.astype(np.float64), p.logit_range, theme.logit.name)
+    rec.values.extend(dict(v) for v in p.values)
+
+    table = _table(p, ctx)
+    table_group = table.group()
+    worked = _worked(p, ctx)
+    formula = _formula(["softmax:   p =", ("e", p.power), "/ Σ", ("e", p.power)], ctx, BODY)
+    comparison = _charts(p, ctx) if p.compare else None
+    worked.next_to(table_group, DOWN, buff=0.3)
+    worked.align_to(table.names, LEFT)
+    scene_parts = _arrange(formula, table, Group(table_group, worked), comparison, frame)
+
+    h_name, h_logit, h_exp, h_prob = table.headers
+    rule_exp, rule_prob = table.rules
+    sigma, exp_sum, prob_sum = table.sums
+    yield Add([title_for(ctx, "Softmax: from logits to probabilities")])
     yield Beat([FadeIn(formula)], 0.8)
-    yield Beat([FadeIn(h_name), FadeIn(h_logit), FadeIn(names), FadeIn(cells), FadeIn(legend)], 1.0)
+    yield Beat(
+        [
+            FadeIn(h_name),
+            FadeIn(h_logit),
+            FadeIn(table.names),
+            FadeIn(table.cells),
+            FadeIn(table.legend),
+        ],
+        1.0,
+    )
     yield Hold(0.8)
-    yield Beat([FadeIn(h_exp), FadeIn(exp_numbers, lag_ratio=0.08)], 1.2)
-    yield Beat([FadeIn(rule_exp), FadeIn(sum_label), FadeIn(exp_sum)], 0.8)
+    yield Beat([FadeIn(h_exp), FadeIn(table.exps, lag_ratio=0.08)], 1.2)
+    yield Beat([FadeIn(rule_exp), FadeIn(sigma), FadeIn(exp_sum)], 0.8)
     yield Hold(0.6)
-    yield Beat([FadeIn(h_prob), FadeIn(prob_numbers, lag_ratio=0.08)], 1.2)
+    yield Beat([FadeIn(h_prob), FadeIn(table.probabilities, lag_ratio=0.08)], 1.2)
     yield Beat([FadeIn(rule_prob), FadeIn(prob_sum)], 0.8)
     yield Hold(0.6)
-    yield Beat([FadeIn(outline), FadeIn(tag)], 0.8)
+    yield Beat([FadeIn(table.outline), FadeIn(table.tag)], 0.8)
     yield Beat([FadeIn(worked)], 0.8)
     yield Hold(1.2)
-    if compare is not None and caption is not None:
+    if comparison is not None:
+        compare, _, caption = comparison
         if not frame.landscape and not frame.portrait:
             yield Beat([FadeOut(m) for m in scene_parts], 0.6)
         for column in compare:
