@@ -17,6 +17,8 @@ from dry_run import dry_run, trace_file
 from rendering import rgb_frames, run_render
 from scenes.lesson.errors import display_path
 from scenes.lesson.load import validate_lesson
+from scenes.steps.types.flatten import FlattenSpec, plan
+from scenes.visuals.layout import Frame
 from torch_reference import parse_shown, reference_layers
 
 STAR = ROOT / "lessons" / "images" / "star_1.png"
@@ -192,6 +194,71 @@ def test_flatten_without_products_still_adds_up(default_model, star, tmp_path: P
     (bias,) = of_kind(record, "bias")
     (logit,) = of_kind(record, "activation")
     assert rest["value"] + bias["value"] == pytest.approx(logit["value"], abs=1e-4)
+
+
+def planned(values: tuple[dict[str, Any], ...], kind: str) -> list[dict[str, Any]]:
+    return [v for v in values if v["kind"] == kind]
+
+
+@pytest.mark.parametrize(
+    ("step", "aspect", "cls", "shown"),
+    [
+        ({"terms": 4}, "16:9", None, None),
+        ({"class_name": "ring", "terms": 6, "pick": "first"}, "9:16", 5, [0, 1, 2, 3, 4, 5]),
+        ({"class_name": 0, "terms": 0, "readout": 0}, "1:1", 0, []),
+    ],
+)
+def test_plan_products_and_logit_equal_torch(
+    default_model, star_trace, step, aspect, cls, shown
+) -> None:
+    """The plan alone (no scene): its products and logit are torch's flatten · W + b."""
+    p = plan(FlattenSpec(type="flatten", **step), star_trace, Frame.for_aspect(aspect))
+    ref = reference_layers(default_model, star_trace.image)
+    flat = torch.from_numpy(ref["flatten"]).double()
+    weight = default_model.output.weight.detach().double()
+    bias = default_model.output.bias.detach().double()
+    logits = flat @ weight.T + bias
+    want_cls = int(torch.argmax(logits)) if cls is None else cls
+    assert p.class_index == want_cls and p.facts["class"] == want_cls
+    products = weight[want_cls] * flat
+    if shown is None:  # the largest in size, largest first
+        shown = torch.argsort(-products.abs(), stable=True)[: step["terms"]].tolist()
+    assert list(p.shown) == shown
+    rows = planned(p.values, "product")
+    assert [r["index"] for r in rows] == [[want_cls, i] for i in shown]
+    for row, i in zip(rows, shown, strict=True):
+        assert row["value"] == pytest.approx(float(products[i]), abs=1e-7)
+        assert abs(parse_shown(row["text"]) - float(products[i])) <= 0.5e-4 + 1e-9
+    (rest,) = planned(p.values, "rest_sum")
+    others = [i for i in range(1690) if i not in shown]
+    assert rest["value"] == pytest.approx(float(products[others].sum()), abs=1e-5)
+    (b,) = planned(p.values, "bias")
+    assert b["value"] == pytest.approx(float(bias[want_cls]), abs=1e-7)
+    (logit,) = [v for v in planned(p.values, "activation") if v["layer"] == "output"]
+    assert logit["value"] == pytest.approx(float(logits[want_cls]), abs=1e-5)
+    partial = planned(p.values, "partial_sum")
+    parts = sum(v["value"] for v in [*partial, rest, b])
+    assert parts == pytest.approx(float(logits[want_cls]), abs=1e-4)
+    if shown:
+        assert partial[0]["value"] == pytest.approx(float(products[shown].sum()), abs=1e-6)
+    # The sum rows end with the logit as written, and the table lists each product's cell.
+    assert p.sum_rows[-1][1] == logit["text"]
+    for row, i in zip(p.table_rows, shown, strict=True):
+        c, y, x = (int(v) for v in row[1].strip("()").split(", "))
+        assert ref["max_pool_2"][c, y, x] == ref["flatten"][i]
+
+
+def test_plan_reads_the_channels_last_order(hwc_star) -> None:
+    model, trace, _ = hwc_star
+    p = plan(FlattenSpec(type="flatten", readout=2), trace, Frame.for_aspect("1:1"))
+    ref = reference_layers(model, trace.image)
+    assert p.order == "hwc" and [e.index for e in p.readout] == [0, 1, 10]
+    pool = torch.from_numpy(ref["max_pool_2"])
+    np.testing.assert_array_equal(pool.permute(1, 2, 0).reshape(-1).numpy(), ref["flatten"])
+    for entry in p.readout:
+        c, y, x = entry.source
+        assert (y * 13 + x) * 10 + c == entry.index
+        assert ref["max_pool_2"][c, y, x] == ref["flatten"][entry.index]
 
 
 LESSON = """title: Flatten errors

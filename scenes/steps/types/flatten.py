@@ -16,8 +16,9 @@ the trace's. Every number is recorded with its layer and index.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Literal
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from manim import (
@@ -51,7 +52,13 @@ from ...visuals.vector_strip import VectorStrip
 from ..kit.base import Add, Beat, Hold, StepContext, StepSpec
 from ..kit.checks import ClassName, check_class_name, class_index
 from ..kit.common import MapColours, title_for
+from ..kit.record import Recorder
 from ..kit.registry import StepType, register
+
+if TYPE_CHECKING:
+    from cnn_model.trace import LogitTerms, Trace
+
+    from ...visuals.layout import Frame
 
 SOURCE = "max_pool_2"
 ORDER_NAMES = {
@@ -112,16 +119,6 @@ def reading_rule(order: str, channels: int) -> str:
     return "Read channel by channel, row by row"
 
 
-def sources_in_order(order: str, shape: tuple[int, int, int]) -> np.ndarray:
-    """(N, 3) source cell of every vector entry, in the vector's order."""
-    channels, height, width = shape
-    c, y, x = np.meshgrid(np.arange(channels), np.arange(height), np.arange(width), indexing="ij")
-    cells = np.stack([c, y, x], axis=-1)  # (C, H, W, 3)
-    if order == "hwc":
-        cells = cells.transpose(1, 2, 0, 3)
-    return cells.reshape(-1, 3)
-
-
 def picked_terms(products: np.ndarray, count: int, pick: str) -> list[int]:
     if count == 0:
         return []
@@ -131,28 +128,207 @@ def picked_terms(products: np.ndarray, count: int, pick: str) -> list[int]:
     return [int(i) for i in order[:count]]
 
 
+@dataclass(frozen=True)
+class ReadoutEntry:
+    """One vector entry explained during the read-out."""
+
+    index: int
+    source: tuple[int, int, int]  # (c, y, x) in the pooled block
+    line: str  # "x[i] = channel c, row y, column x = value"
+    formula: str  # the index formula for that cell
+
+
+@dataclass(frozen=True)
+class FlattenPlan:
+    """What the flatten step shows, chosen from the trace; no Mobject is made here."""
+
+    order: str  # "chw" or "hwc"
+    shape: tuple[int, int, int]  # the pooled block (channels, height, width)
+    count: int  # entries of the vector
+    sources: np.ndarray  # (count, 3): the cell each entry is read from
+    class_index: int
+    heading: str
+    maps_caption: str
+    rule: str  # how the block is read, in words
+    order_name: str
+    general_formula: str
+    strip_caption: str
+    readout: tuple[ReadoutEntry, ...]
+    read: int  # entries read out one by one, before the quick sweep
+    sweep_note: str
+    x_caption: str
+    w_caption: str
+    dot_formula: str
+    shown: tuple[int, ...]  # the entries whose products are written out
+    table_header: tuple[str, ...]
+    table_rows: tuple[tuple[str, ...], ...]
+    sum_rows: tuple[tuple[str, str, str], ...]  # sign, number, what it is
+    # Layout numbers (scene units) for the frame's aspect.
+    per_row: int
+    map_columns: int
+    map_size: float
+    cell_width: float
+    row_height: float  # of the strip being filled
+    dense_row_height: float  # of the two strips lined up for the dot product
+    pitch: float  # of the tables' rows
+    readout_width: float
+    sweep_seconds: float  # of the quick read-out
+    values: tuple[dict[str, Any], ...]  # every number shown, as the recorder keeps it
+    facts: dict[str, Any]
+
+
+def plan(spec: FlattenSpec, trace: Trace, frame: Frame) -> FlattenPlan:
+    """Choose the class, the products and the explained entries, and write their numbers;
+    ``build`` animates the result."""
+    pool, flat = trace.activations[SOURCE], trace.activations["flatten"]
+    shape = (int(pool.shape[0]), int(pool.shape[1]), int(pool.shape[2]))
+    count, order = len(flat), trace.flatten_order
+    sources = trace.flatten_sources()
+    if not np.array_equal(flat, pool[sources[:, 0], sources[:, 1], sources[:, 2]]):
+        raise RuntimeError(
+            f"the trace's flatten does not follow its order {order!r}; the step would mislead"
+        )
+    cls = class_index(trace, spec.class_name)
+    name = short_name(trace.classes[cls], 18)
+    shown = picked_terms(trace.explain_dense(cls).products, spec.terms, spec.pick)
+    terms = trace.logit_terms(cls, shown)
+    record = Recorder()
+    table_rows, sum_rows = _dot_product_rows(terms, sources, name, record)
+    readout = _readout(spec, trace, sources, record)
+    read = readout[-1].index + 1 if readout else 0
+    per_row = min(PER_ROW.get(frame.aspect, 130), count)
+    channels, height, width = shape
+    square = frame.aspect == "1:1"
+    return FlattenPlan(
+        order=order,
+        shape=shape,
+        count=count,
+        sources=sources,
+        class_index=cls,
+        heading=f"Flatten: {height}×{width}×{channels} → {count}",
+        maps_caption=f"{SOURCE}: {channels} maps of {height}×{width}",
+        rule=reading_rule(order, channels),
+        order_name=ORDER_NAMES[order],
+        general_formula=general_formula(order, shape),
+        strip_caption=f"flatten: a vector of {count:,} values",
+        readout=readout,
+        read=read,
+        sweep_note=f"… and the other {count - read:,} values, in the same order"
+        if read < count
+        else "every value read, in the model's order",
+        x_caption=f"x = flatten ({count:,} values)",
+        w_caption=f"w = the output layer's weights for '{name}' (row {cls})",
+        dot_formula=f"z[{cls}] = Σ w[{cls}, i] · x[i] + b[{cls}]   (i = 0 … {count - 1})",
+        shown=tuple(shown),
+        table_header=("i", "from (c, y, x)", f"w[{cls}, i]", "x[i]", "w · x"),
+        table_rows=table_rows,
+        sum_rows=sum_rows,
+        per_row=per_row,
+        map_columns=channels if frame.landscape else int(np.ceil(channels / 2)),
+        map_size=0.85 if square else 1.0,
+        cell_width=(12.6 if frame.landscape else 7.0) / per_row,
+        row_height=0.11 if square else 0.16,
+        dense_row_height=0.075 if square else 0.12,
+        pitch=0.38 if square else 0.42,
+        readout_width=min(frame.content_box().width, 9.0),
+        sweep_seconds=spec.sweep_seconds,
+        values=tuple(record.values),
+        facts={
+            "order": order,
+            "class": cls,
+            "class_name": name,
+            "per_row": per_row,
+            "source_shape": list(shape),
+            "terms": shown,
+            "term_sources": [[int(v) for v in sources[i]] for i in shown],
+            "pick": spec.pick,
+            **(
+                {"readout": [{"index": e.index, "source": list(e.source)} for e in readout]}
+                if readout
+                else {}
+            ),
+        },
+    )
+
+
+def _dot_product_rows(
+    terms: LogitTerms, sources: np.ndarray, name: str, record: Recorder
+) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, str, str], ...]]:
+    """The table of written-out products, and the sums that give the logit."""
+    cls, shown = terms.class_index, terms.shown
+    table_rows = []
+    for n, i in enumerate(shown):
+        c, y, x = (int(v) for v in sources[i])
+        table_rows.append(
+            (
+                str(i),
+                f"({c}, {y}, {x})",
+                record.number("output", [cls, i], float(terms.weights[n]), 4, "weight"),
+                record.number("flatten", [i], float(terms.inputs[n]), 4, "activation"),
+                record.number("output", [cls, i], float(terms.products[n]), 4, "product"),
+            )
+        )
+    sum_rows: list[tuple[str, str, str]] = []
+    if shown:
+        partial = record.number("output", [cls, *shown], terms.shown_sum, 4, "partial_sum")
+        rest = record.number("output", [cls, *shown], terms.others_sum, 4, "rest_sum")
+        sum_rows.append(("", partial, f"the {len(shown)} products above"))
+        sum_rows.append((*term(rest), f"the other {terms.others:,} products"))
+    else:
+        rest = record.number("output", [cls], terms.others_sum, 4, "rest_sum")
+        sum_rows.append(("", rest, f"all {terms.others:,} products"))
+    bias = record.number("output", [cls], terms.bias, 4, "bias")
+    logit = record.number("output", [cls], terms.logit, 4, "activation")
+    sum_rows.append((*term(bias), f"bias b[{cls}]"))
+    sum_rows.append(("=", logit, f"logit of '{name}'"))
+    return tuple(table_rows), tuple(sum_rows)
+
+
+def _readout(
+    spec: FlattenSpec, trace: Trace, sources: np.ndarray, record: Recorder
+) -> tuple[ReadoutEntry, ...]:
+    """The entries explained one by one: the first few, and the first of the next
+    channel (chw) or position (hwc) to show where reading turns."""
+    flat, order = trace.activations["flatten"], trace.flatten_order
+    channels, height, width = trace.activations[SOURCE].shape
+    count = len(flat)
+    turn = height * width if order == "chw" else channels
+    explained = list(range(min(spec.readout, count)))
+    if spec.readout and turn < count and turn not in explained:
+        explained.append(turn)
+    entries = []
+    for index in explained:
+        c, y, x = (int(v) for v in sources[index])
+        value = record.number("flatten", [index], float(flat[index]), 2, "activation")
+        entries.append(
+            ReadoutEntry(
+                index,
+                (c, y, x),
+                f"x[{index}] = channel {c}, row {y}, column {x} = {value}",
+                index_formula(order, index, (c, y, x), (channels, height, width)),
+            )
+        )
+    return tuple(entries)
+
+
 # --- layout helpers --------------------------------------------------------
 
 
 def _maps_block(
-    pool: np.ndarray, colours: MapColours, ctx: StepContext
+    p: FlattenPlan, pool: np.ndarray, colours: MapColours, ctx: StepContext
 ) -> tuple[Group, list[MapView]]:
     """The pooled maps in a grid (one row when wide), each labelled with its channel."""
-    theme, frame = ctx.theme, ctx.frame
-    channels = pool.shape[0]
-    cols = channels if frame.landscape else int(np.ceil(channels / 2))
-    size = 0.85 if frame.aspect == "1:1" else 1.0
+    theme = ctx.theme
     views, cells = [], []
-    for c in range(channels):
-        view = MapView(colours.rgb(pool[c]), size, theme.grid_line, border_width=1.0)
+    for c in range(p.shape[0]):
+        view = MapView(colours.rgb(pool[c]), p.map_size, theme.grid_line, border_width=1.0)
         ctx.recorder.heatmap(SOURCE, [c], pool[c], (colours.lo, colours.hi), colours.scale.name)
         label = number_text(f"channel {c}", theme.font, SMALL, theme.muted)
         label.next_to(view, DOWN, buff=0.08)
         views.append(view)
         cells.append(Group(view, label))
-    grid = Group(*cells).arrange_in_grid(cols=cols, buff=(0.22, 0.18))
-    h, w = pool.shape[1:]
-    caption = text(f"{SOURCE}: {channels} maps of {h}×{w}", theme, LABEL)
+    grid = Group(*cells).arrange_in_grid(cols=p.map_columns, buff=(0.22, 0.18))
+    caption = text(p.maps_caption, theme, LABEL)
     caption.next_to(grid, UP, buff=0.15)
     return Group(caption, grid), views
 
@@ -175,16 +351,15 @@ def _row_labels(strip: VectorStrip, ctx: StepContext) -> VGroup:
     return labels
 
 
-def _rule(order: str, shape: tuple[int, int, int], ctx: StepContext) -> VGroup:
+def _rule(p: FlattenPlan, ctx: StepContext) -> VGroup:
     """How the block is read, in words and as the index formula."""
     theme = ctx.theme
-    rule = reading_rule(order, shape[0])
-    formula = number_text(general_formula(order, shape), theme.font, BODY, theme.accent)
+    formula = number_text(p.general_formula, theme.font, BODY, theme.accent)
     if ctx.frame.landscape:
-        words = text(f"{rule}: {ORDER_NAMES[order]}", theme, LABEL)
+        words = text(f"{p.rule}: {p.order_name}", theme, LABEL)
         return VGroup(words, formula).arrange(DOWN, buff=0.12)
-    words = text(rule, theme, LABEL)
-    name = text(ORDER_NAMES[order], theme, LABEL, theme.muted)
+    words = text(p.rule, theme, LABEL)
+    name = text(p.order_name, theme, LABEL, theme.muted)
     return VGroup(words, name, formula).arrange(DOWN, buff=0.1)
 
 
@@ -198,81 +373,157 @@ def _fit_into(mob: VMobject | Group, box: Box, scale: float) -> None:
     fit(mob, box, max_scale=1.0)
 
 
-# --- the step --------------------------------------------------------------
+def _box_of(mob: VMobject) -> Box:
+    return Box(mob.get_left()[0], mob.get_bottom()[1], mob.get_right()[0], mob.get_top()[1])
 
 
-def build(spec: FlattenSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
-    trace = ctx.need_trace()
-    theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
-    pool = trace.activations[SOURCE]
-    flat = trace.activations["flatten"]
-    shape = (int(pool.shape[0]), int(pool.shape[1]), int(pool.shape[2]))
-    count = len(flat)
-    order = trace.flatten_order
-    sources = sources_in_order(order, shape)
-    if not np.array_equal(flat, pool[sources[:, 0], sources[:, 1], sources[:, 2]]):
-        raise RuntimeError(
-            f"the trace's flatten does not follow its order {order!r}; the step would mislead"
-        )
-    cls = class_index(trace, spec.class_name)
-    name = short_name(trace.classes[cls], 18)
-    weights = trace.weights["output"][cls]
-    bias = float(trace.biases["output"][cls])
-    logit = float(trace.logits[cls])
+# --- part one: the block becomes the vector --------------------------------
 
-    colours = MapColours(trace, SOURCE, theme, ctx.colour_range)
-    flat_rgb = colours.rgb(flat)
+
+@dataclass
+class _PartOne:
+    maps_block: Group
+    views: list[MapView]
+    rule: VGroup
+    readout_area: Rectangle
+    strip: VectorStrip  # filled entry by entry as the vector is read
+    row_labels: VGroup
+    strip_block: Group  # caption (with legend) above the labelled strip
+    scale: float  # how much the layout shrank to fit the frame
+
+
+def _part_one(p: FlattenPlan, pool: np.ndarray, colours: MapColours, ctx: StepContext) -> _PartOne:
+    theme = ctx.theme
+    maps_block, views = _maps_block(p, pool, colours, ctx)
+    rule = _rule(p, ctx)
+    readout_area = _placeholder(p.readout_width, 0.75)
     empty_rgb = np.array(hex_to_rgb(theme.empty_cell), dtype=np.uint8)
-    per_row = min(PER_ROW.get(frame.aspect, 130), count)
-    content = frame.content_box()
-
-    rec.heatmap("flatten", [], flat, (colours.lo, colours.hi), colours.scale.name)
-    rec.facts.update(
-        {
-            "order": order,
-            "class": cls,
-            "class_name": name,
-            "per_row": per_row,
-            "source_shape": list(shape),
-        }
-    )
-
-    # ---- part one: the block becomes the vector ----
-    title = title_for(ctx, f"Flatten: {shape[1]}×{shape[2]}×{shape[0]} → {count}")
-    maps_block, views = _maps_block(pool, colours, ctx)
-    rule = _rule(order, shape, ctx)
-    readout_area = _placeholder(min(content.width, 9.0), 0.75)
-    natural_width = 12.6 if frame.landscape else 7.0
-    cell_width = natural_width / per_row
-    row_h1 = 0.11 if frame.aspect == "1:1" else 0.16
-    strip = VectorStrip(np.tile(empty_rgb, (count, 1)), per_row, cell_width, row_h1)
+    strip = VectorStrip(np.tile(empty_rgb, (p.count, 1)), p.per_row, p.cell_width, p.row_height)
     row_labels = _row_labels(strip, ctx)
-    legend1 = colours.legend(theme, width=2.2)
-    caption1 = _strip_caption(f"flatten: a vector of {count:,} values", legend1, ctx)
+    caption = _strip_caption(p.strip_caption, colours.legend(theme, width=2.2), ctx)
     strip_body = Group(row_labels, strip)
-    caption1.next_to(strip_body, UP, buff=0.15)
-    strip_block = Group(caption1, strip_body)
-    part1 = Group(maps_block, rule, readout_area, strip_block).arrange(DOWN, buff=0.22)
+    caption.next_to(strip_body, UP, buff=0.15)
+    strip_block = Group(caption, strip_body)
+    whole = Group(maps_block, rule, readout_area, strip_block).arrange(DOWN, buff=0.22)
     before = strip.width
-    fit(part1, content)
-    scale1 = strip.width / before
+    fit(whole, ctx.frame.content_box())
+    scale = strip.width / before
+    return _PartOne(maps_block, views, rule, readout_area, strip, row_labels, strip_block, scale)
 
-    # ---- part two: one class's dot product (laid out now, shown later) ----
-    dense = trace.explain_dense(cls)  # w · x for each entry, the bias and the logit
-    products = dense.products
-    shown = picked_terms(products, spec.terms, spec.pick)
-    picked = set(shown)
-    rest = [i for i in range(count) if i not in picked]
-    w_range = kernel_range(weights)
-    w_rgb = theme.weight.rgb(diverging_t(weights, w_range))
-    rec.heatmap("output", [cls], weights, (-w_range / 2, w_range / 2), theme.weight.name)
-    row_h2 = 0.12 if frame.aspect != "1:1" else 0.075
-    strip2 = VectorStrip(flat_rgb, per_row, cell_width, row_h2)
-    legend2 = colours.legend(theme, width=2.2)
-    caption2 = _strip_caption(f"x = flatten ({count:,} values)", legend2, ctx)
-    caption2.next_to(strip2, UP, buff=0.12)
-    wstrip = VectorStrip(w_rgb, per_row, strip2.cell_width, row_h2)
-    w_legend = Legend(
+
+class _Pointer:
+    """The marks that follow the read-out: the cell on its map (in channels-last order,
+    the same position on every map) and the entry on the strip, which fills as it goes."""
+
+    def __init__(self, p: FlattenPlan, one: _PartOne, flat_rgb: np.ndarray, ctx: StepContext):
+        theme = ctx.theme
+        self.p, self.one, self.flat_rgb = p, one, flat_rgb
+        self.empty_rgb = np.array(hex_to_rgb(theme.empty_cell), dtype=np.uint8)
+        self.active = one.views[0].window(0, 0, 1, 1, theme.highlight, stroke=3)
+        self.active.set_stroke(theme.background, width=6, background=True)
+        self.position_marks = [v.window(0, 0, 1, 1, theme.accent, stroke=1.5) for v in one.views]
+        marks = VGroup(*self.position_marks) if p.order == "hwc" else VGroup()
+        self.cursor = one.strip.marker(0, theme.highlight, halo=theme.background)
+        self.mobject = VGroup(marks, self.active, self.cursor)
+        self.done = ValueTracker(0)
+
+    def point_at(self, index: int) -> None:
+        index = min(index, self.p.count - 1)
+        c, y, x = (int(v) for v in self.p.sources[index])
+        self.one.views[c].place_window(self.active, y, x, 1, 1)
+        if self.p.order == "hwc":
+            for view, mark in zip(self.one.views, self.position_marks, strict=True):
+                view.place_window(mark, y, x, 1, 1)
+        self.one.strip.place_marker(self.cursor, index)
+
+    def paint(self, _: object) -> None:
+        n = int(np.clip(np.floor(self.done.get_value() + 1e-6), 0, self.p.count))
+        rgb = np.empty_like(self.flat_rgb)
+        rgb[:] = self.empty_rgb
+        rgb[:n] = self.flat_rgb[:n]
+        self.one.strip.set_colours(rgb)
+
+    def follow(self, _: object) -> None:
+        self.point_at(int(np.clip(np.floor(self.done.get_value()), 0, self.p.count - 1)))
+
+    def sweep_to(self, index: int, seconds: float, fade: list[Any]) -> Beat:
+        """The quick read-out up to ``index``, strip filling and marks following."""
+        return Beat(
+            [
+                *fade,
+                self.done.animate(rate_func=linear).set_value(index),  # type: ignore[operator]
+                UpdateFromFunc(self.one.strip, self.paint),
+                UpdateFromFunc(self.mobject, self.follow),
+            ],
+            seconds,
+        )
+
+
+def _read_out(
+    p: FlattenPlan, one: _PartOne, flat_rgb: np.ndarray, ctx: StepContext
+) -> Generator[Add | Beat | Hold, None, list[VMobject]]:
+    """The explained entries one by one, then the rest quickly, in the model's order;
+    returns what is still on screen of it (the closing note and the pointer)."""
+    theme, area = ctx.theme, _box_of(one.readout_area)
+    pointer = _Pointer(p, one, flat_rgb, ctx)
+    lines: VGroup | None = None
+    pointer.point_at(0)
+    yield Beat([FadeIn(pointer.mobject)], 0.4)
+    for entry in p.readout:
+        done = pointer.done.get_value()
+        if entry.index > done:
+            fade = [FadeOut(lines)] if lines is not None else []
+            lines = None
+            yield pointer.sweep_to(
+                entry.index, float(np.clip((entry.index - done) * 0.02, 0.6, 2.0)), fade
+            )
+        pointer.point_at(entry.index)
+        new_lines = VGroup(
+            number_text(entry.line, theme.font, BODY, theme.text),
+            number_text(entry.formula, theme.font, BODY, theme.muted),
+        ).arrange(DOWN, buff=0.12)
+        _fit_into(new_lines, area, one.scale)
+        fade = [FadeOut(lines)] if lines is not None else []
+        yield Beat(
+            [
+                *fade,
+                FadeIn(new_lines),
+                pointer.done.animate.set_value(entry.index + 1),
+                UpdateFromFunc(one.strip, pointer.paint),
+            ],
+            0.8,
+        )
+        lines = new_lines
+        yield Hold(1.0 if entry is p.readout[0] else 0.6)
+    if lines is not None:
+        yield Beat([FadeOut(lines)], 0.3)
+    note = text(p.sweep_note, theme, BODY, theme.muted)
+    _fit_into(note, area, one.scale)
+    yield Beat([FadeIn(note)], 0.3)
+    if p.read < p.count:
+        yield pointer.sweep_to(p.count, p.sweep_seconds, [])
+    one.strip.set_colours(flat_rgb)
+    yield Hold(1.0)
+    return [note, pointer.mobject]
+
+
+# --- part two: one class's dot product -------------------------------------
+
+
+@dataclass
+class _PartTwo:
+    x_caption: Group
+    x_strip: VectorStrip  # the filled strip of part one becomes this one
+    w_caption: Group
+    w_strip: VectorStrip
+    formula: VMobject
+    table: Table | None  # the written-out products (none when no term is asked for)
+    sums: Table
+
+
+def _weight_legend(w_range: float, ctx: StepContext) -> Legend:
+    theme = ctx.theme
+    return Legend(
         theme.weight,
         -w_range / 2,
         w_range / 2,
@@ -282,240 +533,122 @@ def build(spec: FlattenSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
         width=2.2,
         mid=0.0,
     )
-    w_caption = _strip_caption(
-        f"w = the output layer's weights for '{name}' (row {cls})", w_legend, ctx
-    )
-    w_caption.next_to(wstrip, UP, buff=0.12)
 
-    formula = number_text(
-        f"z[{cls}] = Σ w[{cls}, i] · x[i] + b[{cls}]   (i = 0 … {count - 1})",
-        theme.font,
-        BODY,
-        theme.text,
-    )
-    pitch = 0.38 if frame.aspect == "1:1" else 0.42
-    table_rows = []
-    for i in shown:
-        c, y, x = (int(v) for v in sources[i])
-        table_rows.append(
-            [
-                str(i),
-                f"({c}, {y}, {x})",
-                rec.number("output", [cls, i], float(weights[i]), 4, "weight"),
-                rec.number("flatten", [i], float(flat[i]), 4, "activation"),
-                rec.number("output", [cls, i], float(products[i]), 4, "product"),
-            ]
-        )
-    table = (
-        Table(
-            table_rows,
+
+def _part_two(
+    p: FlattenPlan,
+    flat_rgb: np.ndarray,
+    w_rgb: np.ndarray,
+    w_legend: Legend,
+    colours: MapColours,
+    ctx: StepContext,
+) -> _PartTwo:
+    """The vector and the class's weights lined up, the products, the sums and the logit."""
+    theme, frame = ctx.theme, ctx.frame
+    x_strip = VectorStrip(flat_rgb, p.per_row, p.cell_width, p.dense_row_height)
+    x_caption = _strip_caption(p.x_caption, colours.legend(theme, width=2.2), ctx)
+    x_caption.next_to(x_strip, UP, buff=0.12)
+    w_strip = VectorStrip(w_rgb, p.per_row, x_strip.cell_width, p.dense_row_height)
+    w_caption = _strip_caption(p.w_caption, w_legend, ctx)
+    w_caption.next_to(w_strip, UP, buff=0.12)
+    formula = number_text(p.dot_formula, theme.font, BODY, theme.text)
+    table = None
+    if p.table_rows:
+        rows = [list(r) for r in p.table_rows]
+        table = Table(
+            rows,
             theme.font,
             BODY,
             theme.text,
-            pitch,
-            header=["i", "from (c, y, x)", f"w[{cls}, i]", "x[i]", "w · x"],
+            p.pitch,
+            header=list(p.table_header),
             header_colour=theme.muted,
         )
-        if table_rows
-        else None
-    )
-    partial = dense.sum_of(shown)
-    rest_sum = dense.sum_of(rest)
-    sum_rows: list[list[str]] = []
-    if shown:
-        partial_text = rec.number("output", [cls, *shown], partial, 4, "partial_sum")
-        rest_text = rec.number("output", [cls, *shown], rest_sum, 4, "rest_sum")
-        sum_rows.append(["", partial_text, f"the {len(shown)} products above"])
-        sum_rows.append([*term(rest_text), f"the other {len(rest):,} products"])
-    else:
-        rest_text = rec.number("output", [cls], rest_sum, 4, "rest_sum")
-        sum_rows.append(["", rest_text, f"all {count:,} products"])
-    bias_text = rec.number("output", [cls], bias, 4, "bias")
-    logit_text = rec.number("output", [cls], logit, 4, "activation")
-    sum_rows.append([*term(bias_text), f"bias b[{cls}]"])
-    sum_rows.append(["=", logit_text, f"logit of '{name}'"])
-    sums = Table(sum_rows, theme.font, BODY, theme.text, pitch, align="lrl", gap=0.2)
+    sum_rows = [list(r) for r in p.sum_rows]
+    sums = Table(sum_rows, theme.font, BODY, theme.text, p.pitch, align="lrl", gap=0.2)
     sums.row_groups[-1].set_color(theme.accent)
-    if table is not None:
-        if frame.landscape:
-            lower = Group(table, sums).arrange(RIGHT, buff=0.8, aligned_edge=UP)
-        else:
-            lower = Group(table, sums).arrange(DOWN, buff=0.3)
-    else:
+    if table is None:
         lower = Group(sums)
-    bottom = Group(formula, lower).arrange(DOWN, buff=0.25)
-    part2 = Group(Group(caption2, strip2), Group(w_caption, wstrip), bottom).arrange(
-        DOWN, buff=0.28
-    )
-    fit(part2, content)
-
-    rec.facts.update(
-        {
-            "terms": shown,
-            "term_sources": [[int(v) for v in sources[i]] for i in shown],
-            "pick": spec.pick,
-        }
-    )
-
-    # ---- the pointer that follows the read-out ----
-    active = views[0].window(0, 0, 1, 1, theme.highlight, stroke=3)
-    active.set_stroke(theme.background, width=6, background=True)
-    # In channels-last order every channel's cell at the current position is marked.
-    position_marks = [v.window(0, 0, 1, 1, theme.accent, stroke=1.5) for v in views]
-    marks = VGroup(*position_marks) if order == "hwc" else VGroup()
-    cursor = strip.marker(0, theme.highlight, halo=theme.background)
-    pointer = VGroup(marks, active, cursor)
-
-    def point_at(index: int) -> None:
-        c, y, x = (int(v) for v in sources[min(index, count - 1)])
-        views[c].place_window(active, y, x, 1, 1)
-        if order == "hwc":
-            for view, mark in zip(views, position_marks, strict=True):
-                view.place_window(mark, y, x, 1, 1)
-        strip.place_marker(cursor, min(index, count - 1))
-
-    done = ValueTracker(0)
-
-    def paint(_: object) -> None:
-        n = int(np.clip(np.floor(done.get_value() + 1e-6), 0, count))
-        rgb = np.empty_like(flat_rgb)
-        rgb[:] = empty_rgb
-        rgb[:n] = flat_rgb[:n]
-        strip.set_colours(rgb)
-
-    def follow(_: object) -> None:
-        point_at(int(np.clip(np.floor(done.get_value()), 0, count - 1)))
-
-    def readout_lines(index: int) -> VGroup:
-        c, y, x = (int(v) for v in sources[index])
-        source = (c, y, x)
-        value = rec.number("flatten", [index], float(flat[index]), 2, "activation")
-        rec.facts.setdefault("readout", []).append({"index": index, "source": list(source)})
-        lines = VGroup(
-            number_text(
-                f"x[{index}] = channel {c}, row {y}, column {x} = {value}",
-                theme.font,
-                BODY,
-                theme.text,
-            ),
-            number_text(index_formula(order, index, source, shape), theme.font, BODY, theme.muted),
-        ).arrange(DOWN, buff=0.12)
-        _fit_into(lines, _box_of(readout_area), scale1)
-        return lines
-
-    # The explained entries: the first few, and the first of the next
-    # channel (chw) or position (hwc) to show where reading turns.
-    step = shape[1] * shape[2] if order == "chw" else shape[0]
-    explained = list(range(min(spec.readout, count)))
-    if spec.readout and step < count and step not in explained:
-        explained.append(step)
-
-    yield Add([title])
-    yield Beat([FadeIn(maps_block), FadeIn(rule)], 1.0)
-    yield Beat([FadeIn(strip_block)], 0.8)
-    lines: VGroup | None = None
-    point_at(0)
-    yield Beat([FadeIn(pointer)], 0.4)
-    for index in explained:
-        if index > done.get_value():
-            gap = index - done.get_value()
-            fade = [FadeOut(lines)] if lines is not None else []
-            lines = None
-            yield Beat(
-                [
-                    *fade,
-                    done.animate(rate_func=linear).set_value(index),  # type: ignore[operator]
-                    UpdateFromFunc(strip, paint),
-                    UpdateFromFunc(pointer, follow),
-                ],
-                float(np.clip(gap * 0.02, 0.6, 2.0)),
-            )
-        point_at(index)
-        new_lines = readout_lines(index)
-        fade = [FadeOut(lines)] if lines is not None else []
-        yield Beat(
-            [
-                *fade,
-                FadeIn(new_lines),
-                done.animate.set_value(index + 1),
-                UpdateFromFunc(strip, paint),
-            ],
-            0.8,
-        )
-        lines = new_lines
-        yield Hold(1.0 if index == explained[0] else 0.6)
-    if lines is not None:
-        yield Beat([FadeOut(lines)], 0.3)
-        lines = None
-    note = text(
-        f"… and the other {count - int(done.get_value()):,} values, in the same order",
-        theme,
-        BODY,
-        theme.muted,
-    )
-    _fit_into(note, _box_of(readout_area), scale1)
-    if done.get_value() < count:
-        yield Beat([FadeIn(note)], 0.3)
-        yield Beat(
-            [
-                done.animate(rate_func=linear).set_value(count),  # type: ignore[operator]
-                UpdateFromFunc(strip, paint),
-                UpdateFromFunc(pointer, follow),
-            ],
-            spec.sweep_seconds,
-        )
+    elif frame.landscape:
+        lower = Group(table, sums).arrange(RIGHT, buff=0.8, aligned_edge=UP)
     else:
-        note = text("every value read, in the model's order", theme, BODY, theme.muted)
-        _fit_into(note, _box_of(readout_area), scale1)
-        yield Beat([FadeIn(note)], 0.3)
-    strip.set_colours(flat_rgb)
-    yield Hold(1.0)
+        lower = Group(table, sums).arrange(DOWN, buff=0.3)
+    bottom = Group(formula, lower).arrange(DOWN, buff=0.25)
+    whole = Group(Group(x_caption, x_strip), Group(w_caption, w_strip), bottom)
+    fit(whole.arrange(DOWN, buff=0.28), frame.content_box())
+    return _PartTwo(x_caption, x_strip, w_caption, w_strip, formula, table, sums)
 
-    # ---- part two ----
-    yield Beat(
-        [
-            FadeOut(maps_block),
-            FadeOut(rule),
-            FadeOut(note),
-            FadeOut(pointer),
-            FadeOut(strip_block[0]),
-            FadeOut(row_labels),
-            Transform(strip, strip2),
-        ],
-        1.0,
-    )
-    yield Beat([FadeIn(caption2), FadeIn(w_caption), FadeIn(wstrip)], 1.0)
-    yield Beat([FadeIn(formula)], 0.8)
+
+def _dot_product(
+    p: FlattenPlan, strip: VectorStrip, two: _PartTwo, ctx: StepContext
+) -> Iterator[Add | Beat | Hold]:
+    """The strips, the formula, the written-out products and the sums, in turn."""
+    theme = ctx.theme
+    yield Beat([FadeIn(two.x_caption), FadeIn(two.w_caption), FadeIn(two.w_strip)], 1.0)
+    yield Beat([FadeIn(two.formula)], 0.8)
     yield Hold(0.6)
-    if table is not None and table.header is not None:
-        yield Beat([FadeIn(table.header)], 0.4)
+    if two.table is not None and two.table.header is not None:
+        yield Beat([FadeIn(two.table.header)], 0.4)
         # Adjacent entries share one outline on each strip, grown as terms appear.
         run_marks: VGroup | None = None
         run_start = -1
-        for n, (row, i) in enumerate(zip(table.body, shown, strict=True)):
-            previous = shown[n - 1] if n else -2
-            same_run = i == previous + 1 and i // per_row == previous // per_row
+        for n, (row, i) in enumerate(zip(two.table.body, p.shown, strict=True)):
+            previous = p.shown[n - 1] if n else -2
+            same_run = i == previous + 1 and i // p.per_row == previous // p.per_row
             start = run_start if same_run else i
             marks = VGroup(
                 *[
                     s.marker(start, theme.highlight, 2.5, halo=theme.background, last=i)
-                    for s in (strip, wstrip)
+                    for s in (strip, two.w_strip)
                 ]
             )
-            anims = [FadeIn(row), FadeIn(marks)]
             if same_run and run_marks is not None:
                 yield Add([run_marks], remove=True)
             run_marks, run_start = marks, start
-            yield Beat(anims, 0.8)
+            yield Beat([FadeIn(row), FadeIn(marks)], 0.8)
             yield Hold(0.4)
-    for k, row in enumerate(sums.row_groups):
-        yield Beat([FadeIn(row)], 0.8 if k == len(sums.row_groups) - 1 else 0.6)
+    for k, row in enumerate(two.sums.row_groups):
+        yield Beat([FadeIn(row)], 0.8 if k == len(two.sums.row_groups) - 1 else 0.6)
         yield Hold(0.3)
     yield Hold(1.5)
 
 
-def _box_of(mob: VMobject) -> Box:
-    return Box(mob.get_left()[0], mob.get_bottom()[1], mob.get_right()[0], mob.get_top()[1])
+# --- the step --------------------------------------------------------------
+
+
+def build(spec: FlattenSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+    trace = ctx.need_trace()
+    theme, rec = ctx.theme, ctx.recorder
+    p = plan(spec, trace, ctx.frame)
+    pool, flat = trace.activations[SOURCE], trace.activations["flatten"]
+    weights = trace.weights["output"][p.class_index]
+    colours = MapColours(trace, SOURCE, theme, ctx.colour_range)
+    flat_rgb = colours.rgb(flat)
+    rec.heatmap("flatten", [], flat, (colours.lo, colours.hi), colours.scale.name)
+    rec.facts.update(p.facts)
+    one = _part_one(p, pool, colours, ctx)
+    w_range = kernel_range(weights)
+    w_rgb = theme.weight.rgb(diverging_t(weights, w_range))
+    rec.heatmap("output", [p.class_index], weights, (-w_range / 2, w_range / 2), theme.weight.name)
+    two = _part_two(p, flat_rgb, w_rgb, _weight_legend(w_range, ctx), colours, ctx)
+    rec.values.extend(dict(v) for v in p.values)
+
+    yield Add([title_for(ctx, p.heading)])
+    yield Beat([FadeIn(one.maps_block), FadeIn(one.rule)], 1.0)
+    yield Beat([FadeIn(one.strip_block)], 0.8)
+    leftover = yield from _read_out(p, one, flat_rgb, ctx)
+    yield Beat(
+        [
+            FadeOut(one.maps_block),
+            FadeOut(one.rule),
+            *[FadeOut(m) for m in leftover],
+            FadeOut(one.strip_block[0]),
+            FadeOut(one.row_labels),
+            Transform(one.strip, two.x_strip),
+        ],
+        1.0,
+    )
+    yield from _dot_product(p, one.strip, two, ctx)
 
 
 register(
