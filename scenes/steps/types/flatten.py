@@ -12,6 +12,9 @@ Part two lines the vector up with the output layer's weights of one class
 (by default the predicted one): a few products weight × value are written
 out, then the sum of the other products, the bias, and the logit, exactly
 the trace's. Every number is recorded with its layer and index.
+
+:func:`plan` chooses the data and writes every number (no Mobject, no
+scene); :func:`build` lays it out and animates it.
 """
 
 from __future__ import annotations

@@ -10,9 +10,11 @@ softmax and a plain linear normalisation of the logits stand side by side
 as bar charts, labelled, to show what "softer argmax" means.
 
 Probabilities are the trace's (the model's own softmax). e^z, the sums and
-the linear normalisation are not computed by the model and are derived
-here from the trace's logits. A model with more than ten classes shows the
-nine largest logits (and the class asked for) and one row for the others.
+the linear normalisation are not computed by the model; the trace derives
+them from its logits (``Trace.softmax_terms``, ``probability_of``,
+``linear_share_of``), never this module. A model with more than ten classes
+shows the nine largest logits (and the class asked for) and one row for the
+others. :func:`plan` chooses and writes all of it; :func:`build` draws it.
 """
 
 from __future__ import annotations
