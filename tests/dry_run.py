@@ -64,18 +64,7 @@ def step_job(
     )
 
 
-def dry_run(
-    step: dict[str, Any],
-    folder: Path,
-    trace_path: Path | None = None,
-    aspect: str = "16:9",
-    theme: str = "cnn-explainer",
-    narration: str = "",
-    colour_range: str = "layer",
-    image_file: Path | None = None,
-) -> dict[str, Any]:
-    """Run a step's builder without drawing frames; returns its record."""
-    job = step_job(
-        step, folder, trace_path, aspect, theme, narration, colour_range, image_file=image_file
-    )
-    return run(job)
+def dry_run(step: dict[str, Any], folder: Path, *args: Any, **options: Any) -> dict[str, Any]:
+    """Run a step's builder without drawing frames; returns its record. Takes
+    :func:`step_job`'s arguments (but ``mode``)."""
+    return run(step_job(step, folder, *args, **options))
