@@ -15,9 +15,25 @@ from dry_run import dry_run, trace_file
 from manifest_check import check_values
 from scenes.lesson.errors import display_path
 from scenes.lesson.load import validate_lesson
+from scenes.steps.types.overview import MAP_LAYERS, OverviewSpec
+from scenes.steps.types.overview import plan as overview_plan
+from scenes.visuals.layout import Frame
 from torch_reference import reference_layers
 
 ASPECTS = ("16:9", "9:16", "1:1")
+# The conv layer whose range colours each map (CNN Explainer: ReLU and pool reuse it).
+COLOUR_SOURCE = {
+    "conv_1_1": "conv_1_1",
+    "relu_1_1": "conv_1_1",
+    "conv_1_2": "conv_1_2",
+    "relu_1_2": "conv_1_2",
+    "max_pool_1": "conv_1_2",
+    "conv_2_1": "conv_2_1",
+    "relu_2_1": "conv_2_1",
+    "conv_2_2": "conv_2_2",
+    "relu_2_2": "conv_2_2",
+    "max_pool_2": "conv_2_2",
+}
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +150,63 @@ def test_a_left_out_neuron_is_a_lively_one(
     both = [min(int((m < 0).sum()), int((m > 0).sum())) for m in maps]
     assert both[neuron] == max(both) > 0
     assert {m["index"][0] for m in record["maps"]} == {neuron}
+
+
+@pytest.mark.parametrize(
+    ("focus", "neuron"), [("relu_2_1", 4), ("conv_1_2", 6), ("max_pool_2", None)]
+)
+def test_overview_plan_is_what_the_model_computes(default_model, star_trace, focus, neuron) -> None:
+    """The plan's maps, colour ranges, scores and extremes against the model's own
+    layer outputs, caught with forward hooks while torch runs it."""
+    caught: dict[str, np.ndarray] = {}
+    names = [n for n in MAP_LAYERS if n != "input"]
+    handles = [
+        getattr(default_model, name).register_forward_hook(
+            lambda _m, _i, out, name=name: caught.__setitem__(name, out.detach()[0].numpy())
+        )
+        for name in names
+    ]
+    pixels = torch.from_numpy(star_trace.image.copy()).permute(2, 0, 1).float() / 255.0
+    try:
+        with torch.no_grad():
+            logits = default_model(pixels[None])[0]
+    finally:
+        for handle in handles:
+            handle.remove()
+    caught["input"] = pixels.numpy()
+    probabilities = torch.softmax(logits.double(), 0).numpy()
+    spec = OverviewSpec.model_validate({"type": "overview", "focus": focus, "focus_neuron": neuron})
+    p = overview_plan(spec, star_trace, Frame.for_aspect("9:16"))
+    assert [c.layer for c in p.columns] == list(MAP_LAYERS)
+    for column in p.columns:
+        np.testing.assert_allclose(column.values, caught[column.layer], atol=1e-5)
+        c, h, w = caught[column.layer].shape
+        assert column.shape_text == f"{h}×{w}×{c}"
+        if column.layer == "input":
+            assert column.range_shown is None and column.range_note == "0 to 1"
+            continue
+        conv = COLOUR_SOURCE[column.layer]
+        assert column.range_shown is not None and column.range_shown.layer == conv
+        assert column.range_shown.value == pytest.approx(
+            round(0.1 + float(np.abs(caught[conv]).max()), 3)
+        )
+        assert column.range_note == f"±{column.range_shown.text}"
+    assert [row.index for row in p.classes] == list(range(10))
+    for row in p.classes:
+        assert row.probability.value == pytest.approx(probabilities[row.index], abs=1e-6)
+        assert row.probability.text == f"{probabilities[row.index]:.4f}".replace("-", "−")
+        assert row.predicted == (row.index == int(np.argmax(probabilities)))
+    assert p.facts["prediction"] == default_model.classes[int(np.argmax(probabilities))]
+    assert p.focus is not None and p.focus.layer == focus and p.focus.per_row == 2
+    if neuron is None:
+        assert p.focus.low is None and p.focus.note is None
+        return
+    values = torch.from_numpy(caught[focus][neuron])
+    assert p.focus.low is not None and p.focus.high is not None
+    for number, value, at in (
+        (p.focus.low, values.min(), values.argmin()),
+        (p.focus.high, values.max(), values.argmax()),
+    ):
+        assert number.value == pytest.approx(float(value), abs=1e-5)
+        assert number.index == (neuron, *divmod(int(at), values.shape[1]))
+    assert p.focus.note == f"min {p.focus.low.text} · max {p.focus.high.text}"

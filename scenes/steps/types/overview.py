@@ -10,7 +10,8 @@ the order the image flows through them. ``focus`` then zooms into one layer
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 from manim import (
@@ -27,22 +28,31 @@ from manim import (
 )
 from pydantic import Field
 
-from cnn_model.tinyvgg import LAYER_NAMES
+from cnn_model.sums import extremes
+from cnn_model.tinyvgg import LAYER_NAMES, SOURCE_CONV
+from cnn_model.trace import Trace
 
 from ...visuals.glyphs import number_text
 from ...visuals.heatmap import MapView
-from ...visuals.layout import Box, fit
+from ...visuals.layout import Box, Frame, fit
 from ...visuals.legend import Legend
-from ...visuals.numbers import fmt
+from ...visuals.ranges import activation_range
 from ...visuals.text import LABEL, SMALL
 from ...visuals.theme import Theme
 from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
 from ..kit.checks import channel_in, quoted
 from ..kit.common import MapColours, title_for
+from ..kit.record import Recorder
 from ..kit.registry import StepType, register
+from .convolution import Shown, shown
 
 MAP_LAYERS = tuple(n for n in LAYER_NAMES if n not in ("flatten", "output"))
 MAX_CLASSES_SHOWN = 10
+MAP_SIZE = 0.5  # of each map before the layout scales the network
+MAP_GAP = 0.08
+BAR_LENGTH = 1.4  # of a class score's bar
+ROW_PITCH = 0.3  # between class rows
+LEGEND_HEIGHT = 0.75
 
 
 class OverviewSpec(StepSpec):
@@ -89,107 +99,157 @@ def _shape(values: np.ndarray) -> str:
     return f"{h}×{w}×{c}"
 
 
+@dataclass(frozen=True)
+class LayerColumn:
+    """One layer of the overview: its maps and the notes under its name."""
+
+    layer: str
+    values: np.ndarray  # (C, H, W) every channel's map
+    shape_text: str  # "62×62×10"
+    range_note: str  # "0 to 1" or "±0.53"
+    range_shown: Shown | None  # +R/2 of the layer's colour scale (not for the input)
+
+
+@dataclass(frozen=True)
+class ClassRow:
+    """One class score at the end of the network."""
+
+    index: int
+    name: str
+    probability: Shown
+    predicted: bool
+
+
+@dataclass(frozen=True)
+class FocusPlan:
+    """The zoom into one layer (its maps larger) or one neuron of it."""
+
+    layer: str
+    values: np.ndarray  # (C, H, W)
+    heading: str
+    per_row: int  # maps per row when the whole layer is shown
+    neuron: int | None
+    low: Shown | None  # the neuron's smallest and largest value, where they are
+    high: Shown | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class OverviewPlan:
+    """What the ``overview`` step shows, chosen from the trace (no Mobjects)."""
+
+    title: str
+    wide: bool  # layers left to right (else top to bottom)
+    columns: tuple[LayerColumn, ...]
+    classes: tuple[ClassRow, ...]
+    out_label: str
+    body_box: Box  # the network
+    legend_box: Box  # the two colour legends under it
+    focus: FocusPlan | None
+    facts: dict[str, Any]
+
+    @property
+    def winner(self) -> int:
+        """The row of the predicted class."""
+        return next(i for i, row in enumerate(self.classes) if row.predicted)
+
+
+def _column(trace: Trace, layer: str, scope: str) -> LayerColumn:
+    values = trace.activations[layer]
+    if layer == "input":
+        return LayerColumn(layer, values, _shape(values), "0 to 1", None)
+    half = activation_range(trace.activations, layer, scope) / 2
+    number = shown(SOURCE_CONV[layer], (), half, kind="colour_range")
+    return LayerColumn(layer, values, _shape(values), f"±{number.text}", number)
+
+
+def _class_rows(trace: Trace) -> tuple[ClassRow, ...]:
+    """The model's probabilities (the top ten in order when there are more classes)."""
+    order = np.argsort(-trace.probabilities, kind="stable")[:MAX_CLASSES_SHOWN]
+    many = len(trace.classes) > MAX_CLASSES_SHOWN
+    indices = [int(i) for i in order] if many else sorted(int(i) for i in order)
+    return tuple(
+        ClassRow(
+            i,
+            trace.classes[i],
+            shown("output", (i,), float(trace.probabilities[i]), 4, "probability"),
+            i == trace.prediction,
+        )
+        for i in indices
+    )
+
+
+def _focus_plan(spec: OverviewSpec, trace: Trace, frame: Frame) -> FocusPlan | None:
+    if spec.focus is None:
+        return None
+    layer, c = spec.focus, spec.focus_neuron
+    values = trace.activations[layer]
+    heading = f"{layer} · {_shape(values)}" + ("" if c is None else f" · channel {c}")
+    per_row = 5 if frame.landscape else (2 if frame.portrait else 4)
+    if c is None:
+        return FocusPlan(layer, values, heading, per_row, None, None, None, None)
+    ends = extremes(values[c])
+    low = shown(layer, (c, *ends.low_at), ends.low)
+    high = shown(layer, (c, *ends.high_at), ends.high)
+    note = f"min {low.text} · max {high.text}"
+    return FocusPlan(layer, values, heading, per_row, c, low, high, note)
+
+
+def plan(
+    spec: OverviewSpec, trace: Trace, frame: Frame, colour_range: str = "layer"
+) -> OverviewPlan:
+    """Every map, colour range and class score the overview shows; builds no Mobject.
+
+    ``colour_range`` is the lesson's choice of colour scale per layer, block or network.
+    """
+    classes = _class_rows(trace)
+    content = frame.content_box()
+    return OverviewPlan(
+        title="The whole network, from image to prediction",
+        wide=frame.landscape,
+        columns=tuple(_column(trace, layer, colour_range) for layer in MAP_LAYERS),
+        classes=classes,
+        out_label=f"output ({len(trace.classes)} classes)",
+        body_box=Box(
+            content.left, content.bottom + LEGEND_HEIGHT + 0.1, content.right, content.top
+        ),
+        legend_box=Box(content.left, content.bottom, content.right, content.bottom + LEGEND_HEIGHT),
+        focus=_focus_plan(spec, trace, frame),
+        facts={
+            "layers": list(MAP_LAYERS),
+            "prediction": trace.predicted_class,
+            "classes_shown": [row.name for row in classes],
+        },
+    )
+
+
 def build(spec: OverviewSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
     trace = ctx.need_trace()
-    theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
-    title = title_for(ctx, "The whole network, from image to prediction")
+    theme, frame = ctx.theme, ctx.frame
+    p = plan(spec, trace, frame, ctx.colour_range)
+    title = title_for(ctx, p.title)
     yield Add([title])
-    wide = frame.landscape
-    content = frame.content_box()
     colours = {layer: MapColours(trace, layer, theme, ctx.colour_range) for layer in MAP_LAYERS}
-
     # One group per layer: its label and its maps.
     layers: list[Group] = []
     map_views: dict[str, list[MapView]] = {}
-    size = 0.5
-    gap = 0.08
-    for layer in MAP_LAYERS:
-        values = trace.activations[layer]
-        col = colours[layer]
-        views = []
-        for c in range(values.shape[0]):
-            view = MapView(col.rgb(values[c]), size, theme.grid_line, border_width=0.8)
-            rec.heatmap(layer, [c], values[c], (col.lo, col.hi), col.scale.name)
-            views.append(view)
-        map_views[layer] = views
-        maps = Group(*views).arrange(DOWN if wide else RIGHT, buff=gap)
-        name = number_text(layer, theme.font, SMALL, theme.text)
-        shape = number_text(_shape(values), theme.font, SMALL - 3, theme.muted)
-        if col.is_input:
-            span = "0 to 1"
-        else:
-            shown = rec.number(
-                col.source_conv or layer, [], col.hi, kind="colour_range", text=fmt(col.hi, 2)
-            )
-            span = f"±{shown}"
-        scale_note = number_text(span, theme.font, SMALL - 3, theme.muted)
-        if wide:
-            label = VGroup(name, shape).arrange(DOWN, buff=0.06)
-            group = Group(label, maps, scale_note).arrange(DOWN, buff=0.12)
-        else:
-            label = VGroup(name, shape, scale_note).arrange(DOWN, buff=0.04, aligned_edge=RIGHT)
-            group = Group(label, maps).arrange(RIGHT, buff=0.2)
+    for column in p.columns:
+        group, map_views[column.layer] = _layer_group(column, colours[column.layer], p.wide, ctx)
         layers.append(group)
-
-    # Class scores: the model's probabilities as bars (the top ten when there are more).
-    order = np.argsort(-trace.probabilities, kind="stable")[:MAX_CLASSES_SHOWN]
-    many = len(trace.classes) > MAX_CLASSES_SHOWN
-    shown_classes = [int(i) for i in order] if many else sorted(int(i) for i in order)
-    rows = []
-    bar_len, pitch = 1.4, 0.3
-    for row_index, i in enumerate(shown_classes):
-        p = float(trace.probabilities[i])
-        value = rec.number("output", [i], p, decimals=4, kind="probability")
-        predicted = i == trace.prediction
-        colour = theme.accent if predicted else theme.muted
-        # number_text puts the baseline at y = 0, so names line up with their bars.
-        name = number_text(
-            trace.classes[i],
-            theme.font,
-            SMALL,
-            theme.text if predicted else theme.muted,
-            weight="BOLD" if predicted else "NORMAL",
-        )
-        number = number_text(value, theme.font, SMALL - 2, colour)
-        track = Rectangle(width=bar_len, height=0.16, stroke_width=0).set_fill(theme.empty_cell, 1)
-        bar = Rectangle(width=max(bar_len * p, 0.01), height=0.16, stroke_width=0)
-        bar.set_fill(colour, 1).align_to(track, LEFT)
-        rows.append((name, Group(track, bar), number, -row_index * pitch))
-    name_width = max(r[0].width for r in rows)
-    class_rows = []
-    for name, bars, number, y in rows:
-        name.shift(np.array([-name.get_left()[0], y - 0.06, 0.0]))
-        bars.move_to(np.array([name_width + 0.15 + bar_len / 2, y, 0.0]))
-        number.shift(np.array([name_width + bar_len + 0.3 - number.get_left()[0], y - 0.05, 0.0]))
-        class_rows.append(Group(name, bars, number))
-    class_block = Group(*class_rows)
-    winner = class_rows[shown_classes.index(trace.prediction)]
-    out_label = number_text(f"output ({len(trace.classes)} classes)", theme.font, SMALL, theme.text)
-    outputs = Group(out_label, class_block).arrange(DOWN, buff=0.15)
-
+    outputs, winner = _class_block(p, theme, ctx.recorder)
     network = Group(*layers, outputs)
-    if wide:
+    if p.wide:
         network.arrange(RIGHT, buff=0.22, aligned_edge=UP)
     else:
         network.arrange(DOWN, buff=0.18, aligned_edge=RIGHT)
         outputs.align_to(network, LEFT)
-    legend_h = 0.75
-    body = Box(content.left, content.bottom + legend_h + 0.1, content.right, content.top)
-    legend_box = Box(content.left, content.bottom, content.right, content.bottom + legend_h)
-    fit(network, body, max_scale=1.5)
+    fit(network, p.body_box, max_scale=1.5)
     legends = Group(
         colours["input"].legend(theme),
         _activation_legend(colours, theme),
     ).arrange(RIGHT, buff=0.8)
-    fit(legends, legend_box)
-
-    rec.facts.update(
-        {
-            "layers": list(MAP_LAYERS),
-            "prediction": trace.predicted_class,
-            "classes_shown": [trace.classes[i] for i in shown_classes],
-        }
-    )
+    fit(legends, p.legend_box)
+    ctx.recorder.facts.update(p.facts)
 
     yield Beat([FadeIn(legends)], 0.6)
     # Layer after layer, as the image flows through the network. Appearing
@@ -197,7 +257,7 @@ def build(spec: OverviewSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
     for group in layers:
         yield Add([group])
         yield Hold(0.4)
-    yield Beat([FadeIn(outputs, shift=0.2 * (LEFT if wide else UP))], 1.0)
+    yield Beat([FadeIn(outputs, shift=0.2 * (LEFT if p.wide else UP))], 1.0)
     ring = Rectangle(
         width=winner.width + 0.15,
         height=winner.height + 0.1,
@@ -207,27 +267,88 @@ def build(spec: OverviewSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
     yield Beat([FadeIn(ring)], 0.6)
     yield Hold(1.5)
 
-    if spec.focus is None:
+    if p.focus is None:
         return
-    focus_group = layers[MAP_LAYERS.index(spec.focus)]
-    everything = Group(network, ring, legends)
-    target = focus_group if spec.focus_neuron is None else map_views[spec.focus][spec.focus_neuron]
+    focus = p.focus
+    focus_group = layers[MAP_LAYERS.index(focus.layer)]
+    target = focus_group if focus.neuron is None else map_views[focus.layer][focus.neuron]
+    yield _zoom_into(Group(network, ring, legends), target, title, frame)
+    detail = _focus_view(focus, colours[focus.layer], ctx)
+    yield Beat([FadeIn(detail)], 1.0)
+    yield Hold(2.0)
+
+
+def _layer_group(
+    column: LayerColumn, col: MapColours, wide: bool, ctx: StepContext
+) -> tuple[Group, list[MapView]]:
+    """A layer's name, shape and colour range beside (or above) its maps."""
+    theme, rec = ctx.theme, ctx.recorder
+    views = []
+    for c, values in enumerate(column.values):
+        views.append(MapView(col.rgb(values), MAP_SIZE, theme.grid_line, border_width=0.8))
+        rec.heatmap(column.layer, [c], values, (col.lo, col.hi), col.scale.name)
+    maps = Group(*views).arrange(DOWN if wide else RIGHT, buff=MAP_GAP)
+    name = number_text(column.layer, theme.font, SMALL, theme.text)
+    shape = number_text(column.shape_text, theme.font, SMALL - 3, theme.muted)
+    if column.range_shown is not None:
+        column.range_shown.record(rec)
+    scale_note = number_text(column.range_note, theme.font, SMALL - 3, theme.muted)
+    if wide:
+        label = VGroup(name, shape).arrange(DOWN, buff=0.06)
+        return Group(label, maps, scale_note).arrange(DOWN, buff=0.12), views
+    label = VGroup(name, shape, scale_note).arrange(DOWN, buff=0.04, aligned_edge=RIGHT)
+    return Group(label, maps).arrange(RIGHT, buff=0.2), views
+
+
+def _class_block(p: OverviewPlan, theme: Theme, rec: Recorder) -> tuple[Group, Group]:
+    """The class scores as bars with their names and values; and the winner's row."""
+    rows = []
+    for row_index, row in enumerate(p.classes):
+        row.probability.record(rec)
+        text_colour = theme.text if row.predicted else theme.muted
+        colour = theme.accent if row.predicted else theme.muted
+        # number_text puts the baseline at y = 0, so names line up with their bars.
+        name = number_text(
+            row.name, theme.font, SMALL, text_colour, weight="BOLD" if row.predicted else "NORMAL"
+        )
+        number = number_text(row.probability.text, theme.font, SMALL - 2, colour)
+        track = Rectangle(width=BAR_LENGTH, height=0.16, stroke_width=0)
+        track.set_fill(theme.empty_cell, 1)
+        bar = Rectangle(
+            width=max(BAR_LENGTH * row.probability.value, 0.01), height=0.16, stroke_width=0
+        )
+        bar.set_fill(colour, 1).align_to(track, LEFT)
+        rows.append((name, Group(track, bar), number, -row_index * ROW_PITCH))
+    name_width = max(r[0].width for r in rows)
+    class_rows = []
+    for name, bars, number, y in rows:
+        name.shift(np.array([-name.get_left()[0], y - 0.06, 0.0]))
+        bars.move_to(np.array([name_width + 0.15 + BAR_LENGTH / 2, y, 0.0]))
+        number.shift(
+            np.array([name_width + BAR_LENGTH + 0.3 - number.get_left()[0], y - 0.05, 0.0])
+        )
+        class_rows.append(Group(name, bars, number))
+    out_label = number_text(p.out_label, theme.font, SMALL, theme.text)
+    outputs = Group(out_label, Group(*class_rows)).arrange(DOWN, buff=0.15)
+    return outputs, class_rows[p.winner]
+
+
+def _zoom_into(everything: Group, target: Mobject, title: Mobject, frame: Frame) -> Beat:
+    """Zoom about ``target`` (it ends at the centre) while everything fades.
+
+    x -> zoom * (x - P). FadeOut scales about the group's own centre c, so it
+    needs the shift zoom * (c - P) - c; it also removes the group.
+    """
     zoom = min(frame.width / max(target.width, 1e-6), frame.height / max(target.height, 1e-6)) * 0.6
-    # Zoom about the focused layer (it ends at the centre) while everything
-    # fades: x -> zoom * (x - P). FadeOut scales about the group's own centre
-    # c, so it needs the shift zoom * (c - P) - c; it also removes the group.
     focus_point = target.get_center()
     centre = everything.get_center()
-    yield Beat(
+    return Beat(
         [
             FadeOut(everything, scale=zoom, shift=zoom * (centre - focus_point) - centre),
             FadeOut(title),
         ],
         1.5,
     )
-    detail = _focus_view(spec, ctx, colours)
-    yield Beat([FadeIn(detail)], 1.0)
-    yield Hold(2.0)
 
 
 def _activation_legend(colours: dict[str, MapColours], theme: Theme) -> Legend:
@@ -245,21 +366,11 @@ def _activation_legend(colours: dict[str, MapColours], theme: Theme) -> Legend:
     )
 
 
-def _focus_view(spec: OverviewSpec, ctx: StepContext, colours: dict[str, MapColours]) -> Group:
-    trace = ctx.need_trace()
-    theme, frame, rec = ctx.theme, ctx.frame, ctx.recorder
-    layer = spec.focus
-    assert layer is not None
-    values = trace.activations[layer]
-    col = colours[layer]
-    heading = number_text(
-        f"{layer} · {_shape(values)}"
-        + ("" if spec.focus_neuron is None else f" · channel {spec.focus_neuron}"),
-        theme.font,
-        30,
-        theme.text,
-    )
-    if spec.focus_neuron is None:
+def _focus_view(focus: FocusPlan, col: MapColours, ctx: StepContext) -> Group:
+    theme, frame = ctx.theme, ctx.frame
+    values = focus.values
+    heading = number_text(focus.heading, theme.font, 30, theme.text)
+    if focus.neuron is None:
         views = [MapView(col.rgb(values[c]), 1.6, theme.grid_line) for c in range(values.shape[0])]
         labels = [
             number_text(str(c), theme.font, LABEL, theme.muted) for c in range(values.shape[0])
@@ -267,25 +378,13 @@ def _focus_view(spec: OverviewSpec, ctx: StepContext, colours: dict[str, MapColo
         cells = [
             Group(lab, v).arrange(DOWN, buff=0.08) for lab, v in zip(labels, views, strict=True)
         ]
-        per_row = 5 if frame.landscape else (2 if frame.portrait else 4)
-        grid = Group(*cells).arrange_in_grid(cols=per_row, buff=0.25)
-        body: Mobject = grid
+        body: Mobject = Group(*cells).arrange_in_grid(cols=focus.per_row, buff=0.25)
     else:
-        c = spec.focus_neuron
-        view = MapView(col.rgb(values[c]), 4.5, theme.grid_line)
-        lo = rec.number(
-            layer,
-            [c, *(int(i) for i in np.unravel_index(int(np.argmin(values[c])), values[c].shape))],
-            float(values[c].min()),
-            kind="activation",
-        )
-        hi = rec.number(
-            layer,
-            [c, *(int(i) for i in np.unravel_index(int(np.argmax(values[c])), values[c].shape))],
-            float(values[c].max()),
-            kind="activation",
-        )
-        note = number_text(f"min {lo} · max {hi}", theme.font, LABEL, theme.muted)
+        assert focus.low is not None and focus.high is not None and focus.note is not None
+        view = MapView(col.rgb(values[focus.neuron]), 4.5, theme.grid_line)
+        focus.low.record(ctx.recorder)
+        focus.high.record(ctx.recorder)
+        note = number_text(focus.note, theme.font, LABEL, theme.muted)
         body = Group(view, note).arrange(DOWN, buff=0.15)
     view_group = Group(heading, body, col.legend(theme)).arrange(DOWN, buff=0.3)
     fit(view_group, frame.box, max_scale=1.0)
