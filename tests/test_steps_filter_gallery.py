@@ -266,3 +266,52 @@ def cnn_pixels(model) -> np.ndarray:
     import cnn_model
 
     return cnn_model.trace(model, ROOT / "lessons" / "images" / "star_1.png").image
+
+
+@pytest.mark.parametrize(
+    ("source", "padding", "names"),
+    [
+        ("luminance", 0, ["identity", "sharpen", "gaussian_blur", "sobel_y"]),
+        ("blue", 3, ["box_blur", "edge_detection_3"]),
+    ],
+)
+def test_plan_equals_torch(default_model, star_trace, source, padding, names) -> None:
+    """The plan alone (no scene): each result, its range and its kernel's numbers."""
+    from scenes.steps.types.filter_gallery import FilterGallerySpec, plan
+    from scenes.visuals.layout import Frame
+
+    literal = [[0.5, 0, -0.5], [1, 0, -1], [0.5, 0, -0.5]]
+    spec = FilterGallerySpec.model_validate(
+        {
+            "type": "filter_gallery",
+            "source": source,
+            "padding": padding,
+            "filters": [*names, {"name": "mine", "kernel": literal}],
+        }
+    )
+    p = plan(spec, star_trace, Frame.for_aspect("16:9"))
+    image = torch_source(default_model, star_trace.image, source)
+    np.testing.assert_allclose(p.source, image[0, 0].numpy(), atol=1e-6)
+    kernels = [CLASSIC[n] for n in names] + [literal]
+    assert len(p.filters) == len(kernels)
+    for i, (fp, kernel) in enumerate(zip(p.filters, kernels, strict=True)):
+        weight = torch.tensor(kernel, dtype=torch.float64)[None, None]
+        expected = F.conv2d(image, weight, padding=padding)[0, 0].numpy()
+        np.testing.assert_allclose(fp.result, expected, atol=1e-6)
+        peak = float(np.abs(expected).max())
+        assert fp.colour_range == pytest.approx((-peak, peak), abs=1e-6)
+        low, high = fp.ends
+        assert (low.kind, high.kind, low.index, high.index) == (
+            "range_low",
+            "range_high",
+            (i,),
+            (i,),
+        )
+        assert parse_shown(high.text) == pytest.approx(peak, abs=0.005 + 1e-6)
+        assert fp.size_text == f"{expected.shape[0]}×{expected.shape[1]}"
+        scale = 1.0
+        if fp.factor is not None:
+            assert fp.factor.text.startswith("1/")
+            scale = 1 / int(fp.factor.text[2:])
+        written = [[parse_shown(s.text) * scale for s in row] for row in fp.kernel_texts]
+        np.testing.assert_allclose(written, kernel, atol=1e-12)

@@ -23,19 +23,22 @@ from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, FadeIn, FadeOut, Group, Mobject
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from cnn_model import filters
+from cnn_model.sums import extremes
+from cnn_model.trace import Trace
 
 from ...visuals.colors import diverging_t, hex_to_rgb
 from ...visuals.glyphs import number_text
 from ...visuals.grid import NumberGrid
 from ...visuals.heatmap import MapView
 from ...visuals.image_panels import InlineLegend, arrange_grid, best_layout, tile_plan
-from ...visuals.layout import Box, fit
+from ...visuals.layout import Box, Frame, fit
 from ...visuals.text import LABEL, SMALL, text
 from ...visuals.theme import Theme
 from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
 from ..kit.checks import describe_value, quoted
 from ..kit.common import title_for
 from ..kit.registry import StepType, register
+from .convolution import Grid, Shown, record_grid, shown, shown_grid
 
 MAP_HEIGHT = 1.7  # of each map before the layout sizes it
 MIN_MAP = 1.3  # smaller maps than this: the gallery shows in pages
@@ -267,32 +270,110 @@ def _page_placer(
     return place
 
 
-def kernel_block(flt: Filter, index: int, ctx: StepContext) -> tuple[Mobject, float]:
-    """The kernel's numbers (recorded), with "1/d ×" in front of a fraction."""
-    theme, rec = ctx.theme, ctx.recorder
-    k = flt.kernel.shape[0]
+@dataclass(frozen=True)
+class FilterPlan:
+    """One filter of the gallery: its result, its legend's ends and its kernel as written."""
+
+    index: int
+    filter: Filter
+    result: np.ndarray  # (H, W) the source filtered
+    colour_range: tuple[float, float]  # ±max|v| of the result (±0.5 when it is all zero)
+    ends: tuple[Shown, Shown]  # the legend's two ends, as written
+    kernel_texts: Grid  # the kernel's numbers, or its numerators over ``factor``
+    factor: Shown | None  # "1/16" in front of a fraction
+    label: str
+    size_text: str  # "62×62"
+    fact: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FilterGalleryPlan:
+    """What the ``filter_gallery`` step shows (no Mobjects): the source and every result."""
+
+    title: str
+    source: np.ndarray  # (64, 64) what the filters read, in [0, 1]
+    source_label: tuple[str, str]
+    filters: tuple[FilterPlan, ...]
+    box: Box  # where the gallery is laid out
+    facts: dict[str, Any]
+
+
+def _kernel_texts(flt: Filter, index: int) -> tuple[Grid, Shown | None]:
+    """The kernel's numbers as written: with "1/d ×" in front of a fraction."""
     layer = "filter.kernel"
     if flt.numerators is not None and flt.divisor > 1:
-        texts = rec.grid(
+        texts = shown_grid(
             layer,
             flt.numerators.astype(np.float64),
             lambda i, j: (index, i, j),
             0,
             kind="kernel_numerator",
         )
-        factor = rec.number(
-            layer,
-            [index],
-            1.0 / flt.divisor,
-            kind="kernel_factor",
-            text=f"1/{flt.divisor}",
-        )
-    else:
-        integers = flt.numerators is not None
-        texts = rec.grid(
-            layer, flt.kernel, lambda i, j: (index, i, j), 0 if integers else 2, kind="kernel"
-        )
-        factor = None
+        factor = Shown(layer, (index,), 1.0 / flt.divisor, f"1/{flt.divisor}", "kernel_factor")
+        return texts, factor
+    decimals = 0 if flt.numerators is not None else 2
+    return shown_grid(layer, flt.kernel, lambda i, j: (index, i, j), decimals, kind="kernel"), None
+
+
+def plan_filter(index: int, item: FilterItem, source: np.ndarray, padding: int) -> FilterPlan:
+    flt = resolve(item)
+    result = filters.apply(source, flt.kernel, padding)
+    peak = extremes(result).peak
+    half = peak if peak > 0 else 0.5
+    ends = (
+        shown("filter.output", (index,), -half, kind="range_low"),
+        shown("filter.output", (index,), half, kind="range_high"),
+    )
+    kernel_texts, factor = _kernel_texts(flt, index)
+    h, w = result.shape
+    return FilterPlan(
+        index=index,
+        filter=flt,
+        result=result,
+        colour_range=(-half, half),
+        ends=ends,
+        kernel_texts=kernel_texts,
+        factor=factor,
+        label=flt.label,
+        size_text=f"{h}×{w}",
+        fact={
+            "name": flt.name,
+            "label": flt.label,
+            "kernel": flt.kernel.tolist(),
+            "divisor": flt.divisor,
+            "shape": [h, w],
+            "min": float(result.min()),
+            "max": float(result.max()),
+        },
+    )
+
+
+def plan(spec: FilterGallerySpec, trace: Trace, frame: Frame) -> FilterGalleryPlan:
+    """The source the filters read and every filter's result; builds no Mobject."""
+    source = filters.source_values(trace.activations["input"], spec.source)
+    planned = tuple(
+        plan_filter(index, item, source, spec.padding) for index, item in enumerate(spec.filters)
+    )
+    return FilterGalleryPlan(
+        title="Classic filters: one kernel, one picture",
+        source=source,
+        source_label=_source_label(spec.source, source.shape),
+        filters=planned,
+        box=frame.content_box(),
+        facts={
+            "source": spec.source,
+            "padding": spec.padding,
+            "filters": [f.fact for f in planned],
+        },
+    )
+
+
+def kernel_block(fp: FilterPlan, ctx: StepContext) -> tuple[Mobject, float]:
+    """The kernel's numbers (recorded), with "1/d ×" in front of a fraction."""
+    theme, rec = ctx.theme, ctx.recorder
+    k = fp.filter.kernel.shape[0]
+    texts = record_grid(rec, fp.kernel_texts)
+    factor = fp.factor.record(rec) if fp.factor is not None else None
     # Wide enough for the widest number (decimals need more room than digits).
     widest = max(number_text(t, theme.font, SMALL, theme.text).width for row in texts for t in row)
     cell = min(max(KERNEL_CELL, widest / 0.8), max(KERNEL_WIDTH / k, KERNEL_CELL * 0.7))
@@ -306,59 +387,36 @@ def kernel_block(flt: Filter, index: int, ctx: StepContext) -> tuple[Mobject, fl
     return VGroup(prefix, grid), cell
 
 
-def build(spec: FilterGallerySpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
-    trace = ctx.need_trace()
-    theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
-    source = filters.source_values(trace.activations["input"], spec.source)
-    title = title_for(ctx, "Classic filters: one kernel, one picture")
+def _source_panel(p: FilterGalleryPlan, ctx: StepContext) -> Panel:
+    """The image the filters read, greyscale like the input channels."""
+    theme = ctx.theme
+    view = MapView(theme.input.rgb(p.source), MAP_HEIGHT, theme.grid_line)
+    ctx.recorder.heatmap("filter.source", [], p.source, (0.0, 1.0), theme.input.name)
+    legend = InlineLegend(theme.input, ("0.00", "1.00"), theme.font, theme.text, MAP_HEIGHT)
+    return Panel(_caption(*p.source_label, theme), view, legend, None)
 
-    # The image the filters read, greyscale like the input channels.
-    source_view = MapView(theme.input.rgb(source), MAP_HEIGHT, theme.grid_line)
-    rec.heatmap("filter.source", [], source, (0.0, 1.0), theme.input.name)
-    source_legend = InlineLegend(theme.input, ("0.00", "1.00"), theme.font, theme.text, MAP_HEIGHT)
-    source_panel = Panel(
-        _caption(*_source_label(spec.source, source.shape), theme),
-        source_view,
-        source_legend,
-        None,
-    )
 
-    panels: list[Panel] = [source_panel]
-    facts = []
-    for index, item in enumerate(spec.filters):
-        flt = resolve(item)
-        result = filters.apply(source, flt.kernel, spec.padding)
-        peak = float(np.abs(result).max())
-        full = 2 * peak if peak > 0 else 1.0
-        view = MapView(theme.activation.rgb(diverging_t(result, full)), MAP_HEIGHT, theme.grid_line)
-        rec.heatmap("filter.output", [index], result, (-full / 2, full / 2), theme.activation.name)
-        ends = (
-            rec.number("filter.output", [index], -full / 2, kind="range_low"),
-            rec.number("filter.output", [index], full / 2, kind="range_high"),
-        )
-        legend = InlineLegend(theme.activation, ends, theme.font, theme.text, MAP_HEIGHT)
-        kernel, _ = kernel_block(flt, index, ctx)
-        h, w = result.shape
-        label = _caption(flt.label, f"{h}×{w}", theme)
-        panels.append(Panel(label, view, legend, kernel))
-        facts.append(
-            {
-                "name": flt.name,
-                "label": flt.label,
-                "kernel": flt.kernel.tolist(),
-                "divisor": flt.divisor,
-                "shape": [h, w],
-                "min": float(result.min()),
-                "max": float(result.max()),
-            }
-        )
-    content = frame.content_box()
-    layout = plan_gallery(panels, content)
-    first = _page_placer(panels[: layout.per_page + 1], panels[1:], layout.kernel_beside, content)(
+def _filter_panel(fp: FilterPlan, ctx: StepContext) -> Panel:
+    theme, rec = ctx.theme, ctx.recorder
+    low, high = fp.colour_range
+    rgb = theme.activation.rgb(diverging_t(fp.result, high - low))
+    view = MapView(rgb, MAP_HEIGHT, theme.grid_line)
+    rec.heatmap("filter.output", [fp.index], fp.result, fp.colour_range, theme.activation.name)
+    ends = (fp.ends[0].record(rec), fp.ends[1].record(rec))
+    legend = InlineLegend(theme.activation, ends, theme.font, theme.text, MAP_HEIGHT)
+    kernel, _ = kernel_block(fp, ctx)
+    return Panel(_caption(fp.label, fp.size_text, theme), view, legend, kernel)
+
+
+def _pages(panels: list[Panel], box: Box) -> tuple[GalleryLayout, list[list[Panel]], float]:
+    """Lay the gallery out in ``box``: its layout, its pages of results, and the
+    scale the first page was fitted at (every page is placed at it)."""
+    layout = plan_gallery(panels, box)
+    first = _page_placer(panels[: layout.per_page + 1], panels[1:], layout.kernel_beside, box)(
         layout.height
     )
     natural_width = first.width
-    fit(first, content, max_scale=1.0)
+    fit(first, box, max_scale=1.0)
     factor = first.width / natural_width
     # Every page puts its results in the cells of the first page.
     cells = [
@@ -375,12 +433,18 @@ def build(spec: FilterGallerySpec, ctx: StepContext) -> Iterator[Add | Beat | Ho
             group = arrange_panel(panel, layout.kernel_beside, layout.height)
             group.scale(factor)
             group.move_to(cell, aligned_edge=UP)
+    return layout, pages, factor
 
-    rec.facts.update(
+
+def build(spec: FilterGallerySpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+    p = plan(spec, ctx.need_trace(), ctx.frame)
+    title = title_for(ctx, p.title)
+    source_panel = _source_panel(p, ctx)
+    panels = [source_panel, *(_filter_panel(fp, ctx) for fp in p.filters)]
+    layout, pages, factor = _pages(panels, p.box)
+    ctx.recorder.facts.update(
         {
-            "source": spec.source,
-            "padding": spec.padding,
-            "filters": facts,
+            **p.facts,
             "columns": layout.columns,
             "per_page": layout.per_page,
             "pages": len(pages),
@@ -394,13 +458,13 @@ def build(spec: FilterGallerySpec, ctx: StepContext) -> Iterator[Add | Beat | Ho
     yield Hold(0.8)
     for number, page in enumerate(pages):
         if number:
-            yield Beat([FadeOut(p.group()) for p in pages[number - 1]], 0.6)
+            yield Beat([FadeOut(panel.group()) for panel in pages[number - 1]], 0.6)
         for panel in page:
             assert panel.kernel is not None
             yield Beat([FadeIn(panel.label), FadeIn(panel.kernel)], 0.5)
             yield Beat(
                 [
-                    FadeIn(panel.view, target_position=source_view, scale=0.8),
+                    FadeIn(panel.view, target_position=source_panel.view, scale=0.8),
                     FadeIn(panel.legend),
                 ],
                 0.8,
