@@ -18,7 +18,7 @@ from scenes.lesson.load import validate_lesson
 from scenes.steps.types.overview import MAP_LAYERS, OverviewSpec
 from scenes.steps.types.overview import plan as overview_plan
 from scenes.visuals.layout import Frame
-from torch_reference import reference_layers
+from torch_reference import parse_shown, reference_layers
 
 ASPECTS = ("16:9", "9:16", "1:1")
 # The conv layer whose range colours each map (CNN Explainer: ReLU and pool reuse it).
@@ -210,3 +210,45 @@ def test_overview_plan_is_what_the_model_computes(default_model, star_trace, foc
         assert number.value == pytest.approx(float(value), abs=1e-5)
         assert number.index == (neuron, *divmod(int(at), values.shape[1]))
     assert p.focus.note == f"min {p.focus.low.text} · max {p.focus.high.text}"
+
+
+@pytest.mark.parametrize(("layer", "neuron"), [("conv_1_1", 2), ("conv_2_2", 6)])
+def test_conv_elastic_plan_adds_up_to_the_model(default_model, star_trace, layer, neuron) -> None:
+    """Each channel's intermediate map is that channel alone through F.conv2d, and
+    the maps plus the bias are the layer's output (the plan alone, no scene)."""
+    from scenes.steps.types.conv_elastic import ConvElasticSpec
+    from scenes.steps.types.conv_elastic import plan as elastic_plan
+
+    ref = reference_layers(default_model, star_trace.image)
+    source = torch.from_numpy(ref[PREVIOUS[layer]]).double()[None]
+    module = getattr(default_model, layer)
+    weight = module.weight.detach().double()[neuron]
+    bias = float(module.bias.detach()[neuron])
+    spec = ConvElasticSpec.model_validate(
+        {"type": "conv_elastic", "layer": layer, "neuron": neuron}
+    )
+    p = elastic_plan(spec, star_trace, Frame.for_aspect("16:9"))
+    channels = source.shape[1]
+    assert [row.channel for row in p.rows] == list(range(channels))
+    total = torch.zeros_like(torch.from_numpy(ref[layer][neuron])).double()
+    for row in p.rows:
+        alone = F.conv2d(
+            source[:, row.channel : row.channel + 1], weight[None, row.channel : row.channel + 1]
+        )
+        np.testing.assert_allclose(row.contribution, alone[0, 0].numpy(), atol=1e-5)
+        np.testing.assert_allclose(row.values, ref[PREVIOUS[layer]][row.channel], atol=1e-6)
+        np.testing.assert_allclose(row.kernel, weight[row.channel].numpy(), atol=1e-7)
+        if channels == 3:
+            assert row.kernel_texts is not None
+            written = [[parse_shown(s.text) for s in r] for r in row.kernel_texts]
+            np.testing.assert_allclose(written, weight[row.channel].numpy(), atol=0.005 + 1e-9)
+        else:
+            assert row.kernel_texts is None
+        total += alone[0, 0]
+    np.testing.assert_allclose((total + bias).numpy(), ref[layer][neuron], atol=1e-5)
+    np.testing.assert_allclose(p.output, ref[layer][neuron], atol=1e-5)
+    assert p.bias.value == pytest.approx(bias) and p.bias.kind == "bias"
+    assert p.sum_label == f"Σ of the {channels} maps + bias {p.bias.text}"
+    peak = max(float(np.abs(row.contribution).max()) for row in p.rows)
+    assert p.mid_range == pytest.approx(2 * round(0.1 + peak, 3))
+    assert p.facts["kernels"] == channels * 10
