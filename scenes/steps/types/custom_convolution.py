@@ -9,28 +9,34 @@ the rest of the output fills in quickly.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
-from manim import UP, FadeIn, FadeOut, Group, Square, VGroup
+from manim import UP, FadeIn, FadeOut, Group, Mobject, Square
 from pydantic import Field
 
 from cnn_model import ops
+from cnn_model.sums import extremes
+from cnn_model.trace import Trace
 
 from ...visuals.colors import diverging_t, hex_to_rgb, rgb_to_hex
 from ...visuals.glyphs import number_text
 from ...visuals.grid import NumberGrid, text_colour_on
-from ...visuals.layout import Box, arrange_panels, fit
+from ...visuals.layout import Box, Frame, arrange_panels, fit
 from ...visuals.numbers import fmt
 from ...visuals.ranges import kernel_range
 from ...visuals.text import BODY, LABEL, NUMBER, text
 from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
 from ..kit.common import title_for
 from ..kit.registry import StepType, register
+from .convolution import Grid, Shown, record_grid, shown, shown_grid
 from .hyperparameters import MAX_PADDING, MAX_STRIDE, valid_strides
 
 MAX_SIDE = 12
 MAX_KERNEL = 7
+CELL = 0.62  # side of a grid cell before the layout scales it
+SUM_HEIGHT = 1.0  # of the band under the grids where a window's sum is written
 
 Matrix = list[list[float]]
 
@@ -112,8 +118,85 @@ def _decimals(*arrays: np.ndarray) -> int:
     return 0 if all(np.allclose(a, np.round(a)) for a in arrays) else 2
 
 
-def build(spec: CustomConvolutionSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
-    theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
+@dataclass(frozen=True)
+class Position:
+    """One window position: where it is, its output and, when written out, its sum."""
+
+    y: int
+    x: int
+    window: np.ndarray  # (kh, kw) values of the padded input under the kernel
+    output: Shown
+    line: str | None  # "a×b + ... = total" for the windows written out
+
+
+@dataclass(frozen=True)
+class CustomConvolutionPlan:
+    """What the ``custom_convolution`` step shows (no Mobjects, no model)."""
+
+    values: np.ndarray  # the input as typed
+    kernel: np.ndarray
+    padding: int
+    stride: int
+    padded: np.ndarray  # the input with its rings of zeros
+    result: np.ndarray  # the output map
+    input_texts: tuple[tuple[Shown | None, ...], ...]  # None: a padding zero
+    kernel_texts: Grid
+    in_span: float  # full widths of the colour scales
+    out_span: float
+    kernel_span: float
+    labels: tuple[str, str, str]  # input, kernel, output
+    positions: tuple[Position, ...]  # in reading order
+    top_box: Box  # the three grids
+    sum_box: Box  # the sum written out under them
+    facts: dict[str, Any]
+
+    def is_padding(self, i: int, j: int) -> bool:
+        p, (h, w) = self.padding, self.values.shape
+        return not (p <= i < p + h and p <= j < p + w)
+
+
+def _input_texts(values: np.ndarray, p: int, digits: int) -> tuple[tuple[Shown | None, ...], ...]:
+    h, w = values.shape
+    return tuple(
+        tuple(
+            shown("custom.input", (i - p, j - p), float(values[i - p, j - p]), digits, "input")
+            if p <= i < p + h and p <= j < p + w
+            else None
+            for j in range(w + 2 * p)
+        )
+        for i in range(h + 2 * p)
+    )
+
+
+def _positions(
+    spec: CustomConvolutionSpec,
+    padded: np.ndarray,
+    kernel: np.ndarray,
+    result: np.ndarray,
+    digits: int,
+) -> tuple[Position, ...]:
+    """Every window in reading order; the first ``spec.positions`` written out."""
+    s = spec.stride
+    kh, kw = kernel.shape
+    out_h, out_w = result.shape
+    positions = []
+    for index in range(out_h * out_w):
+        y, x = divmod(index, out_w)
+        window = padded[y * s : y * s + kh, x * s : x * s + kw]
+        output = shown("custom.output", (y, x), float(result[y, x]), digits, "output")
+        line = None
+        if index < spec.positions:
+            terms = [
+                f"{fmt(a, digits)}×{fmt(b, digits)}"
+                for a, b in zip(window.ravel(), kernel.ravel(), strict=True)
+            ]
+            line = " + ".join(terms) + f" = {output.text}"
+        positions.append(Position(y, x, window, output, line))
+    return tuple(positions)
+
+
+def plan(spec: CustomConvolutionSpec, trace: Trace | None, frame: Frame) -> CustomConvolutionPlan:
+    """The convolution of the typed matrices, every window and what is written."""
     values = np.array(spec.input, dtype=np.float64)
     kernel = np.array(spec.kernel, dtype=np.float64)
     p, s = spec.padding, spec.stride
@@ -122,102 +205,60 @@ def build(spec: CustomConvolutionSpec, ctx: StepContext) -> Iterator[Add | Beat 
     kh, kw = kernel.shape
     out_h, out_w = result.shape
     digits = _decimals(values, kernel)
+    content = frame.content_box()
+    return CustomConvolutionPlan(
+        values=values,
+        kernel=kernel,
+        padding=p,
+        stride=s,
+        padded=padded,
+        result=result,
+        input_texts=_input_texts(values, p, digits),
+        kernel_texts=shown_grid("custom.kernel", kernel, lambda i, j: (i, j), digits, "weight"),
+        in_span=2 * max(extremes(padded).peak, 1e-9) * 1.25,
+        out_span=2 * max(extremes(result).peak, 1e-9) * 1.25,
+        kernel_span=kernel_range(kernel),
+        labels=(
+            f"input {values.shape[0]}×{values.shape[1]}" + (f", padding {p}" if p else ""),
+            f"kernel {kh}×{kw}",
+            f"output {out_h}×{out_w}" + (f" (stride {s})" if s > 1 else ""),
+        ),
+        positions=_positions(spec, padded, kernel, result, digits),
+        top_box=Box(content.left, content.bottom + SUM_HEIGHT, content.right, content.top),
+        sum_box=Box(content.left, content.bottom, content.right, content.bottom + SUM_HEIGHT),
+        facts={
+            "input_shape": list(values.shape),
+            "kernel_shape": list(kernel.shape),
+            "stride": s,
+            "padding": p,
+            "output_shape": [out_h, out_w],
+        },
+    )
+
+
+def build(spec: CustomConvolutionSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+    p = plan(spec, ctx.trace, ctx.frame)
     title = title_for(ctx, "Convolution, step by step")
     yield Add([title])
-
-    def colours(a: np.ndarray, span: float) -> np.ndarray:
-        return theme.activation.rgb(diverging_t(a, span))
-
-    in_span = 2 * max(float(np.abs(padded).max()), 1e-9) * 1.25
-    in_texts = [
-        [
-            rec.number("custom.input", [i - p, j - p], float(padded[i, j]), digits, kind="input")
-            if p <= i < p + values.shape[0] and p <= j < p + values.shape[1]
-            else "0"
-            for j in range(padded.shape[1])
-        ]
-        for i in range(padded.shape[0])
-    ]
-    in_rgb = colours(padded, in_span)
-    cell = 0.62
-    in_grid = NumberGrid(in_texts, in_rgb, cell, theme.font, NUMBER, theme.grid_line)
-    for i in range(padded.shape[0]):
-        for j in range(padded.shape[1]):
-            if not (p <= i < p + values.shape[0] and p <= j < p + values.shape[1]):
-                in_grid.squares[i * padded.shape[1] + j].set_fill(theme.empty_cell, 1)
-    k_texts = rec.grid("custom.kernel", kernel, lambda i, j: (i, j), digits, kind="weight")
-    k_grid = NumberGrid(
-        k_texts,
-        theme.weight.rgb(diverging_t(kernel, kernel_range(kernel))),
-        cell,
-        theme.font,
-        NUMBER,
-        theme.grid_line,
-    )
-    out_rgb = np.empty((out_h, out_w, 3), dtype=np.uint8)
-    out_rgb[:] = np.array(hex_to_rgb(theme.empty_cell), dtype=np.uint8)
-    out_texts = [[" " for _ in range(out_w)] for _ in range(out_h)]
-    out_grid = NumberGrid(out_texts, out_rgb, cell, theme.font, NUMBER, theme.grid_line)
-    in_label = text(
-        f"input {values.shape[0]}×{values.shape[1]}" + (f", padding {p}" if p else ""), theme, LABEL
-    )
-    k_label = text(f"kernel {kh}×{kw}", theme, LABEL)
-    o_label = text(f"output {out_h}×{out_w}" + (f" (stride {s})" if s > 1 else ""), theme, LABEL)
-    in_label.next_to(in_grid, UP, buff=0.15)
-    k_label.next_to(k_grid, UP, buff=0.15)
-    o_label.next_to(out_grid, UP, buff=0.15)
-    panels = [Group(in_label, in_grid), Group(k_label, k_grid), Group(o_label, out_grid)]
-    content = frame.content_box()
-    sum_h = 1.0
-    top = Box(content.left, content.bottom + sum_h, content.right, content.top)
-    sum_box = Box(content.left, content.bottom, content.right, content.bottom + sum_h)
-    arrange_panels(panels, frame, top, max_scale=1.5)
-    scale = in_grid.squares[0].width / cell
-    yield Beat([FadeIn(g) for g in panels], 1.0)
-
-    window = (
-        Square(1, stroke_color=theme.highlight, stroke_width=5)
-        .stretch_to_fit_width(kw * cell * scale)
-        .stretch_to_fit_height(kh * cell * scale)
-    )
-
-    def window_centre(y: int, x: int) -> np.ndarray:
-        first = in_grid.squares[(y * s) * padded.shape[1] + x * s]
-        last = in_grid.squares[(y * s + kh - 1) * padded.shape[1] + x * s + kw - 1]
-        return (first.get_center() + last.get_center()) / 2
-
-    window.move_to(window_centre(0, 0))
-    target = Square(cell * scale, stroke_color=theme.highlight, stroke_width=5)
-    target.move_to(out_grid.squares[0])
-    yield Beat([FadeIn(window), FadeIn(target)], 0.5)
-    out_span = 2 * max(float(np.abs(result).max()), 1e-9) * 1.25
-    line: VGroup | None = None
-    total = out_h * out_w
-    for index in range(total):
-        y, x = divmod(index, out_w)
-        window_at = window_centre(y, x)
-        square = out_grid.squares[index]
-        detailed = index < spec.positions
+    b = _Board(p, ctx)
+    yield Beat([FadeIn(g) for g in b.panels], 1.0)
+    yield Beat([FadeIn(b.window), FadeIn(b.target)], 0.5)
+    line: Mobject | None = None
+    for index, position in enumerate(p.positions):
+        square = b.out_grid.squares[index]
+        detailed = position.line is not None
         if index:
             yield Beat(
-                [window.animate.move_to(window_at), target.animate.move_to(square)],
+                [
+                    b.window.animate.move_to(b.window_centre(position)),
+                    b.target.animate.move_to(square),
+                ],
                 0.5 if detailed else 0.15,
             )
-        shown = rec.number("custom.output", [y, x], float(result[y, x]), digits, kind="output")
-        rgb = colours(np.array([result[y, x]]), out_span)[0]
-        value = number_text(shown, theme.font, NUMBER, text_colour_on(rgb)).scale(scale)
-        if value.width > square.width * 0.9:
-            value.scale_to_fit_width(square.width * 0.9)
-        value.move_to(square)
-        fill = rgb_to_hex(rgb)
-        if detailed:
-            window_values = padded[y * s : y * s + kh, x * s : x * s + kw]
-            terms = [
-                f"{fmt(a, digits)}×{fmt(b, digits)}"
-                for a, b in zip(window_values.ravel(), kernel.ravel(), strict=True)
-            ]
-            new_line = number_text(" + ".join(terms) + f" = {shown}", theme.font, BODY, theme.text)
-            fit(new_line, sum_box)
+        value, fill = b.output_value(position, square)
+        if position.line is not None:
+            new_line = number_text(position.line, b.theme.font, BODY, b.theme.text)
+            fit(new_line, p.sum_box)
             if line is not None:
                 yield Add([line], remove=True)
             yield Beat([FadeIn(new_line, shift=0.1 * UP)], 1.2)
@@ -229,17 +270,76 @@ def build(spec: CustomConvolutionSpec, ctx: StepContext) -> Iterator[Add | Beat 
                 yield Beat([FadeOut(line)], 0.3)
                 line = None
             yield Beat([square.animate.set_fill(fill, 1), FadeIn(value)], 0.15)
-    rec.facts.update(
-        {
-            "input_shape": list(values.shape),
-            "kernel_shape": list(kernel.shape),
-            "stride": s,
-            "padding": p,
-            "output_shape": [out_h, out_w],
-        }
-    )
-    yield Beat([FadeOut(window), FadeOut(target)], 0.5)
+    ctx.recorder.facts.update(p.facts)
+    yield Beat([FadeOut(b.window), FadeOut(b.target)], 0.5)
     yield Hold(1.0)
+
+
+class _Board:
+    """The input, kernel and output grids laid out, the window and its target."""
+
+    def __init__(self, p: CustomConvolutionPlan, ctx: StepContext) -> None:
+        theme, rec = ctx.theme, ctx.recorder
+        self.p, self.theme, self.rec = p, theme, rec
+        in_texts = [
+            [number.record(rec) if number is not None else "0" for number in row]
+            for row in p.input_texts
+        ]
+        self.in_grid = NumberGrid(
+            in_texts, self.colours(p.padded, p.in_span), CELL, theme.font, NUMBER, theme.grid_line
+        )
+        columns = p.padded.shape[1]
+        for i in range(p.padded.shape[0]):
+            for j in range(columns):
+                if p.is_padding(i, j):
+                    self.in_grid.squares[i * columns + j].set_fill(theme.empty_cell, 1)
+        k_rgb = theme.weight.rgb(diverging_t(p.kernel, p.kernel_span))
+        k_texts = record_grid(rec, p.kernel_texts)
+        k_grid = NumberGrid(k_texts, k_rgb, CELL, theme.font, NUMBER, theme.grid_line)
+        out_h, out_w = p.result.shape
+        out_rgb = np.empty((out_h, out_w, 3), dtype=np.uint8)
+        out_rgb[:] = np.array(hex_to_rgb(theme.empty_cell), dtype=np.uint8)
+        out_texts = [[" " for _ in range(out_w)] for _ in range(out_h)]
+        self.out_grid = NumberGrid(out_texts, out_rgb, CELL, theme.font, NUMBER, theme.grid_line)
+        grids = (self.in_grid, k_grid, self.out_grid)
+        self.panels = []
+        for label, grid in zip(p.labels, grids, strict=True):
+            caption = text(label, theme, LABEL).next_to(grid, UP, buff=0.15)
+            self.panels.append(Group(caption, grid))
+        arrange_panels(self.panels, ctx.frame, p.top_box, max_scale=1.5)
+        self.scale = self.in_grid.squares[0].width / CELL
+        kh, kw = p.kernel.shape
+        self.window = (
+            Square(1, stroke_color=theme.highlight, stroke_width=5)
+            .stretch_to_fit_width(kw * CELL * self.scale)
+            .stretch_to_fit_height(kh * CELL * self.scale)
+        )
+        self.window.move_to(self.window_centre(p.positions[0]))
+        self.target = Square(CELL * self.scale, stroke_color=theme.highlight, stroke_width=5)
+        self.target.move_to(self.out_grid.squares[0])
+
+    def colours(self, a: np.ndarray, span: float) -> np.ndarray:
+        return self.theme.activation.rgb(diverging_t(a, span))
+
+    def window_centre(self, position: Position) -> np.ndarray:
+        """The centre of the window's cells on the padded input."""
+        s, columns = self.p.stride, self.p.padded.shape[1]
+        kh, kw = self.p.kernel.shape
+        top, left = position.y * s, position.x * s
+        first = self.in_grid.squares[top * columns + left]
+        last = self.in_grid.squares[(top + kh - 1) * columns + left + kw - 1]
+        return (first.get_center() + last.get_center()) / 2
+
+    def output_value(self, position: Position, square: Mobject) -> tuple[Mobject, str]:
+        """The output's number in its cell (recorded), and the cell's new colour."""
+        shown_text = position.output.record(self.rec)
+        rgb = self.colours(np.array([position.output.value]), self.p.out_span)[0]
+        value = number_text(shown_text, self.theme.font, NUMBER, text_colour_on(rgb))
+        value.scale(self.scale)
+        if value.width > square.width * 0.9:
+            value.scale_to_fit_width(square.width * 0.9)
+        value.move_to(square)
+        return value, rgb_to_hex(rgb)
 
 
 def planned_seconds(spec: CustomConvolutionSpec) -> float:
