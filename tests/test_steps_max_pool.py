@@ -16,7 +16,15 @@ from dry_run import dry_run, trace_file
 from rendering import rgb_frames, run_render
 from scenes.lesson.errors import display_path
 from scenes.lesson.load import validate_lesson
-from scenes.steps.types.max_pool import kept_cells
+from scenes.steps.kit.patches import choose_patch
+from scenes.steps.types.max_pool import (
+    GlobalPoolPlan,
+    MaxPoolSpec,
+    PoolPlan,
+    kept_cells,
+    plan,
+)
+from scenes.visuals.layout import Frame
 from scenes.visuals.numbers import fmt
 from torch_reference import parse_shown, reference_layers
 
@@ -176,6 +184,73 @@ def test_kept_cells_are_one_maximum_per_window(star, ref) -> None:
             kept = cells[windows].reshape(h, w)
             torch_max = F.max_pool2d(ref[source][channel][None, None], 2, 2)[0, 0].numpy()
             np.testing.assert_array_equal(kept, torch_max)
+
+
+def numbers(grid) -> np.ndarray:
+    return np.array([[n.value for n in row] for row in grid])
+
+
+@pytest.mark.parametrize("mode", ["max", "average"])
+def test_plan_windows_equal_torch_pooling(star, ref, mode: str) -> None:
+    """The plan alone (no scene): every window against F.max_pool2d / F.avg_pool2d."""
+    trace, _ = star
+    step = {"type": "max_pool", "layer": "max_pool_1", "neuron": 3, "mode": mode}
+    p = plan(MaxPoolSpec.model_validate(step), trace, Frame.for_aspect("9:16"))
+    assert isinstance(p, PoolPlan)
+    relu = ref["relu_1_2"][3]
+    pool = F.max_pool2d if mode == "max" else F.avg_pool2d
+    pooled = pool(relu[None, None], 2, 2)[0, 0]
+    row, col, k = p.row, p.column, p.windows
+    oy, ox = row // 2, col // 2
+    np.testing.assert_allclose(numbers(p.in_grid), relu[row : row + 6, col : col + 6], atol=1e-6)
+    np.testing.assert_allclose(numbers(p.out_grid), pooled[oy : oy + k, ox : ox + k], atol=1e-5)
+    np.testing.assert_allclose(p.outputs, pooled.numpy(), atol=1e-5)
+    assert [w.explained for w in p.window_plans] == [True, True] + [False] * 7
+    for w in p.window_plans:
+        cells = [(3, row + 2 * w.row + i, col + 2 * w.column + j) for i in (0, 1) for j in (0, 1)]
+        assert [n.index for n in w.inputs] == cells
+        window = relu[cells[0][1] : cells[0][1] + 2, cells[0][2] : cells[0][2] + 2]
+        assert [n.value for n in w.inputs] == pytest.approx(window.flatten().tolist(), abs=1e-6)
+        assert w.result.index == (3, oy + w.row, ox + w.column)
+        assert w.result.value == pytest.approx(float(pooled[oy + w.row, ox + w.column]), abs=1e-5)
+        texts = [n.text for n in w.inputs]
+        if mode == "max":
+            # The kept value is the first maximum of the window, and it is the output.
+            first = int(torch.argmax((window.flatten() == window.max()).int()))
+            assert w.kept == first and w.inputs[first].value == w.result.value
+            assert w.formula == f"max({', '.join(texts)}) = {w.result.text}"
+        else:
+            assert w.kept is None and w.result.kind == "average_pool"
+            assert w.formula == f"({' + '.join(texts)}) / 4 = {w.result.text}"
+    if mode == "max":
+        assert p.keep is not None and p.keep.sum() == pooled.numel()
+        assert (p.keep * relu.numpy()).max() == pytest.approx(float(pooled.max()), abs=1e-6)
+        assert p.facts()["discarded_fraction"] == 0.75
+    else:
+        assert p.keep is None and p.map_layer == "relu_1_2.average_pool"
+
+
+def test_plan_global_is_the_torch_mean(star, ref) -> None:
+    trace, _ = star
+    step = {"type": "max_pool", "layer": "max_pool_2", "neuron": 4, "mode": "global"}
+    p = plan(MaxPoolSpec.model_validate(step), trace, Frame.for_aspect("1:1"))
+    assert isinstance(p, GlobalPoolPlan)
+    relu = ref["relu_2_2"][4]
+    assert p.mean.value == pytest.approx(float(relu.double().mean()), abs=1e-6)
+    assert (p.mean.layer, p.mean.index, p.mean.kind) == ("relu_2_2", (4,), "global_average_pool")
+    side = 2 * p.windows
+    patch = relu[p.row : p.row + side, p.column : p.column + side]
+    np.testing.assert_allclose(numbers(p.in_grid), patch, atol=1e-6)
+
+
+def test_automatic_patch_has_most_nonzero_values_on_the_window_grid() -> None:
+    values = np.zeros((12, 12), dtype=np.float32)
+    values[5:9, 7:11] = 1.0  # 4×4 non-zeros, off the grid of windows
+    values[5, 7] = 3.0
+    # Corners lie on even cells; (4, 6), (4, 8), (6, 6) and (6, 8) each hold 9
+    # non-zeros, and only (4, 6) holds the 3 too (the widest range).
+    assert choose_patch(values, 4, worth="nonzero", stride=2) == (4, 6)
+    assert choose_patch(values, 4, row=7, worth="nonzero", stride=2)[0] == 6
 
 
 CROSS_FIELD = (

@@ -16,7 +16,9 @@ from dry_run import dry_run, trace_file
 from rendering import rgb_frames, run_render
 from scenes.lesson.errors import display_path
 from scenes.lesson.load import validate_lesson
-from scenes.steps.types.relu import choose_patch
+from scenes.steps.kit.patches import choose_patch
+from scenes.steps.types.relu import ReluSpec, plan
+from scenes.visuals.layout import Frame
 from scenes.visuals.numbers import fmt
 from torch_reference import parse_shown, reference_layers
 
@@ -139,13 +141,54 @@ def test_automatic_patch_mixes_signs_and_respects_a_given_coordinate() -> None:
     values = -np.ones((12, 12), dtype=np.float32)
     values[7, 9] = 2.0
     values[8, 9] = 0.5
-    row, col = choose_patch(values, 3)
+    row, col = choose_patch(values, 3, worth="both_signs")
     window = values[row : row + 3, col : col + 3]
     assert (window > 0).sum() == 2 and (window < 0).sum() == 7
     # With the row fixed, the column is still chosen to include a positive value.
-    row, col = choose_patch(values, 3, row=6)
+    row, col = choose_patch(values, 3, row=6, worth="both_signs")
     assert row == 6 and 7 <= col <= 9
-    assert choose_patch(values, 3, row=2, column=4) == (2, 4)
+    assert choose_patch(values, 3, row=2, column=4, worth="both_signs") == (2, 4)
+
+
+@pytest.mark.parametrize(
+    "step",
+    [STEP, {"type": "relu", "layer": "relu_2_1", "patch_row": 5, "patch_size": 3}],
+    ids=["default-patch", "given-row"],
+)
+def test_plan_shows_torch_conv_values_and_their_clamp(
+    star, torch_layers, step: dict[str, Any]
+) -> None:
+    """The plan alone (no scene): its numbers against F.conv2d and clamp(min=0)."""
+    trace, _ = star
+    p = plan(ReluSpec.model_validate(step), trace, Frame.for_aspect("16:9"))
+    conv = torch_layers[p.layer.replace("relu", "conv")][p.neuron]
+    assert p.conv == p.layer.replace("relu", "conv")
+    window = conv[p.row : p.row + p.size, p.column : p.column + p.size]
+    cells = [(p.neuron, p.row + i, p.column + j) for i in range(p.size) for j in range(p.size)]
+    for grid, layer, expected in (
+        (p.before_grid, p.conv, window),
+        (p.after_grid, p.layer, window.clamp(min=0)),
+    ):
+        numbers = [number for row in grid for number in row]
+        assert [n.index for n in numbers] == cells
+        assert {n.layer for n in numbers} == {layer}
+        values = np.array([n.value for n in numbers]).reshape(p.size, p.size)
+        np.testing.assert_allclose(values, expected.numpy(), atol=1e-5)
+        assert [n.text for n in numbers] == [fmt(n.value, 2) for n in numbers]
+    np.testing.assert_allclose(p.before, conv.numpy(), atol=1e-5)
+    np.testing.assert_allclose(p.after, conv.clamp(min=0).numpy(), atol=1e-5)
+    flat = window.flatten()
+    assert p.negatives == tuple(int(k) for k in torch.nonzero(flat < 0).flatten())
+    assert p.negatives and len(p.negatives) < p.size * p.size  # both signs in the patch
+    lowest, highest = divmod(int(flat.argmin()), p.size), divmod(int(flat.argmax()), p.size)
+    assert [e.cell for e in p.examples] == [lowest, highest]
+    for e in p.examples:
+        assert e.before.value == pytest.approx(float(window[e.cell]), abs=1e-5)
+        assert e.after.value == pytest.approx(max(0.0, float(window[e.cell])), abs=1e-5)
+    half = colour_range(torch_layers[p.conv]) / 2
+    assert p.colour_range == pytest.approx((-half, half))
+    if "patch_row" in step:
+        assert p.row == step["patch_row"]
 
 
 CROSS_FIELD = (

@@ -1,6 +1,7 @@
 """Layout of an element-wise or pooling step: a map and a patch of it, before and after.
 
-Shared by the ``relu`` and ``max_pool`` steps. The parts are the map before
+Shared by the ``relu`` and ``max_pool`` steps, which make their map panels
+themselves (a panel records the map it shows). The parts are the map before
 the operation, a patch of its values as numbers, an operator arrow, the patch
 after the operation, the map after it (optional), one shared colour legend
 and a reserved strip for notes and formulas. The arrangement follows the
@@ -17,7 +18,6 @@ from manim import DOWN, LEFT, RIGHT, UP, Arrow, Group, Mobject, Rectangle, Text,
 
 from .glyphs import number_text
 from .grid import NumberGrid
-from .heatmap import MapView
 from .layout import Box, Frame, fit
 from .text import LABEL, NUMBER, text
 from .theme import Theme
@@ -31,14 +31,6 @@ def grid_cell(texts: Sequence[Sequence[str]], font: str, size: float, base: floa
         (number_text(t, font, size, "#000000").width for row in texts for t in row), default=0.0
     )
     return max(base, widest / 0.85)
-
-
-def map_panel(rgb: np.ndarray, height: float, caption: str, theme: Theme) -> tuple[Group, MapView]:
-    """A heat-map with its caption above (the legend is shared, so not here)."""
-    view = MapView(rgb, height, theme.grid_line)
-    label = text(caption, theme, LABEL)
-    label.next_to(view, UP, buff=0.15)
-    return Group(label, view), view
 
 
 def grid_panel(

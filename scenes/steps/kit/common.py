@@ -8,7 +8,7 @@ from manim import DOWN, UP, FadeIn, Group, Mobject, Text
 from cnn_model.tinyvgg import SOURCE_CONV
 from cnn_model.trace import Trace
 
-from ...visuals.colors import ColourScale
+from ...visuals.colors import ColourScale, hex_to_rgb
 from ...visuals.heatmap import MapView, map_rgb
 from ...visuals.layout import fit
 from ...visuals.legend import Legend
@@ -81,22 +81,33 @@ def map_panel(
     values: np.ndarray | None = None,
     blank: bool = False,
     label: str | None = None,
+    *,
+    legend: bool = True,
+    first: np.ndarray | None = None,
 ) -> tuple[Group, MapView]:
-    """A labelled heat-map of one channel with its legend under it."""
-    data = trace.activations[layer][channel] if values is None else values
-    rgb = colours.rgb(data)
-    if blank:
-        from ...visuals.colors import hex_to_rgb
+    """A labelled heat-map of one channel, recorded as the map it shows.
 
+    The map is ``values`` (default: the trace's ``layer[channel]``), recorded
+    under ``layer`` and ``[channel]`` with the colour range and scale of
+    ``colours``. A builder that paints it in later starts the view with empty
+    cells (``blank``) or other colours (``first``: e.g. the map an operation
+    turns into this one). Its legend goes under it unless ``legend`` is False
+    (steps whose maps share one legend place that themselves).
+    """
+    data = trace.activations[layer][channel] if values is None else values
+    rgb = colours.rgb(data) if first is None else first
+    if blank:
         rgb = np.empty_like(rgb)
         rgb[...] = hex_to_rgb(theme.empty_cell)
     view = MapView(rgb, height, theme.grid_line)
     recorder.heatmap(layer, [channel], data, (colours.lo, colours.hi), colours.scale.name)
     caption = text(label or layer_label(layer, channel, data.shape), theme, LABEL)
     caption.next_to(view, UP, buff=0.15)
-    legend = colours.legend(theme, width=min(2.6, view.width))
-    legend.next_to(view, DOWN, buff=0.2)
-    return Group(caption, view, legend), view
+    if not legend:
+        return Group(caption, view), view
+    key = colours.legend(theme, width=min(2.6, view.width))
+    key.next_to(view, DOWN, buff=0.2)
+    return Group(caption, view, key), view
 
 
 def lively_channel(maps: np.ndarray) -> int:

@@ -10,12 +10,16 @@ fills in and the discarded cells of the whole input map dim.
 computed with :func:`cnn_model.ops.pool2d` and labelled as variants (TinyVGG
 itself uses max pooling): the mean of each window, or the mean of the whole
 map as one value.
+
+:func:`plan` chooses everything from the trace (no Mobject, no scene);
+:func:`build` draws and animates that plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Literal
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 from manim import (
@@ -26,33 +30,40 @@ from manim import (
     Mobject,
     Rectangle,
     Square,
+    Text,
     UpdateFromAlphaFunc,
     UpdateFromFunc,
     ValueTracker,
     VGroup,
     linear,
 )
-from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import Field
 
 from cnn_model import ops
 from cnn_model.tinyvgg import PREVIOUS
+from cnn_model.trace import Trace
 
 from ...visuals.colors import hex_to_rgb
 from ...visuals.glyphs import number_text
+from ...visuals.grid import NumberGrid
+from ...visuals.heatmap import MapView
+from ...visuals.layout import Box, Frame
+from ...visuals.ranges import activation_range
 from ...visuals.relu_pool_layout import (
     BeforeAfter,
     grid_cell,
     grid_panel,
-    map_panel,
     operator_arrow,
     place_notes,
 )
 from ...visuals.text import BODY, LABEL, NUMBER, text
+from ...visuals.theme import Theme
 from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
 from ..kit.checks import channel_in, layer_of_kind
-from ..kit.common import MapColours, chosen, layer_label, lively_channel, title_for
+from ..kit.common import MapColours, layer_label, lively_channel, map_panel, title_for
+from ..kit.patches import PatchFields, choose_patch, patch_errors
 from ..kit.registry import StepType, register
+from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
 SIZE = STRIDE = 2  # TinyVGG's pools: 2×2 windows, stride 2
 MAX_WINDOWS = 3  # 6 inputs + 3 outputs = 9 numbers per row: legible at 480p on every aspect
@@ -60,9 +71,10 @@ DIM = 0.22  # opacity of a discarded value in the patch
 MAP_DIM = 0.6  # how far discarded cells of the whole map fade towards the background
 Mode = Literal["max", "average", "global"]
 KIND = {"average": "average_pool", "global": "global_average_pool"}
+VARIANT_NOTE = "A variant: TinyVGG itself uses max pooling."
 
 
-class MaxPoolSpec(StepSpec):
+class MaxPoolSpec(PatchFields, StepSpec):
     type: Literal["max_pool"]
     layer: str = Field("max_pool_1", description="A max-pool layer of the lesson's model.")
     neuron: int | None = Field(
@@ -75,18 +87,6 @@ class MaxPoolSpec(StepSpec):
         "max",
         description="max (what the model does), or the variants average (mean of each 2×2 "
         "window) and global (mean of the whole map), computed on the same real map.",
-    )
-    patch_row: int | None = Field(
-        None,
-        ge=0,
-        description="Top row, in the input map, of the patch of numbers (even: windows start "
-        "every 2 rows); chosen automatically when omitted.",
-    )
-    patch_column: int | None = Field(
-        None,
-        ge=0,
-        description="Left column, in the input map, of the patch of numbers (even); chosen "
-        "automatically when omitted.",
     )
     patch_windows: int = Field(
         3,
@@ -126,20 +126,11 @@ def check(spec: MaxPoolSpec, info: ModelInfo | None) -> list[tuple[FieldParts, s
             )
         )
         return errors
-    for field, value, out_size in (
-        ("patch_row", spec.patch_row, out_h),
-        ("patch_column", spec.patch_column, out_w),
-    ):
-        last = STRIDE * (out_size - k)
-        if value is not None and (value % STRIDE or value > last):
-            errors.append(
-                (
-                    (field,),
-                    f"expected an even {field} from 0 to {last} (windows start every "
-                    f"{STRIDE} cells and {k}×{k} windows must fit in {source}'s {in_h}×{in_w} "
-                    f"map), got {value}",
-                )
-            )
+    reason = (
+        f"windows start every {STRIDE} cells and {k}×{k} windows must fit in "
+        f"{source}'s {in_h}×{in_w} map"
+    )
+    errors += patch_errors(spec, SIZE * k, (in_h, in_w), reason, stride=STRIDE)
     if spec.mode != "global" and spec.explained > k * k:
         errors.append(
             (
@@ -149,33 +140,6 @@ def check(spec: MaxPoolSpec, info: ModelInfo | None) -> list[tuple[FieldParts, s
             )
         )
     return errors
-
-
-def choose_patch(
-    values: np.ndarray, windows: int, row: int | None = None, column: int | None = None
-) -> tuple[int, int]:
-    """Top-left input cell of a patch of ``windows``×``windows`` pooling windows.
-
-    Given coordinates are kept; the others are chosen where the patch has the
-    most non-zero values (then the widest spread), so the windows have a
-    maximum worth picking out.
-    """
-    side = SIZE * windows
-    blocks = sliding_window_view(values, (side, side))[::STRIDE, ::STRIDE]
-    out_h = (values.shape[0] - SIZE) // STRIDE + 1
-    out_w = (values.shape[1] - SIZE) // STRIDE + 1
-    blocks = blocks[: out_h - windows + 1, : out_w - windows + 1]
-    busy = (blocks != 0).sum(axis=(2, 3)).astype(np.float64)
-    spread = (blocks.max(axis=(2, 3)) - blocks.min(axis=(2, 3))).astype(np.float64)
-    allowed = np.ones(busy.shape, dtype=bool)
-    if row is not None:
-        allowed &= (np.arange(busy.shape[0]) == row // STRIDE)[:, None]
-    if column is not None:
-        allowed &= (np.arange(busy.shape[1]) == column // STRIDE)[None, :]
-    busy[~allowed] = -1
-    order = np.lexsort((-spread.ravel(), -busy.ravel()))
-    y, x = np.unravel_index(int(order[0]), busy.shape)
-    return int(y) * STRIDE, int(x) * STRIDE
 
 
 def kept_cells(values: np.ndarray, pooled: np.ndarray) -> np.ndarray:
@@ -198,363 +162,611 @@ def kept_cells(values: np.ndarray, pooled: np.ndarray) -> np.ndarray:
     return mask
 
 
+# --- The plan: what is shown, chosen from the trace -------------------------------
+
+
+@dataclass(frozen=True)
+class PoolWindow:
+    """One window of the patch, in reading order."""
+
+    row: int  # window row and column within the patch (0 to windows - 1)
+    column: int
+    inputs: tuple[Shown, ...]  # its 2×2 input values, in reading order
+    result: Shown  # its output: the model's max, or the mean (a variant)
+    kept: int | None  # which of ``inputs`` max pooling keeps; None for the average
+    explained: bool  # shown slowly, its numbers written out as ``formula``
+    formula: str
+
+
+@dataclass(frozen=True)
+class PoolPlan:
+    """Max pooling (the model's) or its average variant, window by window."""
+
+    layer: str
+    neuron: int
+    mode: str  # "max" or "average"
+    source: str  # the layer the pool reads
+    row: int  # top-left input cell of the patch
+    column: int
+    windows: int  # windows per side of the patch
+    inputs: np.ndarray  # (H, W) the map pooled, from the trace
+    outputs: np.ndarray  # (H/2, W/2) the model's max pool, or the average variant
+    out_layer: str  # the layer and kind output numbers are recorded under
+    out_kind: str
+    map_layer: str  # the name the output map is recorded under
+    colour_range: tuple[float, float]
+    keep: np.ndarray | None  # (H, W) the input cells max pooling keeps; None for the average
+    in_grid: ShownGrid  # the patch of inputs
+    out_grid: ShownGrid  # its outputs
+    window_plans: tuple[PoolWindow, ...]
+    map_height: float
+    out_caption: str  # the output map's caption
+    summary: tuple[str, str]
+
+    @property
+    def out_corner(self) -> tuple[int, int]:
+        return self.row // STRIDE, self.column // STRIDE
+
+    @property
+    def side(self) -> int:
+        """Input cells per side of the patch."""
+        return SIZE * self.windows
+
+    @property
+    def colour_layer(self) -> str:
+        """The layer whose scale colours the maps (named in the legend)."""
+        return self.layer if self.mode == "max" else self.source
+
+    @property
+    def in_patch(self) -> np.ndarray:
+        return self.inputs[self.row : self.row + self.side, self.column : self.column + self.side]
+
+    @property
+    def out_patch(self) -> np.ndarray:
+        oy, ox = self.out_corner
+        return self.outputs[oy : oy + self.windows, ox : ox + self.windows]
+
+    def facts(self) -> dict[str, Any]:
+        facts = {
+            "layer": self.layer,
+            "neuron": self.neuron,
+            "mode": self.mode,
+            "input_layer": self.source,
+            "patch": {"row": self.row, "column": self.column, "windows": self.windows},
+            "window": SIZE,
+            "stride": STRIDE,
+            "input_shape": list(self.inputs.shape),
+            "output_shape": list(self.outputs.shape),
+            "colour_range": list(self.colour_range),
+        }
+        if self.mode == "max":
+            facts["discarded_fraction"] = 1 - 1 / (SIZE * SIZE)
+        return facts
+
+
+@dataclass(frozen=True)
+class GlobalPoolPlan:
+    """Global average pooling (a variant): the whole map becomes its mean."""
+
+    layer: str
+    neuron: int
+    source: str
+    row: int  # top-left cell of the patch of inputs shown as numbers
+    column: int
+    windows: int
+    inputs: np.ndarray  # (H, W) the map averaged, from the trace
+    mean: Shown
+    colour_range: tuple[float, float]
+    in_grid: ShownGrid
+    map_height: float
+
+    @property
+    def in_patch(self) -> np.ndarray:
+        side = SIZE * self.windows
+        return self.inputs[self.row : self.row + side, self.column : self.column + side]
+
+    def facts(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer,
+            "neuron": self.neuron,
+            "mode": "global",
+            "input_layer": self.source,
+            "patch": {"row": self.row, "column": self.column, "windows": self.windows},
+            "input_shape": list(self.inputs.shape),
+            "output_shape": [1, 1],
+            "colour_range": [self.colour_range[0], self.colour_range[1]],
+        }
+
+
+def plan(
+    spec: MaxPoolSpec, trace: Trace, frame: Frame, *, colour_range: str = "layer"
+) -> PoolPlan | GlobalPoolPlan:
+    """What the step shows: the neuron, the patch, its windows and their numbers.
+
+    ``colour_range`` is the lesson's scope of the diverging scale (layer, block
+    or global). Builds no Mobject.
+    """
+    layer, k = spec.layer, spec.patch_windows
+    source = PREVIOUS[layer]
+    # By default, the channel of the conv before whose map is most alive.
+    neuron = spec.neuron
+    if neuron is None:
+        neuron = lively_channel(trace.activations[PREVIOUS[source]])
+    inputs = trace.activations[source][neuron]
+    row, col = choose_patch(
+        inputs, SIZE * k, spec.patch_row, spec.patch_column, worth="nonzero", stride=STRIDE
+    )
+    colour_layer = layer if spec.mode == "max" else source
+    half = activation_range(trace.activations, colour_layer, colour_range) / 2
+    square = frame.width == frame.height
+    if spec.mode == "global":
+        mean = float(ops.pool2d(inputs, mode="global")[0, 0])
+        return GlobalPoolPlan(
+            layer=layer,
+            neuron=neuron,
+            source=source,
+            row=row,
+            column=col,
+            windows=k,
+            inputs=inputs,
+            mean=shown(source, (neuron,), mean, kind=KIND["global"]),
+            colour_range=(-half, half),
+            in_grid=_patch_grid(source, neuron, inputs, row, col, SIZE * k),
+            map_height=2.6 if square else (4.2 if frame.portrait else 3.2),  # a row of its own
+        )
+    return _windows_plan(spec, trace, neuron, (row, col), (-half, half), 2.3 if square else 3.2)
+
+
+def _patch_grid(
+    layer: str, neuron: int, values: np.ndarray, row: int, col: int, side: int
+) -> ShownGrid:
+    patch = values[row : row + side, col : col + side]
+    return shown_grid(layer, patch, lambda i, j: (neuron, row + i, col + j))
+
+
+def _windows_plan(
+    spec: MaxPoolSpec,
+    trace: Trace,
+    neuron: int,
+    corner: tuple[int, int],
+    colour_range: tuple[float, float],
+    map_height: float,
+) -> PoolPlan:
+    layer, mode, k = spec.layer, spec.mode, spec.patch_windows
+    source = PREVIOUS[layer]
+    inputs = trace.activations[source][neuron]
+    if mode == "max":
+        outputs = trace.activations[layer][neuron]  # the model's own output
+        out_layer, out_kind, map_layer = layer, "activation", layer
+        out_caption = layer_label(layer, neuron, outputs.shape)
+        keep: np.ndarray | None = kept_cells(inputs, outputs)
+    else:
+        outputs = ops.pool2d(inputs, SIZE, STRIDE, "average")
+        out_layer, out_kind, map_layer = source, KIND[mode], f"{source}.{KIND[mode]}"
+        out_h, out_w = outputs.shape
+        out_caption = f"average pool (variant) · channel {neuron} ({out_h}×{out_w})"
+        keep = None
+    row, col = corner
+    oy, ox = row // STRIDE, col // STRIDE
+    out_patch = outputs[oy : oy + k, ox : ox + k]
+    out_grid = shown_grid(
+        out_layer, out_patch, lambda i, j: (neuron, oy + i, ox + j), kind=out_kind
+    )
+    return PoolPlan(
+        layer=layer,
+        neuron=neuron,
+        mode=mode,
+        source=source,
+        row=row,
+        column=col,
+        windows=k,
+        inputs=inputs,
+        outputs=outputs,
+        out_layer=out_layer,
+        out_kind=out_kind,
+        map_layer=map_layer,
+        colour_range=colour_range,
+        keep=keep,
+        in_grid=_patch_grid(source, neuron, inputs, row, col, SIZE * k),
+        out_grid=out_grid,
+        window_plans=tuple(
+            _window(source, neuron, inputs, corner, out_grid, keep, index, spec)
+            for index in range(k * k)
+        ),
+        map_height=map_height,
+        out_caption=out_caption,
+        summary=_summary(mode, inputs.shape, outputs.shape),
+    )
+
+
+def _window(
+    source: str,
+    neuron: int,
+    inputs: np.ndarray,
+    corner: tuple[int, int],
+    out_grid: ShownGrid,
+    keep: np.ndarray | None,
+    index: int,
+    spec: MaxPoolSpec,
+) -> PoolWindow:
+    """The ``index``-th window of the patch (reading order)."""
+    wy, wx = divmod(index, spec.patch_windows)
+    top, left = corner[0] + SIZE * wy, corner[1] + SIZE * wx
+    cells = [(top + i, left + j) for i in range(SIZE) for j in range(SIZE)]
+    values = tuple(shown(source, (neuron, y, x), inputs[y, x]) for y, x in cells)
+    result = out_grid[wy][wx]
+    texts = [v.text for v in values]
+    if keep is None:
+        formula = f"({' + '.join(texts)}) / 4 = {result.text}"
+        kept = None
+    else:
+        formula = f"max({', '.join(texts)}) = {result.text}"
+        kept = next(t for t, (y, x) in enumerate(cells) if keep[y, x])
+    explained = index < spec.explained
+    return PoolWindow(wy, wx, values, result, kept, explained, formula)
+
+
+def _summary(mode: str, shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[str, str]:
+    (in_h, in_w), (out_h, out_w) = shape, out_shape
+    sizes = f"{in_h}×{in_w} = {in_h * in_w:,} values → {out_h}×{out_w} = {out_h * out_w:,} values"
+    if mode == "max":
+        return "75 % discarded: only the maximum of each 2×2 window is kept", sizes
+    return "every value counts: each output is the mean of its 2×2 window", sizes
+
+
+# --- The beats: the plan drawn and animated ---------------------------------------
+
+
+def build(spec: MaxPoolSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+    p = plan(spec, ctx.need_trace(), ctx.frame, colour_range=ctx.colour_range)
+    if isinstance(p, GlobalPoolPlan):
+        yield from _build_global(p, ctx)
+    else:
+        yield from _build_windows(p, ctx)
+
+
+def _title(p: PoolPlan | GlobalPoolPlan) -> str:
+    if isinstance(p, GlobalPoolPlan):
+        return "Global average pooling (a variant)"
+    if p.mode == "max":
+        return f"Max pooling: {p.layer}, neuron {p.neuron}"
+    # The variants' layer and neuron are in the map captions: keep the title short.
+    return "Average pooling (a variant)"
+
+
 def _blend(rgb: np.ndarray, background: str, amount: float) -> np.ndarray:
     """``rgb`` faded towards the background by ``amount`` (0 = unchanged)."""
     bg = np.array(hex_to_rgb(background), dtype=np.float64)
     return np.rint(rgb * (1 - amount) + bg * amount).astype(np.uint8)
 
 
-def build(spec: MaxPoolSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
-    if spec.neuron is None:  # the channel of the conv before whose map is most alive
-        trace = ctx.need_trace()
-        conv = PREVIOUS[PREVIOUS[spec.layer]]
-        spec = spec.model_copy(update={"neuron": lively_channel(trace.activations[conv])})
-    if spec.mode == "global":
-        yield from _build_global(spec, ctx)
-    else:
-        yield from _build_windows(spec, ctx)
+class OutputMap:
+    """The output map filled in cell by cell over empty cells."""
+
+    def __init__(self, view: MapView, rgb: np.ndarray, theme: Theme) -> None:
+        self.view = view
+        self.rgb = rgb
+        self.blank = np.empty_like(rgb)
+        self.blank[:] = np.array(hex_to_rgb(theme.empty_cell), dtype=np.uint8)
+        self.shown = np.zeros(rgb.shape[:2], dtype=bool)
+
+    def paint(self) -> None:
+        self.view.set_pixels(np.where(self.shown[..., None], self.rgb, self.blank))
+
+    def reveal(self, y: int, x: int) -> Callable[[Mobject, float], None]:
+        """An updater that paints cell (y, x) half-way through its animation."""
+
+        def update(_: Mobject, alpha: float) -> None:
+            if alpha >= 0.5 and not self.shown[y, x]:
+                self.shown[y, x] = True
+                self.paint()
+
+        return update
+
+    def rows(self, count: int) -> None:
+        """Paint the first ``count`` rows."""
+        self.shown[:count] = True
+        self.paint()
 
 
-def _title(spec: MaxPoolSpec) -> str:
-    if spec.mode == "max":
-        return f"Max pooling: {spec.layer}, neuron {spec.neuron}"
-    # The variants' layer and neuron are in the map captions: keep the title short.
-    if spec.mode == "average":
-        return "Average pooling (a variant)"
-    return "Global average pooling (a variant)"
+@dataclass
+class PoolParts:
+    """The windows view's Mobjects, placed for the frame."""
+
+    title: Text
+    colours: MapColours
+    before_panel: Group
+    after_panel: Group
+    in_map: MapView
+    out_map: OutputMap
+    in_panel: Group
+    in_grid: NumberGrid
+    out_grid: NumberGrid
+    out_fills: list[Any]
+    out_border: Mobject
+    out_label: Text
+    legend: Mobject
+    layout: BeforeAfter
+    notes_box: Box
+    in_rect: Mobject
+    out_rect: Mobject
 
 
-def _build_windows(spec: MaxPoolSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
-    """Max pooling (the model's) or its average variant, window by window."""
-    trace = ctx.need_trace()
-    theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
-    layer, neuron, k, mode = spec.layer, chosen(spec.neuron), spec.patch_windows, spec.mode
-    source = PREVIOUS[layer]
-    inp = trace.activations[source][neuron]
-    in_h, in_w = inp.shape
-    if mode == "max":
-        out = trace.activations[layer][neuron]  # the model's own output
-        out_layer, out_kind, map_layer = layer, "activation", layer
-    else:
-        out = ops.pool2d(inp, SIZE, STRIDE, "average")
-        out_layer, out_kind, map_layer = source, KIND[mode], f"{source}.{KIND[mode]}"
-    out_h, out_w = out.shape
+def _build_windows(p: PoolPlan, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+    parts = _window_parts(p, ctx)
+    ctx.recorder.facts.update(p.facts())
+    yield Add([parts.title])
+    note = yield from _window_intro(p, parts, ctx)
+    window = Rectangle(
+        width=SIZE * parts.in_grid.squares[0].width,
+        height=SIZE * parts.in_grid.squares[0].width,
+        stroke_color=ctx.theme.highlight,
+        stroke_width=5,
+    )
+    target = Square(
+        parts.out_grid.squares[0].width, stroke_color=ctx.theme.highlight, stroke_width=5
+    )
+    for w in p.window_plans:
+        note = yield from _window_beats(p, parts, ctx, w, (window, target), note)
+    yield Beat([FadeOut(window), FadeOut(target)], 0.4)
+    yield from _window_sweep(p, parts, ctx, note)
+
+
+def _window_parts(p: PoolPlan, ctx: StepContext) -> PoolParts:
+    """Draw and place the plan; records both maps and both patches."""
+    theme, rec, frame, trace = ctx.theme, ctx.recorder, ctx.frame, ctx.need_trace()
     # The conv's range; the legend names the model's layer, or the input map for a variant.
-    colours = MapColours(trace, layer if mode == "max" else source, theme, ctx.colour_range)
-    row, col = choose_patch(inp, k, spec.patch_row, spec.patch_column)
-    oy, ox = row // STRIDE, col // STRIDE
-    in_patch = inp[row : row + SIZE * k, col : col + SIZE * k]
-    out_patch = out[oy : oy + k, ox : ox + k]
-    keep = kept_cells(inp, trace.activations[layer][neuron]) if mode == "max" else None
-
-    title = title_for(ctx, _title(spec))
-    square = frame.width == frame.height
-    map_height = 2.3 if square else 3.2
-
-    in_rgb = colours.rgb(inp)
-    out_rgb = colours.rgb(out)
-    empty = np.array(hex_to_rgb(theme.empty_cell), dtype=np.uint8)
+    colours = MapColours(trace, p.colour_layer, theme, ctx.colour_range)
     before_panel, in_map = map_panel(
-        in_rgb, map_height, layer_label(source, neuron, inp.shape), theme
+        trace, p.source, p.neuron, colours, theme, rec, p.map_height, p.inputs, legend=False
     )
-    if mode == "max":
-        out_caption = layer_label(layer, neuron, out.shape)
-    else:
-        out_caption = f"average pool (variant) · channel {neuron} ({out_h}×{out_w})"
-    blank = np.empty_like(out_rgb)
-    blank[:] = empty
-    after_panel, out_map = map_panel(blank, map_height, out_caption, theme)
-    rec.heatmap(source, [neuron], inp, (colours.lo, colours.hi), colours.scale.name)
-    rec.heatmap(map_layer, [neuron], out, (colours.lo, colours.hi), colours.scale.name)
-
-    in_texts = rec.grid(source, in_patch, lambda i, j: (neuron, row + i, col + j))
-    out_texts = [
-        [
-            rec.number(out_layer, (neuron, oy + i, ox + j), float(out_patch[i, j]), kind=out_kind)
-            for j in range(k)
-        ]
-        for i in range(k)
-    ]
-    cell = grid_cell(in_texts + out_texts, theme.font, NUMBER, 0.7)
-    in_panel, in_grid, _, _ = grid_panel(
-        in_texts, colours.rgb(in_patch), cell, f"{source} ({SIZE * k}×{SIZE * k} patch)", theme
-    )
-    out_panel, out_grid, out_border, out_label = grid_panel(
-        out_texts,
-        colours.rgb(out_patch),
-        cell,
-        f"{layer if mode == 'max' else 'output'} ({k}×{k})",
+    after_panel, out_map = map_panel(
+        trace,
+        p.map_layer,
+        p.neuron,
+        colours,
         theme,
+        rec,
+        p.map_height,
+        p.outputs,
+        blank=True,
+        label=p.out_caption,
+        legend=False,
+    )
+    in_texts, out_texts = record_grid(rec, p.in_grid), record_grid(rec, p.out_grid)
+    k, cell = p.windows, grid_cell(in_texts + out_texts, theme.font, NUMBER, 0.7)
+    in_caption = f"{p.source} ({p.side}×{p.side} patch)"
+    in_panel, in_grid, _, _ = grid_panel(in_texts, colours.rgb(p.in_patch), cell, in_caption, theme)
+    out_caption = f"{p.layer if p.mode == 'max' else 'output'} ({k}×{k})"
+    out_panel, out_grid, out_border, out_label = grid_panel(
+        out_texts, colours.rgb(p.out_patch), cell, out_caption, theme
     )
     out_fills = [sq.get_fill_color() for sq in out_grid.squares]
     for sq in out_grid.squares:
         sq.set_fill(theme.empty_cell, 1)
     legend = colours.legend(theme, width=2.6)
-    op_word = "max" if mode == "max" else "mean"
-    parts = BeforeAfter(
+    layout = BeforeAfter(
         before_map=before_panel,
         before_grid=in_panel,
-        op=operator_arrow(f"{op_word} of 2×2", theme),
+        op=operator_arrow(f"{'max' if p.mode == 'max' else 'mean'} of 2×2", theme),
         after_grid=out_panel,
         legend=legend,
         after_map=after_panel,
         op_maps=operator_arrow("2×2, stride 2", theme, length=0.8),
     )
-    _, notes_box = parts.arrange(frame, frame.content_box())
-    in_rect = in_map.window(row, col, SIZE * k, SIZE * k, theme.highlight, stroke=2.5)
-    out_rect = out_map.window(oy, ox, k, k, theme.highlight, stroke=2.5)
-
-    rec.facts.update(
-        {
-            "layer": layer,
-            "neuron": neuron,
-            "mode": mode,
-            "input_layer": source,
-            "patch": {"row": row, "column": col, "windows": k},
-            "window": SIZE,
-            "stride": STRIDE,
-            "input_shape": [in_h, in_w],
-            "output_shape": [out_h, out_w],
-            "colour_range": [colours.lo, colours.hi],
-        }
+    _, notes_box = layout.arrange(frame, frame.content_box())
+    oy, ox = p.out_corner
+    return PoolParts(
+        title=title_for(ctx, _title(p)),
+        colours=colours,
+        before_panel=before_panel,
+        after_panel=after_panel,
+        in_map=in_map,
+        out_map=OutputMap(out_map, colours.rgb(p.outputs), theme),
+        in_panel=in_panel,
+        in_grid=in_grid,
+        out_grid=out_grid,
+        out_fills=out_fills,
+        out_border=out_border,
+        out_label=out_label,
+        legend=legend,
+        layout=layout,
+        notes_box=notes_box,
+        in_rect=in_map.window(p.row, p.column, p.side, p.side, theme.highlight, stroke=2.5),
+        out_rect=out_map.window(oy, ox, k, k, theme.highlight, stroke=2.5),
     )
-    if mode == "max":
-        rec.facts["discarded_fraction"] = 1 - 1 / (SIZE * SIZE)
 
-    yield Add([title])
+
+def _window_intro(
+    p: PoolPlan, parts: PoolParts, ctx: StepContext
+) -> Generator[Beat, None, Mobject | None]:
+    """The input map and its patch, then the empty output; returns the note shown."""
     intro_note: Mobject | None = None
-    if mode != "max":
-        intro_note = place_notes(
-            text("A variant: TinyVGG itself uses max pooling.", theme, BODY, theme.muted), notes_box
-        )
+    if p.mode != "max":
+        variant = text(VARIANT_NOTE, ctx.theme, BODY, ctx.theme.muted)
+        intro_note = place_notes(variant, parts.notes_box)
     yield Beat(
-        [FadeIn(before_panel), FadeIn(legend), FadeIn(in_rect)]
+        [FadeIn(parts.before_panel), FadeIn(parts.legend), FadeIn(parts.in_rect)]
         + ([FadeIn(intro_note)] if intro_note is not None else []),
         0.8,
     )
-    arrows: list[Mobject] = [parts.op]
-    if not frame.landscape and parts.op_maps is not None:
-        arrows.append(parts.op_maps)
+    arrows: list[Mobject] = [parts.layout.op]
+    if not ctx.frame.landscape and parts.layout.op_maps is not None:
+        arrows.append(parts.layout.op_maps)
+    out_grid = parts.out_grid
     yield Beat(
-        [FadeIn(in_panel), FadeIn(after_panel), FadeIn(out_rect), FadeIn(out_label)]
-        + [FadeIn(out_grid.squares), FadeIn(out_border)]
+        [FadeIn(parts.in_panel), FadeIn(parts.after_panel), FadeIn(parts.out_rect)]
+        + [FadeIn(parts.out_label), FadeIn(out_grid.squares), FadeIn(parts.out_border)]
         + [FadeIn(a) for a in arrows],
         0.9,
     )
+    return intro_note
 
-    # Window by window through the patch.
-    shown = np.zeros((out_h, out_w), dtype=bool)
 
-    def paint_out(_: object = None) -> None:
-        out_map.set_pixels(np.where(shown[..., None], out_rgb, blank))
+def _window_beats(
+    p: PoolPlan,
+    parts: PoolParts,
+    ctx: StepContext,
+    w: PoolWindow,
+    frames: tuple[Mobject, Mobject],
+    note: Mobject | None,
+) -> Generator[Add | Beat | Hold, None, Mobject | None]:
+    """One window: outlined, its formula (if explained), its value carried to its output.
 
-    side = SIZE * k
-    window = Rectangle(
-        width=SIZE * in_grid.squares[0].width,
-        height=SIZE * in_grid.squares[0].width,
-        stroke_color=theme.highlight,
-        stroke_width=5,
-    )
-    target = Square(out_grid.squares[0].width, stroke_color=theme.highlight, stroke_width=5)
-    note: Mobject | None = intro_note
-    kept_marks = VGroup()
-    for index in range(k * k):
-        wy, wx = divmod(index, k)
-        slow = index < spec.explained
-        cells = [(SIZE * wy + i) * side + SIZE * wx + j for i in range(SIZE) for j in range(SIZE)]
-        squares = [in_grid.squares[c] for c in cells]
-        window_at = (squares[0].get_center() + squares[-1].get_center()) / 2
-        out_index = wy * k + wx
-        target_at = out_grid.squares[out_index].get_center()
-        values = in_patch[SIZE * wy : SIZE * wy + SIZE, SIZE * wx : SIZE * wx + SIZE]
-        if index == 0:
-            window.move_to(window_at)
-            target.move_to(target_at)
-            yield Beat([FadeIn(window), FadeIn(target)], 0.5 if slow else 0.25)
-        else:
-            yield Beat(
-                [window.animate.move_to(window_at), target.animate.move_to(target_at)],
-                0.5 if slow else 0.2,
-            )
-        formula: Mobject | None = None
-        if slow:
-            shown_values = [
-                rec.number(source, (neuron, row + SIZE * wy + i, col + SIZE * wx + j), float(v))
-                for (i, j), v in np.ndenumerate(values)
-            ]
-            result = rec.number(
-                out_layer, (neuron, oy + wy, ox + wx), float(out_patch[wy, wx]), kind=out_kind
-            )
-            written = (
-                f"max({', '.join(shown_values)}) = {result}"
-                if mode == "max"
-                else f"({' + '.join(shown_values)}) / 4 = {result}"
-            )
-            formula = place_notes(number_text(written, theme.font, BODY, theme.text), notes_box)
-            fades: list[object] = [FadeIn(formula)]
-            if note is not None:
-                fades.append(FadeOut(note))
-            yield Beat(fades, 0.6)
-            note = formula
-
-        animations: list[object] = []
-        if keep is not None:
-            offsets = [(i, j) for i in range(SIZE) for j in range(SIZE)]
-            kept = next(
-                c
-                for c, (i, j) in zip(cells, offsets, strict=True)
-                if keep[row + SIZE * wy + i, col + SIZE * wx + j]
-            )
-            mark = Square(in_grid.squares[kept].width, stroke_color=theme.accent, stroke_width=5)
-            mark.move_to(in_grid.squares[kept])
-            kept_marks.add(mark)
-            animations.append(FadeIn(mark))
-            for c in cells:
-                if c != kept:
-                    animations.append(in_grid.squares[c].animate.set_fill(opacity=DIM))
-                    animations.append(in_grid.labels[c].animate.set_opacity(DIM))
-            source_label = in_grid.labels[kept].copy()
-        else:
-            source_label = out_grid.labels[out_index].copy().move_to(window_at)
-        out_square = out_grid.squares[out_index]
-        animations += [
-            source_label.animate.move_to(out_grid.labels[out_index]),
-            out_square.animate.set_fill(out_fills[out_index], 1),
-        ]
-
-        def reveal(_: Mobject, alpha: float, y: int = oy + wy, x: int = ox + wx) -> None:
-            if alpha >= 0.5 and not shown[y, x]:
-                shown[y, x] = True
-                paint_out()
-
-        animations.append(UpdateFromAlphaFunc(out_map.image, reveal))
-        yield Beat(animations, 0.9 if slow else 0.35)
-        yield Add([source_label], remove=True)
-        yield Add([out_grid.labels[out_index]])
-        if slow:
-            yield Hold(0.5)
-
-    yield Beat([FadeOut(window), FadeOut(target)], 0.4)
-
-    # The rest of the map, and what was discarded.
-    if mode == "max":
-        lines = [
-            "75 % discarded: only the maximum of each 2×2 window is kept",
-            f"{in_h}×{in_w} = {in_h * in_w:,} values → {out_h}×{out_w} = {out_h * out_w:,} values",
-        ]
+    ``frames`` outline the window and its output cell; returns the note now shown.
+    """
+    in_grid, out_grid, slow = parts.in_grid, parts.out_grid, w.explained
+    window, target = frames
+    side = p.side
+    cells = [
+        (SIZE * w.row + i) * side + SIZE * w.column + j for i in range(SIZE) for j in range(SIZE)
+    ]
+    window_at = (
+        in_grid.squares[cells[0]].get_center() + in_grid.squares[cells[-1]].get_center()
+    ) / 2
+    out_index = w.row * p.windows + w.column
+    target_at = out_grid.squares[out_index].get_center()
+    if out_index == 0:
+        window.move_to(window_at)
+        target.move_to(target_at)
+        yield Beat([FadeIn(window), FadeIn(target)], 0.5 if slow else 0.25)
     else:
-        lines = [
-            "every value counts: each output is the mean of its 2×2 window",
-            f"{in_h}×{in_w} = {in_h * in_w:,} values → {out_h}×{out_w} = {out_h * out_w:,} values",
-        ]
+        yield Beat(
+            [window.animate.move_to(window_at), target.animate.move_to(target_at)],
+            0.5 if slow else 0.2,
+        )
+    if slow:
+        for value in (*w.inputs, w.result):
+            value.record(ctx.recorder)
+        formula = number_text(w.formula, ctx.theme.font, BODY, ctx.theme.text)
+        place_notes(formula, parts.notes_box)
+        yield Beat([FadeIn(formula)] + ([FadeOut(note)] if note is not None else []), 0.6)
+        note = formula
+    animations, source_label = _carry(p, parts, ctx, w, cells, window_at)
+    yield Beat(animations, 0.9 if slow else 0.35)
+    yield Add([source_label], remove=True)
+    yield Add([out_grid.labels[out_index]])
+    if slow:
+        yield Hold(0.5)
+    return note
+
+
+def _carry(
+    p: PoolPlan,
+    parts: PoolParts,
+    ctx: StepContext,
+    w: PoolWindow,
+    cells: list[int],
+    window_at: np.ndarray,
+) -> tuple[list[Any], Mobject]:
+    """The window's value moving to its output cell (the kept one marked, the rest dimmed)."""
+    in_grid, out_grid = parts.in_grid, parts.out_grid
+    out_index = w.row * p.windows + w.column
+    animations: list[Any] = []
+    if w.kept is not None:
+        kept = cells[w.kept]
+        mark = Square(in_grid.squares[kept].width, stroke_color=ctx.theme.accent, stroke_width=5)
+        mark.move_to(in_grid.squares[kept])
+        animations.append(FadeIn(mark))
+        for c in cells:
+            if c != kept:
+                animations.append(in_grid.squares[c].animate.set_fill(opacity=DIM))
+                animations.append(in_grid.labels[c].animate.set_opacity(DIM))
+        source_label = in_grid.labels[kept].copy()
+    else:
+        source_label = out_grid.labels[out_index].copy().move_to(window_at)
+    oy, ox = p.out_corner
+    animations += [
+        source_label.animate.move_to(out_grid.labels[out_index]),
+        out_grid.squares[out_index].animate.set_fill(parts.out_fills[out_index], 1),
+        UpdateFromAlphaFunc(
+            parts.out_map.view.image, parts.out_map.reveal(oy + w.row, ox + w.column)
+        ),
+    ]
+    return animations, source_label
+
+
+def _window_sweep(
+    p: PoolPlan, parts: PoolParts, ctx: StepContext, note: Mobject | None
+) -> Iterator[Beat | Hold]:
+    """The rest of the output map, and (max pooling) the discarded input cells dimmed."""
+    theme = ctx.theme
+    first, second = p.summary
     summary = VGroup(
-        text(lines[0], theme, BODY, theme.accent if mode == "max" else theme.text),
-        text(lines[1], theme, LABEL, theme.muted),
+        text(first, theme, BODY, theme.accent if p.mode == "max" else theme.text),
+        text(second, theme, LABEL, theme.muted),
     ).arrange(DOWN, buff=0.12)
-    place_notes(summary, notes_box)
+    place_notes(summary, parts.notes_box)
     yield Beat(([FadeOut(note)] if note is not None else []) + [FadeIn(summary)], 0.7)
 
+    out_h = p.outputs.shape[0]
     rows = ValueTracker(0)
-    dimmed = _blend(in_rgb, theme.background, MAP_DIM) if keep is not None else in_rgb
+    in_rgb = parts.colours.rgb(p.inputs)
+    dimmed = _blend(in_rgb, theme.background, MAP_DIM)
 
-    def sweep_out(_: object) -> None:
-        n = int(np.clip(np.floor(rows.get_value() + 1e-6), 0, out_h))
-        shown[:n] = True
-        paint_out()
+    def done() -> int:
+        return int(np.clip(np.floor(rows.get_value() + 1e-6), 0, out_h))
 
     def sweep_in(_: object) -> None:
-        if keep is None:
+        if p.keep is None:
             return
-        n = int(np.clip(np.floor(rows.get_value() + 1e-6), 0, out_h)) * SIZE
         rgb = in_rgb.copy()
         rows_done = np.zeros(in_rgb.shape[:2], dtype=bool)
-        rows_done[:n] = True
-        discard = rows_done & ~keep
+        rows_done[: done() * SIZE] = True
+        discard = rows_done & ~p.keep
         rgb[discard] = dimmed[discard]
-        in_map.set_pixels(rgb)
+        parts.in_map.set_pixels(rgb)
 
-    sweeps: list[object] = [
+    sweeps: list[Any] = [
         rows.animate(rate_func=linear).set_value(out_h),  # type: ignore[operator]
-        UpdateFromFunc(out_map.image, sweep_out),
+        UpdateFromFunc(parts.out_map.view.image, lambda _: parts.out_map.rows(done())),
     ]
-    if keep is not None:
-        sweeps.append(UpdateFromFunc(in_map.image, sweep_in))
+    if p.keep is not None:
+        sweeps.append(UpdateFromFunc(parts.in_map.image, sweep_in))
     yield Beat(sweeps, 2.0)
     yield Hold(1.0)
 
 
-def _build_global(spec: MaxPoolSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+def _build_global(p: GlobalPoolPlan, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
     """Global average pooling: the whole map becomes its mean, one value."""
-    trace = ctx.need_trace()
-    theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
-    layer, neuron, k = spec.layer, chosen(spec.neuron), spec.patch_windows
-    source = PREVIOUS[layer]
-    inp = trace.activations[source][neuron]
-    in_h, in_w = inp.shape
-    mean = float(ops.pool2d(inp, mode="global")[0, 0])
-    colours = MapColours(trace, source, theme, ctx.colour_range)
-    row, col = choose_patch(inp, k, spec.patch_row, spec.patch_column)
-    in_patch = inp[row : row + SIZE * k, col : col + SIZE * k]
-
-    title = title_for(ctx, _title(spec))
-    square = frame.width == frame.height
-    map_height = 2.6 if square else (4.2 if frame.portrait else 3.2)  # a row of its own
-    in_rgb = colours.rgb(inp)
+    theme, rec, frame, trace = ctx.theme, ctx.recorder, ctx.frame, ctx.need_trace()
+    colours = MapColours(trace, p.source, theme, ctx.colour_range)
     before_panel, in_map = map_panel(
-        in_rgb, map_height, layer_label(source, neuron, inp.shape), theme
+        trace, p.source, p.neuron, colours, theme, rec, p.map_height, p.inputs, legend=False
     )
-    rec.heatmap(source, [neuron], inp, (colours.lo, colours.hi), colours.scale.name)
-    in_texts = rec.grid(source, in_patch, lambda i, j: (neuron, row + i, col + j))
-    mean_text = rec.number(source, (neuron,), mean, kind=KIND["global"])
+    in_texts = record_grid(rec, p.in_grid)
+    mean_text = p.mean.record(rec)
     cell = grid_cell(in_texts, theme.font, NUMBER, 0.7)
     in_panel, _, _, _ = grid_panel(
-        in_texts, colours.rgb(in_patch), cell, f"{source} (a few of its values)", theme
+        in_texts, colours.rgb(p.in_patch), cell, f"{p.source} (a few of its values)", theme
     )
-    out_rgb = colours.rgb(np.array([[mean]]))
+    out_rgb = colours.rgb(np.array([[p.mean.value]]))
     out_panel, out_grid, out_border, out_label = grid_panel(
         [[mean_text]], out_rgb, cell * 1.8, "global average (1×1)", theme, font_size=NUMBER * 1.4
     )
     out_fill = out_grid.squares[0].get_fill_color()
     out_grid.squares[0].set_fill(theme.empty_cell, 1)
     legend = colours.legend(theme, width=2.6)
-    parts = BeforeAfter(
+    layout = BeforeAfter(
         before_map=before_panel,
         before_grid=in_panel,
         op=operator_arrow("mean of all", theme),
         after_grid=out_panel,
         legend=legend,
     )
-    _, notes_box = parts.arrange(frame, frame.content_box())
-    in_rect = in_map.window(row, col, SIZE * k, SIZE * k, theme.highlight, stroke=2.5)
+    _, notes_box = layout.arrange(frame, frame.content_box())
+    side = SIZE * p.windows
+    in_rect = in_map.window(p.row, p.column, side, side, theme.highlight, stroke=2.5)
+    in_h, in_w = p.inputs.shape
     whole = in_map.window(0, 0, in_h, in_w, theme.accent, stroke=5)
+    rec.facts.update(p.facts())
 
-    rec.facts.update(
-        {
-            "layer": layer,
-            "neuron": neuron,
-            "mode": "global",
-            "input_layer": source,
-            "patch": {"row": row, "column": col, "windows": k},
-            "input_shape": [in_h, in_w],
-            "output_shape": [1, 1],
-            "colour_range": [colours.lo, colours.hi],
-        }
-    )
-
-    variant = place_notes(
-        text("A variant: TinyVGG itself uses max pooling.", theme, BODY, theme.muted), notes_box
-    )
-    yield Add([title])
+    variant = place_notes(text(VARIANT_NOTE, theme, BODY, theme.muted), notes_box)
+    yield Add([title_for(ctx, _title(p))])
     yield Beat([FadeIn(before_panel), FadeIn(legend), FadeIn(variant)], 0.8)
     yield Beat([FadeIn(in_rect), FadeIn(in_panel)], 0.8)
     yield Beat(
-        [
-            FadeIn(whole),
-            FadeIn(parts.op),
-            FadeIn(out_label),
-            FadeIn(out_grid.squares),
-            FadeIn(out_border),
-        ],
+        [FadeIn(m) for m in (whole, layout.op, out_label, out_grid.squares, out_border)],
         0.8,
     )
     formula = place_notes(
@@ -579,15 +791,8 @@ def _build_global(spec: MaxPoolSpec, ctx: StepContext) -> Iterator[Add | Beat | 
     )
     yield Add([shrink], remove=True)
     yield Beat([out_grid.squares[0].animate.set_fill(out_fill, 1), FadeIn(out_grid.labels)], 0.7)
-    summary = Group(
-        formula.copy(),
-        text(
-            "one number per channel, however large the map",
-            theme,
-            LABEL,
-            theme.muted,
-        ),
-    ).arrange(DOWN, buff=0.12)
+    caption = text("one number per channel, however large the map", theme, LABEL, theme.muted)
+    summary = Group(formula.copy(), caption).arrange(DOWN, buff=0.12)
     place_notes(summary, notes_box)
     yield Beat([FadeOut(formula), FadeIn(summary)], 0.6)
     yield Hold(1.0)

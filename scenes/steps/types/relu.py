@@ -7,12 +7,16 @@ neuron are shown side by side with one legend (ReLU reuses its convolution's
 colour range), a patch of each as numbers, and the negative values of the
 patch visibly turning into 0 while the map is swept from before to after.
 Every value comes from the trace; none is recomputed here.
+
+:func:`plan` chooses everything from the trace (no Mobject, no scene);
+:func:`build` draws and animates that plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Literal
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 from manim import (
@@ -25,40 +29,45 @@ from manim import (
     FadeIn,
     FadeOut,
     Group,
+    Mobject,
     Square,
+    Text,
     Transform,
     UpdateFromFunc,
     ValueTracker,
     VGroup,
     linear,
 )
-from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import Field
 
 from cnn_model.tinyvgg import PREVIOUS
+from cnn_model.trace import Trace
 
 from ...visuals.glyphs import number_text
-from ...visuals.layout import fit
+from ...visuals.grid import NumberGrid
+from ...visuals.heatmap import MapView
+from ...visuals.layout import Box, Frame, fit
+from ...visuals.ranges import activation_range
 from ...visuals.relu_graph import ReluGraph, nice_extent
 from ...visuals.relu_pool_layout import (
     BeforeAfter,
     grid_cell,
     grid_panel,
-    map_panel,
     operator_arrow,
     place_notes,
 )
 from ...visuals.text import BODY, HEADING, LABEL, NUMBER, text
 from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
 from ..kit.checks import channel_in, layer_of_kind
-from ..kit.common import MapColours, chosen, lively_channel, title_for
-from ..kit.record import Recorder
+from ..kit.common import MapColours, lively_channel, map_panel, title_for
+from ..kit.patches import PatchFields, choose_patch, patch_errors
 from ..kit.registry import StepType, register
+from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
 MAX_PATCH = 5  # two patches side by side: at most 10 numbers per row, legible at 480p
 
 
-class ReluSpec(StepSpec):
+class ReluSpec(PatchFields, StepSpec):
     type: Literal["relu"]
     layer: str = Field("relu_1_1", description="A ReLU layer of the lesson's model.")
     neuron: int | None = Field(
@@ -66,18 +75,6 @@ class ReluSpec(StepSpec):
         ge=0,
         description="Channel (neuron) of the layer, from 0; default: the channel of the "
         "lesson's model whose map has the most values on both sides of zero.",
-    )
-    patch_row: int | None = Field(
-        None,
-        ge=0,
-        description="Top row of the patch of numbers shown; when omitted, a patch with "
-        "negative and positive values is chosen.",
-    )
-    patch_column: int | None = Field(
-        None,
-        ge=0,
-        description="Left column of the patch of numbers shown; chosen like patch_row "
-        "when omitted.",
     )
     patch_size: int = Field(
         4, ge=2, le=MAX_PATCH, description="Rows and columns of numbers in the patch."
@@ -106,128 +103,216 @@ def check(spec: ReluSpec, info: ModelInfo | None) -> list[tuple[FieldParts, str]
             )
         )
         return errors
-    for field, value, extent in (
-        ("patch_row", spec.patch_row, h),
-        ("patch_column", spec.patch_column, w),
-    ):
-        if value is not None and value + size > extent:
-            errors.append(
-                (
-                    (field,),
-                    f"expected a {field} from 0 to {extent - size} (a {size}×{size} patch "
-                    f"must fit in {spec.layer}'s {h}×{w} map), got {value}",
-                )
-            )
-    return errors
+    reason = f"a {size}×{size} patch must fit in {spec.layer}'s {h}×{w} map"
+    return errors + patch_errors(spec, size, (h, w), reason)
 
 
-def choose_patch(
-    values: np.ndarray, size: int, row: int | None = None, column: int | None = None
-) -> tuple[int, int]:
-    """Top-left corner of a ``size``×``size`` patch worth showing.
-
-    Given coordinates are kept; the others are chosen so the patch holds as
-    many negative *and* positive values as possible (then the widest spread),
-    so a learner sees both what ReLU zeroes and what it keeps.
-    """
-    windows = sliding_window_view(values, (size, size))
-    neg = (windows < 0).sum(axis=(2, 3))
-    pos = (windows > 0).sum(axis=(2, 3))
-    mixed = np.minimum(neg, pos).astype(np.float64)
-    spread = (windows.max(axis=(2, 3)) - windows.min(axis=(2, 3))).astype(np.float64)
-    allowed = np.ones(mixed.shape, dtype=bool)
-    if row is not None:
-        allowed[:] = False
-        allowed[row, :] = True
-    if column is not None:
-        keep = np.zeros(mixed.shape, dtype=bool)
-        keep[:, column] = True
-        allowed &= keep
-    mixed[~allowed] = -1
-    order = np.lexsort((-spread.ravel(), -mixed.ravel()))
-    y, x = np.unravel_index(int(order[0]), mixed.shape)
-    return int(y), int(x)
+# --- The plan: what is shown, chosen from the trace -------------------------------
 
 
-def _examples(patch: np.ndarray) -> list[tuple[int, int]]:
+@dataclass(frozen=True)
+class ReluExample:
+    """A cell of the patch placed on the graph: its value before and after ReLU."""
+
+    cell: tuple[int, int]  # (row, column) within the patch
+    before: Shown
+    after: Shown
+
+
+@dataclass(frozen=True)
+class ReluPlan:
+    layer: str
+    conv: str  # the convolution layer ReLU reads
+    neuron: int
+    row: int  # top-left cell of the patch in the map
+    column: int
+    size: int
+    before: np.ndarray  # (H, W) the conv map, from the trace
+    after: np.ndarray  # (H, W) the ReLU map, from the trace
+    colour_range: tuple[float, float]  # the conv layer's (ReLU reuses it)
+    before_grid: ShownGrid  # the patch of ``before`` as numbers
+    after_grid: ShownGrid
+    examples: tuple[ReluExample, ...]  # the patch's lowest value, then its highest
+    negatives: tuple[int, ...]  # patch cells below zero, in reading order
+    graph_extent: float  # the graph's axes span ±extent, ticks every step
+    graph_step: float
+    map_height: float
+    square: bool  # a square frame: the rules go under the graph, the maps are smaller
+
+    @property
+    def patch_before(self) -> np.ndarray:
+        return self.before[self.row : self.row + self.size, self.column : self.column + self.size]
+
+    @property
+    def patch_after(self) -> np.ndarray:
+        return self.after[self.row : self.row + self.size, self.column : self.column + self.size]
+
+    def facts(self, graph_ticks: list[float]) -> dict[str, Any]:
+        return {
+            "layer": self.layer,
+            "neuron": self.neuron,
+            "conv_layer": self.conv,
+            "patch": {"row": self.row, "column": self.column, "size": self.size},
+            "colour_range": list(self.colour_range),
+            "negatives_in_patch": len(self.negatives),
+            "graph_ticks": graph_ticks,
+        }
+
+
+def _example_cells(patch: np.ndarray) -> list[tuple[int, int]]:
     """Patch cells placed on the graph: the lowest value, then the highest."""
     lo = divmod(int(np.argmin(patch)), patch.shape[1])
     hi = divmod(int(np.argmax(patch)), patch.shape[1])
     return [lo] if lo == hi else [lo, hi]
 
 
-def _formula(
-    rec: Recorder, conv: str, layer: str, index: tuple[int, int, int], before: float, after: float
-) -> str:
-    """'max(0, −0.71) = 0.00' with both numbers recorded."""
-    x = rec.number(conv, index, before)
-    y = rec.number(layer, index, after)
-    return f"max(0, {x}) = {y}"
+def plan(spec: ReluSpec, trace: Trace, frame: Frame, *, colour_range: str = "layer") -> ReluPlan:
+    """What the step shows: the neuron, the patch, its numbers, the graph's range.
 
-
-def build(spec: ReluSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
-    trace = ctx.need_trace()
-    if spec.neuron is None:  # the channel whose conv map has the most on both sides of zero
-        spec = spec.model_copy(
-            update={"neuron": lively_channel(trace.activations[PREVIOUS[spec.layer]])}
-        )
-    theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
-    layer, neuron, size = spec.layer, chosen(spec.neuron), spec.patch_size
-    conv = PREVIOUS[layer]
+    ``colour_range`` is the lesson's scope of the diverging scale (layer, block
+    or global). Builds no Mobject.
+    """
+    layer, conv, size = spec.layer, PREVIOUS[spec.layer], spec.patch_size
+    # By default, the channel whose conv map has the most values on both sides of zero.
+    neuron = lively_channel(trace.activations[conv]) if spec.neuron is None else spec.neuron
     before = trace.activations[conv][neuron]
     after = trace.activations[layer][neuron]
-    h, w = after.shape
-    colours = MapColours(trace, layer, theme, ctx.colour_range)  # the conv's range
-    row, col = choose_patch(before, size, spec.patch_row, spec.patch_column)
+    row, col = choose_patch(before, size, spec.patch_row, spec.patch_column, worth="both_signs")
     patch_before = before[row : row + size, col : col + size]
     patch_after = after[row : row + size, col : col + size]
 
     def at(i: int, j: int) -> tuple[int, int, int]:
         return (neuron, row + i, col + j)
 
-    title = title_for(ctx, f"ReLU: {layer}, neuron {neuron}")
-    content = frame.content_box()
+    cells = _example_cells(patch_before)
+    examples = tuple(
+        ReluExample(
+            (i, j),
+            shown(conv, at(i, j), patch_before[i, j]),
+            shown(layer, at(i, j), patch_after[i, j]),
+        )
+        for i, j in cells
+    )
+    extent, step = nice_extent(max(abs(float(patch_before[i, j])) for i, j in cells))
+    half = activation_range(trace.activations, layer, colour_range) / 2
+    square = frame.width == frame.height
+    return ReluPlan(
+        layer=layer,
+        conv=conv,
+        neuron=neuron,
+        row=row,
+        column=col,
+        size=size,
+        before=before,
+        after=after,
+        colour_range=(-half, half),
+        before_grid=shown_grid(conv, patch_before, at),
+        after_grid=shown_grid(layer, patch_after, at),
+        examples=examples,
+        negatives=tuple(k for k, v in enumerate(patch_before.ravel()) if v < 0),
+        graph_extent=extent,
+        graph_step=step,
+        map_height=2.3 if square else 3.2,  # square frames are cramped
+        square=square,
+    )
 
-    # --- The graph, with the patch's lowest and highest values on it.
-    examples = _examples(patch_before)
-    peak = max(abs(float(patch_before[i, j])) for i, j in examples)
-    extent, step = nice_extent(peak)
-    graph = ReluGraph(extent, step, theme)
+
+# --- The beats: the plan drawn and animated ---------------------------------------
+
+
+@dataclass
+class ReluParts:
+    """The step's Mobjects, placed for the frame."""
+
+    title: Text
+    graph: ReluGraph
+    rules: VGroup
+    graph_group: Group
+    before_panel: Group
+    after_panel: Group
+    before_map: MapView
+    after_map: MapView
+    before_rgb: np.ndarray
+    after_rgb: np.ndarray
+    before_grid_panel: Group
+    before_grid: NumberGrid
+    after_grid: NumberGrid
+    after_border: Mobject
+    after_caption: Text
+    legend: Mobject
+    layout: BeforeAfter
+    notes_box: Box
+    before_rect: Mobject
+    after_rect: Mobject
+
+
+def build(spec: ReluSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+    p = plan(spec, ctx.need_trace(), ctx.frame, colour_range=ctx.colour_range)
+    parts = _parts(p, ctx)
+    ctx.recorder.facts.update(p.facts(parts.graph.tick_values))
+    yield Add([parts.title])
+    yield from _graph_beats(p, parts, ctx)
+    summary = yield from _patch_beats(p, parts, ctx)
+    yield from _sweep_beats(p, parts, summary)
+
+
+def _graph_group(p: ReluPlan, ctx: StepContext) -> tuple[ReluGraph, VGroup, Group]:
+    theme = ctx.theme
+    graph = ReluGraph(p.graph_extent, p.graph_step, theme)
     rules = VGroup(
         text("ReLU(x) = max(0, x)", theme, HEADING, theme.accent, weight="BOLD"),
         text("x < 0   →   0", theme, BODY),
         text("x ≥ 0   →   x (unchanged)", theme, BODY),
     ).arrange(DOWN, aligned_edge=LEFT, buff=0.25)
     # Square frames have no room beside the graph: the rules go under it.
-    square = frame.width == frame.height
-    graph_group = Group(graph, rules).arrange(
-        DOWN if square else RIGHT, buff=0.4 if square else 0.6
-    )
+    group = Group(graph, rules).arrange(DOWN if p.square else RIGHT, buff=0.4 if p.square else 0.6)
+    return graph, rules, group
 
-    # --- Maps and patches.
-    map_height = 2.3 if square else 3.2  # square frames are cramped
-    before_pixels = colours.rgb(before)
-    after_pixels = colours.rgb(after)
-    before_panel, before_map = map_panel(
-        before_pixels, map_height, f"{conv} · neuron {neuron} ({h}×{w})", theme
-    )
+
+def _map_panels(
+    p: ReluPlan, ctx: StepContext, colours: MapColours
+) -> tuple[Group, MapView, Group, MapView]:
+    """The conv map and the ReLU map (recorded, in this order), sharing one legend."""
+    h, w = p.after.shape
+
+    def panel(layer: str, values: np.ndarray, first: np.ndarray | None) -> tuple[Group, MapView]:
+        return map_panel(
+            ctx.need_trace(),
+            layer,
+            p.neuron,
+            colours,
+            ctx.theme,
+            ctx.recorder,
+            p.map_height,
+            values,
+            label=f"{layer} · neuron {p.neuron} ({h}×{w})",
+            legend=False,
+            first=first,
+        )
+
     # The ReLU map first shows its input; a sweep turns it into the ReLU map.
-    after_panel, after_map = map_panel(
-        before_pixels, map_height, f"{layer} · neuron {neuron} ({h}×{w})", theme
-    )
-    rec.heatmap(conv, [neuron], before, (colours.lo, colours.hi), colours.scale.name)
-    rec.heatmap(layer, [neuron], after, (colours.lo, colours.hi), colours.scale.name)
-    before_texts = rec.grid(conv, patch_before, at)
-    after_texts = rec.grid(layer, patch_after, at)
+    return *panel(p.conv, p.before, None), *panel(p.layer, p.after, colours.rgb(p.before))
+
+
+def _parts(p: ReluPlan, ctx: StepContext) -> ReluParts:
+    """Draw and place the plan; records both maps and both patches."""
+    theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
+    trace = ctx.need_trace()
+    title = title_for(ctx, f"ReLU: {p.layer}, neuron {p.neuron}")
+    graph, rules, graph_group = _graph_group(p, ctx)
+    colours = MapColours(trace, p.layer, theme, ctx.colour_range)  # the conv's range
+    before_panel, before_map, after_panel, after_map = _map_panels(p, ctx, colours)
+    before_texts = record_grid(rec, p.before_grid)
+    after_texts = record_grid(rec, p.after_grid)
     cell = grid_cell(before_texts + after_texts, theme.font, NUMBER, 0.72)
     before_grid_panel, before_grid, _, _ = grid_panel(
-        before_texts, colours.rgb(patch_before), cell, f"{conv} (before)", theme
+        before_texts, colours.rgb(p.patch_before), cell, f"{p.conv} (before)", theme
     )
     after_grid_panel, after_grid, after_border, after_caption = grid_panel(
-        after_texts, colours.rgb(patch_after), cell, f"{layer} (after)", theme
+        after_texts, colours.rgb(p.patch_after), cell, f"{p.layer} (after)", theme
     )
     legend = colours.legend(theme, width=2.6)
-    parts = BeforeAfter(
+    layout = BeforeAfter(
         before_map=before_panel,
         before_grid=before_grid_panel,
         op=operator_arrow("max(0, x)", theme),
@@ -237,34 +322,44 @@ def build(spec: ReluSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
         op_maps=operator_arrow("ReLU", theme, length=0.8),
         top=graph_group if frame.portrait else None,
     )
-    _, notes_box = parts.arrange(frame, content)
+    content = frame.content_box()
+    _, notes_box = layout.arrange(frame, content)
     if not frame.portrait:
         fit(graph_group, content, max_scale=1.4)
-    before_rect = before_map.window(row, col, size, size, theme.highlight, stroke=2.5)
-    after_rect = after_map.window(row, col, size, size, theme.highlight, stroke=2.5)
-
-    rec.facts.update(
-        {
-            "layer": layer,
-            "neuron": neuron,
-            "conv_layer": conv,
-            "patch": {"row": row, "column": col, "size": size},
-            "colour_range": [colours.lo, colours.hi],
-            "negatives_in_patch": int((patch_before < 0).sum()),
-            "graph_ticks": graph.tick_values,
-        }
+    corner = (p.row, p.column, p.size, p.size)
+    return ReluParts(
+        title=title,
+        graph=graph,
+        rules=rules,
+        graph_group=graph_group,
+        before_panel=before_panel,
+        after_panel=after_panel,
+        before_map=before_map,
+        after_map=after_map,
+        before_rgb=colours.rgb(p.before),
+        after_rgb=colours.rgb(p.after),
+        before_grid_panel=before_grid_panel,
+        before_grid=before_grid,
+        after_grid=after_grid,
+        after_border=after_border,
+        after_caption=after_caption,
+        legend=legend,
+        layout=layout,
+        notes_box=notes_box,
+        before_rect=before_map.window(*corner, theme.highlight, stroke=2.5),
+        after_rect=after_map.window(*corner, theme.highlight, stroke=2.5),
     )
 
-    yield Add([title])
 
-    # 1. The graph.
+def _graph_beats(p: ReluPlan, parts: ReluParts, ctx: StepContext) -> Iterator[Beat | Hold]:
+    """The graph, then the patch's lowest and highest values moved onto it."""
+    theme, rec, graph = ctx.theme, ctx.recorder, parts.graph
     yield Beat([FadeIn(graph.axes), FadeIn(graph.x_name), FadeIn(graph.y_name)], 0.8)
     yield Beat([Create(graph.line)], 1.0)
-    yield Beat([FadeIn(graph.identity), FadeIn(graph.identity_label), FadeIn(rules)], 0.8)
-    for i, j in examples:
-        x, y = float(patch_before[i, j]), float(patch_after[i, j])
-        x_text = rec.number(conv, at(i, j), x)
-        y_text = rec.number(layer, at(i, j), y)
+    yield Beat([FadeIn(graph.identity), FadeIn(graph.identity_label), FadeIn(parts.rules)], 0.8)
+    for example in p.examples:
+        x, y = example.before.value, example.after.value
+        x_text, y_text = example.before.record(rec), example.after.record(rec)
         font_size = BODY * graph.scale_factor
         dot = Dot(graph.point(x, x), radius=0.09 * graph.scale_factor, color=theme.highlight)
         label = number_text(x_text, theme.font, font_size, theme.text)
@@ -284,75 +379,89 @@ def build(spec: ReluSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
         yield Hold(0.5)
         graph.add(dot, label)  # stays (or leaves) with the graph
 
-    # 2. The real maps, side by side.
-    if not frame.portrait:
-        yield Beat([FadeOut(graph_group)], 0.6)
-    shown_first = [before_panel, legend, before_rect]
-    yield Beat([FadeIn(m) for m in shown_first], 0.8)
-    yield Beat([FadeIn(before_grid_panel)], 0.7)
-    arrows = [parts.op]
-    if parts.op_maps is not None and not frame.landscape:
-        arrows.append(parts.op_maps)
-    moving = before_grid.copy()
-    yield Beat(
-        [FadeIn(a) for a in arrows]
-        + [FadeIn(after_panel), FadeIn(after_rect), FadeIn(after_caption)]
-        + [moving.animate.move_to(after_grid)],
-        0.9,
-    )
-    negatives = [k for k, v in enumerate(patch_before.ravel()) if v < 0]
-    outlines = VGroup(
-        *[
-            Square(moving.squares[k].width)
-            .set_stroke(theme.highlight, 4)
-            .move_to(moving.squares[k])
-            for k in negatives
-        ]
-    )
-    formulas = [
-        _formula(rec, conv, layer, at(i, j), float(patch_before[i, j]), float(patch_after[i, j]))
-        for i, j in examples
-    ]
+
+def _notes(p: ReluPlan, parts: ReluParts, ctx: StepContext) -> tuple[Mobject, Mobject]:
+    """The examples as formulas (recorded again) and the summary, in the notes strip."""
+    theme, rec = ctx.theme, ctx.recorder
+    formulas = [f"max(0, {e.before.record(rec)}) = {e.after.record(rec)}" for e in p.examples]
     note = number_text("     ".join(formulas), theme.font, BODY, theme.text)
     summary = text(
         "negative values become 0, positive values pass through unchanged"
-        if negatives
+        if p.negatives
         else "no negative values in this patch: ReLU keeps every value",
         theme,
         LABEL,
         theme.muted,
     )
-    place_notes(VGroup(note, summary).arrange(DOWN, buff=0.15), notes_box)
-    if negatives:
+    place_notes(VGroup(note, summary).arrange(DOWN, buff=0.15), parts.notes_box)
+    return note, summary
+
+
+def _patch_beats(
+    p: ReluPlan, parts: ReluParts, ctx: StepContext
+) -> Generator[Add | Beat | Hold, None, Mobject]:
+    """The maps side by side; the patch copied across, its negatives turning to 0.
+
+    Returns the summary line, shown once the whole map has turned.
+    """
+    theme, frame = ctx.theme, ctx.frame
+    if not frame.portrait:
+        yield Beat([FadeOut(parts.graph_group)], 0.6)
+    yield Beat([FadeIn(m) for m in (parts.before_panel, parts.legend, parts.before_rect)], 0.8)
+    yield Beat([FadeIn(parts.before_grid_panel)], 0.7)
+    arrows = [parts.layout.op]
+    if parts.layout.op_maps is not None and not frame.landscape:
+        arrows.append(parts.layout.op_maps)
+    moving, after_grid = parts.before_grid.copy(), parts.after_grid
+    yield Beat(
+        [FadeIn(a) for a in arrows]
+        + [FadeIn(parts.after_panel), FadeIn(parts.after_rect), FadeIn(parts.after_caption)]
+        + [moving.animate.move_to(after_grid)],
+        0.9,
+    )
+    outlines = VGroup(
+        *[
+            Square(moving.squares[k].width)
+            .set_stroke(theme.highlight, 4)
+            .move_to(moving.squares[k])
+            for k in p.negatives
+        ]
+    )
+    note, summary = _notes(p, parts, ctx)
+    if p.negatives:
         yield Beat([FadeIn(outlines)], 0.5)
         yield Beat(
-            [FadeOut(moving.labels[k], shift=0.15 * DOWN) for k in negatives]
-            + [FadeIn(after_grid.labels[k], shift=0.15 * DOWN) for k in negatives]
+            [FadeOut(moving.labels[k], shift=0.15 * DOWN) for k in p.negatives]
+            + [FadeIn(after_grid.labels[k], shift=0.15 * DOWN) for k in p.negatives]
             + [
                 moving.squares[k].animate.set_fill(after_grid.squares[k].get_fill_color(), 1)
-                for k in negatives
+                for k in p.negatives
             ]
             + [FadeIn(note)],
             1.2,
         )
     else:
         yield Beat([FadeIn(note)], 0.6)
-    yield Add([moving, outlines, *[after_grid.labels[k] for k in negatives]], remove=True)
-    yield Add([after_grid, after_border])
+    yield Add([moving, outlines, *[after_grid.labels[k] for k in p.negatives]], remove=True)
+    yield Add([after_grid, parts.after_border])
+    return summary  # shown after the sweep
 
-    # The whole map, row by row.
+
+def _sweep_beats(p: ReluPlan, parts: ReluParts, summary: Mobject) -> Iterator[Beat | Hold]:
+    """The whole ReLU map, row by row, then the summary."""
+    h = p.after.shape[0]
     rows = ValueTracker(0)
 
     def paint(_: object) -> None:
         n = int(np.clip(np.floor(rows.get_value() + 1e-6), 0, h))
-        rgb = before_pixels.copy()
-        rgb[:n] = after_pixels[:n]
-        after_map.set_pixels(rgb)
+        rgb = parts.before_rgb.copy()
+        rgb[:n] = parts.after_rgb[:n]
+        parts.after_map.set_pixels(rgb)
 
     yield Beat(
         [
             rows.animate(rate_func=linear).set_value(h),  # type: ignore[operator]
-            UpdateFromFunc(after_map.image, paint),
+            UpdateFromFunc(parts.after_map.image, paint),
         ],
         1.6,
     )
