@@ -165,3 +165,27 @@ def test_text_smoke_render(tmp_path: Path) -> None:
         ["W is the input width"],
         ["K is the kernel size"],
     ]
+
+
+@pytest.mark.parametrize("aspect", ASPECTS)
+def test_text_and_title_plans_hold_their_lines(aspect: str) -> None:
+    from scenes.steps.types import text, title
+    from scenes.visuals.layout import Frame
+
+    frame = Frame.for_aspect(aspect)
+    spec = text.TextSpec.model_validate(
+        {"type": "text", "title": "Why", "text": PARAGRAPH, "bullets": BULLETS, "formula": FORMULA}
+    )
+    p = text.plan(spec, None, frame)
+    assert (p.heading, p.text, p.formula, p.bullets) == ("Why", PARAGRAPH, FORMULA, tuple(BULLETS))
+    # Under the heading, the card keeps to the content area; without one, the frame.
+    assert p.box == frame.content_box() and p.landscape == (aspect == "16:9")
+    bare = text.plan(text.TextSpec.model_validate({"type": "text", "text": "x"}), None, frame)
+    assert bare.heading is None and bare.box == frame.box and bare.bullets == ()
+    assert p.reading_seconds("one two") == 0.6 and p.reading_seconds(PARAGRAPH) == 4.0
+    card = title.plan(
+        title.TitleSpec.model_validate({"type": "title", "text": "CNNs", "subtitle": ""}),
+        None,
+        frame,
+    )
+    assert (card.text, card.subtitle, card.box) == ("CNNs", None, frame.box)

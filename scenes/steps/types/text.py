@@ -17,8 +17,10 @@ from typing import Annotated, Literal
 from manim import DOWN, LEFT, RIGHT, UP, Create, VGroup, Write
 from pydantic import Field
 
+from cnn_model.trace import Trace
+
 from ...visuals.cards import BulletList, FormulaBox, Paragraph, Reveal, block_height, wrap
-from ...visuals.layout import Box
+from ...visuals.layout import Box, Frame
 from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
 from ..kit.common import title_for
 from ..kit.registry import StepType, register
@@ -141,79 +143,112 @@ def _fit_in(card: VGroup, box: Box) -> float:
     return scale
 
 
-def build(spec: TextSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
-    theme, frame, rec = ctx.theme, ctx.frame, ctx.recorder
-    heading = None
-    box = frame.box
-    if spec.title:
-        heading = title_for(ctx, spec.title)
-        box = frame.content_box()
-    layout = choose_layout(spec, theme.font, box, frame.landscape)
-    size, width = layout.size, layout.width
+@dataclass(frozen=True)
+class TextPlan:
+    """What the card says and where it goes (the font decides its size and lines)."""
 
+    heading: str | None  # the step's title, shown at the top
+    text: str | None
+    formula: str | None
+    bullets: tuple[str, ...]
+    box: Box  # where the card goes: the frame, or under the heading
+    landscape: bool  # wide enough for two columns
+
+    def reading_seconds(self, content: str) -> float:
+        """How long ``content`` stays before the next reveal."""
+        return min(max(len(content.split()) * SECONDS_PER_WORD, 0.6), 4.0)
+
+
+def plan(spec: TextSpec, trace: Trace | None, frame: Frame) -> TextPlan:
+    """The card's texts and its box; builds no Mobject."""
+    return TextPlan(
+        heading=spec.title or None,
+        text=spec.text,
+        formula=spec.formula,
+        bullets=tuple(spec.bullets),
+        box=frame.content_box() if spec.title else frame.box,
+        landscape=frame.landscape,
+    )
+
+
+@dataclass
+class _Card:
+    """The card's blocks, laid out in the box."""
+
+    paragraph: Paragraph | None
+    formula: FormulaBox | None
+    bullets: BulletList | None
+    first_page: VGroup | None  # paragraph and formula, when the bullets take their place
+    scale: float  # the card was scaled down by this to fit
+
+
+def _card(p: TextPlan, layout: CardLayout, ctx: StepContext) -> _Card:
+    theme = ctx.theme
+    size, width = layout.size, layout.width
     paragraph = (
-        Paragraph(spec.text, theme.font, size, theme.text, width) if spec.text is not None else None
+        Paragraph(p.text, theme.font, size, theme.text, width) if p.text is not None else None
     )
     formula = (
-        FormulaBox(spec.formula, theme.font, size * FORMULA_GROWTH, theme.text, theme.accent, width)
-        if spec.formula is not None
+        FormulaBox(p.formula, theme.font, size * FORMULA_GROWTH, theme.text, theme.accent, width)
+        if p.formula is not None
         else None
     )
     bullets = (
-        BulletList(spec.bullets, theme.font, size, theme.text, theme.accent, width, BULLET_GAP)
-        if spec.bullets
+        BulletList(list(p.bullets), theme.font, size, theme.text, theme.accent, width, BULLET_GAP)
+        if p.bullets
         else None
     )
     left = [m for m in (paragraph, formula) if m is not None]
-    first_page: VGroup | None = None
     if layout.pages == 2 and bullets is not None:
         first_page = VGroup(*left).arrange(DOWN, aligned_edge=LEFT, buff=BLOCK_GAP)
         if formula is not None:
             formula.set_x(first_page.get_center()[0])
-        scales = [_fit_in(first_page, box), _fit_in(bullets, box)]
-        card_scale = min(scales)
+        scale = min(_fit_in(first_page, p.box), _fit_in(bullets, p.box))
+        return _Card(paragraph, formula, bullets, first_page, scale)
+    if layout.columns == 2 and bullets is not None:
+        left_column = VGroup(*left).arrange(DOWN, aligned_edge=LEFT, buff=BLOCK_GAP)
+        card = VGroup(left_column, bullets).arrange(RIGHT, aligned_edge=UP, buff=COLUMN_GAP)
     else:
-        if layout.columns == 2 and bullets is not None:
-            left_column = VGroup(*left).arrange(DOWN, aligned_edge=LEFT, buff=BLOCK_GAP)
-            card = VGroup(left_column, bullets).arrange(RIGHT, aligned_edge=UP, buff=COLUMN_GAP)
-        else:
-            blocks = [*left, *([bullets] if bullets is not None else [])]
-            card = VGroup(*blocks).arrange(DOWN, aligned_edge=LEFT, buff=BLOCK_GAP)
-            if formula is not None:
-                formula.set_x(card.get_center()[0])  # a formula reads best centred
-        card_scale = _fit_in(card, box)
+        blocks = [*left, *([bullets] if bullets is not None else [])]
+        card = VGroup(*blocks).arrange(DOWN, aligned_edge=LEFT, buff=BLOCK_GAP)
+        if formula is not None:
+            formula.set_x(card.get_center()[0])  # a formula reads best centred
+    return _Card(paragraph, formula, bullets, None, _fit_in(card, p.box))
 
-    rec.facts.update(
+
+def build(spec: TextSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+    p = plan(spec, ctx.trace, ctx.frame)
+    heading = title_for(ctx, p.heading) if p.heading else None
+    layout = choose_layout(spec, ctx.theme.font, p.box, p.landscape)
+    card = _card(p, layout, ctx)
+    paragraph, formula, bullets = card.paragraph, card.formula, card.bullets
+    ctx.recorder.facts.update(
         {
-            "font_size": size,
+            "font_size": layout.size,
             "columns": layout.columns,
             "pages": layout.pages,
-            "column_width": width,
+            "column_width": layout.width,
             "text_lines": paragraph.lines if paragraph is not None else [],
-            "bullet_lines": [p.lines for p in bullets.paragraphs] if bullets is not None else [],
-            "formula": spec.formula,
+            "bullet_lines": [b.lines for b in bullets.paragraphs] if bullets is not None else [],
+            "formula": p.formula,
             "formula_scale": float(formula.scale_factor) if formula is not None else None,
-            "card_scale": float(card_scale),
+            "card_scale": float(card.scale),
         }
     )
-
-    def read(content: str) -> float:
-        return min(max(len(content.split()) * SECONDS_PER_WORD, 0.6), 4.0)
-
     if heading is not None:
         yield Add([heading])
-    if paragraph is not None and spec.text is not None:
+    if paragraph is not None and p.text is not None:
         yield Beat([Reveal(paragraph, shift=0.15 * UP)], 0.8)
-        yield Hold(read(spec.text))
+        yield Hold(p.reading_seconds(p.text))
     if formula is not None:
         yield Beat([Create(formula.frame), Write(formula.body)], 1.2)
         yield Hold(1.0)
-    if first_page is not None:
-        yield Beat([Reveal(first_page, shift=0.15 * UP, vanish=True)], 0.6)
+    if card.first_page is not None:
+        yield Beat([Reveal(card.first_page, shift=0.15 * UP, vanish=True)], 0.6)
     if bullets is not None:
-        for item, content in zip(bullets, spec.bullets, strict=True):
+        for item, content in zip(bullets, p.bullets, strict=True):
             yield Beat([Reveal(item, shift=0.2 * RIGHT)], 0.5)
-            yield Hold(read(content))
+            yield Hold(p.reading_seconds(content))
     yield Hold(1.0)
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Literal
 
 from manim import DOWN, FadeIn, Group, Write
 from pydantic import Field
 
-from ...visuals.layout import fit
+from cnn_model.trace import Trace
+
+from ...visuals.layout import Box, Frame, fit
 from ...visuals.text import HEADING, text
 from ..kit.base import Beat, Hold, StepContext, StepSpec
 from ..kit.registry import StepType, register
@@ -20,15 +23,27 @@ class TitleSpec(StepSpec):
     subtitle: str | None = Field(None, max_length=200, description="A line under the title.")
 
 
+@dataclass(frozen=True)
+class TitlePlan:
+    """The card's lines and the box they are fitted in."""
+
+    text: str
+    subtitle: str | None
+    box: Box
+
+
+def plan(spec: TitleSpec, trace: Trace | None, frame: Frame) -> TitlePlan:
+    return TitlePlan(spec.text, spec.subtitle or None, frame.box)
+
+
 def build(spec: TitleSpec, ctx: StepContext) -> Iterator[Beat | Hold]:
+    p = plan(spec, ctx.trace, ctx.frame)
     theme = ctx.theme
-    title = text(spec.text, theme, 48, weight="BOLD")
+    title = text(p.text, theme, 48, weight="BOLD")
     parts = [title]
-    if spec.subtitle:
-        sub = text(spec.subtitle, theme, HEADING, theme.muted)
-        parts.append(sub)
-    group = Group(*parts).arrange(DOWN, buff=0.4)
-    fit(group, ctx.frame.box)
+    if p.subtitle is not None:
+        parts.append(text(p.subtitle, theme, HEADING, theme.muted))
+    fit(Group(*parts).arrange(DOWN, buff=0.4), p.box)
     yield Beat([Write(title)], 1.2)
     if len(parts) > 1:
         yield Beat([FadeIn(parts[1], shift=0.2 * DOWN)], 0.6)
