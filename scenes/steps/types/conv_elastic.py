@@ -45,7 +45,7 @@ from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, Step
 from ..kit.checks import channel_in, layer_of_kind
 from ..kit.common import MapColours, channel_name, title_for
 from ..kit.registry import StepType, register
-from .convolution import Grid, Shown, record_grid, shown, shown_grid
+from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
 LEGEND_HEIGHT = 0.75
 ARROW_GAP = 0.9  # between the rows and the sum, where the arrows go
@@ -80,7 +80,7 @@ class ChannelRow:
     name: str
     values: np.ndarray  # (H, W) the input channel
     kernel: np.ndarray  # (3, 3) the neuron's weights for it
-    kernel_texts: Grid | None  # the weights as numbers, when there are few channels
+    kernel_texts: ShownGrid | None  # the weights as numbers, when there are few channels
     contribution: np.ndarray  # the channel cross-correlated with its kernel (no bias)
 
 
@@ -109,7 +109,7 @@ class ConvElasticPlan:
         return 1.5 if self.few else 1.0
 
 
-def _weight_texts(layer: str, neuron: int, channel: int, kernel: np.ndarray) -> Grid:
+def _weight_texts(layer: str, neuron: int, channel: int, kernel: np.ndarray) -> ShownGrid:
     return shown_grid(layer, kernel, lambda i, j: (neuron, channel, i, j), kind="weight")
 
 

@@ -9,7 +9,7 @@ then fills in within a few seconds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -39,14 +39,14 @@ from ...visuals.colors import diverging_t, hex_to_rgb
 from ...visuals.glyphs import number_text
 from ...visuals.grid import NumberGrid
 from ...visuals.layout import Frame, arrange_panels
-from ...visuals.numbers import fmt, term
+from ...visuals.numbers import term
 from ...visuals.ranges import kernel_range
 from ...visuals.text import BODY, LABEL, NUMBER, text
 from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
 from ..kit.checks import channel_in, layer_of_kind
 from ..kit.common import MapColours, channel_name, intro, map_panel, title_for
-from ..kit.record import Recorder
 from ..kit.registry import StepType, register
+from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
 # After the explained windows, this many more are shown quickly with numbers
 # before the sweep fills in the rest of the map.
@@ -98,58 +98,6 @@ def check(spec: ConvolutionSpec, info: ModelInfo | None) -> list[tuple[FieldPart
     return errors
 
 
-Grid = tuple[tuple["Shown", ...], ...]
-
-
-@dataclass(frozen=True)
-class Shown:
-    """A number as a step writes it, and the layer and index it is recorded under."""
-
-    layer: str
-    index: tuple[int, ...]
-    value: float
-    text: str
-    kind: str = "activation"
-
-    def record(self, rec: Recorder) -> str:
-        """Record the number (see :meth:`Recorder.number`); returns its text."""
-        return rec.number(self.layer, self.index, self.value, kind=self.kind, text=self.text)
-
-
-def shown(
-    layer: str,
-    index: Sequence[int],
-    value: float,
-    decimals: int = 2,
-    kind: str = "activation",
-) -> Shown:
-    """``value`` written with ``decimals`` places, to be recorded under ``layer[index]``."""
-    value = float(value)
-    return Shown(layer, tuple(int(i) for i in index), value, fmt(value, decimals), kind)
-
-
-def shown_grid(
-    layer: str,
-    values: np.ndarray,
-    index_of: Callable[[int, int], Sequence[int]],
-    decimals: int = 2,
-    kind: str = "activation",
-) -> Grid:
-    """A 2-D block of numbers; ``index_of(i, j)`` gives each cell's index in ``layer``."""
-    return tuple(
-        tuple(
-            shown(layer, index_of(i, j), float(values[i, j]), decimals, kind)
-            for j in range(values.shape[1])
-        )
-        for i in range(values.shape[0])
-    )
-
-
-def record_grid(rec: Recorder, grid: Grid) -> list[list[str]]:
-    """Record a block row by row; returns the texts to draw."""
-    return [[number.record(rec) for number in row] for row in grid]
-
-
 @dataclass(frozen=True)
 class WindowPlan:
     """One window position written out: the window, the products and their sums."""
@@ -157,9 +105,9 @@ class WindowPlan:
     y: int
     x: int
     window: np.ndarray  # (k, k) input values of the shown channel under the kernel
-    window_texts: Grid
+    window_texts: ShownGrid
     products: np.ndarray  # (k, k) window x kernel
-    product_texts: Grid
+    product_texts: ShownGrid
     product_span: float  # full width of the products' colour scale
     # The shown channel's sum, the other channels (each, or together), the bias and
     # the output, in the order they are written.
@@ -177,7 +125,7 @@ class ConvolutionPlan:
     channel: int
     out_values: np.ndarray  # (H, W) the neuron's activation map
     kernel: np.ndarray  # (k, k) weights for the shown channel
-    kernel_texts: Grid
+    kernel_texts: ShownGrid
     kernel_span: float  # full width of the weights' colour scale
     windows: tuple[WindowPlan, ...]  # in reading order from (0, 0)
     slow: int  # the first ``slow`` windows are explained slowly, the rest quickly

@@ -30,7 +30,7 @@ from ...visuals.text import BODY, LABEL, NUMBER, text
 from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
 from ..kit.common import title_for
 from ..kit.registry import StepType, register
-from .convolution import Grid, Shown, record_grid, shown, shown_grid
+from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 from .hyperparameters import MAX_PADDING, MAX_STRIDE, valid_strides
 
 MAX_SIDE = 12
@@ -140,7 +140,7 @@ class CustomConvolutionPlan:
     padded: np.ndarray  # the input with its rings of zeros
     result: np.ndarray  # the output map
     input_texts: tuple[tuple[Shown | None, ...], ...]  # None: a padding zero
-    kernel_texts: Grid
+    kernel_texts: ShownGrid
     in_span: float  # full widths of the colour scales
     out_span: float
     kernel_span: float

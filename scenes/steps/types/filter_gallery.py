@@ -38,7 +38,7 @@ from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, Step
 from ..kit.checks import describe_value, quoted
 from ..kit.common import title_for
 from ..kit.registry import StepType, register
-from .convolution import Grid, Shown, record_grid, shown, shown_grid
+from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
 MAP_HEIGHT = 1.7  # of each map before the layout sizes it
 MIN_MAP = 1.3  # smaller maps than this: the gallery shows in pages
@@ -279,7 +279,7 @@ class FilterPlan:
     result: np.ndarray  # (H, W) the source filtered
     colour_range: tuple[float, float]  # ±max|v| of the result (±0.5 when it is all zero)
     ends: tuple[Shown, Shown]  # the legend's two ends, as written
-    kernel_texts: Grid  # the kernel's numbers, or its numerators over ``factor``
+    kernel_texts: ShownGrid  # the kernel's numbers, or its numerators over ``factor``
     factor: Shown | None  # "1/16" in front of a fraction
     label: str
     size_text: str  # "62×62"
@@ -298,7 +298,7 @@ class FilterGalleryPlan:
     facts: dict[str, Any]
 
 
-def _kernel_texts(flt: Filter, index: int) -> tuple[Grid, Shown | None]:
+def _kernel_texts(flt: Filter, index: int) -> tuple[ShownGrid, Shown | None]:
     """The kernel's numbers as written: with "1/d ×" in front of a fraction."""
     layer = "filter.kernel"
     if flt.numerators is not None and flt.divisor > 1:

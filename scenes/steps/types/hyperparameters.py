@@ -40,7 +40,7 @@ from ...visuals.text import BODY, LABEL, text
 from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
 from ..kit.common import title_for
 from ..kit.registry import StepType, register
-from .convolution import Shown
+from ..kit.shown import Shown
 
 MAX_INPUT = 16
 MAX_PADDING = 4

@@ -44,7 +44,7 @@ from ..kit.checks import channel_in, quoted
 from ..kit.common import MapColours, title_for
 from ..kit.record import Recorder
 from ..kit.registry import StepType, register
-from .convolution import Shown, shown
+from ..kit.shown import Shown, shown
 
 MAP_LAYERS = tuple(n for n in LAYER_NAMES if n not in ("flatten", "output"))
 MAX_CLASSES_SHOWN = 10
