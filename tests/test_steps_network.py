@@ -252,3 +252,20 @@ def test_conv_elastic_plan_adds_up_to_the_model(default_model, star_trace, layer
     peak = max(float(np.abs(row.contribution).max()) for row in p.rows)
     assert p.mid_range == pytest.approx(2 * round(0.1 + peak, 3))
     assert p.facts["kernels"] == channels * 10
+
+
+def test_extremes_are_the_first_minimum_and_maximum(default_model, star_trace) -> None:
+    """cnn_model.sums.extremes against torch on every map of a ReLU layer (many ties at 0)."""
+    from cnn_model.sums import extremes
+
+    maps = torch.from_numpy(reference_layers(default_model, star_trace.image)["relu_1_2"])
+    for values in maps:
+        ends = extremes(values.numpy())
+        width = values.shape[1]
+        assert ends.low == pytest.approx(float(values.min()), abs=1e-6)
+        assert ends.high == pytest.approx(float(values.max()), abs=1e-6)
+        assert ends.low_at == divmod(int(values.argmin()), width)
+        assert ends.high_at == divmod(int(values.argmax()), width)
+        assert ends.peak == pytest.approx(float(values.abs().max()), abs=1e-6)
+    with pytest.raises(ValueError):
+        extremes(np.zeros((0, 3)))
