@@ -8,13 +8,17 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw
+from pydantic import ValidationError
 
 from conftest import ROOT
 from dry_run import dry_run, trace_file
 from rendering import rgb_frames, run_render
 from scenes.lesson.errors import display_path
 from scenes.lesson.load import validate_lesson
+from scenes.steps.types.input import InputSpec, plan
+from scenes.visuals.layout import Frame
 from torch_reference import parse_shown, reference_layers
 
 ASPECTS = ("16:9", "9:16", "1:1")
@@ -132,7 +136,7 @@ def test_input_explicit_patch_in_other_themes(
     from cnn_model.trace import save_trace
 
     save_trace(star_trace, path)
-    step = {"type": "input", "channel": 2, "patch_x": 56, "patch_y": 0, "patch_size": 8}
+    step = {"type": "input", "channel": 2, "patch_column": 56, "patch_row": 0, "patch_size": 8}
     record = run_step(step, tmp_path, path, STAR, "9:16", theme)
     assert record["overflow"] == []
     pixels = network_input(STAR)
@@ -173,33 +177,95 @@ def test_input_validation_messages(tmp_path: Path) -> None:
     path = write_lesson(
         tmp_path,
         "  - type: input\n"
-        "    patch_x: 62\n"
-        "    patch_y: 60\n"
+        "    patch_column: 62\n"
+        "    patch_row: 60\n"
         "    patch_size: 5\n"
         "  - type: input\n"
         "    channel: 3\n"
         "    patch_size: 9\n"
-        "    patch_x: -1\n"
+        "    patch_column: -1\n"
         "  - type: input\n"
         "    patch_size: 8\n"
-        "    patch_y: 57\n"
+        "    patch_row: 57\n"
         "  - type: input\n"
         "    zoom: 3\n",
     )
     file = display_path(path)
+    fits = "must fit in the 64×64 input"
     assert [str(e) for e in validate_lesson(path)] == [
-        f"{file}:6:14: steps[0].patch_x: expected a column from 0 to 59 so the 5×5 patch "
-        "fits in the 64×64 input, got 62",
-        f"{file}:7:14: steps[0].patch_y: expected a row from 0 to 59 so the 5×5 patch "
-        "fits in the 64×64 input, got 60",
+        f"{file}:6:19: steps[0].patch_column: expected a patch_column from 0 to 59 "
+        f"(the 5×5 patch {fits}), got 62",
+        f"{file}:7:16: steps[0].patch_row: expected a patch_row from 0 to 59 "
+        f"(the 5×5 patch {fits}), got 60",
         f"{file}:10:14: steps[1].channel: expected an integer from 0 to 2, got 3",
         f"{file}:11:17: steps[1].patch_size: expected an integer from 2 to 8, got 9",
-        f"{file}:12:14: steps[1].patch_x: expected an integer from 0 to 62, got -1",
-        f"{file}:15:14: steps[2].patch_y: expected a row from 0 to 56 so the 8×8 patch "
-        "fits in the 64×64 input, got 57",
+        f"{file}:12:19: steps[1].patch_column: expected an integer ≥ 0, got -1",
+        f"{file}:15:16: steps[2].patch_row: expected a patch_row from 0 to 56 "
+        f"(the 8×8 patch {fits}), got 57",
         f"{file}:17:5: steps[3].zoom: unknown field; an input step's fields are: title, "
-        "narration, channel, patch_x, patch_y, patch_size",
+        "narration, patch_row, patch_column, channel, patch_size",
     ]
+
+
+def test_old_patch_names_are_declared_renamed() -> None:
+    """patch_x and patch_y name the column and row: the loader renames them before
+    validation, giving the very spec the new names give."""
+    assert InputSpec.renamed == {"patch_x": "patch_column", "patch_y": "patch_row"}
+    old = {"type": "input", "channel": 1, "patch_x": 7, "patch_y": 3}
+    renamed = {InputSpec.renamed.get(key, key): value for key, value in old.items()}
+    spec = InputSpec.model_validate(renamed)
+    assert (spec.patch_column, spec.patch_row) == (7, 3)
+    assert spec == InputSpec.model_validate(
+        {"type": "input", "channel": 1, "patch_column": 7, "patch_row": 3}
+    )
+    with pytest.raises(ValidationError):  # the old names are not fields any more
+        InputSpec.model_validate(old)
+
+
+@pytest.mark.parametrize(
+    ("step", "aspect"),
+    [
+        ({"type": "input"}, "16:9"),
+        ({"type": "input", "channel": 2, "patch_size": 8, "patch_column": 56}, "9:16"),
+        ({"type": "input", "channel": 1, "patch_size": 3, "patch_row": 10}, "1:1"),
+    ],
+    ids=["default", "given-column", "given-row"],
+)
+def test_plan_pixels_are_the_trace_input_times_255(
+    star_trace, step: dict[str, Any], aspect: str
+) -> None:
+    """The plan alone (no scene): its numbers against torch's input tensor."""
+    p = plan(InputSpec.model_validate(step), star_trace, Frame.for_aspect(aspect))
+    tensor = torch.from_numpy(star_trace.activations["input"]).double()  # (3, 64, 64)
+    levels = torch.from_numpy(network_input(STAR).copy()).permute(2, 0, 1).double()  # PIL, here
+    assert torch.equal(torch.round(tensor * 255), levels)
+    c, row, col, n = p.channel, p.row, p.column, p.size
+    assert (row, col) == (step.get("patch_row", row), step.get("patch_column", col))
+    assert p.chosen is not ("patch_row" in step and "patch_column" in step)
+    window = (slice(row, row + n), slice(col, col + n))
+    cells = [(c, row + i, col + j) for i in range(n) for j in range(n)]
+    for grid, expected, kind in (
+        (p.ints, levels[c][window], "pixel"),
+        (p.fracs, tensor[c][window], "activation"),
+    ):
+        numbers = [number for line in grid for number in line]
+        assert [x.index for x in numbers] == cells
+        assert {(x.layer, x.kind) for x in numbers} == {("input", kind)}
+        values = torch.tensor([x.value for x in numbers], dtype=torch.float64)
+        values = values.reshape(n, n)
+        torch.testing.assert_close(values, expected, atol=1e-7, rtol=0)
+    assert [x.text for line in p.ints for x in line] == [
+        str(int(v)) for v in levels[c][window].flatten()
+    ]
+    # The centre pixel, written out in its three channels.
+    cy, cx = p.pixel
+    assert (cy, cx) == (row + n // 2, col + n // 2)
+    assert [x.index for x in p.pixel_values] == [(k, cy, cx) for k in range(3)]
+    assert [x.value for x in p.pixel_values] == levels[:, cy, cx].tolist()
+    if "patch_row" not in step and "patch_column" not in step:
+        # Where the channel's 0-255 levels vary most (torch's population std).
+        spread = levels[c].unfold(0, n, 1).unfold(1, n, 1).double().std(dim=(-2, -1), correction=0)
+        assert spread[row, col] == pytest.approx(float(spread.max()))
 
 
 @pytest.mark.render

@@ -12,13 +12,17 @@
 Every number comes from the trace (``trace.image`` and
 ``trace.activations["input"]``) and is recorded with its channel, row and
 column: the /255 values as kind ``activation``, the integers as ``pixel``.
+
+:func:`plan` chooses everything from the trace (no Mobject, no scene);
+:func:`build` draws and animates that plan.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from manim import (
@@ -39,39 +43,33 @@ from pydantic import Field
 from cnn_model.errors import ImageError
 from cnn_model.images import _to_rgb, fit_square, open_image
 from cnn_model.tinyvgg import INPUT_SIZE
+from cnn_model.trace import Trace
 
 from ...visuals.glyphs import number_text
 from ...visuals.grid import NumberGrid
 from ...visuals.heatmap import MapView
 from ...visuals.image_panels import Picture, best_layout, largest_layout, zoom_lines
-from ...visuals.layout import Box
+from ...visuals.layout import Box, Frame
 from ...visuals.legend import Legend
 from ...visuals.text import BODY, LABEL, NUMBER, SMALL, text
 from ...visuals.theme import Theme
 from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
 from ..kit.common import INPUT_CHANNELS, title_for
+from ..kit.patches import PatchFields, choose_patch, patch_errors
 from ..kit.registry import StepType, register
+from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
 MAX_PATCH = 8  # numbers per row of the zoom, legible at 480p
+WIDE_CELL = 0.78  # grid cells when the two grids are shown one after the other
 
 
-class InputSpec(StepSpec):
+class InputSpec(PatchFields, StepSpec):
+    # Until lessons move to the common names: patch_x is the column, patch_y the row.
+    renamed: ClassVar[dict[str, str]] = {"patch_x": "patch_column", "patch_y": "patch_row"}
+
     type: Literal["input"]
     channel: int = Field(
         0, ge=0, le=2, description="Channel shown in the zoom: 0 red, 1 green, 2 blue."
-    )
-    patch_x: int | None = Field(
-        None,
-        ge=0,
-        le=INPUT_SIZE - 2,
-        description="Left column of the zoomed patch in the 64x64 image; "
-        "default: where the patch's values vary most.",
-    )
-    patch_y: int | None = Field(
-        None,
-        ge=0,
-        le=INPUT_SIZE - 2,
-        description="Top row of the zoomed patch; default: where the values vary most.",
     )
     patch_size: int = Field(
         5, ge=2, le=MAX_PATCH, description="Rows and columns of pixels shown as numbers."
@@ -80,38 +78,127 @@ class InputSpec(StepSpec):
 
 def check(spec: InputSpec, info: ModelInfo | None) -> list[tuple[FieldParts, str]]:
     """The patch must lie inside the 64x64 image."""
-    errors: list[tuple[FieldParts, str]] = []
-    last = INPUT_SIZE - spec.patch_size
-    size = f"{spec.patch_size}×{spec.patch_size}"
-    for name, what, value in (
-        ("patch_x", "a column", spec.patch_x),
-        ("patch_y", "a row", spec.patch_y),
-    ):
-        if value is not None and value > last:
-            errors.append(
-                (
-                    (name,),
-                    f"expected {what} from 0 to {last} so the {size} patch fits in the "
-                    f"{INPUT_SIZE}×{INPUT_SIZE} input, got {value}",
-                )
-            )
-    return errors
+    size = spec.patch_size
+    reason = f"the {size}×{size} patch must fit in the {INPUT_SIZE}×{INPUT_SIZE} input"
+    return patch_errors(spec, size, (INPUT_SIZE, INPUT_SIZE), reason)
 
 
-def choose_patch(values: np.ndarray, size: int, x: int | None, y: int | None) -> tuple[int, int]:
-    """(y, x) of the patch to zoom on: as given, or where the values vary most.
+# --- The plan: what is shown, chosen from the trace -------------------------------
 
-    A patch on an edge shows dark and bright pixels side by side, which says
-    more than a flat patch of 255s. Ties go to the first in reading order.
-    """
-    h, w = values.shape
-    # Validation keeps a given corner inside the image; clamp anyway for direct callers.
-    ys = [min(y, h - size)] if y is not None else list(range(h - size + 1))
-    xs = [min(x, w - size)] if x is not None else list(range(w - size + 1))
-    windows = np.lib.stride_tricks.sliding_window_view(values.astype(np.float64), (size, size))
-    spread = windows.std(axis=(-1, -2))
-    best = max((spread[yy, xx], -yy, -xx) for yy in ys for xx in xs)
-    return -best[1], -best[2]
+
+@dataclass(frozen=True)
+class Original:
+    """The image file the trace was made from, shown when it is not 64×64 already."""
+
+    pixels: np.ndarray  # (H, W, 3) uint8, as fit_square reads it
+    crop: tuple[float, float, float, float]  # the part the 64×64 input shows
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        return int(self.pixels.shape[1]), int(self.pixels.shape[0])
+
+    @property
+    def aspect(self) -> float:
+        """Width over height, held between 0.6 and 1.7 (a very long side limits the view)."""
+        width, height = self.size
+        return min(max(width / height, 0.6), 1.7)
+
+
+@dataclass(frozen=True)
+class InputPlan:
+    channel: int  # the channel zoomed on
+    size: int  # pixels per side of the patch
+    row: int  # top-left pixel of the patch
+    column: int
+    chosen: bool  # the step picked (part of) the corner
+    image: np.ndarray  # (64, 64, 3) uint8: what the network reads, from the trace
+    values: np.ndarray  # (3, 64, 64) the trace's input layer: image / 255
+    ints: ShownGrid  # the patch as 0-255 levels (kind "pixel")
+    fracs: ShownGrid  # the patch as the network reads it (/255)
+    pixel: tuple[int, int]  # the patch's centre pixel, written out in all three channels
+    pixel_values: tuple[Shown, ...]
+    original: Original | None
+    original_reason: str  # why no original is shown ("" when it is)
+    cell: float  # grid cells when both grids are shown together
+    zoom_layouts: tuple[str, ...]  # layouts tried for the zoom with both grids
+
+    @property
+    def zoom_caption(self) -> str:
+        last_row, last_column = self.row + self.size - 1, self.column + self.size - 1
+        return (
+            f"{INPUT_CHANNELS[self.channel]} channel\n"
+            f"rows {self.row}–{last_row}, columns {self.column}–{last_column}"
+        )
+
+    @property
+    def pixel_caption(self) -> str:
+        parts = [
+            f"{name} {v.text}" for name, v in zip(INPUT_CHANNELS, self.pixel_values, strict=True)
+        ]
+        return f"pixel (row {self.pixel[0]}, column {self.pixel[1]}) = " + ", ".join(parts)
+
+    def original_facts(self) -> dict[str, Any]:
+        shown_original = None
+        if self.original is not None:
+            shown_original = {
+                "size": list(self.original.size),
+                "crop": [round(v, 3) for v in self.original.crop],
+            }
+        return {"original": shown_original, "original_reason": self.original_reason}
+
+    def facts(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "patch": {"x": self.column, "y": self.row, "size": self.size},
+            "patch_chosen": self.chosen,
+            "pixel": list(self.pixel),
+        }
+
+
+def plan(
+    spec: InputSpec, trace: Trace, frame: Frame, *, original_image: Path | None = None
+) -> InputPlan:
+    """What the step shows: the original (if ``original_image`` is the traced image),
+    the patch zoomed on and its numbers. Builds no Mobject."""
+    image, values = trace.image, trace.activations["input"]  # values: float32 image / 255
+    channel, size = spec.channel, spec.patch_size
+    # By default the patch whose values vary most: an edge says more than flat 255s.
+    row, col = choose_patch(values[channel], size, spec.patch_row, spec.patch_column)
+
+    def at(i: int, j: int) -> tuple[int, int, int]:
+        return (channel, row + i, col + j)
+
+    block = image[row : row + size, col : col + size, channel].astype(np.float64)
+    cy, cx = row + size // 2, col + size // 2
+    pixels, reason = read_original(original_image, image)
+    original = None
+    if pixels is not None and pixels.shape[:2] != (INPUT_SIZE, INPUT_SIZE):
+        original = Original(pixels, crop_box(pixels.shape[1], pixels.shape[0]))
+    elif pixels is not None:
+        reason = f"the original is already {INPUT_SIZE}×{INPUT_SIZE}"
+    landscape, portrait = frame.landscape, frame.portrait
+    return InputPlan(
+        channel=channel,
+        size=size,
+        row=row,
+        column=col,
+        chosen=spec.patch_column is None or spec.patch_row is None,
+        image=image,
+        values=values,
+        ints=shown_grid("input", block, at, 0, kind="pixel"),
+        fracs=shown_grid("input", values[channel, row : row + size, col : col + size], at),
+        pixel=(cy, cx),
+        pixel_values=tuple(
+            shown("input", (c, cy, cx), float(image[cy, cx, c]), 0, kind="pixel")
+            for c in range(len(INPUT_CHANNELS))
+        ),
+        original=original,
+        original_reason=reason,
+        # A tall frame stacks the two grids; a square one shows them one after the other.
+        cell=0.66 if portrait else 0.78,
+        zoom_layouts=("row", "stacked") if landscape else ("column",) if portrait else ("stacked",),
+    )
 
 
 def crop_box(width: int, height: int) -> tuple[float, float, float, float]:
@@ -173,297 +260,290 @@ def _size_view(view: Mobject, height: float) -> None:
     view.scale_to_fit_height(height)
 
 
+# --- The beats: the plan drawn and animated ---------------------------------------
+
+
 def build(spec: InputSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
-    values = ctx.need_trace().activations["input"]  # float32 (3, 64, 64) = pixels / 255
-    corner = choose_patch(values[spec.channel], spec.patch_size, spec.patch_x, spec.patch_y)
+    p = plan(spec, ctx.need_trace(), ctx.frame, original_image=ctx.original_image)
     content = ctx.frame.content_box()
     yield Add([title_for(ctx, "The input: an image as numbers")])
-    small_view, leaving = yield from _original_and_input(ctx, content)
-    yield from _channels_and_zoom(spec, ctx, content, small_view, leaving, corner)
+    small_view, leaving = yield from _original_and_input(p, ctx, content)
+    channels = yield from _channels(p, ctx, content, small_view, leaving)
+    yield from _zoom(p, ctx, content, channels)
+    ctx.recorder.facts.update(p.facts())
+    yield Hold(2.0)
 
 
 def _original_and_input(
-    ctx: StepContext, content: Box
+    p: InputPlan, ctx: StepContext, content: Box
 ) -> Generator[Add | Beat | Hold, None, tuple[MapView, list[Mobject]]]:
     """The original with its crop outlined, an arrow, the 64x64 input.
 
     Returns the 64x64 view (it moves on into the next phase) and what leaves.
     """
-    theme, rec = ctx.theme, ctx.recorder
-    trace = ctx.need_trace()
-    pixels = trace.image
-    rec.heatmap("input", [], trace.activations["input"], (0.0, 1.0), "rgb")
-    original, reason = read_original(ctx.original_image, pixels)
-    small_view = MapView(pixels, 3.0, theme.grid_line)
-    small_label = _label(f"what the network sees\n{INPUT_SIZE}×{INPUT_SIZE} pixels", theme)
-    if original is not None and original.shape[:2] != (INPUT_SIZE, INPUT_SIZE):
-        oh, ow = original.shape[:2]
-        picture = Picture(original, 3.0, theme.grid_line)
-        crop = crop_box(ow, oh)
-        orig_label = _label(f"original\n{ow}×{oh} pixels", theme)
-        orig_note = _label("short side to 64,\ncentre cropped", theme, SMALL, theme.muted)
-        arrows = {"row": _arrow(theme, RIGHT), "column": _arrow(theme, DOWN)}
-        # A very wide or tall original is limited by its long side.
-        aspect = min(max(ow / oh, 0.6), 1.7)
-
-        def placer(kind: str) -> Callable[[float], Mobject]:
-            def place(h: float) -> Mobject:
-                _size_view(picture, h / max(aspect, 1.0) if ow >= oh else h)
-                _size_view(small_view, h * 0.85)
-                orig_label.next_to(picture, UP, buff=0.15)
-                orig_note.next_to(picture, DOWN, buff=0.15)
-                small_label.next_to(small_view, UP, buff=0.15)
-                panels = [
-                    Group(orig_label, picture, orig_note),
-                    arrows[kind],
-                    Group(small_label, small_view),
-                ]
-                return _arranged(panels, RIGHT if kind == "row" else DOWN, 0.4)
-
-            return place
-
-        kind = largest_layout(
-            {"row": placer("row"), "column": placer("column")}, content, 1.2, 4.6
-        )[0]
-        arrow = arrows[kind]
-        crop_rect = picture.region(*crop, theme.highlight)
-        rec.facts["original"] = {"size": [ow, oh], "crop": [round(v, 3) for v in crop]}
-        rec.facts["original_reason"] = reason
-        yield Beat([FadeIn(orig_label), FadeIn(picture), FadeIn(orig_note)], 1.0)
-        yield Beat([FadeIn(crop_rect)], 0.6)
-        yield Beat(
-            [
-                FadeIn(arrow),
-                FadeIn(small_label),
-                FadeIn(
-                    small_view,
-                    target_position=crop_rect,
-                    scale=crop_rect.height / small_view.height,
-                ),
-            ],
-            1.2,
-        )
-        leaving: list[Mobject] = [orig_label, picture, orig_note, crop_rect, arrow, small_label]
+    ctx.recorder.heatmap("input", [], p.values, (0.0, 1.0), "rgb")
+    small_view = MapView(p.image, 3.0, ctx.theme.grid_line)
+    small_label = _label(f"what the network sees\n{INPUT_SIZE}×{INPUT_SIZE} pixels", ctx.theme)
+    ctx.recorder.facts.update(p.original_facts())
+    if p.original is not None:
+        leaving = yield from _from_original(p.original, ctx, content, small_view, small_label)
     else:
-        if original is not None:
-            reason = f"the original is already {INPUT_SIZE}×{INPUT_SIZE}"
-        small_note = _label("each pixel mixes red, green and blue", theme, SMALL, theme.muted)
+        note = _label("each pixel mixes red, green and blue", ctx.theme, SMALL, ctx.theme.muted)
 
         def place(h: float) -> Mobject:
             _size_view(small_view, h)
             small_label.next_to(small_view, UP, buff=0.15)
-            small_note.next_to(small_view, DOWN, buff=0.15)
-            return Group(small_label, small_view, small_note)
+            note.next_to(small_view, DOWN, buff=0.15)
+            return Group(small_label, small_view, note)
 
         largest_layout({"single": place}, content, 1.2, 4.6)
-        rec.facts["original"] = None
-        rec.facts["original_reason"] = reason
-        yield Beat([FadeIn(small_label), FadeIn(small_view), FadeIn(small_note)], 1.0)
-        leaving = [small_label, small_note]
+        yield Beat([FadeIn(small_label), FadeIn(small_view), FadeIn(note)], 1.0)
+        leaving = [small_label, note]
     yield Hold(1.5)
     return small_view, leaving
 
 
-def _channels_and_zoom(
-    spec: InputSpec,
-    ctx: StepContext,
-    content: Box,
-    small_view: MapView,
-    leaving: list[Mobject],
-    corner: tuple[int, int],
-) -> Iterator[Add | Beat | Hold]:
-    theme, rec = ctx.theme, ctx.recorder
-    trace = ctx.need_trace()
-    pixels = trace.image
-    values = trace.activations["input"]
-    size, channel = spec.patch_size, spec.channel
-    py, px = corner
+def _from_original(
+    original: Original, ctx: StepContext, content: Box, small_view: MapView, small_label: Mobject
+) -> Generator[Beat, None, list[Mobject]]:
+    """The original, its crop, and the 64x64 input growing out of it; returns what leaves."""
+    theme = ctx.theme
+    ow, oh = original.size
+    picture = Picture(original.pixels, 3.0, theme.grid_line)
+    orig_label = _label(f"original\n{ow}×{oh} pixels", theme)
+    orig_note = _label("short side to 64,\ncentre cropped", theme, SMALL, theme.muted)
+    arrows = {"row": _arrow(theme, RIGHT), "column": _arrow(theme, DOWN)}
 
-    # --- 2. Three channels -------------------------------------------------------
-    rgb_view = MapView(pixels, 3.0, theme.grid_line)
-    rgb_label = _label(f"{INPUT_SIZE}×{INPUT_SIZE}×3", theme)
-    channel_views, channel_labels = [], []
+    def placer(kind: str) -> Callable[[float], Mobject]:
+        def place(h: float) -> Mobject:
+            _size_view(picture, h / max(original.aspect, 1.0) if ow >= oh else h)
+            _size_view(small_view, h * 0.85)
+            orig_label.next_to(picture, UP, buff=0.15)
+            orig_note.next_to(picture, DOWN, buff=0.15)
+            small_label.next_to(small_view, UP, buff=0.15)
+            panels = [
+                Group(orig_label, picture, orig_note),
+                arrows[kind],
+                Group(small_label, small_view),
+            ]
+            return _arranged(panels, RIGHT if kind == "row" else DOWN, 0.4)
+
+        return place
+
+    kind = largest_layout({"row": placer("row"), "column": placer("column")}, content, 1.2, 4.6)[0]
+    arrow = arrows[kind]
+    crop_rect = picture.region(*original.crop, theme.highlight)
+    yield Beat([FadeIn(orig_label), FadeIn(picture), FadeIn(orig_note)], 1.0)
+    yield Beat([FadeIn(crop_rect)], 0.6)
+    grow = FadeIn(small_view, target_position=crop_rect, scale=crop_rect.height / small_view.height)
+    yield Beat([FadeIn(arrow), FadeIn(small_label), grow], 1.2)
+    return [orig_label, picture, orig_note, crop_rect, arrow, small_label]
+
+
+@dataclass
+class Channels:
+    """The colour image and its three channel maps, as they stand before the zoom."""
+
+    rgb_view: MapView
+    rgb_label: Mobject
+    views: list[MapView]
+    labels: list[Mobject]
+    panels: list[Group]
+    legend: Legend
+    arrow: Mobject
+
+
+def _channels(
+    p: InputPlan, ctx: StepContext, content: Box, small_view: MapView, leaving: list[Mobject]
+) -> Generator[Beat | Hold, None, Channels]:
+    """The 64x64 image split into its three channels (each recorded), with a legend."""
+    theme = ctx.theme
+    views, labels = [], []
     for c, name in enumerate(INPUT_CHANNELS):
-        channel_views.append(MapView(theme.input.rgb(values[c]), 2.4, theme.grid_line))
-        rec.heatmap("input", [c], values[c], (0.0, 1.0), theme.input.name)
-        channel_labels.append(_label(f"{name} channel", theme))
+        views.append(MapView(theme.input.rgb(p.values[c]), 2.4, theme.grid_line))
+        ctx.recorder.heatmap("input", [c], p.values[c], (0.0, 1.0), theme.input.name)
+        labels.append(_label(f"{name} channel", theme))
     legend = Legend(
         theme.input, 0.0, 1.0, "pixel value ÷ 255: 0 black, 1 white", theme.font, theme.text, 2.6
     )
-    arrows = {"row": _arrow(theme, RIGHT), "column": _arrow(theme, DOWN)}
-    channel_panels = [
-        Group(label, view) for label, view in zip(channel_labels, channel_views, strict=True)
-    ]
-
-    def split_placer(kind: str) -> Callable[[float], Mobject]:
-        def place(h: float) -> Mobject:
-            _size_view(rgb_view, h)
-            rgb_label.next_to(rgb_view, UP, buff=0.15)
-            for label, view in zip(channel_labels, channel_views, strict=True):
-                _size_view(view, h * 0.8)
-                if kind == "side":
-                    label.next_to(view, LEFT, buff=0.15)
-                else:
-                    label.next_to(view, UP, buff=0.12)
-            if kind == "side":  # channels in a column beside the image
-                maps = Group(*channel_panels).arrange(DOWN, buff=0.2, aligned_edge=RIGHT)
-            else:
-                maps = Group(*channel_panels).arrange(RIGHT, buff=0.3, aligned_edge=DOWN)
-            legend.next_to(maps, DOWN, buff=0.3)
-            channels = Group(maps, legend)
-            arrow = arrows["column" if kind == "column" else "row"]
-            parts = [Group(rgb_label, rgb_view), arrow, channels]
-            return _arranged(parts, DOWN if kind == "column" else RIGHT, 0.3)
-
-        return place
-
-    kind = largest_layout(
-        {k: split_placer(k) for k in ("row", "column", "side")}, content, 1.0, 4.4
-    )[0]
-    arrow = arrows["column" if kind == "column" else "row"]
+    ch = Channels(
+        rgb_view=MapView(p.image, 3.0, theme.grid_line),
+        rgb_label=_label(f"{INPUT_SIZE}×{INPUT_SIZE}×3", theme),
+        views=views,
+        labels=labels,
+        panels=[Group(label, view) for label, view in zip(labels, views, strict=True)],
+        legend=legend,
+        arrow=_arrow(theme, RIGHT),
+    )
+    arrows = {"row": ch.arrow, "column": _arrow(theme, DOWN)}
+    placers = {k: _channels_placer(ch, arrows, k) for k in ("row", "column", "side")}
+    kind = largest_layout(placers, content, 1.0, 4.4)[0]
+    ch.arrow = arrows["column" if kind == "column" else "row"]
     yield Beat(
         [
             *[FadeOut(m) for m in leaving],
-            ReplacementTransform(small_view, rgb_view),
-            FadeIn(rgb_label),
+            ReplacementTransform(small_view, ch.rgb_view),
+            FadeIn(ch.rgb_label),
         ],
         1.0,
     )
-    yield Beat(
-        [FadeIn(arrow), *[FadeIn(p, target_position=rgb_view, scale=0.6) for p in channel_panels]],
-        1.2,
-    )
-    yield Beat([FadeIn(legend)], 0.6)
+    appear = [FadeIn(panel, target_position=ch.rgb_view, scale=0.6) for panel in ch.panels]
+    yield Beat([FadeIn(ch.arrow), *appear], 1.2)
+    yield Beat([FadeIn(ch.legend)], 0.6)
     yield Hold(1.8)
+    return ch
 
-    # --- 3. Zoom on real pixel values --------------------------------------------
-    block = pixels[py : py + size, px : px + size, channel].astype(np.float64)
-    scaled = values[channel, py : py + size, px : px + size]
-    ints = rec.grid("input", block, lambda i, j: (channel, py + i, px + j), 0, kind="pixel")
-    fracs = rec.grid("input", scaled, lambda i, j: (channel, py + i, px + j), 2)
-    colours = theme.input.rgb(scaled)
-    # A tall frame stacks the two grids; a square one shows them one after the other.
-    cell = 0.66 if ctx.frame.portrait else 0.78
-    grid_255 = NumberGrid(ints, colours, cell, theme.font, NUMBER, theme.grid_line)
-    grid_01 = NumberGrid(fracs, colours, cell, theme.font, NUMBER, theme.grid_line)
-    wide_cell = 0.78  # one grid at a time leaves room for roomier cells
-    name = INPUT_CHANNELS[channel]
-    label_255 = _label("pixel values (0 to 255)", theme)
-    label_01 = _label("what the network reads\n(0 to 1)", theme)
-    divide = number_text("÷ 255", theme.font, BODY, theme.accent)
-    zoom_view = MapView(theme.input.rgb(values[channel]), 3.4, theme.grid_line)
-    last_row, last_col = py + size - 1, px + size - 1
-    zoom_label = _label(f"{name} channel\nrows {py}–{last_row}, columns {px}–{last_col}", theme)
-    # One pixel of the patch (its centre) written as its three channel values.
-    cy, cx = py + size // 2, px + size // 2
-    parts = []
-    for c, cname in enumerate(INPUT_CHANNELS):
-        shown = rec.number("input", [c, cy, cx], float(pixels[cy, cx, c]), 0, kind="pixel")
-        parts.append(f"{cname} {shown}")
-    pixel_line = number_text(
-        f"pixel (row {cy}, column {cx}) = " + ", ".join(parts), theme.font, LABEL, theme.text
-    )
 
-    def zoom_placer(kind: str) -> Callable[[float], Mobject]:
-        """Kinds: "row", "stacked" (map over the grids), "column" (all in a column);
-        "single" and "single_stacked" show one grid place, the /255 grid replacing
-        the 0-255 one, beside or under the map."""
-        single = kind.startswith("single")
-        beside = kind in ("row", "single")
+def _channels_placer(
+    ch: Channels, arrows: dict[str, Mobject], kind: str
+) -> Callable[[float], Mobject]:
+    """Kinds: "row" and "column" (image, arrow, channels), "side" (channels in a
+    column beside the image)."""
 
-        def place(h: float) -> Mobject:
-            _size_view(zoom_view, h)
-            zoom_label.next_to(zoom_view, UP, buff=0.15)
-            # Captions go under the grids when the zoom lines come from above.
-            side = UP if beside else DOWN
-            label_255.next_to(grid_255, side, buff=0.15)
-            label_01.next_to(grid_01, side, buff=0.15)
-            p255, p01 = Group(label_255, grid_255), Group(label_01, grid_01)
-            if single:
-                numbers = p255
-            elif kind == "column":
-                numbers = Group(p255, divide, p01).arrange(DOWN, buff=0.3)
+    def place(h: float) -> Mobject:
+        _size_view(ch.rgb_view, h)
+        ch.rgb_label.next_to(ch.rgb_view, UP, buff=0.15)
+        for label, view in zip(ch.labels, ch.views, strict=True):
+            _size_view(view, h * 0.8)
+            if kind == "side":
+                label.next_to(view, LEFT, buff=0.15)
             else:
-                edge = DOWN if beside else UP
-                numbers = Group(p255, divide, p01).arrange(RIGHT, buff=0.35, aligned_edge=edge)
-                divide.match_y(grid_255)
-            body = Group(Group(zoom_label, zoom_view), numbers)
-            body.arrange(RIGHT if beside else DOWN, buff=0.6)
-            if beside:  # level tops keep the zoom lines off the captions
-                body[0].shift((grid_255.get_top()[1] - zoom_view.get_top()[1]) * UP)
-            if single:
-                grid_01.move_to(grid_255)
-                Group(divide, label_01).arrange(RIGHT, buff=0.2).move_to(label_255)
-            pixel_line.next_to(body, DOWN, buff=0.35)
-            return Group(body, pixel_line)
+                label.next_to(view, UP, buff=0.12)
+        if kind == "side":
+            maps = Group(*ch.panels).arrange(DOWN, buff=0.2, aligned_edge=RIGHT)
+        else:
+            maps = Group(*ch.panels).arrange(RIGHT, buff=0.3, aligned_edge=DOWN)
+        ch.legend.next_to(maps, DOWN, buff=0.3)
+        arrow = arrows["column" if kind == "column" else "row"]
+        parts = [Group(ch.rgb_label, ch.rgb_view), arrow, Group(maps, ch.legend)]
+        return _arranged(parts, DOWN if kind == "column" else RIGHT, 0.3)
 
-        return place
+    return place
 
-    frame = ctx.frame
-    both = ["row", "stacked"] if frame.landscape else ["column"] if frame.portrait else ["stacked"]
-    kind, _, scale = best_layout({k: zoom_placer(k) for k in both}, content, 1.6, 4.4)
-    if scale < 0.97:  # both grids only fit shrunk: show them one after the other
-        if cell < wide_cell:
-            grid_255 = NumberGrid(ints, colours, wide_cell, theme.font, NUMBER, theme.grid_line)
-            grid_01 = NumberGrid(fracs, colours, wide_cell, theme.font, NUMBER, theme.grid_line)
-        kinds = ("single", "single_stacked")
-        kind = largest_layout({k: zoom_placer(k) for k in kinds}, content, 1.6, 4.4)[0]
-    else:
-        largest_layout({kind: zoom_placer(kind)}, content, 1.6, 4.4)
+
+@dataclass
+class Zoom:
+    """The channel map zoomed on and the patch's two grids of numbers."""
+
+    view: MapView
+    label: Mobject
+    grid_255: NumberGrid
+    grid_01: NumberGrid
+    label_255: Mobject
+    label_01: Mobject
+    divide: Mobject
+    pixel_line: Mobject
+    single: bool = False  # one grid at a time: the /255 grid replaces the 0-255 one
+
+
+def _zoom_placer(z: Zoom, kind: str) -> Callable[[float], Mobject]:
+    """Kinds: "row", "stacked" (map over the grids), "column" (all in a column);
+    "single" and "single_stacked" show one grid place, the /255 grid replacing
+    the 0-255 one, beside or under the map."""
     single = kind.startswith("single")
-    patch = zoom_view.window(py, px, size, size, theme.highlight, stroke=3)
-    middle = (size // 2) * size + size // 2
+    beside = kind in ("row", "single")
+
+    def place(h: float) -> Mobject:
+        _size_view(z.view, h)
+        z.label.next_to(z.view, UP, buff=0.15)
+        # Captions go under the grids when the zoom lines come from above.
+        side = UP if beside else DOWN
+        z.label_255.next_to(z.grid_255, side, buff=0.15)
+        z.label_01.next_to(z.grid_01, side, buff=0.15)
+        p255, p01 = Group(z.label_255, z.grid_255), Group(z.label_01, z.grid_01)
+        if single:
+            numbers = p255
+        elif kind == "column":
+            numbers = Group(p255, z.divide, p01).arrange(DOWN, buff=0.3)
+        else:
+            edge = DOWN if beside else UP
+            numbers = Group(p255, z.divide, p01).arrange(RIGHT, buff=0.35, aligned_edge=edge)
+            z.divide.match_y(z.grid_255)
+        body = Group(Group(z.label, z.view), numbers)
+        body.arrange(RIGHT if beside else DOWN, buff=0.6)
+        if beside:  # level tops keep the zoom lines off the captions
+            body[0].shift((z.grid_255.get_top()[1] - z.view.get_top()[1]) * UP)
+        if single:
+            z.grid_01.move_to(z.grid_255)
+            Group(z.divide, z.label_01).arrange(RIGHT, buff=0.2).move_to(z.label_255)
+        z.pixel_line.next_to(body, DOWN, buff=0.35)
+        return Group(body, z.pixel_line)
+
+    return place
+
+
+def _zoom_parts(p: InputPlan, ctx: StepContext, content: Box) -> Zoom:
+    """The zoom's Mobjects placed in the layout that fits best; records the patch."""
+    theme = ctx.theme
+    ints, fracs = record_grid(ctx.recorder, p.ints), record_grid(ctx.recorder, p.fracs)
+    for value in p.pixel_values:
+        value.record(ctx.recorder)
+    channel = p.values[p.channel]
+    colours = theme.input.rgb(channel[p.row : p.row + p.size, p.column : p.column + p.size])
+
+    def grids(cell: float) -> tuple[NumberGrid, NumberGrid]:
+        return (
+            NumberGrid(ints, colours, cell, theme.font, NUMBER, theme.grid_line),
+            NumberGrid(fracs, colours, cell, theme.font, NUMBER, theme.grid_line),
+        )
+
+    grid_255, grid_01 = grids(p.cell)
+    z = Zoom(
+        view=MapView(theme.input.rgb(channel), 3.4, theme.grid_line),
+        label=_label(p.zoom_caption, theme),
+        grid_255=grid_255,
+        grid_01=grid_01,
+        label_255=_label("pixel values (0 to 255)", theme),
+        label_01=_label("what the network reads\n(0 to 1)", theme),
+        divide=number_text("÷ 255", theme.font, BODY, theme.accent),
+        pixel_line=number_text(p.pixel_caption, theme.font, LABEL, theme.text),
+    )
+    options = {k: _zoom_placer(z, k) for k in p.zoom_layouts}
+    kind, _, scale = best_layout(options, content, 1.6, 4.4)
+    if scale < 0.97:  # both grids only fit shrunk: show them one after the other
+        if p.cell < WIDE_CELL:  # one grid at a time leaves room for roomier cells
+            z.grid_255, z.grid_01 = grids(WIDE_CELL)
+        singles = {k: _zoom_placer(z, k) for k in ("single", "single_stacked")}
+        largest_layout(singles, content, 1.6, 4.4)
+        z.single = True
+    else:
+        largest_layout({kind: options[kind]}, content, 1.6, 4.4)
+    return z
+
+
+def _zoom(p: InputPlan, ctx: StepContext, content: Box, ch: Channels) -> Iterator[Beat | Hold]:
+    """The chosen channel zoomed, its patch outlined and written out as numbers."""
+    theme = ctx.theme
+    z = _zoom_parts(p, ctx, content)
+    patch = z.view.window(p.row, p.column, p.size, p.size, theme.highlight, stroke=3)
+    middle = (p.size // 2) * p.size + p.size // 2
     marks = [
         grid.squares[middle].copy().set_fill(opacity=0).set_stroke(theme.highlight, 4)
-        for grid in ((grid_01,) if single else (grid_255, grid_01))
+        for grid in ((z.grid_01,) if z.single else (z.grid_255, z.grid_01))
     ]
-    links = zoom_lines(patch, grid_255, theme.muted)
-
-    selected = channel_views[channel]
-    others = [p for i, p in enumerate(channel_panels) if i != channel]
-    fading = [*others, channel_labels[channel], legend, rgb_view, rgb_label, arrow]
+    links = zoom_lines(patch, z.grid_255, theme.muted)
+    others = [panel for c, panel in enumerate(ch.panels) if c != p.channel]
+    fading = [*others, ch.labels[p.channel], ch.legend, ch.rgb_view, ch.rgb_label, ch.arrow]
     yield Beat(
         [
             *[FadeOut(m) for m in fading],
-            ReplacementTransform(selected, zoom_view),
-            FadeIn(zoom_label),
+            ReplacementTransform(ch.views[p.channel], z.view),
+            FadeIn(z.label),
         ],
         1.0,
     )
     yield Beat([FadeIn(patch)], 0.5)
-    yield Beat(
-        [
-            FadeIn(links),
-            FadeIn(label_255),
-            FadeIn(grid_255, target_position=patch, scale=patch.width / grid_255.width),
-        ],
-        1.2,
-    )
+    grow = FadeIn(z.grid_255, target_position=patch, scale=patch.width / z.grid_255.width)
+    yield Beat([FadeIn(links), FadeIn(z.label_255), grow], 1.2)
     yield Hold(1.5)
-    if single:
-        yield Beat(
-            [
-                FadeOut(label_255),
-                FadeOut(grid_255),
-                FadeIn(divide),
-                FadeIn(label_01),
-                FadeIn(grid_01),
-            ],
-            1.0,
-        )
+    if z.single:
+        swap = [FadeOut(z.label_255), FadeOut(z.grid_255)]
+        yield Beat([*swap, FadeIn(z.divide), FadeIn(z.label_01), FadeIn(z.grid_01)], 1.0)
     else:
-        yield Beat([FadeIn(divide, shift=0.2 * RIGHT), FadeIn(label_01), FadeIn(grid_01)], 1.0)
+        shift = FadeIn(z.divide, shift=0.2 * RIGHT)
+        yield Beat([shift, FadeIn(z.label_01), FadeIn(z.grid_01)], 1.0)
     yield Hold(1.5)
-    yield Beat([*[FadeIn(m) for m in marks], FadeIn(pixel_line)], 0.8)
-    rec.facts.update(
-        {
-            "channel": channel,
-            "patch": {"x": px, "y": py, "size": size},
-            "patch_chosen": spec.patch_x is None or spec.patch_y is None,
-            "pixel": [cy, cx],
-        }
-    )
-    yield Hold(2.0)
+    yield Beat([*[FadeIn(m) for m in marks], FadeIn(z.pixel_line)], 0.8)
 
 
 register(
