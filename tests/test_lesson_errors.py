@@ -586,3 +586,34 @@ def test_a_model_path_in_a_lesson_is_relative_to_the_lesson(tmp_path: Path) -> N
     path.write_text("title: x\nmodel: mine.safetensors\nimage: star_1\nsteps:\n  - type: relu\n")
     lesson = load_lesson(path)  # the working folder is not the lesson's
     assert lesson.model is not None and lesson.model.weights == folder / "mine.safetensors"
+
+
+def test_an_old_field_name_still_works_with_a_located_warning(tmp_path: Path) -> None:
+    path = tmp_path / "old.yaml"
+    path.write_text(
+        "title: Old names\nsteps:\n  - type: input\n    patch_x: 10\n    patch_y: 12\n",
+        encoding="utf-8",
+    )
+    lesson = load_lesson(path)
+    assert (lesson.steps[0].patch_column, lesson.steps[0].patch_row) == (10, 12)  # type: ignore[attr-defined]
+    file = display_path(path)
+    assert [str(w) for w in lesson.warnings] == [
+        f"{file}:4:14: steps[0].patch_x: patch_x is now called patch_column; the old name will go",
+        f"{file}:5:14: steps[0].patch_y: patch_y is now called patch_row; the old name will go",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "scenes.cli", "validate", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "4:14: steps[0].patch_x: patch_x is now called patch_column" in done.stderr
+    path.write_text(
+        "title: Both\nsteps:\n  - type: input\n    patch_x: 10\n    patch_column: 11\n",
+        encoding="utf-8",
+    )
+    assert [str(e) for e in validate_lesson(path)] == [
+        f"{file}:4:14: steps[0].patch_x: patch_x is the old name of patch_column, which is "
+        "given too; keep patch_column"
+    ]

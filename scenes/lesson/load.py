@@ -400,6 +400,7 @@ def _renamed_fields(
                     (*where, old), f"{old} is the old name of {new}, which is given too; keep {new}"
                 )
             )
+            del fields[old]
             continue
         fields[new] = fields.pop(old)
         for marks in (source.value_marks, source.key_marks):
