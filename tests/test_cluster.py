@@ -35,8 +35,11 @@ pytestmark = pytest.mark.render
 
 
 class Cluster:
-    def __init__(self, folder: Path, preload: Path | None = None) -> None:
+    def __init__(
+        self, folder: Path, preload: Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.folder = folder
+        self.env = {**os.environ, **(env or {})}
         self.procs: list[subprocess.Popen[bytes]] = []
         address_file = folder / "scheduler.json"
         scheduler = [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0"]
@@ -58,7 +61,13 @@ class Cluster:
         log = (self.folder / f"{name}.log").open("wb")
         # A session of its own: the test stops the process and its children by its id.
         self.procs.append(
-            subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=self.env,
+            )
         )
 
     def stop(self) -> None:
@@ -185,3 +194,25 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_a_step_failing_on_a_worker_is_the_same_located_error(tmp_path: Path) -> None:
+    # Workers whose step processes cannot import Manim: every step fails there.
+    broken = tmp_path / "broken" / "manim"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('manim is broken on this worker')\n")
+    path = os.pathsep.join(p for p in (str(broken.parent), os.environ.get("PYTHONPATH")) if p)
+    lesson = tmp_path / "cluster.yaml"
+    lesson.write_text(LESSON, encoding="utf-8")
+    failing = Cluster(tmp_path, env={"PYTHONPATH": path})
+    try:
+        out = str(tmp_path / "out")
+        done = run_cli("render", str(lesson), "-q", "d", "-o", out, "--scheduler", failing.address)
+    finally:
+        failing.stop()
+    assert done.returncode == 1, done.stderr
+    assert f"step 1 (title, {lesson}:3) failed to render:" in done.stderr, done.stderr
+    # The end of the worker's log, as a local failure shows it.
+    assert "ImportError: manim is broken on this worker" in done.stderr
+    clips = tmp_path / "out" / ".cache" / "clips"
+    assert not any(clips.iterdir())  # nothing half-written reached the cache
