@@ -1,4 +1,4 @@
-"""``title``: a title card with optional subtitle, bullets and formula."""
+"""``title``: a title card, with an optional subtitle."""
 
 from __future__ import annotations
 
