@@ -69,11 +69,11 @@ from . import settings as settings_mod
 from .cluster import connect, run_on_cluster
 from .digest import MODEL_CODE_DIR, code_digest, package_digest
 from .errors import ClusterUnavailable, OutputRefused, RenderError
-
-__all__ = ["ClusterUnavailable", "OutputRefused", "RenderError", "render", "render_lesson"]
 from .job import Mode, ModelRef, Picture, StepJob, ThemeLook
 from .join import concat, probe
 from .settings import RenderSettings
+
+__all__ = ["ClusterUnavailable", "OutputRefused", "RenderError", "render", "render_lesson"]
 
 # A step's record in the cache: the values it showed, far below this.
 MAX_RECORD_BYTES = 64 * 1024 * 1024
