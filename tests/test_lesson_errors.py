@@ -609,6 +609,11 @@ def test_an_old_field_name_still_works_with_a_located_warning(tmp_path: Path) ->
     )
     assert done.returncode == 0, done.stderr
     assert "4:14: steps[0].patch_x: patch_x is now called patch_column" in done.stderr
+    path.write_text("title: Far\nsteps:\n  - type: input\n    patch_x: 70\n", encoding="utf-8")
+    assert [str(e) for e in validate_lesson(path)] == [
+        f"{file}:4:14: steps[0].patch_x: expected a patch_column from 0 to 59 (the 5×5 patch "
+        "must fit in the 64×64 input), got 70"
+    ]
     path.write_text(
         "title: Both\nsteps:\n  - type: input\n    patch_x: 10\n    patch_column: 11\n",
         encoding="utf-8",

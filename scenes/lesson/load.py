@@ -403,6 +403,7 @@ def _renamed_fields(
             del fields[old]
             continue
         fields[new] = fields.pop(old)
+        source.renamed[(*where, new)] = (*where, old)
         for marks in (source.value_marks, source.key_marks):
             if (*where, old) in marks:
                 marks[(*where, new)] = marks[(*where, old)]

@@ -117,6 +117,8 @@ class Source:
     key_marks: dict[FieldPath, tuple[int, int]] = field(default_factory=dict)
     errors: list[LessonError] = field(default_factory=list)
     warnings: list[LessonError] = field(default_factory=list)
+    # Fields given under an old name (see StepSpec.renamed): errors name them as written.
+    renamed: dict[FieldPath, FieldPath] = field(default_factory=dict)
     # Lesson keys replaced for one render, each with the flag or keyword that gave
     # it: errors about them name that, and ``override_origin``, instead of a line.
     overridden: dict[str, str] = field(default_factory=dict)
@@ -145,6 +147,9 @@ class Source:
         if path and path[0] in self.overridden:
             return LessonError(self.override_origin, 0, 0, self.overridden[str(path[0])], message)
         line, column = self.mark(path, key)
+        for new, old in self.renamed.items():
+            if path[: len(new)] == new:
+                path = (*old, *path[len(new) :])
         return LessonError(self.file, line, column, path_text(path), message)
 
 
