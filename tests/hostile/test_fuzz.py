@@ -173,7 +173,7 @@ def test_the_fork_runner_tells_a_defect_from_a_refusal(monkeypatch) -> None:
     def broken(*args: object, **kwargs: object) -> list[object]:
         raise RuntimeError("a defect")
 
-    monkeypatch.setattr("scenes.lesson.load.validate_lesson", broken)
+    monkeypatch.setattr("scenes.lesson.load.load_lesson", broken)
     status, output = run_forked(["validate", "/no/such/lesson.yaml"])
     assert status == cli.INTERNAL_ERROR and "unexpected RuntimeError: a defect" in output
     assert "Traceback" not in output
