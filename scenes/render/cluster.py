@@ -209,6 +209,7 @@ def render_remote(job_json: str, trace: bytes | None, image: bytes | None, suffi
                 input=local.to_json().encode("utf-8"),
                 stdout=sink,
                 stderr=subprocess.STDOUT,
+                env=_step_environment(),
                 check=False,
             ).returncode
         if code != 0:
@@ -217,6 +218,15 @@ def render_remote(job_json: str, trace: bytes | None, image: bytes | None, suffi
         record = json.loads(local.record.read_text(encoding="utf-8"))
         clip = local.clip.read_bytes() if local.clip is not None and local.clip.exists() else b""
         return True, clip, record
+
+
+def _step_environment() -> dict[str, str]:
+    """The environment of a step's process on a worker: the worker's own, but for the
+    allocator setting a Dask nanny gives its workers (it returns freed memory to the
+    system at once), which makes Manim's drawing about a quarter slower."""
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
 def _tail(log: Path) -> str:
