@@ -272,10 +272,17 @@ def trace(model: TinyVGG, image: ImageLike) -> Trace:
 
     pixels = load_input(image)
     model.eval()
-    with torch.no_grad():
-        outputs = model.forward_layers(image_tensor(pixels))
-        logits = outputs["output"][0]
-        probabilities = torch.softmax(logits, dim=0)
+    # One thread: the sums run in one order, so a machine's core count does not move
+    # the last digits of the numbers on screen (they differ by ~1e-7 with 1 and 2 threads).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            outputs = model.forward_layers(image_tensor(pixels))
+            logits = outputs["output"][0]
+            probabilities = torch.softmax(logits, dim=0)
+    finally:
+        torch.set_num_threads(threads)
     activations = {name: outputs[name][0].numpy().astype(np.float32) for name in LAYER_NAMES}
     weights = {}
     biases = {}

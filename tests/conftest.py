@@ -6,10 +6,15 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import torch
 
 import cnn_model
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# A trace is computed on one thread (its sums in one order, on any machine): the
+# torch references the tests compute beside it do the same, so they agree to the bit.
+torch.set_num_threads(1)
 # CNN Explainer's reference copy (never in the repository): beside the checkout,
 # or wherever CNN_EXPLAINER_REFERENCE points. Tests that need it skip without it.
 SHARED_EXPLAINER = Path(

@@ -3,6 +3,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -309,3 +312,26 @@ def test_top_classes_equal_torch_topk(default_model, star_trace) -> None:
         (star_trace.classes[i], pytest.approx(float(v), abs=1e-6))
         for v, i in zip(values[:3].tolist(), indices[:3].tolist(), strict=True)
     ]
+
+
+def test_a_trace_does_not_depend_on_the_number_of_threads() -> None:
+    """The numbers on screen are the same on a machine of any core count."""
+    script = (
+        "import hashlib, cnn_model\n"
+        "t = cnn_model.trace(cnn_model.load_model('default'), 'lessons/images/star_1.png')\n"
+        "data = b''.join(t.activations[k].tobytes() for k in sorted(t.activations))\n"
+        "print(hashlib.sha256(data + t.logits.tobytes()).hexdigest())\n"
+    )
+    digests = set()
+    for threads in ("1", "2", "4"):
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "OMP_NUM_THREADS": threads},
+        )
+        assert done.returncode == 0, done.stderr
+        digests.add(done.stdout.strip())
+    assert len(digests) == 1
