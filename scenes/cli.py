@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from rich.text import Text
 
@@ -241,15 +241,27 @@ class _progress_printer:
 def _add_overrides(parser: argparse.ArgumentParser) -> None:
     """Options that replace a lesson's own settings for one run, one per setting
     declared overridable in the lesson header. Their values are checked with the
-    lesson, like the keys they replace, so no option lists choices of its own."""
+    lesson, like the keys they replace: the help names the choices, argparse does not
+    check them (a wrong one gets the lesson's own located message)."""
     from .lesson.spec import overridable, override_of
 
     for name, info in overridable().items():
+        choices = get_args(info.annotation) if get_origin(info.annotation) is Literal else ()
+        one_of = f"One of {', '.join(choices)}." if choices else ""
         parser.add_argument(
             *override_of(info).flags(name),
             dest=name,
             metavar=name.upper(),
-            help=f"{info.description} Replaces the lesson's {name}.",
+            help=" ".join(
+                t
+                for t in (
+                    info.description,
+                    one_of,
+                    override_of(info).note,
+                    f"Replaces the lesson's {name}.",
+                )
+                if t
+            ),
         )
 
 

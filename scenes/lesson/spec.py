@@ -28,6 +28,8 @@ class Override:
     """Marks a lesson key that one render may replace (see the module's text)."""
 
     short: str | None = None  # a one-letter flag besides the long one, e.g. -q
+    # What differs when the value comes from the command line rather than the file.
+    note: str = ""
 
     def flags(self, name: str) -> list[str]:
         long = "--" + name.replace("_", "-")
@@ -35,6 +37,8 @@ class Override:
 
 
 OVERRIDE = Override()
+# A path given for one render is read from the working folder, not the lesson's.
+PATH_OVERRIDE = Override(note="A path given here is read from the working folder.")
 MAX_STEPS = 300  # in one render: a lesson, or a course's lessons together
 MAX_LESSONS = 100  # files a course lists
 MAX_PATH_CHARS = 1024
@@ -49,13 +53,13 @@ class LessonHeader(BaseModel):
     description: str | None = Field(
         None, max_length=2000, description="A sentence about the lesson, for pages and players."
     )
-    model: Annotated[str, OVERRIDE] = Field(
+    model: Annotated[str, PATH_OVERRIDE] = Field(
         "default",
         min_length=1,
         max_length=MAX_PATH_CHARS,
         description="default, cnn-explainer, the name of a trained model, or a path to weights.",
     )
-    image: Annotated[str | None, OVERRIDE] = Field(
+    image: Annotated[str | None, PATH_OVERRIDE] = Field(
         None,
         min_length=1,
         max_length=MAX_PATH_CHARS,
