@@ -34,6 +34,14 @@ def code_digest(model_code: str) -> str:
 
 
 @functools.cache
+def model_digest() -> str:
+    """The digest of the model code this process runs (read once per process): the
+    trace cache's key uses it."""
+    return package_digest(MODEL_CODE_DIR)
+
+
+@functools.cache
 def this_code() -> str:
-    """The digest of the code this process runs (read once per process)."""
-    return code_digest(package_digest(MODEL_CODE_DIR))
+    """The digest of all the code this process runs (read once per process): step
+    clips are cached under it, and cluster workers must run the same."""
+    return code_digest(model_digest())

@@ -86,6 +86,17 @@ class Picture(BaseModel):
     image_file_sha256: str | None = None
 
 
+def cache_key(picture: Picture, code: str) -> str:
+    """The cache key of a job with this picture and code (see :meth:`StepJob.key`),
+    known before the job is placed: its clip and record are named by it."""
+    blob = json.dumps(
+        {"picture": picture.model_dump(mode="json"), "code": code},
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+
+
 class StepJob(BaseModel):
     """A step's render job. Build it with the model; workers read it with
     :meth:`read`. Only :attr:`picture` and :attr:`code` make the cache key."""
@@ -105,12 +116,7 @@ class StepJob(BaseModel):
 
     def key(self) -> str:
         """The step's cache key: the picture and the code, hashed."""
-        blob = json.dumps(
-            {"picture": self.picture.model_dump(mode="json"), "code": self.code},
-            sort_keys=True,
-            ensure_ascii=False,
-        )
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+        return cache_key(self.picture, self.code)
 
     @property
     def type(self) -> str:

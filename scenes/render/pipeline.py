@@ -67,9 +67,9 @@ from ..version import __version__
 from ..visuals.theme import load_theme
 from . import settings as settings_mod
 from .cluster import connect, run_on_cluster
-from .digest import MODEL_CODE_DIR, code_digest, package_digest
+from .digest import model_digest, this_code
 from .errors import ClusterUnavailable, OutputRefused, RenderError
-from .job import Mode, ModelRef, Picture, StepJob, ThemeLook
+from .job import Mode, ModelRef, Picture, StepJob, ThemeLook, cache_key
 from .join import concat, probe
 from .settings import RenderSettings
 
@@ -385,7 +385,7 @@ def prepare(
         lesson_dir.rmdir()  # only if empty: what an interrupted render once left
     _check_same_lesson(lesson_dir, lesson.path)
 
-    model_code = package_digest(MODEL_CODE_DIR)  # read once: the trace and clip keys use it
+    model_code = model_digest()
     trace: Trace | None = None
     trace_file: Path | None = None
     if lesson.needs_trace and lesson.model is not None and lesson.image is not None:
@@ -394,7 +394,7 @@ def prepare(
         )
     values = narration_values(trace)
     voice_name = lesson.header.voice
-    code = code_digest(model_code)
+    code = this_code()
     image_file_sha = (
         sha256_file(lesson.image, IMAGE_FILE_BYTES) if lesson.image is not None else None
     )
@@ -438,11 +438,12 @@ def prepare(
             image_sha256=trace.image_sha256 if uses_trace and trace else None,
             image_file_sha256=image_file_sha if uses_trace else None,
         )
-        unplaced = StepJob(picture=picture, code=code, record=Path("record.json"))
-        key = unplaced.key()
+        key = cache_key(picture, code)
         suffix = ".png" if mode == "last_frame" else ".mp4"
         step_jobs.append(
-            unplaced.moved(
+            StepJob(
+                picture=picture,
+                code=code,
                 trace=trace_file if uses_trace else None,
                 trace_sha256=trace_sha if uses_trace else None,
                 image_file=lesson.image if uses_trace else None,
