@@ -25,18 +25,6 @@ ASPECTS = ("16:9", "9:16", "1:1")
 STAR = ROOT / "lessons" / "images" / "star_1.png"
 
 
-def run_step(
-    step: dict[str, Any],
-    folder: Path,
-    trace_path: Path,
-    image_file: Path | None,
-    aspect: str = "16:9",
-    theme: str = "cnn-explainer",
-) -> dict[str, Any]:
-    """tests/dry_run.py's dry run, with the original image file the job names."""
-    return dry_run(step, folder, trace_path, aspect, theme, image_file=image_file)
-
-
 def network_input(path: Path) -> np.ndarray:
     """uint8 (64, 64, 3) as cnn_model.images specifies it, recomputed here with PIL:
     short side resized to 64 (Lanczos), centre crop."""
@@ -102,7 +90,7 @@ def test_input_shows_real_pixels_of_the_original_in_every_aspect(
     _, path = photo_trace
     pixels = network_input(photo)
     step = {"type": "input", "channel": 0}
-    record = run_step(step, tmp_path, path, photo, aspect=aspect)
+    record = dry_run(step, tmp_path, path, aspect, image_file=photo)
     assert record["overflow"] == []
     # 5x5 patch as integers and as /255, plus one pixel's three channels.
     assert check_recorded_pixels(record, pixels, default_model) == 2 * 25 + 3
@@ -137,7 +125,7 @@ def test_input_explicit_patch_in_other_themes(
 
     save_trace(star_trace, path)
     step = {"type": "input", "channel": 2, "patch_column": 56, "patch_row": 0, "patch_size": 8}
-    record = run_step(step, tmp_path, path, STAR, "9:16", theme)
+    record = dry_run(step, tmp_path, path, "9:16", theme, image_file=STAR)
     assert record["overflow"] == []
     pixels = network_input(STAR)
     assert np.array_equal(pixels, star_trace.image)
@@ -152,7 +140,7 @@ def test_input_explicit_patch_in_other_themes(
 
 def test_input_without_an_image_path_shows_the_64x64_only(photo_trace, tmp_path: Path) -> None:
     _, path = photo_trace
-    record = run_step({"type": "input"}, tmp_path, path, None, aspect="1:1")
+    record = dry_run({"type": "input"}, tmp_path, path, "1:1")
     assert record["overflow"] == []
     assert record["facts"]["original"] is None
     assert record["facts"]["original_reason"] == "the job names no image file"
@@ -160,7 +148,7 @@ def test_input_without_an_image_path_shows_the_64x64_only(photo_trace, tmp_path:
 
 def test_input_ignores_an_image_that_is_not_the_traced_one(photo_trace, tmp_path: Path) -> None:
     _, path = photo_trace
-    record = run_step({"type": "input"}, tmp_path, path, STAR, "16:9")
+    record = dry_run({"type": "input"}, tmp_path, path, "16:9", image_file=STAR)
     assert record["facts"]["original"] is None
     assert record["facts"]["original_reason"] == (
         "the image file does not give the trace's 64×64 input"
