@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from manim import Scene, ValueTracker
 
-from ..steps.kit.base import Add, Beat, Hold, StepContext
+from ..steps.kit.base import Add, Beat, Hold, Phase, StepContext
 from ..steps.kit.registry import StepType
 from ..visuals.layout import outside
 
@@ -18,8 +20,10 @@ def play_step(
     spec: Any,
     ctx: StepContext,
     on_beat: Callable[[], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> None:
-    """Play a step's beats on ``scene`` (any Manim scene, e.g. a test's)."""
+    """Play a step's beats on ``scene`` (any Manim scene, e.g. a test's);
+    ``on_phase`` hears of each phase marker as the builder reaches it."""
     scene.camera.background_color = ctx.theme.background  # type: ignore[union-attr]
     for item in step_type.build(spec, ctx):
         if isinstance(item, Beat):
@@ -34,14 +38,35 @@ def play_step(
                 scene.remove(*item.mobjects)
             else:
                 scene.add(*item.mobjects)
-        else:  # pragma: no cover - builders yield only the three kinds
+        elif isinstance(item, Phase):
+            if on_phase is not None:
+                on_phase(item.name)
+            continue
+        else:  # pragma: no cover - builders yield only these kinds
             raise TypeError(f"a step builder yielded {item!r}")
         if on_beat is not None:
             on_beat()
 
 
+@dataclass(frozen=True)
+class PhaseSpan:
+    """Where a phase lies in its step's clip, in frames: [first, end)."""
+
+    name: str
+    first: int
+    end: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "first_frame": self.first, "end_frame": self.end}
+
+
 class StepScene(Scene):
-    """Plays the beats a step's builder yields, then holds for the narration.
+    """Plays the beats a step's builder yields, phase by phase.
+
+    ``phase_seconds`` says how long each phase must last at least (its cues'
+    speaking or reading time): a phase whose animation is shorter is held at
+    its end, still showing its last picture, until its words are done. The
+    phases' spans, in frames, are kept in :attr:`spans`.
 
     After every beat it notes any mobject that lies outside the frame, so
     tests can check layouts without looking at frames.
@@ -52,21 +77,63 @@ class StepScene(Scene):
         step_type: StepType,
         spec: Any,
         ctx: StepContext,
-        min_seconds: float = 0.0,
+        phase_seconds: dict[str, float] | None = None,
+        fps: float = 15.0,
         **kwargs: Any,
     ) -> None:
         self.step_type = step_type
         self.spec = spec
         self.ctx = ctx
-        self.min_seconds = min_seconds
+        self.phase_seconds = dict(phase_seconds or {})
+        self.fps = fps
+        self.expected = step_type.phases.names(spec)
+        self.spans: list[PhaseSpan] = []
+        self._open: tuple[str, int] | None = None
         self.overflow: list[str] = []
         super().__init__(**kwargs)
 
     def construct(self) -> None:
-        play_step(self, self.step_type, self.spec, self.ctx, on_beat=self._check_layout)
-        remaining = self.min_seconds - self.time
-        if remaining > 1e-3:
-            self.wait(remaining)
+        play_step(
+            self,
+            self.step_type,
+            self.spec,
+            self.ctx,
+            on_beat=self._check_layout,
+            on_phase=self._begin_phase,
+        )
+        if self._open is None:  # a builder without markers: one phase, the whole step
+            self._open = (self.expected[0], 0)
+        self._end_phase()
+        names = [span.name for span in self.spans]
+        if names != self.expected:
+            raise RuntimeError(
+                f"the {self.step_type.name} step played the phases {names}, "
+                f"but declares {self.expected}"
+            )
+
+    def frames(self) -> int:
+        """Frames played so far (exact in a video: Manim counts whole frames)."""
+        return round(self.time * self.fps)
+
+    def _begin_phase(self, name: str) -> None:
+        if self._open is None:
+            # The first phase starts with the step (only title and the like come before).
+            self._open = (name, 0)
+            return
+        self._end_phase()
+        self._open = (name, self.frames())
+
+    def _end_phase(self) -> None:
+        assert self._open is not None
+        name, first = self._open
+        needed = math.ceil(self.phase_seconds.get(name, 0.0) * self.fps - 1e-6)
+        missing = needed - (self.frames() - first)
+        if missing > 0:
+            # A quarter frame more: Manim writes int(seconds * fps) frames of a still
+            # wait, or one more for a wait with updaters; either way no fewer.
+            self.wait((missing + 0.25) / self.fps)
+        self.spans.append(PhaseSpan(name, first, self.frames()))
+        self._open = None
 
     def _check_layout(self) -> None:
         for mob in self.mobjects:

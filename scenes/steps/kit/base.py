@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from .record import Recorder
 
@@ -18,6 +18,46 @@ if TYPE_CHECKING:
 
     from ...visuals.layout import Frame
     from ...visuals.theme import Theme
+
+
+MAX_CUES = 60  # cues of one step
+
+
+class CueSpec(BaseModel):
+    """One sentence of a step's narration, tied to a phase of its animation."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    say: str = Field(
+        ...,
+        min_length=1,
+        max_length=2000,
+        description="What is said (or read as a caption); may use placeholders like {prediction}.",
+    )
+    at: str | None = Field(
+        None,
+        min_length=1,
+        max_length=80,
+        description="The phase of the step this cue belongs to (`cnnlesson steps` lists each "
+        "type's phases); default: the phase after the previous cue's.",
+    )
+    audio: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1024,
+        description="A recording of the cue (WAV, FLAC, OGG, MP3 or M4A), relative to the "
+        "lesson file; its length sets the phase's.",
+    )
+
+
+def _narration_kind(value: Any) -> str:
+    """Which form a narration is written in: a list is cues, anything else text."""
+    return "cues" if isinstance(value, list | tuple) else "text"
+
+
+# Union tags pydantic puts into an error's location (``narration.cues[0]``):
+# not part of the field's path as written.
+NARRATION_FORMS = ("text", "cues")
 
 
 class StepSpec(BaseModel):
@@ -33,12 +73,22 @@ class StepSpec(BaseModel):
     title: str | None = Field(
         None, max_length=120, description="Heading shown at the top of the step."
     )
-    narration: str = Field(
+    narration: Annotated[
+        Annotated[str, Field(max_length=4000), Tag("text")]
+        | Annotated[list[CueSpec], Field(min_length=1, max_length=MAX_CUES), Tag("cues")],
+        Discriminator(_narration_kind),
+    ] = Field(
         "",
-        max_length=4000,
-        description="What a learner hears or reads as a caption; may use {prediction}, "
-        "{probability} and other placeholders filled from the model's trace.",
+        description="What a learner hears or reads as a caption: a text, whose sentences take "
+        "the step's phases in order, or a list of cues (say, at, audio). It may use "
+        "{prediction}, {probability} and other placeholders filled from the model's trace.",
     )
+
+    def narration_text(self) -> str:
+        """The whole narration as one text (a list's cues joined)."""
+        if isinstance(self.narration, str):
+            return self.narration
+        return " ".join(cue.say for cue in self.narration)
 
 
 @dataclass
@@ -67,7 +117,18 @@ class Add:
     remove: bool = False
 
 
-Item = Beat | Hold | Add
+@dataclass
+class Phase:
+    """The animation that follows is the phase ``name`` of the step, until the next.
+
+    A step's cues start when their phase starts; the scene holds the end of a
+    phase until its cues have been spoken or read.
+    """
+
+    name: str
+
+
+Item = Beat | Hold | Add | Phase
 
 
 @dataclass

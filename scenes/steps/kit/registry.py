@@ -10,6 +10,42 @@ from .base import Builder, Checker, StepSpec
 
 
 @dataclass(frozen=True)
+class Numbered:
+    """A run of phases named ``stem 1``, ``stem 2``, ... whose length a step's fields set."""
+
+    stem: str
+    count: Callable[[Any], int]
+    counted_by: str  # what sets the count, for the listing: "positions"
+
+
+@dataclass(frozen=True)
+class Phases:
+    """A step type's phases in order: the stretches of its animation a cue can belong to."""
+
+    parts: tuple[str | Numbered, ...]
+
+    def names(self, spec: Any) -> list[str]:
+        """The phases of one step, with every numbered run spelled out."""
+        found: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                found.append(part)
+            else:
+                found += [f"{part.stem} {n}" for n in range(1, part.count(spec) + 1)]
+        return found
+
+    def describe(self) -> str:
+        """The phases for a listing: ``intro, window 1 … window N (N: positions), sweep``."""
+        shown = []
+        for part in self.parts:
+            if isinstance(part, str):
+                shown.append(part)
+            else:
+                shown.append(f"{part.stem} 1 … {part.stem} N (N: {part.counted_by})")
+        return ", ".join(shown)
+
+
+@dataclass(frozen=True)
 class StepType:
     name: str
     spec: type[StepSpec]
@@ -21,6 +57,9 @@ class StepType:
     # positions, settings to compare), so that validation can bound a lesson's
     # length before anything renders. None: the step's length is fixed.
     planned_seconds: Callable[[Any], float] | None = None
+    # The stretches of the animation a narration cue can belong to, in the order
+    # the builder yields their ``Phase`` markers.
+    phases: Phases = Phases(("all",))
 
 
 REGISTRY: dict[str, StepType] = {}
