@@ -1,60 +1,96 @@
-"""Voice-over: each step's speech laid on one audio track, muxed with the video.
+"""Voice-over: the lesson's narration track (see :mod:`scenes.audio`) muxed with its video.
 
-Steps last at least as long as their speech (the pipeline sees to it); the
-speech starts a moment after each step begins.
+The video is copied as it is (chapters too); the track becomes an AAC stream
+as long as the video, interleaved with it, and the file starts fast (its
+index comes first).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
 
 from ..atomic import writing
-from ..speech import RATE, VoiceError, read_wav
+from ..audio import Sound
 from .chapters import copy_chapters
 
-LEAD = 0.3  # seconds of silence before a step's speech
+AAC_BIT_RATE = 96_000  # mono speech
+FRAME = 1024  # samples in an AAC frame
 
 
-def track(parts: list[tuple[float, Path]], duration: float) -> tuple[np.ndarray, int]:
-    """One mono track of ``duration`` seconds with each WAV placed at its start time."""
-    total = np.zeros(round(duration * RATE), dtype=np.float32)
-    for start, path in parts:
-        samples, rate = read_wav(path)
-        if rate != RATE:
-            raise VoiceError(f"{path}: expected {RATE} Hz audio, got {rate}")
-        at = round((start + LEAD) * RATE)
-        end = min(len(total), at + len(samples))
-        if end > at:
-            total[at:end] += samples[: end - at]
-    return np.clip(total, -1.0, 1.0), RATE
+def mux(video: Path, sound: Sound, target: Path) -> None:
+    """``video`` (copied as it is, chapters too) with ``sound`` as an AAC track, fast start.
 
-
-def mux(video: Path, samples: np.ndarray, rate: int, target: Path) -> None:
-    """``video`` (copied as it is, chapters too) with ``samples`` as an AAC track, fast start."""
+    The track is cut or padded with silence to the video's length, so both end
+    together (to within one AAC frame, 1024 samples). ``sound`` is usually at
+    ``scenes.audio.TRACK_RATE`` (48 kHz); any rate AAC knows will do.
+    """
     with av.open(str(video)) as inp, writing(target) as staged:
         in_video = inp.streams.video[0]
+        samples = _fitted(sound, _seconds(inp, in_video))
         with av.open(str(staged), mode="w", options={"movflags": "+faststart"}) as out:
             copy_chapters(inp, out)
             out_video = out.add_stream_from_template(in_video)
-            audio = out.add_stream("aac", rate=rate)
-            audio.layout = "mono"
+            audio = out.add_stream("aac", rate=sound.rate, layout="mono")
+            audio.bit_rate = AAC_BIT_RATE
+            pending = _packets(audio, samples, sound.rate)
+            waiting = next(pending, None)
             for packet in inp.demux(in_video):
                 if packet.dts is None:
                     continue
+                # The audio up to this moment goes first, so the two streams
+                # are interleaved as they are written.
+                at = float(packet.dts * packet.time_base)
+                while waiting is not None and _time(waiting) <= at:
+                    out.mux(waiting)
+                    waiting = next(pending, None)
                 packet.stream = out_video
                 out.mux(packet)
-            pcm = (samples * 32767).astype(np.int16)
-            chunk = 1024
-            for i in range(0, len(pcm), chunk):
-                frame = av.AudioFrame.from_ndarray(
-                    pcm[None, i : i + chunk], format="s16", layout="mono"
-                )
-                frame.sample_rate = rate
-                frame.pts = i
-                frame.time_base = Fraction(1, rate)
-                out.mux(audio.encode(frame))
-            out.mux(audio.encode(None))
+            while waiting is not None:
+                out.mux(waiting)
+                waiting = next(pending, None)
+
+
+def _seconds(container: Any, stream: Any) -> float | None:
+    """The video's length, as its stream (or else its container) records it."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return float(container.duration / av.time_base)
+    return None
+
+
+def _fitted(sound: Sound, seconds: float | None) -> np.ndarray:
+    samples = np.ascontiguousarray(np.clip(sound.samples, -1.0, 1.0), dtype=np.float32)
+    if seconds is None:
+        return samples
+    length = max(0, round(seconds * sound.rate))
+    if len(samples) >= length:
+        return samples[:length]
+    return np.concatenate([samples, np.zeros(length - len(samples), dtype=np.float32)])
+
+
+def _packets(audio: Any, samples: np.ndarray, rate: int) -> Iterator[av.Packet]:
+    """The AAC packets of ``samples``, the encoder flushed at the end (its last
+    frames would otherwise be lost)."""
+    for i in range(0, len(samples), FRAME):
+        frame = av.AudioFrame.from_ndarray(
+            samples[None, i : i + FRAME], format="fltp", layout="mono"
+        )
+        frame.sample_rate = rate
+        frame.pts = i
+        frame.time_base = Fraction(1, rate)
+        yield from audio.encode(frame)
+    yield from audio.encode(None)
+
+
+def _time(packet: av.Packet) -> float:
+    when = packet.dts if packet.dts is not None else packet.pts
+    if when is None or packet.time_base is None:
+        return 0.0
+    return float(when * packet.time_base)
