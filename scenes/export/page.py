@@ -5,14 +5,22 @@ the video, its poster, the captions (as a file and, because browsers refuse
 to load caption files from file:// pages, also inline), chapters that seek,
 a step-through mode that pauses at the end of each step, and the numbers the
 manifest records. No script, style or font is fetched from anywhere.
+
+The page is written in the lesson's language (``manifest["language"]``,
+English when missing): its own texts come from :mod:`scenes.i18n`, and
+captions in further languages (``manifest["caption_tracks"]``) are offered by
+a switch that needs no network either.
 """
 
 from __future__ import annotations
 
 import html
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
+
+from ..i18n import DEFAULT, _, integer, known, language_name, ngettext, number, using
 
 STYLE = """
 :root { color-scheme: light dark; --accent: #b35900; --muted: #5f5f5f; --line: #d0d0d0; }
@@ -27,8 +35,10 @@ video { width: 100%; background: #000; border-radius: 4px; }
 .controls { display: flex; gap: 0.5rem; align-items: center; flex-wrap: wrap; margin: 0.5rem 0; }
 button { font: inherit; padding: 0.35rem 0.8rem; border: 1px solid #888; border-radius: 4px;
          background: #fff; color: #1e1e1e; cursor: pointer; }
-button:focus-visible, input:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+button:focus-visible, input:focus-visible, select:focus-visible {
+  outline: 3px solid var(--accent); outline-offset: 2px; }
 #status { color: var(--muted); }
+select { font: inherit; padding: 0.3rem; }
 .layout { display: grid; grid-template-columns: 1fr; gap: 1rem; }
 @media (min-width: 900px) { .layout { grid-template-columns: 2fr 1fr; } }
 nav ol { list-style: none; padding: 0; margin: 0; }
@@ -49,7 +59,8 @@ SCRIPT = r"""
   "use strict";
   const data = JSON.parse(document.getElementById("lesson-data").textContent);
   const video = document.getElementById("video");
-  const trackEl = document.getElementById("captions-track");
+  const trackEls = Array.from(video.querySelectorAll("track"));
+  const switcher = document.getElementById("caption-language");
   const status = document.getElementById("status");
   const stepToggle = document.getElementById("step-mode");
   const starts = data.steps.map((s) => s.start);
@@ -60,17 +71,40 @@ SCRIPT = r"""
   let stopAt = null;
   let lastSeen = null;  // playback and wall-clock time at watch()'s previous frame
 
-  // Caption files do not load into file:// pages; the same cues are inline.
-  function addInlineCues() {
-    const track = trackEl.track;
-    if (track.cues && track.cues.length) { return; }
-    for (const c of data.cues) { track.addCue(new VTTCue(c.start, c.end, c.text)); }
-    track.mode = data.burned ? "hidden" : "showing";
+  // The page's own texts, in the lesson's language: "{name}" is filled in.
+  function tr(key, values) {
+    return data.text[key].replace(/\{(\w+)\}/g, (m, name) => String(values[name]));
   }
-  trackEl.addEventListener("error", addInlineCues);
-  if (trackEl.readyState === 3 || location.protocol === "file:") { addInlineCues(); }
-  // Captions burned into the picture are not shown a second time.
-  trackEl.track.mode = data.burned ? "hidden" : "showing";
+
+  // Caption files do not load into file:// pages; the same cues are inline. A
+  // track starting to load (when first shown) drops them, and its failure to
+  // load puts them back.
+  function addInlineCues(el) {
+    const cues = el.srclang === data.language ? data.cues : data.tracks[el.srclang] || [];
+    if (el.track.cues && el.track.cues.length) { return; }
+    for (const c of cues) { el.track.addCue(new VTTCue(c.start, c.end, c.text)); }
+  }
+  // One language's captions at a time ("" for none). Captions burned into the
+  // picture are not shown a second time.
+  function showCaptions(lang) {
+    trackEls.forEach((el) => {
+      if (el.srclang !== lang) { el.track.mode = "disabled"; return; }
+      el.track.mode = data.burned && lang === data.language ? "hidden" : "showing";
+    });
+    switcher.value = lang;
+  }
+  trackEls.forEach((el) => {
+    el.addEventListener("error", () => addInlineCues(el));
+    if (el.readyState === 3 || location.protocol === "file:") { addInlineCues(el); }
+  });
+  showCaptions(data.language);
+  switcher.addEventListener("change", () => showCaptions(switcher.value));
+  // A choice made in the video's own caption menu shows in the switch too.
+  video.textTracks.addEventListener("change", () => {
+    const on = trackEls.find((el) => el.track.mode === "showing" ||
+                                     (el.track.mode === "hidden" && data.burned));
+    switcher.value = on ? on.srclang : "";
+  });
 
   function stepAt(t) {
     let index = 0;
@@ -92,21 +126,20 @@ SCRIPT = r"""
     const i = stepAt(video.currentTime);
     if (i + 1 < starts.length) {
       seek(starts[i + 1], true);
-      say("Step " + (i + 2) + " of " + starts.length + ": " + data.steps[i + 1].title);
+      say(tr("step", {number: i + 2, count: starts.length, title: data.steps[i + 1].title}));
     }
   }
   function previous() {
     const i = stepAt(video.currentTime);
     const target = video.currentTime - starts[i] > 1 || i === 0 ? i : i - 1;
     seek(starts[target], true);
-    say("Step " + (target + 1) + " of " + starts.length + ": " + data.steps[target].title);
+    say(tr("step", {number: target + 1, count: starts.length, title: data.steps[target].title}));
   }
   document.getElementById("next").addEventListener("click", next);
   document.getElementById("previous").addEventListener("click", previous);
   stepToggle.addEventListener("change", () => {
     stopAt = stepToggle.checked ? ends[stepAt(video.currentTime)] : null;
-    say(stepToggle.checked ? "Step-through on: the video pauses after each step."
-                           : "Step-through off.");
+    say(tr(stepToggle.checked ? "stepping_on" : "stepping_off", {}));
   });
   // A seek with the video's own controls: the next pause is at the new step's end.
   function reaim() {
@@ -137,8 +170,7 @@ SCRIPT = r"""
       video.pause();
       video.currentTime = stopAt - BEFORE_END;
       const i = stepAt(video.currentTime);
-      say("Paused at the end of step " + (i + 1) + " of " + starts.length +
-          ". Press Next (or N) to go on.");
+      say(tr("paused", {number: i + 1, count: starts.length}));
       stopAt = null;
     }
     requestAnimationFrame(watch);
@@ -148,7 +180,7 @@ SCRIPT = r"""
   const chapterButtons = Array.from(document.querySelectorAll("nav button[data-start]"));
   chapterButtons.forEach((b) => b.addEventListener("click", () => {
     seek(parseFloat(b.dataset.start), true);
-    say("Chapter: " + b.dataset.title);
+    say(tr("chapter", {title: b.dataset.title}));
   }));
   video.addEventListener("timeupdate", () => {
     const t = video.currentTime;
@@ -158,7 +190,8 @@ SCRIPT = r"""
     });
   });
   document.addEventListener("keydown", (e) => {
-    if (e.target instanceof HTMLInputElement || e.altKey || e.ctrlKey || e.metaKey) { return; }
+    if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement ||
+        e.altKey || e.ctrlKey || e.metaKey) { return; }
     if (e.key === "n") { next(); e.preventDefault(); }
     else if (e.key === "p") { previous(); e.preventDefault(); }
     else if (e.key === "s") { stepToggle.click(); e.preventDefault(); }
@@ -190,18 +223,84 @@ def _numbers_table(step: dict[str, Any], limit: int = 12) -> str:
         f"<td>{html.escape(v['kind'])}</td><td>{html.escape(v['text'])}</td></tr>"
         for v in values[:limit]
     )
+    rest = len(values) - limit
     more = (
-        f"<p>… and {len(values) - limit:,} more in manifest.json</p>" if len(values) > limit else ""
+        "<p>"
+        + html.escape(
+            ngettext(
+                "… and {count} more in manifest.json", "… and {count} more in manifest.json", rest
+            ).format(count=integer(rest))
+        )
+        + "</p>"
+        if rest > 0
+        else ""
     )
+    summary = ngettext(
+        "{count} number shown on screen", "{count} numbers shown on screen", len(values)
+    ).format(count=integer(len(values)))
+    # Translators: column headers of the table of numbers: where a number is in the
+    # network (layer[index]), what kind of number it is, and its text as shown on screen.
+    named = (_("where"), _("what"), _("shown"))
+    headers = "".join(f"<th>{html.escape(h)}</th>" for h in named)
     return (
-        f"<details><summary>{len(values):,} numbers shown on screen</summary>"
-        f"<table><thead><tr><th>where</th><th>what</th><th>shown</th></tr></thead>"
+        f"<details><summary>{html.escape(summary)}</summary>"
+        f"<table><thead><tr>{headers}</tr></thead>"
         f"<tbody>{rows}</tbody></table>{more}</details>"
     )
 
 
-def render_page(manifest: dict[str, Any], cues: list[dict[str, Any]]) -> str:
-    """The page's HTML for a lesson folder described by ``manifest``."""
+def _fill(template: str, **parts: str) -> str:
+    """A translated text, HTML-escaped, with ready-made HTML ``parts`` put in its places."""
+    return html.escape(template).format(**parts)
+
+
+def caption_tracks(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    """(language, WebVTT file) of every caption track, the lesson's own first.
+
+    Further tracks come from ``manifest["caption_tracks"]``: pairs
+    ``[language, file]`` or mappings ``{"language": ..., "file": ...}``; a
+    second track in a language already listed is left out.
+    """
+    tracks = [(lesson_language(manifest), str(manifest["files"]["captions_vtt"]))]
+    for entry in manifest.get("caption_tracks") or []:
+        if isinstance(entry, Mapping):
+            code, path = entry.get("language"), entry.get("file")
+        else:
+            code, path = entry
+        if code and path and all(code != seen for seen, _path in tracks):
+            tracks.append((str(code), str(path)))
+    return tracks
+
+
+def lesson_language(manifest: dict[str, Any]) -> str:
+    """The language code the lesson is written in (English when the manifest names none)."""
+    return str(manifest.get("language") or DEFAULT)
+
+
+def render_page(
+    manifest: dict[str, Any],
+    cues: list[dict[str, Any]],
+    track_cues: Mapping[str, Sequence[dict[str, Any]]] | None = None,
+) -> str:
+    """The page's HTML for a lesson folder described by ``manifest``.
+
+    ``cues`` are the captions of the lesson's own language; ``track_cues``
+    those of the further caption tracks by language code, put inline so the
+    language switch works on a page opened from disk (a track without them
+    loads only from a web server). The page's own texts are written in the
+    lesson's language (English if it has no catalog).
+    """
+    code = lesson_language(manifest)
+    with using(code if known(code) else DEFAULT):
+        return _page(manifest, cues, track_cues or {})
+
+
+def _page(
+    manifest: dict[str, Any],
+    cues: list[dict[str, Any]],
+    track_cues: Mapping[str, Sequence[dict[str, Any]]],
+) -> str:
+    code = lesson_language(manifest)
     title = html.escape(manifest["title"])
     files = manifest["files"]
     steps = manifest["steps"]
@@ -209,17 +308,25 @@ def render_page(manifest: dict[str, Any], cues: list[dict[str, Any]]) -> str:
     prediction = manifest.get("prediction")
     meta = []
     if model:
-        meta.append(f"<span>Model: <strong>{html.escape(model['name'])}</strong></span>")
+        strong = f"<strong>{html.escape(model['name'])}</strong>"
+        shown = _fill(_("Model: {name}"), name=strong)
+        meta.append(f"<span>{shown}</span>")
     if files.get("input"):
+        alt = _("The input image, {width} by {height} pixels").format(
+            width=integer(64), height=integer(64)
+        )
+        image = _fill(_("Image: {name}"), name=html.escape(manifest["image"]["name"]))
         meta.append(
-            f'<span><img src="{_url(files["input"])}" alt="The input image, '
-            f'64 by 64 pixels"> Image: {html.escape(manifest["image"]["name"])}</span>'
+            f'<span><img src="{_url(files["input"])}" alt="{html.escape(alt)}"> {image}</span>'
         )
     if prediction:
-        meta.append(
-            f"<span>Prediction: <strong>{html.escape(prediction['class'])}</strong> "
-            f"({prediction['probability']:.4f})</span>"
+        strong = f"<strong>{html.escape(prediction['class'])}</strong>"
+        shown = _fill(
+            _("Prediction: {name} ({probability})"),
+            name=strong,
+            probability=html.escape(number(prediction["probability"], 4)),
         )
+        meta.append(f"<span>{shown}</span>")
     chapters = "".join(
         f'<li><button type="button" data-start="{c["start"]:.3f}" data-end="{c["end"]:.3f}" '
         f'data-title="{html.escape(c["title"])}" aria-current="false">'
@@ -233,29 +340,80 @@ def render_page(manifest: dict[str, Any], cues: list[dict[str, Any]]) -> str:
         f"<p>{html.escape(s['narration'])}</p>{_numbers_table(s)}</section>"
         for s in steps
     )
+    tracks = caption_tracks(manifest)
+    burned = bool(manifest.get("captions", {}).get("burned_in"))
     downloads = " ".join(
         f'<a href="{_url(path)}" download>{html.escape(label)}</a>'
         for label, path in (
-            ("video (MP4)", files["video"]),
-            ("captions (WebVTT)", files["captions_vtt"]),
-            ("captions (SRT)", files["captions_srt"]),
-            ("chapters (WebVTT)", files["chapters"]),
-            *[(f"video ({k.upper()})", v) for k, v in files.get("formats", {}).items()],
+            (_("video (MP4)"), files["video"]),
+            (_("captions (WebVTT)"), files["captions_vtt"]),
+            (_("captions (SRT)"), files["captions_srt"]),
+            *[
+                (
+                    _("captions, {language} (WebVTT)").format(language=language_name(lang)),
+                    path,
+                )
+                for lang, path in tracks[1:]
+            ],
+            (_("chapters (WebVTT)"), files["chapters"]),
+            *[
+                (_("video ({format})").format(format=k.upper()), v)
+                for k, v in files.get("formats", {}).items()
+            ],
         )
     )
-    burned = bool(manifest.get("captions", {}).get("burned_in"))
+    track_tags = "\n".join(
+        f'<track id="{"captions-track" if i == 0 else f"captions-track-{i + 1}"}" '
+        f'kind="captions" src="{_url(path)}"\n'
+        f'       srclang="{html.escape(lang)}" label="{html.escape(language_name(lang))}"'
+        f"{' default' if i == 0 and not burned else ''}>"
+        for i, (lang, path) in enumerate(tracks)
+    )
+    options = "".join(
+        f'<option value="{html.escape(lang)}"{" selected" if i == 0 else ""}>'
+        f"{html.escape(language_name(lang))}</option>"
+        for i, (lang, _path) in enumerate(tracks)
+    )
     data = {
         "title": manifest["title"],
+        "language": code,
         "steps": [
             {"start": s["start"], "duration": s["duration"], "title": s["label"]} for s in steps
         ],
         "cues": cues,
+        # The further tracks' cues (the lesson's own are "cues").
+        "tracks": {lang: list(track_cues.get(lang, [])) for lang, _path in tracks[1:]},
         "fps": manifest["fps"],
         "burned": burned,
+        # The status line's texts; the page's script fills in the {placeholders}.
+        "text": {
+            # Translators: the status line under the video; {title} is the step's heading.
+            "step": _("Step {number} of {count}: {title}"),
+            "paused": _(
+                "Paused at the end of step {number} of {count}. Press Next (or N) to go on."
+            ),
+            "stepping_on": _("Step-through on: the video pauses after each step."),
+            "stepping_off": _("Step-through off."),
+            "chapter": _("Chapter: {title}"),
+        },
     }
     description = html.escape(manifest.get("description") or "")
+    # Extracted for translation here: the extractor does not look inside f-strings.
+    ui = {
+        "video": _fill(_("Lesson video: {title}"), title=title),
+        "stepping": html.escape(_("Step through the lesson")),
+        "previous": html.escape(_("Previous step")),
+        "next": html.escape(_("Next step")),
+        "pause": html.escape(_("Pause after each step")),
+        "captions": html.escape(_("Captions")),
+        "off": html.escape(_("Off")),
+        "keys": html.escape(_("Keys: N next step, P previous step, S pause after each step.")),
+        "chapters": html.escape(_("Chapters")),
+        "steps": html.escape(_("Steps")),
+        "files": _fill(_("Files: {links}"), links=downloads),
+    }
     return f"""<!doctype html>
-<html lang="en">
+<html lang="{html.escape(code)}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -270,25 +428,27 @@ def render_page(manifest: dict[str, Any], cues: list[dict[str, Any]]) -> str:
 <div class="layout">
 <div>
 <video id="video" controls preload="metadata" playsinline poster="{_url(files["poster"])}"
-       src="{_url(files["video"])}" aria-label="Lesson video: {title}">
-<track id="captions-track" kind="captions" src="{_url(files["captions_vtt"])}"
-       srclang="en" label="English"{"" if burned else " default"}>
+       src="{_url(files["video"])}" aria-label="{ui["video"]}">
+{track_tags}
 </video>
-<div class="controls" role="group" aria-label="Step through the lesson">
-<button type="button" id="previous" aria-label="Previous step"
-        aria-keyshortcuts="p">◀ Previous step</button>
-<button type="button" id="next" aria-label="Next step"
-        aria-keyshortcuts="n">Next step ▶</button>
-<label><input type="checkbox" id="step-mode" aria-keyshortcuts="s"> Pause after each step</label>
+<div class="controls" role="group" aria-label="{ui["stepping"]}">
+<button type="button" id="previous" aria-label="{ui["previous"]}"
+        aria-keyshortcuts="p">◀ {ui["previous"]}</button>
+<button type="button" id="next" aria-label="{ui["next"]}"
+        aria-keyshortcuts="n">{ui["next"]} ▶</button>
+<label><input type="checkbox" id="step-mode" aria-keyshortcuts="s"> {ui["pause"]}</label>
+<label>{ui["captions"]} <select id="caption-language">{options}<option value="">{
+        ui["off"]
+    }</option></select></label>
 </div>
 <p id="status" role="status" aria-live="polite">
-Keys: N next step, P previous step, S pause after each step.</p>
+{ui["keys"]}</p>
 </div>
-<nav aria-label="Chapters"><h2>Chapters</h2><ol>{chapters}</ol></nav>
+<nav aria-label="{ui["chapters"]}"><h2>{ui["chapters"]}</h2><ol>{chapters}</ol></nav>
 </div>
-<h2>Steps</h2>
+<h2>{ui["steps"]}</h2>
 {sections}
-<p class="files">Files: {downloads}</p>
+<p class="files">{ui["files"]}</p>
 </main>
 <script type="application/json" id="lesson-data">{_inline_json(data)}</script>
 <script>{SCRIPT}</script>

@@ -14,6 +14,7 @@ import numpy as np
 from manim import DOWN, LEFT, RIGHT, Line, Rectangle, Text, VGroup
 
 from .glyphs import number_text
+from .numbers import fmt
 from .vector_cells import number_mobject
 
 # The shortest bar drawn for a value above zero, so "tiny" differs from "none".
@@ -87,7 +88,7 @@ class BarRows(VGroup):
             self.axis.add(
                 Line(np.array([left, bottom, 0.0]), np.array([right, bottom, 0.0]), color=tint)
             )
-            for frac, shown in ((0.0, "0"), (0.5, "0.5"), (1.0, "1")):
+            for frac, shown in ((0.0, "0"), (0.5, fmt(0.5, 1)), (1.0, "1")):
                 x = left + frac * length
                 tick = Line(
                     np.array([x, bottom, 0.0]), np.array([x, bottom - 0.08, 0.0]), color=tint

@@ -9,6 +9,7 @@ Pango keeps the line spacing even. A block that still comes out too wide
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any, cast
 
@@ -20,6 +21,10 @@ from .glyphs import BASE_SIZE, glyph_font
 # Extra space between lines, as Manim's ``line_spacing`` (1 is Pango's default).
 LINE_SPACING = 0.9
 BULLET = "•"
+# Lines break at spaces, never at no-break spaces: French and German write
+# "88 %" and "3 833" with them, and a number must not be cut in two.
+BREAKING = " \t\r\f\v"
+BREAKS = re.compile(f"[{BREAKING}]+")
 
 
 _ADVANCES: dict[str, dict[str, float]] = {}
@@ -70,11 +75,14 @@ def _split_word(word: str, font: str, size: float, width: float) -> list[str]:
 
 
 def wrap(content: str, font: str, size: float, width: float) -> list[str]:
-    """``content`` as lines no wider than ``width``; blank lines separate paragraphs."""
+    """``content`` as lines no wider than ``width``; blank lines separate paragraphs.
+
+    Lines break at spaces only: a no-break space keeps its neighbours together.
+    """
     lines: list[str] = []
     space = text_width(" ", font, size)
     for block in content.split("\n"):
-        words = block.split()
+        words = [word for word in BREAKS.split(block) if word]
         if not words:
             lines.append("")
             continue

@@ -1,23 +1,20 @@
-"""How numbers are written on screen."""
+"""How numbers are written on screen (in the lesson's language: see :mod:`scenes.i18n`)."""
 
 from __future__ import annotations
 
-MINUS = "\u2212"  # a real minus sign: wider than a hyphen, unmistakable on screen
+from ..i18n import MINUS, number
+
+__all__ = ["MINUS", "fmt", "short_name", "term"]
 
 
 def fmt(value: float, decimals: int = 2, plus: bool = False) -> str:
-    """``value`` rounded to ``decimals`` places with a true minus sign.
+    """``value`` rounded to ``decimals`` places with a true minus sign, written
+    with the current language's decimal separator ("0.12", "0,12").
 
     A value that rounds to zero is written without a sign ("0.00", not
     "-0.00"), so the sign on screen always means something.
     """
-    text = f"{value:.{decimals}f}"
-    if text.startswith("-"):
-        body = text[1:]
-        if float(body) == 0.0:
-            return body
-        return MINUS + body
-    return f"+{text}" if plus else text
+    return number(value, decimals, plus=plus)
 
 
 def term(shown: str) -> tuple[str, str]:
@@ -25,6 +22,8 @@ def term(shown: str) -> tuple[str, str]:
     its size: ("+", "0.12") or ("−", "0.12"), for sums written out term by term."""
     if shown.startswith(MINUS):
         return MINUS, shown[len(MINUS) :]
+    if shown.startswith("+"):
+        return "+", shown[1:]
     return "+", shown
 
 

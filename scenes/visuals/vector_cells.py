@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from manim import DOWN, RIGHT, UP, Rectangle, VGroup, VMobject
 
+from ..i18n import decimal_symbol, parse_number
 from .colors import rgb_to_hex
 from .glyphs import number_text
 from .grid import text_colour_on
@@ -30,9 +31,10 @@ PLAIN_MIN = 1e-3
 def fmt_wide(value: float, decimals: int = 4, digits: int = 3) -> str:
     """A positive number that may be tiny or huge (e^z of a logit).
 
-    Between 0.001 and 100,000 it is written with ``decimals`` places; outside,
-    as a mantissa with ``digits`` significant digits times a power of ten,
-    with the exponent in superscript digits: ``1.33×10⁻²⁴``.
+    Between 0.001 and 100,000 it is written with ``decimals`` places (in the
+    current language, without grouping); outside, as a mantissa with
+    ``digits`` significant digits times a power of ten, with the exponent in
+    superscript digits: ``1.33×10⁻²⁴`` (``1,33×10⁻²⁴`` in German).
     """
     if value == 0 or not math.isfinite(value):
         return fmt(value, decimals)
@@ -48,16 +50,18 @@ def fmt_wide(value: float, decimals: int = 4, digits: int = 3) -> str:
 
 
 def parse_wide(shown: str) -> tuple[float, float]:
-    """What :func:`fmt_wide` wrote, back to (value, half a unit in the last place)."""
-    shown = shown.replace(MINUS, "-").strip()
+    """What :func:`fmt_wide` wrote (in the current language), back to (value, half a
+    unit in the last place)."""
+    shown = shown.strip()
     if POWER_MARK in shown:
         mantissa, power = shown.split(POWER_MARK)
         exponent = int("".join(FROM_SUPERSCRIPTS[ch] for ch in power))
     else:
         mantissa, exponent = shown, 0
-    decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    point = decimal_symbol()
+    decimals = len(mantissa.split(point)[1]) if point in mantissa else 0
     scale = 10.0**exponent
-    return float(mantissa) * scale, 0.5 * 10.0**-decimals * scale
+    return parse_number(mantissa) * scale, 0.5 * 10.0**-decimals * scale
 
 
 def number_mobject(
