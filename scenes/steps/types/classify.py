@@ -32,10 +32,10 @@ from ...visuals.heatmap import image_mobject
 from ...visuals.layout import fit
 from ...visuals.numbers import short_name
 from ...visuals.text import BODY, LABEL, text
-from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.common import title_for
 from ..kit.record import Recorder
-from ..kit.registry import StepType, register
+from ..kit.registry import Phases, StepType, register
 
 if TYPE_CHECKING:
     from cnn_model.trace import Trace
@@ -193,7 +193,7 @@ def _arrange(image_block: Group, chart_block: Group, verdict: Group, frame: Fram
     fit(whole, frame.content_box())
 
 
-def build(spec: ClassifySpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+def build(spec: ClassifySpec, ctx: StepContext) -> Iterator[Item]:
     trace = ctx.need_trace()
     theme, frame = ctx.theme, ctx.frame
     p = plan(spec, trace, frame)
@@ -217,7 +217,9 @@ def build(spec: ClassifySpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
 
     title = title_for(ctx, "Classification: what the network sees")
     yield Add([title])
+    yield Phase("image")
     yield Beat([FadeIn(image_block)], 0.8)
+    yield Phase("scores")
     yield Beat(
         [FadeIn(heading), FadeIn(chart.labels), FadeIn(chart.tracks), FadeIn(chart.axis)], 0.8
     )
@@ -226,6 +228,7 @@ def build(spec: ClassifySpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
     if rest is not None:
         yield Beat([FadeIn(rest)], 0.6)
     yield Hold(0.5)
+    yield Phase("verdict")
     yield Beat([FadeIn(outline), FadeIn(verdict, shift=0.1 * RIGHT)], 0.8)
     yield Hold(1.5)
 
@@ -237,5 +240,6 @@ register(
         build=build,
         check=check,
         summary="The lesson's image and its most probable classes as a bar chart.",
+        phases=Phases(("image", "scores", "verdict")),
     )
 )

@@ -41,10 +41,10 @@ from ...visuals.layout import Box, Frame, fit
 from ...visuals.legend import Legend
 from ...visuals.ranges import kernel_range
 from ...visuals.text import BODY, LABEL, SMALL, text
-from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.checks import channel_in, layer_of_kind
 from ..kit.common import MapColours, channel_name, title_for
-from ..kit.registry import StepType, register
+from ..kit.registry import Phases, StepType, register
 from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
 LEGEND_HEIGHT = 0.75
@@ -165,7 +165,7 @@ def plan(spec: ConvElasticSpec, trace: Trace, frame: Frame) -> ConvElasticPlan:
     )
 
 
-def build(spec: ConvElasticSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+def build(spec: ConvElasticSpec, ctx: StepContext) -> Iterator[Item]:
     trace = ctx.need_trace()
     theme, frame = ctx.theme, ctx.frame
     p = plan(spec, trace, frame)
@@ -199,14 +199,18 @@ def build(spec: ConvElasticSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold
     ).move_to(right)
     sum_label, out_label, out_map = right
 
+    yield Phase("inputs")
     yield Beat([FadeIn(count_line)], 0.8)
     inputs_first = [Group(row[0], row[1]) for row in rows]
     yield Beat([LaggedStart(*[FadeIn(g) for g in inputs_first], lag_ratio=0.15)], 1.2)
+    yield Phase("kernels")
     yield Beat([LaggedStart(*[FadeIn(Group(row[2], row[3])) for row in rows], lag_ratio=0.15)], 1.2)
     yield Hold(0.4)
+    yield Phase("intermediates")
     yield Beat([LaggedStart(*[FadeIn(Group(row[4], row[5])) for row in rows], lag_ratio=0.15)], 1.5)
     yield Beat([FadeIn(legend_row)], 0.6)
     yield Hold(0.6)
+    yield Phase("sum")
     yield Beat([FadeIn(arrows), FadeIn(box), FadeIn(sum_label)], 1.0)
     yield Beat([FadeIn(out_label), FadeIn(out_map, shift=0.2 * LEFT)], 1.2)
     yield Hold(1.5)
@@ -312,5 +316,6 @@ register(
         build=build,
         check=check,
         summary="One neuron's kernels, one per input channel, their maps summed with the bias.",
+        phases=Phases(("inputs", "kernels", "intermediates", "sum")),
     )
 )

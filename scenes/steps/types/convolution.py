@@ -42,10 +42,10 @@ from ...visuals.layout import Frame, arrange_panels
 from ...visuals.numbers import term
 from ...visuals.ranges import kernel_range
 from ...visuals.text import BODY, LABEL, NUMBER, text
-from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.checks import channel_in, layer_of_kind
 from ..kit.common import MapColours, channel_name, intro, map_panel, title_for
-from ..kit.registry import StepType, register
+from ..kit.registry import Numbered, Phases, StepType, register
 from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
 # After the explained windows, this many more are shown quickly with numbers
@@ -358,12 +358,13 @@ class _Board:
         return self.in_map.cell_corner(y + half, x + half), self.out_map.cell_center(y, x)
 
 
-def build(spec: ConvolutionSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+def build(spec: ConvolutionSpec, ctx: StepContext) -> Iterator[Item]:
     trace = ctx.need_trace()
     p = plan(spec, trace, ctx.frame)
     b = _Board(p, trace, ctx)
     ctx.recorder.facts.update(p.facts)
     yield Add([b.title])
+    yield Phase("intro")
     yield intro(
         [
             b.in_panel,
@@ -377,16 +378,30 @@ def build(spec: ConvolutionSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold
         ],
         1.0,
     )
-    yield Beat([FadeIn(b.window), FadeIn(b.target), FadeIn(b.links)], 0.6)
+    # Each window explained slowly is a phase; the quick ones start the sweep.
     for index, window in enumerate(p.windows):
+        if index < p.slow:
+            yield Phase(f"window {index + 1}")
+        elif index == p.slow:
+            yield Phase("sweep")
+        if index == 0:
+            yield Beat([FadeIn(b.window), FadeIn(b.target), FadeIn(b.links)], 0.6)
         yield from _explain(b, index, window, slow=index < p.slow)
     if p.rest_note is not None:
-        yield from _sweep(b, p.rest_note)
+        yield from _sweep(b, p.rest_note)  # its last beat starts the result
+    elif p.slow < len(p.windows):
+        yield Phase("result")
+    else:  # a map so small that every window was explained: the window's exit is the sweep
+        yield Phase("sweep")
+        yield Beat([FadeOut(b.window), FadeOut(b.target)], 0.5)
+        yield Phase("result")
+        yield Hold(1.0)
+        return
     yield Beat([FadeOut(b.window), FadeOut(b.target)], 0.5)
     yield Hold(1.0)
 
 
-def _explain(b: _Board, index: int, w: WindowPlan, slow: bool) -> Iterator[Add | Beat | Hold]:
+def _explain(b: _Board, index: int, w: WindowPlan, slow: bool) -> Iterator[Item]:
     """Write one window out and send its result to its output cell."""
     if index == 0:
         # The grids laid out in the board already show position (0, 0).
@@ -430,7 +445,7 @@ def _explain(b: _Board, index: int, w: WindowPlan, slow: bool) -> Iterator[Add |
         yield Hold(0.8 if index == 0 else 0.4)
 
 
-def _sweep(b: _Board, rest_note: str) -> Iterator[Beat]:
+def _sweep(b: _Board, rest_note: str) -> Iterator[Beat | Phase]:
     """The rest of the map fills in while the window races over the input."""
     p, theme = b.p, b.theme
     total = p.total_positions
@@ -457,6 +472,7 @@ def _sweep(b: _Board, rest_note: str) -> Iterator[Beat]:
     )
     done_note = number_text(p.done_note, theme.font, BODY, theme.text).scale(b.scale)
     done_note.move_to(note)
+    yield Phase("result")
     yield Beat([FadeOut(note), FadeIn(done_note)], 0.5)
 
 
@@ -473,5 +489,13 @@ register(
         build=build,
         check=check,
         summary="One kernel sliding over one input channel, with every dot product written out.",
+        phases=Phases(
+            (
+                "intro",
+                Numbered("window", count=lambda spec: spec.positions, counted_by="positions"),
+                "sweep",
+                "result",
+            )
+        ),
     )
 )

@@ -27,9 +27,9 @@ from ...visuals.layout import Box, Frame, arrange_panels, fit
 from ...visuals.numbers import fmt
 from ...visuals.ranges import kernel_range
 from ...visuals.text import BODY, LABEL, NUMBER, text
-from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.common import title_for
-from ..kit.registry import StepType, register
+from ..kit.registry import Numbered, Phases, StepType, register
 from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 from .hyperparameters import MAX_PADDING, MAX_STRIDE, valid_strides
 
@@ -236,18 +236,26 @@ def plan(spec: CustomConvolutionSpec, trace: Trace | None, frame: Frame) -> Cust
     )
 
 
-def build(spec: CustomConvolutionSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+def build(spec: CustomConvolutionSpec, ctx: StepContext) -> Iterator[Item]:
     p = plan(spec, ctx.trace, ctx.frame)
     title = title_for(ctx, "Convolution, step by step")
     yield Add([title])
     b = _Board(p, ctx)
+    yield Phase("intro")
     yield Beat([FadeIn(g) for g in b.panels], 1.0)
-    yield Beat([FadeIn(b.window), FadeIn(b.target)], 0.5)
+    # Each window written out is a phase; the first filled in quickly starts the result.
+    written = sum(position.line is not None for position in p.positions)
     line: Mobject | None = None
     for index, position in enumerate(p.positions):
+        if index < written:
+            yield Phase(f"window {index + 1}")
+        elif index == written:
+            yield Phase("result")
         square = b.out_grid.squares[index]
         detailed = position.line is not None
-        if index:
+        if index == 0:
+            yield Beat([FadeIn(b.window), FadeIn(b.target)], 0.5)
+        else:
             yield Beat(
                 [
                     b.window.animate.move_to(b.window_centre(position)),
@@ -271,6 +279,8 @@ def build(spec: CustomConvolutionSpec, ctx: StepContext) -> Iterator[Add | Beat 
                 line = None
             yield Beat([square.animate.set_fill(fill, 1), FadeIn(value)], 0.15)
     ctx.recorder.facts.update(p.facts)
+    if written == len(p.positions):  # every window was written out
+        yield Phase("result")
     yield Beat([FadeOut(b.window), FadeOut(b.target)], 0.5)
     yield Hold(1.0)
 
@@ -342,6 +352,19 @@ class _Board:
         return value, rgb_to_hex(rgb)
 
 
+def written_out(spec: CustomConvolutionSpec) -> int:
+    """The windows written out in full: ``positions``, at most as many as the output has."""
+    p, s = spec.padding, spec.stride
+    sizes = [
+        (len(spec.input), len(spec.kernel)),
+        (len(spec.input[0]) if spec.input else 0, len(spec.kernel[0]) if spec.kernel else 0),
+    ]
+    cells = 1
+    for size, k in sizes:
+        cells *= max((size + 2 * p - k) // s + 1, 0)
+    return min(spec.positions, cells)
+
+
 def planned_seconds(spec: CustomConvolutionSpec) -> float:
     """Each window written out takes a couple of seconds at least."""
     return 2.0 * spec.positions
@@ -356,5 +379,14 @@ register(
         check=check,
         summary="A convolution of matrices written in the lesson, every window step by step.",
         needs_trace=False,
+        phases=Phases(
+            (
+                "intro",
+                Numbered(
+                    "window", count=written_out, counted_by="positions, at most the output's cells"
+                ),
+                "result",
+            )
+        ),
     )
 )

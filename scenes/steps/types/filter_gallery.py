@@ -34,10 +34,10 @@ from ...visuals.image_panels import InlineLegend, arrange_grid, best_layout, til
 from ...visuals.layout import Box, Frame, fit
 from ...visuals.text import LABEL, SMALL, text
 from ...visuals.theme import Theme
-from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.checks import describe_value, quoted
 from ..kit.common import title_for
-from ..kit.registry import StepType, register
+from ..kit.registry import Numbered, Phases, StepType, register
 from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
 MAP_HEIGHT = 1.7  # of each map before the layout sizes it
@@ -436,7 +436,7 @@ def _pages(panels: list[Panel], box: Box) -> tuple[GalleryLayout, list[list[Pane
     return layout, pages, factor
 
 
-def build(spec: FilterGallerySpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+def build(spec: FilterGallerySpec, ctx: StepContext) -> Iterator[Item]:
     p = plan(spec, ctx.need_trace(), ctx.frame)
     title = title_for(ctx, p.title)
     source_panel = _source_panel(p, ctx)
@@ -454,13 +454,17 @@ def build(spec: FilterGallerySpec, ctx: StepContext) -> Iterator[Add | Beat | Ho
         }
     )
     yield Add([title])
+    yield Phase("source")
     yield Beat([FadeIn(source_panel.group())], 1.0)
     yield Hold(0.8)
+    # Each filter is a phase; a new page is turned at the start of its first filter's.
+    phases = (Phase(f"filter {n}") for n in itertools.count(1))
     for number, page in enumerate(pages):
-        if number:
-            yield Beat([FadeOut(panel.group()) for panel in pages[number - 1]], 0.6)
-        for panel in page:
+        for n, panel in enumerate(page):
             assert panel.kernel is not None
+            yield next(phases)
+            if number and n == 0:
+                yield Beat([FadeOut(old.group()) for old in pages[number - 1]], 0.6)
             yield Beat([FadeIn(panel.label), FadeIn(panel.kernel)], 0.5)
             yield Beat(
                 [
@@ -481,5 +485,11 @@ register(
         check=check,
         summary="Classic image filters (edges, sharpen, blur, or your own kernels) "
         "applied to the lesson's image, side by side.",
+        phases=Phases(
+            (
+                "source",
+                Numbered("filter", count=lambda spec: len(spec.filters), counted_by="filters"),
+            )
+        ),
     )
 )

@@ -52,11 +52,11 @@ from ...visuals.ranges import kernel_range
 from ...visuals.text import BODY, LABEL, SMALL, text
 from ...visuals.vector_cells import Table
 from ...visuals.vector_strip import VectorStrip
-from ..kit.base import Add, Beat, Hold, StepContext, StepSpec
+from ..kit.base import Add, Beat, Hold, Item, Phase, StepContext, StepSpec
 from ..kit.checks import ClassName, check_class_name, class_index
 from ..kit.common import MapColours, title_for
 from ..kit.record import Recorder
-from ..kit.registry import StepType, register
+from ..kit.registry import Numbered, Phases, StepType, register
 
 if TYPE_CHECKING:
     from cnn_model.trace import LogitTerms, Trace
@@ -157,6 +157,9 @@ class FlattenPlan:
     general_formula: str
     strip_caption: str
     readout: tuple[ReadoutEntry, ...]
+    # The first ``first_entries`` of ``readout`` are the vector's first entries; the
+    # one after them (if any) is where reading turns to the next channel or position.
+    first_entries: int
     read: int  # entries read out one by one, before the quick sweep
     sweep_note: str
     x_caption: str
@@ -215,6 +218,7 @@ def plan(spec: FlattenSpec, trace: Trace, frame: Frame) -> FlattenPlan:
         general_formula=general_formula(order, shape),
         strip_caption=f"flatten: a vector of {count:,} values",
         readout=readout,
+        first_entries=min(spec.readout, count),
         read=read,
         sweep_note=f"… and the other {count - read:,} values, in the same order"
         if read < count
@@ -464,15 +468,20 @@ class _Pointer:
 
 def _read_out(
     p: FlattenPlan, one: _PartOne, flat_rgb: np.ndarray, ctx: StepContext
-) -> Generator[Add | Beat | Hold, None, list[VMobject]]:
+) -> Generator[Item, None, list[VMobject]]:
     """The explained entries one by one, then the rest quickly, in the model's order;
-    returns what is still on screen of it (the closing note and the pointer)."""
+    returns what is still on screen of it (the closing note and the pointer).
+
+    Each of the first entries is a phase; the sweep's starts with the entry where
+    reading turns (it is reached by a quick read-out too) or with the rest.
+    """
     theme, area = ctx.theme, _box_of(one.readout_area)
     pointer = _Pointer(p, one, flat_rgb, ctx)
     lines: VGroup | None = None
     pointer.point_at(0)
     yield Beat([FadeIn(pointer.mobject)], 0.4)
-    for entry in p.readout:
+    for n, entry in enumerate(p.readout):
+        yield Phase(f"entry {n + 1}" if n < p.first_entries else "sweep")
         done = pointer.done.get_value()
         if entry.index > done:
             fade = [FadeOut(lines)] if lines is not None else []
@@ -498,6 +507,8 @@ def _read_out(
         )
         lines = new_lines
         yield Hold(1.0 if entry is p.readout[0] else 0.6)
+    if len(p.readout) == p.first_entries:  # no turn was explained
+        yield Phase("sweep")
     if lines is not None:
         yield Beat([FadeOut(lines)], 0.3)
     note = text(p.sweep_note, theme, BODY, theme.muted)
@@ -584,12 +595,16 @@ def _part_two(
 
 def _dot_product(
     p: FlattenPlan, strip: VectorStrip, two: _PartTwo, ctx: StepContext
-) -> Iterator[Add | Beat | Hold]:
-    """The strips, the formula, the written-out products and the sums, in turn."""
+) -> Iterator[Item]:
+    """The strips, the formula, the written-out products and the sums, in turn.
+
+    (The weights' phase has started with the move from part one.)
+    """
     theme = ctx.theme
     yield Beat([FadeIn(two.x_caption), FadeIn(two.w_caption), FadeIn(two.w_strip)], 1.0)
     yield Beat([FadeIn(two.formula)], 0.8)
     yield Hold(0.6)
+    yield Phase("products")
     if two.table is not None and two.table.header is not None:
         yield Beat([FadeIn(two.table.header)], 0.4)
         # Adjacent entries share one outline on each strip, grown as terms appear.
@@ -610,7 +625,11 @@ def _dot_product(
             run_marks, run_start = marks, start
             yield Beat([FadeIn(row), FadeIn(marks)], 0.8)
             yield Hold(0.4)
+    # The sums end with the bias and the logit: the logit's phase.
+    logit_rows = len(two.sums.row_groups) - 2
     for k, row in enumerate(two.sums.row_groups):
+        if k == logit_rows:
+            yield Phase("logit")
         yield Beat([FadeIn(row)], 0.8 if k == len(two.sums.row_groups) - 1 else 0.6)
         yield Hold(0.3)
     yield Hold(1.5)
@@ -619,7 +638,7 @@ def _dot_product(
 # --- the step --------------------------------------------------------------
 
 
-def build(spec: FlattenSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+def build(spec: FlattenSpec, ctx: StepContext) -> Iterator[Item]:
     trace = ctx.need_trace()
     theme, rec = ctx.theme, ctx.recorder
     p = plan(spec, trace, ctx.frame)
@@ -637,9 +656,11 @@ def build(spec: FlattenSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
     rec.values.extend(dict(v) for v in p.values)
 
     yield Add([title_for(ctx, p.heading)])
+    yield Phase("maps")
     yield Beat([FadeIn(one.maps_block), FadeIn(one.rule)], 1.0)
     yield Beat([FadeIn(one.strip_block)], 0.8)
     leftover = yield from _read_out(p, one, flat_rgb, ctx)
+    yield Phase("weights")
     yield Beat(
         [
             FadeOut(one.maps_block),
@@ -662,5 +683,15 @@ register(
         check=check_class_name,
         summary="The 13×13×10 pooled block read out into the 1690-long vector in the model's "
         "order, then one class's dot product giving its logit.",
+        phases=Phases(
+            (
+                "maps",
+                Numbered("entry", count=lambda spec: spec.readout, counted_by="readout"),
+                "sweep",
+                "weights",
+                "products",
+                "logit",
+            )
+        ),
     )
 )

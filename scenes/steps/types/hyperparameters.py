@@ -37,9 +37,9 @@ from ...visuals.glyphs import number_text
 from ...visuals.layout import Box, Frame, fit
 from ...visuals.numbers import fmt
 from ...visuals.text import BODY, LABEL, text
-from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.common import title_for
-from ..kit.registry import StepType, register
+from ..kit.registry import Numbered, Phases, StepType, register
 from ..kit.shown import Shown
 
 MAX_INPUT = 16
@@ -255,7 +255,7 @@ def _grid(n: int, cell: float, fill: str, stroke: str) -> VGroup:
     return cells
 
 
-def build(spec: HyperparametersSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+def build(spec: HyperparametersSpec, ctx: StepContext) -> Iterator[Item]:
     p = plan(spec, ctx.trace, ctx.frame)
     title = title_for(ctx, p.title)
     yield Add([title])
@@ -263,6 +263,9 @@ def build(spec: HyperparametersSpec, ctx: StepContext) -> Iterator[Add | Beat | 
     for sp in p.settings:
         if shown:
             yield Beat([FadeOut(m) for m in shown], 0.5)
+        # A setting's phase starts with its grids: the end of the last one is held
+        # (while its words are said) with that setting still on screen.
+        yield Phase(f"setting {sp.number + 1}")
         board = _SettingBoard(sp, p, ctx)
         shown = [board.panels, board.formula, board.window]
         yield from board.beats()
@@ -343,9 +346,14 @@ class _SettingBoard:
         yield Hold(1.2)
 
 
+def settings_shown(spec: HyperparametersSpec) -> int:
+    """The step's settings: its own, then those it is compared with."""
+    return 1 + len(spec.compare)
+
+
 def planned_seconds(spec: HyperparametersSpec) -> float:
     """Every setting's window sweep takes about ``seconds_per_setting``."""
-    return (1 + len(spec.compare)) * spec.seconds_per_setting
+    return settings_shown(spec) * spec.seconds_per_setting
 
 
 register(
@@ -357,5 +365,6 @@ register(
         check=check,
         summary="Padding, kernel size and stride on a grid, and the output size they give.",
         needs_trace=False,
+        phases=Phases((Numbered("setting", count=settings_shown, counted_by="1 + compare"),)),
     )
 )

@@ -53,10 +53,10 @@ from ...visuals.layout import Box, Frame
 from ...visuals.legend import Legend
 from ...visuals.text import BODY, LABEL, NUMBER, SMALL, text
 from ...visuals.theme import Theme
-from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.common import INPUT_CHANNELS, title_for
 from ..kit.patches import PatchFields, choose_patch, patch_errors
-from ..kit.registry import StepType, register
+from ..kit.registry import Phases, StepType, register
 from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
 MAX_PATCH = 8  # numbers per row of the zoom, legible at 480p
@@ -263,10 +263,11 @@ def _size_view(view: Mobject, height: float) -> None:
 # --- The beats: the plan drawn and animated ---------------------------------------
 
 
-def build(spec: InputSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+def build(spec: InputSpec, ctx: StepContext) -> Iterator[Item]:
     p = plan(spec, ctx.need_trace(), ctx.frame, original_image=ctx.original_image)
     content = ctx.frame.content_box()
     yield Add([title_for(ctx, "The input: an image as numbers")])
+    yield Phase("image")
     small_view, leaving = yield from _original_and_input(p, ctx, content)
     channels = yield from _channels(p, ctx, content, small_view, leaving)
     yield from _zoom(p, ctx, content, channels)
@@ -355,7 +356,7 @@ class Channels:
 
 def _channels(
     p: InputPlan, ctx: StepContext, content: Box, small_view: MapView, leaving: list[Mobject]
-) -> Generator[Beat | Hold, None, Channels]:
+) -> Generator[Beat | Hold | Phase, None, Channels]:
     """The 64x64 image split into its three channels (each recorded), with a legend."""
     theme = ctx.theme
     views, labels = [], []
@@ -379,6 +380,7 @@ def _channels(
     placers = {k: _channels_placer(ch, arrows, k) for k in ("row", "column", "side")}
     kind = largest_layout(placers, content, 1.0, 4.4)[0]
     ch.arrow = arrows["column" if kind == "column" else "row"]
+    yield Phase("channels")
     yield Beat(
         [
             *[FadeOut(m) for m in leaving],
@@ -511,7 +513,7 @@ def _zoom_parts(p: InputPlan, ctx: StepContext, content: Box) -> Zoom:
     return z
 
 
-def _zoom(p: InputPlan, ctx: StepContext, content: Box, ch: Channels) -> Iterator[Beat | Hold]:
+def _zoom(p: InputPlan, ctx: StepContext, content: Box, ch: Channels) -> Iterator[Item]:
     """The chosen channel zoomed, its patch outlined and written out as numbers."""
     theme = ctx.theme
     z = _zoom_parts(p, ctx, content)
@@ -524,6 +526,7 @@ def _zoom(p: InputPlan, ctx: StepContext, content: Box, ch: Channels) -> Iterato
     links = zoom_lines(patch, z.grid_255, theme.muted)
     others = [panel for c, panel in enumerate(ch.panels) if c != p.channel]
     fading = [*others, ch.labels[p.channel], ch.legend, ch.rgb_view, ch.rgb_label, ch.arrow]
+    yield Phase("zoom")
     yield Beat(
         [
             *[FadeOut(m) for m in fading],
@@ -536,6 +539,7 @@ def _zoom(p: InputPlan, ctx: StepContext, content: Box, ch: Channels) -> Iterato
     grow = FadeIn(z.grid_255, target_position=patch, scale=patch.width / z.grid_255.width)
     yield Beat([FadeIn(links), FadeIn(z.label_255), grow], 1.2)
     yield Hold(1.5)
+    yield Phase("divide")
     if z.single:
         swap = [FadeOut(z.label_255), FadeOut(z.grid_255)]
         yield Beat([*swap, FadeIn(z.divide), FadeIn(z.label_01), FadeIn(z.grid_01)], 1.0)
@@ -543,6 +547,7 @@ def _zoom(p: InputPlan, ctx: StepContext, content: Box, ch: Channels) -> Iterato
         shift = FadeIn(z.divide, shift=0.2 * RIGHT)
         yield Beat([shift, FadeIn(z.label_01), FadeIn(z.grid_01)], 1.0)
     yield Hold(1.5)
+    yield Phase("pixel")
     yield Beat([*[FadeIn(m) for m in marks], FadeIn(z.pixel_line)], 0.8)
 
 
@@ -554,5 +559,6 @@ register(
         check=check,
         summary="The image, its 64×64 version, its red, green and blue channels "
         "and real pixel values.",
+        phases=Phases(("image", "channels", "zoom", "divide", "pixel")),
     )
 )

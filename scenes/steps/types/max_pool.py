@@ -58,11 +58,11 @@ from ...visuals.relu_pool_layout import (
 )
 from ...visuals.text import BODY, LABEL, NUMBER, text
 from ...visuals.theme import Theme
-from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.checks import channel_in, layer_of_kind
 from ..kit.common import MapColours, layer_label, lively_channel, map_panel, title_for
 from ..kit.patches import PatchFields, choose_patch, patch_errors
-from ..kit.registry import StepType, register
+from ..kit.registry import Numbered, Phases, StepType, register
 from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
 SIZE = STRIDE = 2  # TinyVGG's pools: 2×2 windows, stride 2
@@ -100,6 +100,11 @@ class MaxPoolSpec(PatchFields, StepSpec):
         le=MAX_WINDOWS * MAX_WINDOWS,
         description="Windows of the patch explained slowly, with their numbers written out.",
     )
+
+
+def explained_windows(spec: MaxPoolSpec) -> int:
+    """The windows of the patch explained slowly (none in global mode: it has no windows)."""
+    return 0 if spec.mode == "global" else min(spec.explained, spec.patch_windows**2)
 
 
 def check(spec: MaxPoolSpec, info: ModelInfo | None) -> list[tuple[FieldParts, str]]:
@@ -417,7 +422,7 @@ def _summary(mode: str, shape: tuple[int, ...], out_shape: tuple[int, ...]) -> t
 # --- The beats: the plan drawn and animated ---------------------------------------
 
 
-def build(spec: MaxPoolSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+def build(spec: MaxPoolSpec, ctx: StepContext) -> Iterator[Item]:
     p = plan(spec, ctx.need_trace(), ctx.frame, colour_range=ctx.colour_range)
     if isinstance(p, GlobalPoolPlan):
         yield from _build_global(p, ctx)
@@ -492,10 +497,11 @@ class PoolParts:
     out_rect: Mobject
 
 
-def _build_windows(p: PoolPlan, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+def _build_windows(p: PoolPlan, ctx: StepContext) -> Iterator[Item]:
     parts = _window_parts(p, ctx)
     ctx.recorder.facts.update(p.facts())
     yield Add([parts.title])
+    yield Phase("intro")
     note = yield from _window_intro(p, parts, ctx)
     window = Rectangle(
         width=SIZE * parts.in_grid.squares[0].width,
@@ -506,8 +512,16 @@ def _build_windows(p: PoolPlan, ctx: StepContext) -> Iterator[Add | Beat | Hold]
     target = Square(
         parts.out_grid.squares[0].width, stroke_color=ctx.theme.highlight, stroke_width=5
     )
-    for w in p.window_plans:
+    # Each window explained slowly is a phase; the rest of the patch starts the map's.
+    explained = sum(w.explained for w in p.window_plans)
+    for index, w in enumerate(p.window_plans):
+        if index < explained:
+            yield Phase(f"window {index + 1}")
+        elif index == explained:
+            yield Phase("map")
         note = yield from _window_beats(p, parts, ctx, w, (window, target), note)
+    if explained == len(p.window_plans):  # every window was explained
+        yield Phase("map")
     yield Beat([FadeOut(window), FadeOut(target)], 0.4)
     yield from _window_sweep(p, parts, ctx, note)
 
@@ -610,7 +624,7 @@ def _window_beats(
     w: PoolWindow,
     frames: tuple[Mobject, Mobject],
     note: Mobject | None,
-) -> Generator[Add | Beat | Hold, None, Mobject | None]:
+) -> Generator[Item, None, Mobject | None]:
     """One window: outlined, its formula (if explained), its value carried to its output.
 
     ``frames`` outline the window and its output cell; returns the note now shown.
@@ -727,7 +741,7 @@ def _window_sweep(
     yield Hold(1.0)
 
 
-def _build_global(p: GlobalPoolPlan, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+def _build_global(p: GlobalPoolPlan, ctx: StepContext) -> Iterator[Item]:
     """Global average pooling: the whole map becomes its mean, one value."""
     theme, rec, frame, trace = ctx.theme, ctx.recorder, ctx.frame, ctx.need_trace()
     colours = MapColours(trace, p.source, theme, ctx.colour_range)
@@ -763,8 +777,10 @@ def _build_global(p: GlobalPoolPlan, ctx: StepContext) -> Iterator[Add | Beat | 
 
     variant = place_notes(text(VARIANT_NOTE, theme, BODY, theme.muted), notes_box)
     yield Add([title_for(ctx, _title(p))])
+    yield Phase("intro")
     yield Beat([FadeIn(before_panel), FadeIn(legend), FadeIn(variant)], 0.8)
     yield Beat([FadeIn(in_rect), FadeIn(in_panel)], 0.8)
+    yield Phase("map")  # no window: the whole map at once
     yield Beat(
         [FadeIn(m) for m in (whole, layout.op, out_label, out_grid.squares, out_border)],
         0.8,
@@ -806,5 +822,16 @@ register(
         check=check,
         summary="2×2 max pooling on a real map, the maximum of each window kept; "
         "average and global variants.",
+        phases=Phases(
+            (
+                "intro",
+                Numbered(
+                    "window",
+                    count=explained_windows,
+                    counted_by="explained, none in global mode",
+                ),
+                "map",
+            )
+        ),
     )
 )

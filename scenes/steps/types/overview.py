@@ -39,11 +39,11 @@ from ...visuals.legend import Legend
 from ...visuals.ranges import activation_range
 from ...visuals.text import LABEL, SMALL
 from ...visuals.theme import Theme
-from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.checks import channel_in, quoted
 from ..kit.common import MapColours, title_for
 from ..kit.record import Recorder
-from ..kit.registry import StepType, register
+from ..kit.registry import Numbered, Phases, StepType, register
 from ..kit.shown import Shown, shown
 
 MAP_LAYERS = tuple(n for n in LAYER_NAMES if n not in ("flatten", "output"))
@@ -53,6 +53,8 @@ MAP_GAP = 0.08
 BAR_LENGTH = 1.4  # of a class score's bar
 ROW_PITCH = 0.3  # between class rows
 LEGEND_HEIGHT = 0.75
+# The phases of the layers' entrance: each block of the network starts one.
+BLOCK_STARTS = {"conv_1_1": "first block", "conv_2_1": "second block"}
 
 
 class OverviewSpec(StepSpec):
@@ -63,6 +65,11 @@ class OverviewSpec(StepSpec):
     focus_neuron: int | None = Field(
         None, ge=0, description="With focus: zoom further into this neuron (channel) of the layer."
     )
+
+
+def _zooms(spec: OverviewSpec) -> int:
+    """The zooms after the overview: one into the focus layer, none without a focus."""
+    return 0 if spec.focus is None else 1
 
 
 def check(spec: OverviewSpec, info: ModelInfo | None) -> list[tuple[FieldParts, str]]:
@@ -223,7 +230,7 @@ def plan(
     )
 
 
-def build(spec: OverviewSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+def build(spec: OverviewSpec, ctx: StepContext) -> Iterator[Item]:
     trace = ctx.need_trace()
     theme, frame = ctx.theme, ctx.frame
     p = plan(spec, trace, frame, ctx.colour_range)
@@ -251,12 +258,16 @@ def build(spec: OverviewSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
     fit(legends, p.legend_box)
     ctx.recorder.facts.update(p.facts)
 
+    yield Phase("input")
     yield Beat([FadeIn(legends)], 0.6)
     # Layer after layer, as the image flows through the network. Appearing
     # without a fade keeps every frame in between a cheap still.
-    for group in layers:
+    for column, group in zip(p.columns, layers, strict=True):
+        if column.layer in BLOCK_STARTS:
+            yield Phase(BLOCK_STARTS[column.layer])
         yield Add([group])
         yield Hold(0.4)
+    yield Phase("scores")
     yield Beat([FadeIn(outputs, shift=0.2 * (LEFT if p.wide else UP))], 1.0)
     ring = Rectangle(
         width=winner.width + 0.15,
@@ -270,6 +281,7 @@ def build(spec: OverviewSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
     if p.focus is None:
         return
     focus = p.focus
+    yield Phase("zoom 1")
     focus_group = layers[MAP_LAYERS.index(focus.layer)]
     target = focus_group if focus.neuron is None else map_views[focus.layer][focus.neuron]
     yield _zoom_into(Group(network, ring, legends), target, title, frame)
@@ -398,5 +410,14 @@ register(
         build=build,
         check=check,
         summary="Every activation map of the network for the lesson's image, and the class scores.",
+        phases=Phases(
+            (
+                "input",
+                "first block",
+                "second block",
+                "scores",
+                Numbered("zoom", count=_zooms, counted_by="1 with focus, else 0"),
+            )
+        ),
     )
 )

@@ -57,11 +57,11 @@ from ...visuals.relu_pool_layout import (
     place_notes,
 )
 from ...visuals.text import BODY, HEADING, LABEL, NUMBER, text
-from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.checks import channel_in, layer_of_kind
 from ..kit.common import MapColours, lively_channel, map_panel, title_for
 from ..kit.patches import PatchFields, choose_patch, patch_errors
-from ..kit.registry import StepType, register
+from ..kit.registry import Phases, StepType, register
 from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
 MAX_PATCH = 5  # two patches side by side: at most 10 numbers per row, legible at 480p
@@ -246,7 +246,7 @@ class ReluParts:
     after_rect: Mobject
 
 
-def build(spec: ReluSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+def build(spec: ReluSpec, ctx: StepContext) -> Iterator[Item]:
     p = plan(spec, ctx.need_trace(), ctx.frame, colour_range=ctx.colour_range)
     parts = _parts(p, ctx)
     ctx.recorder.facts.update(p.facts(parts.graph.tick_values))
@@ -351,12 +351,14 @@ def _parts(p: ReluPlan, ctx: StepContext) -> ReluParts:
     )
 
 
-def _graph_beats(p: ReluPlan, parts: ReluParts, ctx: StepContext) -> Iterator[Beat | Hold]:
+def _graph_beats(p: ReluPlan, parts: ReluParts, ctx: StepContext) -> Iterator[Item]:
     """The graph, then the patch's lowest and highest values moved onto it."""
     theme, rec, graph = ctx.theme, ctx.recorder, parts.graph
+    yield Phase("graph")
     yield Beat([FadeIn(graph.axes), FadeIn(graph.x_name), FadeIn(graph.y_name)], 0.8)
     yield Beat([Create(graph.line)], 1.0)
     yield Beat([FadeIn(graph.identity), FadeIn(graph.identity_label), FadeIn(parts.rules)], 0.8)
+    yield Phase("examples")
     for example in p.examples:
         x, y = example.before.value, example.after.value
         x_text, y_text = example.before.record(rec), example.after.record(rec)
@@ -397,14 +399,13 @@ def _notes(p: ReluPlan, parts: ReluParts, ctx: StepContext) -> tuple[Mobject, Mo
     return note, summary
 
 
-def _patch_beats(
-    p: ReluPlan, parts: ReluParts, ctx: StepContext
-) -> Generator[Add | Beat | Hold, None, Mobject]:
+def _patch_beats(p: ReluPlan, parts: ReluParts, ctx: StepContext) -> Generator[Item, None, Mobject]:
     """The maps side by side; the patch copied across, its negatives turning to 0.
 
     Returns the summary line, shown once the whole map has turned.
     """
     theme, frame = ctx.theme, ctx.frame
+    yield Phase("maps")
     if not frame.portrait:
         yield Beat([FadeOut(parts.graph_group)], 0.6)
     yield Beat([FadeIn(m) for m in (parts.before_panel, parts.legend, parts.before_rect)], 0.8)
@@ -428,6 +429,7 @@ def _patch_beats(
         ]
     )
     note, summary = _notes(p, parts, ctx)
+    yield Phase("zeros")
     if p.negatives:
         yield Beat([FadeIn(outlines)], 0.5)
         yield Beat(
@@ -447,7 +449,7 @@ def _patch_beats(
     return summary  # shown after the sweep
 
 
-def _sweep_beats(p: ReluPlan, parts: ReluParts, summary: Mobject) -> Iterator[Beat | Hold]:
+def _sweep_beats(p: ReluPlan, parts: ReluParts, summary: Mobject) -> Iterator[Item]:
     """The whole ReLU map, row by row, then the summary."""
     h = p.after.shape[0]
     rows = ValueTracker(0)
@@ -458,6 +460,7 @@ def _sweep_beats(p: ReluPlan, parts: ReluParts, summary: Mobject) -> Iterator[Be
         rgb[:n] = parts.after_rgb[:n]
         parts.after_map.set_pixels(rgb)
 
+    yield Phase("sweep")
     yield Beat(
         [
             rows.animate(rate_func=linear).set_value(h),  # type: ignore[operator]
@@ -476,5 +479,6 @@ register(
         build=build,
         check=check,
         summary="ReLU, max(0, x): its graph, then a real map before and after, negatives to 0.",
+        phases=Phases(("graph", "examples", "maps", "zeros", "sweep")),
     )
 )

@@ -47,11 +47,11 @@ from ...visuals.legend import Legend
 from ...visuals.numbers import short_name
 from ...visuals.text import BODY, LABEL, text
 from ...visuals.vector_cells import CellColumn, fmt_wide, number_mobject, place, raised
-from ..kit.base import Add, Beat, Hold, StepContext, StepSpec
+from ..kit.base import Add, Beat, Hold, Item, Phase, StepContext, StepSpec
 from ..kit.checks import ClassName, check_class_name, class_index
 from ..kit.common import title_for
 from ..kit.record import Recorder
-from ..kit.registry import StepType, register
+from ..kit.registry import Numbered, Phases, StepType, register
 
 if TYPE_CHECKING:
     from cnn_model.trace import Trace
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 MAX_ROWS = 10
 PITCH = 0.46
 CELL_W, CELL_H = 1.25, 0.38
+COMPARED = ("argmax", "softmax", "linear")  # the comparison's charts, left to right
 
 
 class SoftmaxSpec(StepSpec):
@@ -229,15 +230,21 @@ def plan(spec: SoftmaxSpec, trace: Trace, frame: Frame) -> SoftmaxPlan:
     )
 
 
+def _charts_shown(spec: SoftmaxSpec) -> int:
+    """The comparison's charts (argmax, softmax, linear), or none without ``compare``."""
+    return len(COMPARED) if spec.compare else 0
+
+
 def _compare_columns(rows: list[list[int]], trace: Trace, shown: Recorder) -> tuple[Column, ...]:
     """Argmax (one-hot), the model's softmax and a linear normalisation, row by row."""
-    ways = [
-        ("argmax", "(one-hot)", trace.argmax_share_of, 0),
-        ("softmax", "(the model's)", trace.probability_of, 4),
-        ("linear", "(z − min z) / Σ", trace.linear_share_of, 4),
-    ]
+    ways = {
+        "argmax": ("(one-hot)", trace.argmax_share_of, 0),
+        "softmax": ("(the model's)", trace.probability_of, 4),
+        "linear": ("(z − min z) / Σ", trace.linear_share_of, 4),
+    }
     columns = []
-    for head, sub, share_of, decimals in ways:
+    for head in COMPARED:
+        sub, share_of, decimals = ways[head]
         values = [share_of(g) for g in rows]
         texts = []
         for group, value in zip(rows, values, strict=True):
@@ -489,7 +496,7 @@ def _arrange(
 # --- the step ---------------------------------------------------------------
 
 
-def build(spec: SoftmaxSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+def build(spec: SoftmaxSpec, ctx: StepContext) -> Iterator[Item]:
     trace = ctx.need_trace()
     theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
     p = plan(spec, trace, frame)
@@ -510,6 +517,7 @@ def build(spec: SoftmaxSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
     rule_exp, rule_prob = table.rules
     sigma, exp_sum, prob_sum = table.sums
     yield Add([title_for(ctx, "Softmax: from logits to probabilities")])
+    yield Phase("logits")
     yield Beat([FadeIn(formula)], 0.8)
     yield Beat(
         [
@@ -522,20 +530,27 @@ def build(spec: SoftmaxSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
         1.0,
     )
     yield Hold(0.8)
+    yield Phase("exp")
     yield Beat([FadeIn(h_exp), FadeIn(table.exps, lag_ratio=0.08)], 1.2)
     yield Beat([FadeIn(rule_exp), FadeIn(sigma), FadeIn(exp_sum)], 0.8)
     yield Hold(0.6)
+    yield Phase("divide")
     yield Beat([FadeIn(h_prob), FadeIn(table.probabilities, lag_ratio=0.08)], 1.2)
     yield Beat([FadeIn(rule_prob), FadeIn(prob_sum)], 0.8)
     yield Hold(0.6)
+    yield Phase("prediction")
     yield Beat([FadeIn(table.outline), FadeIn(table.tag)], 0.8)
     yield Beat([FadeIn(worked)], 0.8)
     yield Hold(1.2)
     if comparison is not None:
         compare, _, caption = comparison
+        # One phase per chart: argmax, softmax, linear; the first clears a square frame.
+        yield Phase("chart 1")
         if not frame.landscape and not frame.portrait:
             yield Beat([FadeOut(m) for m in scene_parts], 0.6)
-        for column in compare:
+        for n, column in enumerate(compare):
+            if n:
+                yield Phase(f"chart {n + 1}")
             yield Beat([FadeIn(column)], 0.8)
             yield Hold(0.4)
         yield Beat([FadeIn(caption)], 0.8)
@@ -550,5 +565,14 @@ register(
         check=check_class_name,
         summary="The logits as oranges, e^z, their sum and the probabilities; then argmax, "
         "softmax and a linear normalisation side by side.",
+        phases=Phases(
+            (
+                "logits",
+                "exp",
+                "divide",
+                "prediction",
+                Numbered("chart", count=_charts_shown, counted_by="3 with compare, else 0"),
+            )
+        ),
     )
 )

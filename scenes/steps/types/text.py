@@ -10,6 +10,7 @@ by one, each held long enough to be read.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -21,9 +22,9 @@ from cnn_model.trace import Trace
 
 from ...visuals.cards import BulletList, FormulaBox, Paragraph, Reveal, block_height, wrap
 from ...visuals.layout import Box, Frame
-from ..kit.base import Add, Beat, FieldParts, Hold, ModelInfo, StepContext, StepSpec
+from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.common import title_for
-from ..kit.registry import StepType, register
+from ..kit.registry import Numbered, Phases, StepType, register
 
 # Font sizes tried from the largest; the smallest is still legible at 480p.
 SIZES = (28, 26, 24, 22, 20, 18)
@@ -56,6 +57,11 @@ class TextSpec(StepSpec):
         max_length=80,
         description="One line in Unicode, no LaTeX: e.g. output = (W − K + 2P) / S + 1.",
     )
+
+
+def parts(spec: TextSpec) -> int:
+    """The card's parts, each revealed in turn: the paragraph, the formula, every bullet."""
+    return (spec.text is not None) + (spec.formula is not None) + len(spec.bullets)
 
 
 def check(spec: TextSpec, info: ModelInfo | None) -> list[tuple[FieldParts, str]]:
@@ -216,7 +222,7 @@ def _card(p: TextPlan, layout: CardLayout, ctx: StepContext) -> _Card:
     return _Card(paragraph, formula, bullets, None, _fit_in(card, p.box))
 
 
-def build(spec: TextSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
+def build(spec: TextSpec, ctx: StepContext) -> Iterator[Item]:
     p = plan(spec, ctx.trace, ctx.frame)
     heading = title_for(ctx, p.heading) if p.heading else None
     layout = choose_layout(spec, ctx.theme.font, p.box, p.landscape)
@@ -237,16 +243,21 @@ def build(spec: TextSpec, ctx: StepContext) -> Iterator[Add | Beat | Hold]:
     )
     if heading is not None:
         yield Add([heading])
+    # Each part of the card is a phase: the paragraph, the formula, every bullet.
+    phases = (Phase(f"part {n}") for n in itertools.count(1))
     if paragraph is not None and p.text is not None:
+        yield next(phases)
         yield Beat([Reveal(paragraph, shift=0.15 * UP)], 0.8)
         yield Hold(p.reading_seconds(p.text))
     if formula is not None:
+        yield next(phases)
         yield Beat([Create(formula.frame), Write(formula.body)], 1.2)
         yield Hold(1.0)
-    if card.first_page is not None:
-        yield Beat([Reveal(card.first_page, shift=0.15 * UP, vanish=True)], 0.6)
     if bullets is not None:
-        for item, content in zip(bullets, p.bullets, strict=True):
+        for n, (item, content) in enumerate(zip(bullets, p.bullets, strict=True)):
+            yield next(phases)
+            if n == 0 and card.first_page is not None:  # the bullets take the first page's place
+                yield Beat([Reveal(card.first_page, shift=0.15 * UP, vanish=True)], 0.6)
             yield Beat([Reveal(item, shift=0.2 * RIGHT)], 0.5)
             yield Hold(p.reading_seconds(content))
     yield Hold(1.0)
@@ -260,5 +271,6 @@ register(
         check=check,
         summary="An explanation card: heading, paragraph, optional formula and bullets.",
         needs_trace=False,
+        phases=Phases((Numbered("part", count=parts, counted_by="text, formula and bullets"),)),
     )
 )

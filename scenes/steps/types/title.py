@@ -13,8 +13,8 @@ from cnn_model.trace import Trace
 
 from ...visuals.layout import Box, Frame, fit
 from ...visuals.text import HEADING, text
-from ..kit.base import Beat, Hold, StepContext, StepSpec
-from ..kit.registry import StepType, register
+from ..kit.base import Beat, Hold, Item, Phase, StepContext, StepSpec
+from ..kit.registry import Phases, StepType, register
 
 
 class TitleSpec(StepSpec):
@@ -36,7 +36,7 @@ def plan(spec: TitleSpec, trace: Trace | None, frame: Frame) -> TitlePlan:
     return TitlePlan(spec.text, spec.subtitle or None, frame.box)
 
 
-def build(spec: TitleSpec, ctx: StepContext) -> Iterator[Beat | Hold]:
+def build(spec: TitleSpec, ctx: StepContext) -> Iterator[Item]:
     p = plan(spec, ctx.trace, ctx.frame)
     theme = ctx.theme
     title = text(p.text, theme, 48, weight="BOLD")
@@ -44,6 +44,7 @@ def build(spec: TitleSpec, ctx: StepContext) -> Iterator[Beat | Hold]:
     if p.subtitle is not None:
         parts.append(text(p.subtitle, theme, HEADING, theme.muted))
     fit(Group(*parts).arrange(DOWN, buff=0.4), p.box)
+    yield Phase("title")
     yield Beat([Write(title)], 1.2)
     if len(parts) > 1:
         yield Beat([FadeIn(parts[1], shift=0.2 * DOWN)], 0.6)
@@ -57,5 +58,6 @@ register(
         build=build,
         summary="A title card: large text with an optional subtitle.",
         needs_trace=False,
+        phases=Phases(("title",)),
     )
 )
