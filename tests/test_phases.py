@@ -186,4 +186,5 @@ def test_numbered_runs_follow_the_fields() -> None:
     ]
     assert names("softmax", compare=False) == ["logits", "exp", "divide", "prediction"]
     assert names("overview")[-1] == "scores"
-    assert names("overview", focus="conv_1_1")[-1] == "zoom 1"
+    assert names("overview", focus="conv_1_1")[-1] == "zoom"
+    assert names("softmax", compare=True)[-3:] == ["argmax chart", "softmax chart", "linear chart"]

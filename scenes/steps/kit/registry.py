@@ -19,10 +19,19 @@ class Numbered:
 
 
 @dataclass(frozen=True)
+class Optional:
+    """A phase only some steps have: ``when`` says whether this one does."""
+
+    name: str
+    when: Callable[[Any], bool]
+    set_by: str  # what brings it, for the listing: "focus"
+
+
+@dataclass(frozen=True)
 class Phases:
     """A step type's phases in order: the stretches of its animation a cue can belong to."""
 
-    parts: tuple[str | Numbered, ...]
+    parts: tuple[str | Numbered | Optional, ...]
 
     def names(self, spec: Any) -> list[str]:
         """The phases of one step, with every numbered run spelled out."""
@@ -30,6 +39,8 @@ class Phases:
         for part in self.parts:
             if isinstance(part, str):
                 found.append(part)
+            elif isinstance(part, Optional):
+                found += [part.name] if part.when(spec) else []
             else:
                 found += [f"{part.stem} {n}" for n in range(1, part.count(spec) + 1)]
         return found
@@ -40,6 +51,8 @@ class Phases:
         for part in self.parts:
             if isinstance(part, str):
                 shown.append(part)
+            elif isinstance(part, Optional):
+                shown.append(f"{part.name} (with {part.set_by})")
             else:
                 shown.append(f"{part.stem} 1 … {part.stem} N (N: {part.counted_by})")
         return ", ".join(shown)

@@ -43,7 +43,7 @@ from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, Step
 from ..kit.checks import channel_in, quoted
 from ..kit.common import MapColours, title_for
 from ..kit.record import Recorder
-from ..kit.registry import Numbered, Phases, StepType, register
+from ..kit.registry import Optional, Phases, StepType, register
 from ..kit.shown import Shown, shown
 
 MAP_LAYERS = tuple(n for n in LAYER_NAMES if n not in ("flatten", "output"))
@@ -67,9 +67,9 @@ class OverviewSpec(StepSpec):
     )
 
 
-def _zooms(spec: OverviewSpec) -> int:
-    """The zooms after the overview: one into the focus layer, none without a focus."""
-    return 0 if spec.focus is None else 1
+def _zooms(spec: OverviewSpec) -> bool:
+    """Whether the overview zooms into a layer: with a focus."""
+    return spec.focus is not None
 
 
 def check(spec: OverviewSpec, info: ModelInfo | None) -> list[tuple[FieldParts, str]]:
@@ -281,7 +281,7 @@ def build(spec: OverviewSpec, ctx: StepContext) -> Iterator[Item]:
     if p.focus is None:
         return
     focus = p.focus
-    yield Phase("zoom 1")
+    yield Phase("zoom")
     focus_group = layers[MAP_LAYERS.index(focus.layer)]
     target = focus_group if focus.neuron is None else map_views[focus.layer][focus.neuron]
     yield _zoom_into(Group(network, ring, legends), target, title, frame)
@@ -416,7 +416,7 @@ register(
                 "first block",
                 "second block",
                 "scores",
-                Numbered("zoom", count=_zooms, counted_by="1 with focus, else 0"),
+                Optional("zoom", when=_zooms, set_by="focus"),
             )
         ),
     )

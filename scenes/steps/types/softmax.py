@@ -51,7 +51,7 @@ from ..kit.base import Add, Beat, Hold, Item, Phase, StepContext, StepSpec
 from ..kit.checks import ClassName, check_class_name, class_index
 from ..kit.common import title_for
 from ..kit.record import Recorder
-from ..kit.registry import Numbered, Phases, StepType, register
+from ..kit.registry import Optional, Phases, StepType, register
 
 if TYPE_CHECKING:
     from cnn_model.trace import Trace
@@ -230,9 +230,9 @@ def plan(spec: SoftmaxSpec, trace: Trace, frame: Frame) -> SoftmaxPlan:
     )
 
 
-def _charts_shown(spec: SoftmaxSpec) -> int:
-    """The comparison's charts (argmax, softmax, linear), or none without ``compare``."""
-    return len(COMPARED) if spec.compare else 0
+def _compared(spec: SoftmaxSpec) -> bool:
+    """Whether the step compares softmax with argmax and a linear share."""
+    return spec.compare
 
 
 def _compare_columns(rows: list[list[int]], trace: Trace, shown: Recorder) -> tuple[Column, ...]:
@@ -545,12 +545,12 @@ def build(spec: SoftmaxSpec, ctx: StepContext) -> Iterator[Item]:
     if comparison is not None:
         compare, _, caption = comparison
         # One phase per chart: argmax, softmax, linear; the first clears a square frame.
-        yield Phase("chart 1")
+        yield Phase(f"{COMPARED[0]} chart")
         if not frame.landscape and not frame.portrait:
             yield Beat([FadeOut(m) for m in scene_parts], 0.6)
         for n, column in enumerate(compare):
             if n:
-                yield Phase(f"chart {n + 1}")
+                yield Phase(f"{COMPARED[n]} chart")
             yield Beat([FadeIn(column)], 0.8)
             yield Hold(0.4)
         yield Beat([FadeIn(caption)], 0.8)
@@ -571,7 +571,7 @@ register(
                 "exp",
                 "divide",
                 "prediction",
-                Numbered("chart", count=_charts_shown, counted_by="3 with compare, else 0"),
+                *(Optional(f"{way} chart", when=_compared, set_by="compare") for way in COMPARED),
             )
         ),
     )
