@@ -79,6 +79,33 @@ CLASSES: tuple[str, ...] = (
     "orange",
     "sport car",
 )
+# The class names in other languages (the card's ``labels``), in the order of CLASSES.
+LABELS: dict[str, tuple[str, ...]] = {
+    "de": (
+        "Rettungsboot",
+        "Marienkäfer",
+        "Pizza",
+        "Paprika",
+        "Schulbus",
+        "Koala",
+        "Espresso",
+        "Roter Panda",
+        "Orange",
+        "Sportwagen",
+    ),
+    "fr": (
+        "canot de sauvetage",
+        "coccinelle",
+        "pizza",
+        "poivron",
+        "bus scolaire",
+        "koala",
+        "espresso",
+        "panda roux",
+        "orange",
+        "voiture de sport",
+    ),
+}
 
 # SHA-256 of every file at the pinned commit, by its name in the cache (and
 # in a local copy laid out the same way).
@@ -351,6 +378,7 @@ def model_card(source: str) -> dict[str, Any]:
         "name": "cnn-explainer",
         "architecture": "TinyVGG (CNN Explainer)",
         "classes": list(CLASSES),
+        "labels": {code: list(names) for code, names in LABELS.items()},
         "accuracy": None,
         "accuracy_split": None,
         "source": {

@@ -483,6 +483,15 @@ def model_classes(location: ModelLocation, num_classes: int) -> list[str]:
     return check_class_names(card["classes"], num_classes, str(location.card))
 
 
+def class_labels(location: ModelLocation, num_classes: int, language: str) -> list[str] | None:
+    """The class names in ``language`` from the card's ``labels`` map (checked like the
+    names themselves), or None when the card has none for it."""
+    labels = read_card(location).get("labels")
+    if not isinstance(labels, dict) or language not in labels:
+        return None
+    return check_class_names(labels[language], num_classes, f"{location.card} labels.{language}")
+
+
 def load_location(location: ModelLocation) -> TinyVGG:
     from safetensors import SafetensorError
     from safetensors.torch import load

@@ -33,6 +33,34 @@ CLASSES: tuple[str, ...] = (
     "checkerboard",
     "dots",
 )
+# The class names in the other languages lessons are given in (their model card's
+# ``labels``), in the order of CLASSES.
+LABELS: dict[str, tuple[str, ...]] = {
+    "de": (
+        "Kreis",
+        "Quadrat",
+        "Dreieck",
+        "Stern",
+        "Kreuz",
+        "Ring",
+        "Herz",
+        "Streifen",
+        "Schachbrett",
+        "Punkte",
+    ),
+    "fr": (
+        "cercle",
+        "carré",
+        "triangle",
+        "étoile",
+        "croix",
+        "anneau",
+        "cœur",
+        "rayures",
+        "damier",
+        "points",
+    ),
+}
 SPLITS = {"train": 0, "heldout": 1, "sample": 2}
 MIN_CONTRAST = 0.3  # minimum brightness difference, foreground to background
 _SCALE = 2  # drawn at 2x and downsampled, for smooth edges

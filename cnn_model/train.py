@@ -150,6 +150,7 @@ def train_synthetic(
         "name": "default",
         "architecture": "TinyVGG (CNN Explainer)",
         "classes": list(synthetic.CLASSES),
+        "labels": {code: list(names) for code, names in synthetic.LABELS.items()},
         "accuracy": round(result.accuracy, 4),
         "accuracy_split": "heldout",
         "heldout_count": data.heldout_count,
