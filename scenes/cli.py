@@ -139,6 +139,11 @@ def cmd_steps(args: argparse.Namespace) -> int:
         for row in field_rows(step_type.spec):
             table.add_row(*row)
         out.print(step_type.summary)
+        out.print(
+            f"phases (narration cues take them in order, or name one with at:): "
+            f"{step_type.phases.describe()}",
+            highlight=False,
+        )
         out.print(table)
     return 0
 

@@ -32,10 +32,13 @@ from cnn_model.store import (
 )
 from cnn_model.tinyvgg import layer_specs
 
+from .. import audio
+from ..i18n import LANGUAGES
 from ..steps import registry
-from ..steps.kit.base import LayerInfo, ModelInfo, StepSpec
+from ..steps.kit.base import NARRATION_FORMS, LayerInfo, ModelInfo, StepSpec
 from ..steps.kit.checks import quoted
 from ..visuals.theme import theme_names
+from .cues import PlacedCue, place_cues
 from .errors import FieldPath, LessonError, LessonInvalid, display_path, path_text
 from .messages import describe_value, listing, message_for, suggest, unknown_name
 from .source import MAX_BYTES, Source, decode_error, parse, text_problem
@@ -103,6 +106,8 @@ class Lesson:
     chapters: list[Chapter] = field(default_factory=list)
     # What still works but should be written otherwise (an old field name), located.
     warnings: list[LessonError] = field(default_factory=list)
+    # Each step's narration cues, placed on its phases (placeholders not yet filled).
+    cues: list[list[PlacedCue]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -162,7 +167,7 @@ def uses_placeholders(narration: str) -> bool:
 
 def _step_needs_trace(spec: StepSpec) -> bool:
     """A step needs the image's trace to draw it, or to fill its narration."""
-    return registry.get(spec.type).needs_trace or uses_placeholders(spec.narration)
+    return registry.get(spec.type).needs_trace or uses_placeholders(spec.narration_text())
 
 
 # Errors of a field that wanted text (or a name) and got what YAML made of plain text.
@@ -184,8 +189,14 @@ def _pydantic_errors(
 ) -> list[LessonError]:
     found = []
     for error in exc.errors():
+        error["loc"] = _without_forms(error["loc"])
         path = (*prefix, *error["loc"])
         message = message_for(error, model, what)
+        if path[-1:] == ("narration",) and error["type"] == "string_type":
+            message = (
+                f"expected text, or a list of cues (say, at, audio), "
+                f"got {describe_value(error.get('input'))}"
+            )
         written = source.written.get(path)
         if written is not None and error["type"] in _TEXT_WANTED:
             kind = _yaml_kind(error.get("input"))
@@ -197,6 +208,16 @@ def _pydantic_errors(
         else:
             found.append(source.error(path, message, key=error["type"] == "extra_forbidden"))
     return found
+
+
+def _without_forms(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """An error's location without the union tag pydantic adds after ``narration``
+    (``narration.cues[0].say`` is written ``narration[0].say``)."""
+    return tuple(
+        part
+        for i, part in enumerate(loc)
+        if not (i and loc[i - 1] == "narration" and part in NARRATION_FORMS)
+    )
 
 
 def _voice_errors(source: Source, voice_name: str) -> list[LessonError]:
@@ -378,8 +399,15 @@ def _parse_steps(source: Source, raw_steps: list[Any]) -> list[StepSpec | None]:
                 _pydantic_errors(source, exc, step_type.spec, where, f"{article(kind)} step's")
             )
             steps.append(None)
-        if isinstance(raw.get("narration"), str):
-            source.errors.extend(_check_narration(source, (*where, "narration"), raw["narration"]))
+        narration = raw.get("narration")
+        if isinstance(narration, str):
+            source.errors.extend(_check_narration(source, (*where, "narration"), narration))
+        elif isinstance(narration, list):
+            for j, cue in enumerate(narration):
+                if isinstance(cue, dict) and isinstance(cue.get("say"), str):
+                    source.errors.extend(
+                        _check_narration(source, (*where, "narration", j, "say"), cue["say"])
+                    )
     return steps
 
 
@@ -430,6 +458,7 @@ class _Part:
     source: Source
     title: str
     steps: list[StepSpec | None]
+    folder: Path  # the file's folder: recordings are read from there
 
 
 @dataclass
@@ -552,7 +581,7 @@ def _course_part(source: Source, i: int, path: Path, budget: _Budget) -> _Part |
     if sub_header.steps is None:
         source.errors.append(sub.error(("steps",), "expected a non-empty list of steps, got null"))
         return None
-    part = _Part(sub, sub_header.title, _parse_steps(sub, sub_header.steps))
+    part = _Part(sub, sub_header.title, _parse_steps(sub, sub_header.steps), path.parent)
     source.errors.extend(sub.errors)
     return part
 
@@ -619,7 +648,7 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
             source.error(("lessons",), "expected a non-empty list of lesson files, got null")
         )
     elif isinstance(raw_steps, list):
-        parts.append(_Part(source, "", _parse_steps(source, raw_steps)))
+        parts.append(_Part(source, "", _parse_steps(source, raw_steps), path.parent))
     elif header is not None and header.lessons:
         parts = _course_parts(source, header, path.parent)
 
@@ -650,6 +679,7 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
     steps: list[StepSpec] = []
     origins: list[Origin] = []
     chapters: list[Chapter] = []
+    cues: list[list[PlacedCue]] = []
     for part in parts:
         first = len(steps)
         for i, spec in enumerate(part.steps):
@@ -657,9 +687,18 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
                 continue
             step_type = registry.get(spec.type)
             needs_trace = needs_trace or _step_needs_trace(spec)
+            fields_valid = True
             if step_type.check is not None and (info is not None or not step_type.needs_trace):
                 for field_parts, message in step_type.check(spec, info):
                     errors.append(part.source.error(("steps", i, *field_parts), message))
+                    fields_valid = False
+            step_cues: list[PlacedCue] = []
+            if fields_valid:  # phases follow from the fields (positions, settings)
+                step_cues, problems = place_cues(spec, step_type.phases.names(spec), part.folder)
+                problems += _recording_problems(step_cues)
+                for field_parts, message in problems:
+                    errors.append(part.source.error(("steps", i, *field_parts), message))
+            cues.append(step_cues)
             steps.append(spec)
             origins.append(Origin(part.source.file, part.source.mark(("steps", i))[0]))
             if part.source is source:  # a lesson: one chapter per step
@@ -675,6 +714,15 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
         )
     if header.voice is not None:
         errors.extend(_voice_errors(source, header.voice))
+    if header.language not in LANGUAGES:
+        errors.append(
+            source.error(
+                ("language",),
+                unknown_name("language", header.language, list(LANGUAGES), "languages"),
+            )
+        )
+    if header.labels is not None and info is not None:
+        errors.extend(_label_errors(source, header.labels, info.classes))
     if (
         needs_trace
         and location is not None
@@ -692,7 +740,43 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
     if errors:
         return None
     warnings = sorted(set(source.warnings + [w for p in parts for w in p.source.warnings]))
-    return Lesson(path, header, steps, location, image, origins, chapters, warnings)
+    return Lesson(path, header, steps, location, image, origins, chapters, warnings, cues)
+
+
+def _label_errors(source: Source, labels: dict[str, str], classes: list[str]) -> list[LessonError]:
+    """``labels:`` must name classes of the model, each with a distinct printable name."""
+    errors = []
+    for name, shown in labels.items():
+        if name not in classes:
+            errors.append(
+                source.error(("labels", name), unknown_name("class", name, classes, "classes"))
+            )
+        problem = text_problem(shown) or (None if shown.isprintable() else "is not printable")
+        if problem is not None:
+            errors.append(source.error(("labels", name), f"the name {problem}"))
+    shown_names = [labels.get(c, c) for c in classes]
+    doubled = sorted({n for n in shown_names if shown_names.count(n) > 1})
+    if doubled and not errors:
+        errors.append(
+            source.error(
+                ("labels",),
+                f"two classes would be shown as {quoted(doubled[0])}; give each its own",
+            )
+        )
+    return errors
+
+
+def _recording_problems(cues: list[PlacedCue]) -> list[tuple[FieldPath, str]]:
+    """A recording that is missing, unreadable, silent or too long, at its ``audio`` field."""
+    problems: list[tuple[FieldPath, str]] = []
+    for cue in cues:
+        if cue.audio is None:
+            continue
+        try:
+            audio.recording_seconds(cue.audio)
+        except audio.AudioError as exc:
+            problems.append(((*cue.where, "audio"), f"{display_path(cue.audio)}: {exc.reason}"))
+    return problems
 
 
 def _duration_errors(parts: list[_Part], words_per_minute: int) -> list[LessonError]:
@@ -705,7 +789,7 @@ def _duration_errors(parts: list[_Part], words_per_minute: int) -> list[LessonEr
         for i, spec in enumerate(part.steps):
             if spec is None:
                 continue
-            seconds = reading_seconds(spec.narration, words_per_minute)
+            seconds = reading_seconds(spec.narration_text(), words_per_minute)
             plan = registry.get(spec.type).planned_seconds
             planned = plan(spec) if plan is not None else 0.0
             total += max(seconds, planned)

@@ -95,11 +95,29 @@ class LessonHeader(BaseModel):
         "layer",
         description="Colour range of activation maps: per conv layer, per block, or one for all.",
     )
+    language: Annotated[str, OVERRIDE] = Field(
+        "en",
+        min_length=2,
+        max_length=20,
+        description="The language of the labels, number format, page and captions: en, de or fr.",
+    )
     voice: Annotated[str | None, OVERRIDE] = Field(
         None,
         max_length=100,
-        description="Narrate the steps aloud with espeak-ng in this voice (e.g. en, en-us, "
-        "en-gb); without it the video is silent.",
+        description="Speak the cues that have no recording with espeak-ng in this voice (e.g. "
+        "en, en-gb, de, fr); without it they are captions only.",
+    )
+    labels: (
+        dict[
+            Annotated[str, Field(min_length=1, max_length=100)],
+            Annotated[str, Field(min_length=1, max_length=40)],
+        ]
+        | None
+    ) = Field(
+        None,
+        max_length=1000,
+        description="Names to show for the model's classes, e.g. {espresso: Espresso}; "
+        "by default the model card's names in the lesson's language.",
     )
     poster: int | None = Field(
         None, ge=1, description="Step (from 1) whose frame becomes the poster image."
