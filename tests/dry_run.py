@@ -36,6 +36,8 @@ def step_job(
     colour_range: str = "layer",
     mode: str = "dry_run",
     image_file: Path | None = None,
+    phase_seconds: dict[str, float] | None = None,
+    language: str = "en",
 ) -> StepJob:
     """A step's job as the render builds it (480p at 15 fps), with the model."""
     from scenes.steps import registry
@@ -44,6 +46,8 @@ def step_job(
     picture = Picture(
         step=spec.model_dump(mode="json"),
         narration=narration,
+        phase_seconds=phase_seconds or {},
+        language=language,
         theme=ThemeLook.of(load_theme(theme)),
         aspect=aspect,
         pixel_height=480,
@@ -51,7 +55,7 @@ def step_job(
         colour_range=colour_range,
         mode=mode,
     )
-    name = f"{mode}-{step['type']}-{aspect.replace(':', 'x')}-{theme}"
+    name = f"{mode}-{step['type']}-{aspect.replace(':', 'x')}-{theme}-{language}"
     return StepJob(
         picture=picture,
         code="tests",

@@ -24,6 +24,7 @@ def manifest(**extra: object) -> dict:
             "label": f"Step {i + 1}",
             "title": None,
             "narration": HOSTILE,
+            "cues": [{"text": HOSTILE, "start": 2.0 * i, "end": 2.0 * i + 1.9, "phase": "title"}],
             "start": 2.0 * i,
             "duration": 2.0,
             "frames": 30,
@@ -110,14 +111,17 @@ def test_caption_text_is_escaped_for_webvtt(tmp_path: Path) -> None:
     assert "<b>" not in path.read_text()
 
 
-def test_voiced_steps_keep_their_captions_to_the_speech() -> None:
+def test_captions_are_the_cues_at_their_times() -> None:
     steps = manifest()["steps"]
-    steps[1]["speech"] = {"start": 2.3, "duration": 1.0}
-    cues = captions.lesson_cues(steps)
-    first = [c for c in cues if c.step == 0]
-    voiced = [c for c in cues if c.step == 1]
-    assert first[0].start == 0.0 and first[-1].end > 1.5
-    assert voiced[0].start == 2.3 and voiced[-1].end <= 3.3
+    steps[1]["cues"] = [
+        {"text": "The first sentence.", "start": 2.3, "end": 3.6, "phase": "title"},
+        {"text": "The second one.", "start": 3.9, "end": 5.2, "phase": "title"},
+    ]
+    voiced = [c for c in captions.lesson_cues(steps) if c.step == 1]
+    assert [(c.start, c.end, c.text) for c in voiced] == [
+        (2.3, 3.6, "The first sentence."),
+        (3.9, 5.2, "The second one."),
+    ]
 
 
 def test_stills_are_chosen_by_frame_number() -> None:

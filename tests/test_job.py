@@ -22,7 +22,7 @@ def a_job(**picture: Any) -> StepJob:
     fields: dict[str, Any] = {
         "step": {"type": "relu", "layer": "relu_1_1", "neuron": 3},
         "narration": "ReLU keeps the positive values.",
-        "min_seconds": 4.0,
+        "phase_seconds": {"graph": 4.0},
         "theme": LOOK,
         "model": ModelRef(sha256="a" * 64, name="default", classes=("star", "heart")),
         "image_sha256": "b" * 64,
@@ -44,7 +44,8 @@ def a_job(**picture: Any) -> StepJob:
 CHANGED: dict[str, Any] = {
     "step": {"type": "relu", "layer": "relu_1_1", "neuron": 4},
     "narration": "Another sentence.",
-    "min_seconds": 5.0,
+    "phase_seconds": {"graph": 5.0},
+    "language": "de",
     "theme": ThemeLook.of(load_theme("dark")),
     "aspect": "9:16",
     "pixel_height": 1080,

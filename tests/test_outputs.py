@@ -287,25 +287,23 @@ def test_voice_over_is_in_sync_with_the_steps(tmp_path: Path) -> None:
         samples = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio)])
         rate = audio.codec_context.sample_rate
     assert len(samples) / rate == pytest.approx(manifest["duration"], abs=0.1)
+    captions = [(at(c.start), at(c.end)) for c in webvtt.read(str(video.parent / "captions.vtt"))]
     for step in manifest["steps"]:
-        spoken = speech.speak(step["narration"], "en", tmp_path / ".cache" / "speech")
-        assert step["duration"] >= speech.seconds(spoken)  # each step waits for its speech
-        start = int((step["start"] + 0.1) * rate)
-        lead_in = samples[int(step["start"] * rate) : start]
-        voiced = samples[start + int(0.3 * rate) : start + int(1.0 * rate)]
-        assert np.abs(lead_in).max() < 0.02 < np.abs(voiced).max()  # speech begins with its step
-        # Captions run while the voice speaks, not over the silence after it.
-        said = step["speech"]
-        assert said["start"] == pytest.approx(step["start"] + 0.3, abs=1e-6)
-        assert said["duration"] == pytest.approx(speech.seconds(spoken), abs=1e-6)
-        cues = [
-            c
-            for c in webvtt.read(str(video.parent / "captions.vtt"))
-            if step["start"] <= at(c.start) < step["start"] + step["duration"]
-        ]
-        assert at(cues[0].start) == pytest.approx(said["start"], abs=2e-3)
-        assert at(cues[-1].end) <= said["start"] + said["duration"] + 2e-3
-    assert manifest["voice"] == {"engine": "espeak-ng", "voice": "en"}
+        for cue in step["cues"]:
+            spoken = speech.speak(cue["text"], "en", tmp_path / ".cache" / "speech")
+            # Each cue lasts as long as its speech, and its phase waits for it.
+            assert cue["end"] - cue["start"] >= speech.seconds(spoken) - 1 / manifest["fps"]
+            start = round(cue["start"] * rate)
+            lead_in = samples[start - int(0.2 * rate) : start] if start else samples[:0]
+            voiced = samples[start : start + round(speech.seconds(spoken) * rate)]
+            assert lead_in.size == 0 or np.abs(lead_in).max() < 0.02  # quiet before the cue
+            assert np.abs(voiced).max() > 0.02  # its speech from its start
+            assert cue["audio"] == "espeak-ng:en"
+            # Its captions run while the voice speaks it.
+            shown = [c for c in captions if cue["start"] - 2e-3 <= c[0] < cue["end"]]
+            assert shown[0][0] == pytest.approx(cue["start"], abs=2e-3)
+            assert shown[-1][1] <= cue["end"] + 2e-3
+    assert manifest["voice"]["engine"] == "espeak-ng" and manifest["voice"]["voice"] == "en"
     assert chapter_titles(video) == [c["title"] for c in manifest["chapters"]]
 
 

@@ -1,16 +1,16 @@
-"""Captions from narration: cues timed to each step's place in the video.
+"""Captions from the narration's cues, each shown while it is said.
 
-Each step's narration is split into cues of at most two lines of about 42
-characters (the usual readability limits for subtitles), broken at sentence
-ends where possible, and the step's time span is shared among its cues in
-proportion to their length. Cues never cross a step boundary, so they stay
-exact however long a step turned out.
+A cue becomes one caption of at most two lines of about 42 characters (the
+usual readability limits for subtitles). A longer cue is split into as few
+captions as fit, of about equal length, so that none is a lone trailing
+word; the cue's time is shared among them in proportion to their length.
+The timing pipeline makes a cue last at least ``MIN_SECONDS`` per caption.
 """
 
 from __future__ import annotations
 
 import html
-import re
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,7 +19,6 @@ import srt
 
 LINE = 42
 LINES = 2
-END_GAP = 0.05  # seconds of silence kept before the next step's first cue
 
 
 @dataclass(frozen=True)
@@ -46,60 +45,69 @@ def wrap(text: str, width: int = LINE) -> list[str]:
     return lines
 
 
-def chunks(narration: str, width: int = LINE, lines: int = LINES) -> list[str]:
-    """The narration as cue texts of at most ``lines`` lines of ``width`` characters."""
-    sentences = re.split(r"(?<=[.!?;:])\s+", " ".join(narration.split()))
-    cues: list[str] = []
-    for sentence in filter(None, sentences):
-        wrapped = wrap(sentence, width)
-        for i in range(0, len(wrapped), lines):
-            cues.append("\n".join(wrapped[i : i + lines]))
-    # Join short neighbours that fit together in one cue.
-    merged: list[str] = []
-    for cue in cues:
-        if merged:
-            joined = wrap(merged[-1].replace("\n", " ") + " " + cue.replace("\n", " "), width)
-            if len(joined) <= lines:
-                merged[-1] = "\n".join(joined)
-                continue
-        merged.append(cue)
-    return merged
+def _fits(text: str, width: int, lines: int) -> bool:
+    return len(wrap(text, width)) <= lines
 
 
-def step_cues(index: int, narration: str, start: float, duration: float) -> list[Cue]:
-    """Cues for one step, filling [start, start + duration) in proportion to length."""
-    texts = chunks(narration)
-    if not texts or duration <= 0:
+def chunks(text: str, width: int = LINE, lines: int = LINES) -> list[str]:
+    """One cue's text as captions of at most ``lines`` lines of ``width`` characters:
+    as few as fit, of about equal length (never a lone word left over)."""
+    words = text.split()
+    if not words:
         return []
-    span = max(duration - END_GAP, duration * 0.9)
+    whole = " ".join(words)
+    count = max(1, math.ceil(len(whole) / (width * lines)))
+    while True:
+        parts = _balanced(words, count)
+        if all(_fits(part, width, lines) for part in parts) or count >= len(words):
+            return ["\n".join(wrap(part, width)) for part in parts]
+        count += 1
+
+
+def _balanced(words: list[str], count: int) -> list[str]:
+    """``words`` in ``count`` runs of about equal length in characters."""
+    total = len(" ".join(words))
+    parts: list[str] = []
+    current: list[str] = []
+    for i, word in enumerate(words):
+        current.append(word)
+        done = len(" ".join([*parts, " ".join(current)]))
+        remaining = len(words) - i - 1
+        runs_left = count - len(parts) - 1
+        if runs_left and remaining >= runs_left and done >= total * (len(parts) + 1) / count:
+            parts.append(" ".join(current))
+            current = []
+    if current:
+        parts.append(" ".join(current))
+    return parts
+
+
+def cue_captions(index: int, text: str, start: float, end: float) -> list[Cue]:
+    """One cue's captions, sharing [start, end) in proportion to their length."""
+    texts = chunks(text)
+    if not texts or end <= start:
+        return []
     weights = [len(t) for t in texts]
     total = sum(weights)
-    cues = []
+    found = []
     t = start
-    for text, weight in zip(texts, weights, strict=True):
-        length = span * weight / total
+    for part, weight in zip(texts, weights, strict=True):
+        length = (end - start) * weight / total
         # Whole milliseconds: what SRT and WebVTT can write, so both say the same.
-        cues.append(Cue(round(t, 3), round(t + length, 3), text, index))
+        found.append(Cue(round(t, 3), round(t + length, 3), part, index))
         t += length
-    return cues
+    return found
 
 
 def lesson_cues(steps: list[dict[str, Any]]) -> list[Cue]:
-    """Cues for every step of a manifest (``start``, ``duration``, ``narration``).
-
-    A step with a voice-over (``speech``: its start and duration) has its cues
-    spread over the speech rather than the whole step, so they follow the voice.
-    """
-    cues: list[Cue] = []
+    """The captions of every step of a manifest, from its ``cues`` (text, start, end)."""
+    found: list[Cue] = []
     for step in steps:
-        span = step.get("speech") or step
-        cues += step_cues(
-            int(step["index"]),
-            str(step.get("narration") or ""),
-            float(span["start"]),
-            float(span["duration"]),
-        )
-    return cues
+        for cue in step.get("cues", []):
+            found += cue_captions(
+                int(step["index"]), str(cue["text"]), float(cue["start"]), float(cue["end"])
+            )
+    return found
 
 
 def to_srt(cues: list[Cue]) -> str:

@@ -16,9 +16,10 @@ MODEL_CODE_DIR = Path(cnn_model.__file__).resolve().parent
 
 
 def package_digest(package: Path) -> str:
-    """A hash of a package's Python source."""
+    """A hash of a package's Python source and its translation catalogs (a changed
+    translation changes what the steps show)."""
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
+    for path in sorted([*package.rglob("*.py"), *package.rglob("*.po")]):
         digest.update(path.relative_to(package.parent).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -62,7 +62,7 @@ class ModelRef(BaseModel):
 
     sha256: str
     name: str
-    classes: tuple[str, ...]
+    classes: tuple[str, ...]  # as shown: in the lesson's language, or as the lesson names them
 
 
 class Picture(BaseModel):
@@ -72,7 +72,11 @@ class Picture(BaseModel):
 
     step: dict[str, JsonValue] = Field(description="The step's fields, as validated.")
     narration: str = Field("", description="The narration with its placeholders filled.")
-    min_seconds: float = Field(0.0, ge=0, description="The step lasts at least this long.")
+    phase_seconds: dict[str, float] = Field(
+        default_factory=dict,
+        description="How long each phase lasts at least: its cues' speaking or reading time.",
+    )
+    language: str = Field("en", description="The language of every text on screen.")
     theme: ThemeLook
     aspect: Aspect = "16:9"
     pixel_height: int = Field(480, gt=0)

@@ -9,6 +9,7 @@ that step. Outputs are renamed into place only when complete.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -32,6 +33,7 @@ from cnn_model.images import load_input
 from cnn_model.safeio import is_regular, read_regular, real_path
 from cnn_model.store import (
     ModelLocation,
+    class_labels,
     load_location,
     model_classes,
     read_facts,
@@ -39,7 +41,7 @@ from cnn_model.store import (
 )
 from cnn_model.trace import Trace, load_trace, save_trace
 
-from .. import speech
+from .. import audio, i18n, speech
 from ..atomic import (
     PublishError,
     copy_file,
@@ -49,8 +51,8 @@ from ..atomic import (
     remove_stale,
     staging_folder,
 )
+from ..export import captions, voice
 from ..export import chapters as chapters_mod
-from ..export import voice
 from ..export.publish import CarryClash, ExportOptions, carry_over, export, write_page
 from ..lesson.load import (
     MAX_LESSON_SECONDS,
@@ -58,7 +60,6 @@ from ..lesson.load import (
     Lesson,
     lesson_file_stem,
     load_lesson,
-    reading_seconds,
     step_label,
 )
 from ..steps import registry
@@ -66,12 +67,14 @@ from ..steps.kit.checks import quoted
 from ..version import __version__
 from ..visuals.theme import load_theme
 from . import settings as settings_mod
+from . import timing
 from .cluster import connect, run_on_cluster
 from .digest import model_digest, this_code
 from .errors import ClusterUnavailable, OutputRefused, RenderError
 from .job import Mode, ModelRef, Picture, StepJob, ThemeLook, cache_key
 from .join import concat, probe
 from .settings import RenderSettings
+from .timing import TimedCue
 
 __all__ = ["ClusterUnavailable", "OutputRefused", "RenderError", "render", "render_lesson"]
 
@@ -200,19 +203,38 @@ def cached_trace(
     return result, path
 
 
-def narration_values(trace: Trace | None) -> dict[str, str]:
+def shown_classes(lesson: Lesson, trace: Trace | None) -> list[str]:
+    """The class names as the lesson shows them: its own ``labels:`` first, then the
+    model card's names in the lesson's language, else the model's own names."""
+    if trace is None:
+        return []
+    names = list(trace.classes)
+    if lesson.model is not None:
+        translated = class_labels(lesson.model, len(names), lesson.header.language)
+        if translated is not None:
+            names = translated
+    own = lesson.header.labels or {}
+    return [
+        own.get(model_name, name) for model_name, name in zip(trace.classes, names, strict=True)
+    ]
+
+
+def narration_values(trace: Trace | None, classes: list[str], language: str) -> dict[str, str]:
+    """What the placeholders of a narration say, in the lesson's language."""
     if trace is None:
         return {}
-    (first, p1), (second, p2) = trace.top(2)
-    return {
-        "prediction": first,
-        "probability": f"{p1:.3f}",
-        "percent": f"{100 * p1:.1f} %",
-        "second": second,
-        "second_probability": f"{p2:.3f}",
-        "model": trace.model_name,
-        "classes": str(len(trace.classes)),
-    }
+    first, second = trace.top_classes(2)
+    p1, p2 = (float(trace.probabilities[i]) for i in (first, second))
+    with i18n.using(language):
+        return {
+            "prediction": classes[first],
+            "probability": i18n.number(p1, 3),
+            "percent": i18n.percent(p1, 1),
+            "second": classes[second],
+            "second_probability": i18n.number(p2, 3),
+            "model": trace.model_name,
+            "classes": i18n.integer(len(trace.classes)),
+        }
 
 
 def fill_narration(narration: str, values: dict[str, str]) -> str:
@@ -358,7 +380,12 @@ class Prepared:
     cache_dir: Path
     trace: Trace | None
     jobs: list[StepJob]
-    speech: list[Path | None] = field(default_factory=list)  # each step's voice-over WAV
+    cues: list[list[TimedCue]] = field(default_factory=list)  # each step's, timed
+
+    @property
+    def voiced(self) -> bool:
+        """Whether any cue is spoken (recorded, or by the voice)."""
+        return any(cue.sound is not None for cues in self.cues for cue in cues)
 
 
 def prepare(
@@ -392,42 +419,43 @@ def prepare(
         trace, trace_file = cached_trace(
             lesson.model, lesson.image, cache_dir / "traces", model_code
         )
-    values = narration_values(trace)
-    voice_name = lesson.header.voice
+    classes = shown_classes(lesson, trace)
+    values = narration_values(trace, classes, settings.language)
     code = this_code()
     image_file_sha = (
         sha256_file(lesson.image, IMAGE_FILE_BYTES) if lesson.image is not None else None
     )
     trace_sha = sha256_file(trace_file) if trace_file is not None else None
     model = (
-        ModelRef(sha256=trace.model_sha256, name=trace.model_name, classes=tuple(trace.classes))
+        ModelRef(sha256=trace.model_sha256, name=trace.model_name, classes=tuple(classes))
         if trace is not None
         else None
     )
     step_jobs: list[StepJob] = []
-    speeches: list[Path | None] = []
-    # The narration with the model's words filled in (a placeholder counted as one
-    # word when it was validated): its length is checked again before any speech.
-    narrations = [fill_narration(spec.narration, values) for spec in lesson.steps]
-    readings = [reading_seconds(n, settings.words_per_minute) for n in narrations]
-    _check_lengths(lesson, readings)
+    # The cues with the model's words filled in (a placeholder counted as one word
+    # when it was validated): their length is checked again before any speech.
+    timed = [
+        [
+            TimedCue(
+                text := fill_narration(cue.text, values),
+                cue.phase,
+                timing.cue_seconds(text, settings.words_per_minute, None),
+                recording=cue.audio,
+            )
+            for cue in cues
+        ]
+        for cues in lesson.cues
+    ]
+    _check_lengths(lesson, [_seconds(cues, settings.fps) for cues in timed])
+    timed = [_spoken(lesson, cues, settings, out_root, cache_dir) for cues in timed]
+    _check_lengths(lesson, [_seconds(cues, settings.fps) for cues in timed])
     for index, spec in enumerate(lesson.steps):
         uses_trace = registry.get(spec.type).needs_trace and trace is not None
-        narration, min_seconds = narrations[index], readings[index]
-        spoken: Path | None = None
-        if voice_name and narration:
-            spoken = speech.speak(
-                narration, voice_name, _confined_dir(out_root, cache_dir / "speech")
-            )
-            # The step lasts until its speech (which starts a moment in) has ended.
-            min_seconds = max(min_seconds, voice.LEAD + speech.seconds(spoken) + 0.5)
-            readings[index] = min_seconds
-            _check_lengths(lesson, readings)
-        speeches.append(spoken)
         picture = Picture(
             step=spec.model_dump(mode="json"),
-            narration=narration,
-            min_seconds=min_seconds,
+            narration=" ".join(cue.text for cue in timed[index]),
+            phase_seconds=timing.phase_seconds(timed[index], settings.fps),
+            language=settings.language,
             theme=look,
             aspect=settings.aspect,
             pixel_height=settings.pixel_height,
@@ -451,7 +479,43 @@ def prepare(
                 record=cache_dir / "clips" / f"{key}{suffix}.json",
             )
         )
-    return Prepared(lesson, settings, out_root, cache_dir, trace, step_jobs, speeches)
+    return Prepared(lesson, settings, out_root, cache_dir, trace, step_jobs, timed)
+
+
+def _seconds(cues: list[TimedCue], fps: float) -> float:
+    return sum(timing.phase_seconds(cues, fps).values())
+
+
+def _spoken(
+    lesson: Lesson,
+    cues: list[TimedCue],
+    settings: RenderSettings,
+    out_root: Path,
+    cache_dir: Path,
+) -> list[TimedCue]:
+    """The cues with their sound: the author's recording, else the lesson's voice (if it
+    has one), each lasting as long as its sound; a silent cue keeps its reading time."""
+    voice_name = lesson.header.voice
+    found = []
+    for cue in cues:
+        if cue.recording is not None:
+            seconds = audio.read_recording(cue.recording).seconds
+            name = os.path.relpath(cue.recording, lesson.path.parent)
+            found.append(_with_sound(cue, cue.recording, seconds, name, settings))
+        elif voice_name and cue.text.strip():
+            wav = speech.speak(cue.text, voice_name, _confined_dir(out_root, cache_dir / "speech"))
+            seconds = speech.seconds(wav)
+            found.append(_with_sound(cue, wav, seconds, f"{speech.ENGINE}:{voice_name}", settings))
+        else:
+            found.append(cue)
+    return found
+
+
+def _with_sound(
+    cue: TimedCue, file: Path, seconds: float, name: str, settings: RenderSettings
+) -> TimedCue:
+    length = timing.cue_seconds(cue.text, settings.words_per_minute, seconds)
+    return dataclasses.replace(cue, seconds=length, sound=file, audio=name)
 
 
 def _check_lengths(lesson: Lesson, seconds: list[float]) -> None:
@@ -621,27 +685,32 @@ def _assemble(
         spans = chapters_mod.spans(lesson.chapters, manifest["steps"])
         joined = staging / f"{name}.mp4"
         concat([r.clip for r in results], joined, chapters_mod.mp4_chapters(spans))
-        if any(prepared.speech):
-            parts = [
-                (float(step["start"]), path)
-                for step, path in zip(manifest["steps"], prepared.speech, strict=True)
-                if path is not None
-            ]
-            samples, rate = voice.track(parts, float(manifest["duration"]))
+        track = _voice_track(prepared, manifest) if prepared.voiced else None
+        if track is not None:
             voiced = staging / f".voiced-{name}.mp4"
-            voice.mux(joined, samples, rate, voiced)
+            voice.mux(joined, track, voiced)
             voiced.replace(joined)
-            manifest["voice"] = {"engine": speech.ENGINE, "voice": lesson.header.voice}
+            manifest["voice"] = {
+                "engine": speech.ENGINE,
+                "voice": lesson.header.voice,
+                "recordings": sum(
+                    cue.recording is not None for cues in prepared.cues for cue in cues
+                ),
+                "loudness_lufs": audio.TARGET_LUFS,
+            }
         pixels = prepared.trace.image if prepared.trace is not None else None
         exported = export(joined, manifest, lesson.chapters, pixels, staging, options)
         info = probe(joined)
-        manifest.update({k: info[k] for k in ("width", "height", "fps", "frames", "duration")})
+        # The frame rate and duration stay the render's own: an audio track muxed in
+        # makes the container's average rate drift in the last digits.
+        manifest.update({k: info[k] for k in ("width", "height", "frames")})
+        manifest["duration"] = manifest["frames"] / manifest["fps"]
         manifest["chapters"] = [c.as_dict() for c in exported.chapters]
         manifest["captions"] = {"cues": len(exported.cues), "burned_in": options.burn_captions}
         manifest["files"] = exported.files
         (staging / "steps").mkdir()
         for result, step in zip(results, manifest["steps"], strict=True):
-            shutil.copyfile(result.clip, staging / step["clip"])
+            _step_files(result.clip, step, exported.cues, track, staging)
         write_page(manifest, exported.cues, staging)
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         carry_over(lesson_dir, staging)
@@ -662,16 +731,57 @@ def _assemble(
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def _voice_track(prepared: Prepared, manifest: dict[str, Any]) -> audio.Sound:
+    """The lesson's sound: every spoken cue, brought to one loudness, at its start."""
+    parts = []
+    for step, cues in zip(manifest["steps"], prepared.cues, strict=True):
+        for placed, cue in zip(step["cues"], cues, strict=True):
+            if cue.sound is not None:
+                parts.append((float(placed["start"]), audio.normalise(cue.load())))
+    return audio.track(parts, float(manifest["duration"]))
+
+
+def _step_files(
+    clip: Path,
+    step: dict[str, Any],
+    cues: list[captions.Cue],
+    track: audio.Sound | None,
+    staging: Path,
+) -> None:
+    """A step's own clip, with its part of the sound, and its own captions, so that
+    it can be embedded alone."""
+    target = staging / step["clip"]
+    start = float(step["start"])
+    if track is None:
+        shutil.copyfile(clip, target)
+    else:
+        voice.mux(clip, audio.excerpt(track, start, start + float(step["duration"])), target)
+    own = [
+        captions.Cue(c.start - start, c.end - start, c.text, c.step)
+        for c in cues
+        if c.step == step["index"]
+    ]
+    (staging / step["captions"]).write_text(captions.captions_vtt(own), encoding="utf-8")
+
+
 def _manifest(prepared: Prepared, results: list[StepResult]) -> dict[str, Any]:
     """What was rendered: every step's place in the video and every value it showed."""
     lesson, settings, trace = prepared.lesson, prepared.settings, prepared.trace
     fps = settings.fps
     steps = []
-    start = 0.0
     label = {c.first: c.title for c in lesson.chapters}
+    first_frame = 0
     for result in results:
         clip_info = probe(result.clip)
+        frames = int(clip_info["frames"])
         spec = lesson.steps[result.index]
+        phases, cues = timing.placed(
+            result.record.get("phases", []),
+            prepared.cues[result.index],
+            first_frame,
+            frames,
+            fps,
+        )
         steps.append(
             {
                 "index": result.index,
@@ -680,24 +790,20 @@ def _manifest(prepared: Prepared, results: list[StepResult]) -> dict[str, Any]:
                 "label": label.get(result.index) or step_label(spec),
                 "narration": result.narration,
                 "source": str(lesson.origins[result.index]),
-                "start": round(start, 6),
-                "duration": clip_info["frames"] / fps,
-                "frames": clip_info["frames"],
+                "start": round(first_frame / fps, 6),
+                "duration": frames / fps,
+                "frames": frames,
+                "phases": phases,
+                "cues": cues,
                 "clip": f"steps/{result.index + 1:02d}-{result.type}.mp4",
+                "captions": f"steps/{result.index + 1:02d}-{result.type}.vtt",
                 "cached": result.cached,
                 "values": result.record.get("values", []),
                 "maps": result.record.get("maps", []),
                 "facts": result.record.get("facts", {}),
             }
         )
-        spoken = prepared.speech[result.index] if prepared.speech else None
-        if spoken is not None:
-            # When the voice speaks in this step: its captions keep to it.
-            steps[-1]["speech"] = {
-                "start": round(start + voice.LEAD, 6),
-                "duration": speech.seconds(spoken),
-            }
-        start += clip_info["frames"] / fps
+        first_frame += frames
     frames = sum(s["frames"] for s in steps)
     manifest: dict[str, Any] = {
         "lesson": lesson.name,
@@ -709,6 +815,7 @@ def _manifest(prepared: Prepared, results: list[StepResult]) -> dict[str, Any]:
         "fps": fps,
         "frames": frames,
         "duration": frames / fps,
+        "language": settings.language,
         "settings": settings.as_dict(),
         "engine_version": __version__,
         "steps": steps,

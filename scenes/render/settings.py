@@ -24,6 +24,7 @@ class RenderSettings:
     words_per_minute: int
     colour_range: ColourRange
     jobs: int
+    language: str = "en"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,4 +52,5 @@ def resolve(lesson: Lesson, jobs: int | None = None) -> RenderSettings:
         words_per_minute=header.words_per_minute,
         colour_range=header.colour_range,
         jobs=max(1, jobs or os.cpu_count() or 1),
+        language=header.language,
     )

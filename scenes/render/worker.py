@@ -67,6 +67,7 @@ def build_scene(job: StepJob) -> Any:
     """Construct the step's scene (Manim must already be configured)."""
     from cnn_model.trace import load_trace
 
+    from ..i18n import set_language
     from ..steps import registry
     from ..steps.kit.base import StepContext
     from ..visuals.layout import Frame
@@ -74,8 +75,13 @@ def build_scene(job: StepJob) -> Any:
 
     picture = job.picture
     spec = job.spec()
+    set_language(picture.language)
+    trace = load_trace(job.trace) if job.trace is not None else None
+    if trace is not None and picture.model is not None:
+        # The class names as the lesson shows them (translated, or renamed by the lesson).
+        trace.classes = list(picture.model.classes)
     ctx = StepContext(
-        trace=load_trace(job.trace) if job.trace is not None else None,
+        trace=trace,
         theme=picture.theme.theme(),
         frame=Frame.for_aspect(picture.aspect),
         narration=picture.narration,
@@ -88,7 +94,8 @@ def build_scene(job: StepJob) -> Any:
         registry.get(job.type),
         spec,
         ctx,
-        min_seconds=picture.min_seconds,
+        phase_seconds=picture.phase_seconds,
+        fps=picture.fps,
         skip_animations=job.mode != "video",
     )
 
@@ -143,6 +150,8 @@ def _render(job: StepJob, media: Path, started: float) -> tuple[dict[str, Any], 
     record: dict[str, Any] = {
         "type": job.type,
         "duration": float(scene.time),
+        "frames": scene.frames(),
+        "phases": [span.as_dict() for span in scene.spans],
         "values": scene.ctx.recorder.values,
         "maps": scene.ctx.recorder.maps,
         "facts": scene.ctx.recorder.facts,
