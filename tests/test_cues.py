@@ -140,3 +140,21 @@ def test_captions_split_long_cues_evenly_without_a_lone_last_word() -> None:
     assert captions[0].start == 10.0 and captions[-1].end == 14.0
     assert all(c.end - c.start >= 1.2 for c in captions)
     assert chunks("Short.") == ["Short."]
+
+
+def test_the_default_course_has_no_caption_shorter_than_its_minimum() -> None:
+    from conftest import ROOT
+    from scenes.lesson.load import load_lesson
+
+    course = load_lesson(ROOT / "lessons" / "course.yaml")
+    wpm = course.header.words_per_minute
+    shown = 0
+    for cues in course.cues:
+        for cue in cues:
+            seconds = cue_seconds(cue.text, wpm, None)
+            for caption in cue_captions(0, cue.text, 0.0, seconds):
+                shown += 1
+                assert caption.end - caption.start >= MIN_CAPTION - 1e-3, caption
+                words = caption.text.split()
+                assert len(words) >= 2 or len(cue.text.split()) == 1, caption  # no lone word
+    assert shown >= 40

@@ -622,3 +622,76 @@ def test_an_old_field_name_still_works_with_a_located_warning(tmp_path: Path) ->
         f"{file}:4:14: steps[0].patch_x: patch_x is the old name of patch_column, which is "
         "given too; keep patch_column"
     ]
+
+
+CUE_ERRORS = """\
+title: Cues
+language: de
+steps:
+  - type: hyperparameters
+    compare:
+      - {padding: 1}
+    narration:
+      - say: Erste Einstellung.
+        at: setting 1
+        audio: voice/fehlt.wav
+      - say: Still.
+        audio: voice/still.wav
+      - say: Zu früh.
+        at: setting 9
+  - type: title
+    text: Hallo
+    narration:
+      - sag: Tippfehler.
+  - type: relu
+    layer: relu_1_1
+    narration:
+      - say: Am Ende.
+        at: sweep
+      - say: Zurück.
+        at: graph
+"""
+
+
+def test_cue_phases_and_recordings_are_checked_with_their_locations(tmp_path: Path) -> None:
+    import wave
+
+    (tmp_path / "voice").mkdir()
+    with wave.open(str(tmp_path / "voice" / "still.wav"), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(16000)
+        handle.writeframes(b"\0\0" * 16000)
+    path = tmp_path / "cues.yaml"
+    path.write_text(CUE_ERRORS, encoding="utf-8")
+    found = {(e.line, e.column, e.path): e.message for e in validate_lesson(path)}
+    missing = found.pop((10, 16, "steps[0].narration[0].audio"))
+    assert "voice/fehlt.wav" in missing and "no such file" in missing
+    silent = found.pop((12, 16, "steps[0].narration[1].audio"))
+    assert "voice/still.wav" in silent and "silent" in silent
+    unknown = found.pop((14, 13, "steps[0].narration[2].at"))
+    assert "no phase 'setting 9'" in unknown and "setting 1, setting 2" in unknown
+    typo = found.pop((18, 9, "steps[1].narration[0].sag"))
+    assert typo == "unknown field (did you mean 'say'?)"
+    backward = found.pop((25, 13, "steps[2].narration[1].at"))
+    assert "'graph' comes before 'sweep'" in backward and "graph, examples, maps" in backward
+    # The typo's cue lacks its text: reported at the cue, naming the field.
+    assert [(k[2], v) for k, v in found.items()] == [
+        ("steps[1].narration[0].say", "required field is missing")
+    ]
+
+
+def test_a_narration_that_is_neither_text_nor_cues_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "n.yaml"
+    path.write_text("title: x\nsteps:\n  - type: title\n    text: hi\n    narration: 5\n")
+    (error,) = validate_lesson(path)
+    assert error.path == "steps[0].narration"
+    assert error.message.startswith("expected text, or a list of cues (say, at, audio), got 5")
+
+
+def test_an_unknown_language_lists_the_languages(tmp_path: Path) -> None:
+    path = tmp_path / "l.yaml"
+    path.write_text("title: x\nlanguage: xx\nsteps:\n  - type: title\n    text: hi\n")
+    (error,) = validate_lesson(path)
+    assert (error.line, error.path) == (2, "language")
+    assert "de" in error.message and "fr" in error.message

@@ -177,3 +177,15 @@ def test_a_german_lesson_speaks_german_numbers_names_and_page(
     assert 'srclang="de"' in page and 'label="Deutsch"' in page
     captions = (folder / "captions.vtt").read_text("utf-8")
     assert "Willkommen." in captions
+
+
+def test_rendering_again_replaces_the_step_captions_it_wrote(
+    rendered: tuple[Path, dict[str, Any]],
+) -> None:
+    folder, manifest = rendered
+    own = folder / "steps" / "notes.txt"
+    own.write_text("mine", encoding="utf-8")
+    again = render_lesson(folder.parent.parent / "stimme.yaml", out=folder.parent, quality="d")
+    assert again.rendered == []  # every clip from the cache
+    assert own.read_text(encoding="utf-8") == "mine"  # the author's file is kept
+    assert (folder / manifest["steps"][1]["captions"]).read_text("utf-8").startswith("WEBVTT")

@@ -169,7 +169,11 @@ def listed_files(manifest: dict[str, Any]) -> set[str]:
             names.update(v for v in value if isinstance(v, str))
         elif key == "formats" and isinstance(value, dict):
             names.update(v for v in value.values() if isinstance(v, str))
-    names.update(str(step["clip"]) for step in manifest.get("steps", []) if "clip" in step)
+    for step in manifest.get("steps", []):
+        names.update(str(step[key]) for key in ("clip", "captions") if key in step)
+    for track in manifest.get("caption_tracks", []):
+        if isinstance(track, dict) and isinstance(track.get("file"), str):
+            names.add(track["file"])
     return names - {""}
 
 
