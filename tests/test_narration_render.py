@@ -40,6 +40,7 @@ title: Stimme und Bild
 language: de
 voice: de
 image: {image}
+translations: [stimme-en.yaml]
 steps:
   - type: title
     text: ReLU
@@ -53,6 +54,29 @@ steps:
         audio: voice/ton.wav
       - say: Danach werden die negativen Werte zu null.
 """
+
+
+TRANSLATION = """\
+title: Voice and picture
+language: en
+image: {image}
+steps:
+  - type: title
+    text: ReLU
+    narration: Welcome. The network says {{prediction}} with {{probability}}.
+  - type: relu
+    layer: relu_1_1
+    neuron: 3
+    narration:
+      - say: A tone as long as a recording.
+        at: {first}
+      - say: Then the negative values become zero.
+"""
+
+
+def seconds(stamp: str) -> float:
+    hours, minutes, rest = stamp.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(rest)
 
 
 def decoded_audio(video: Path) -> tuple[np.ndarray, int]:
@@ -84,10 +108,11 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     relu_phases = registry.get("relu").phases.names(
         registry.get("relu").spec.model_validate({"type": "relu", "layer": "relu_1_1"})
     )
-    (folder / "stimme.yaml").write_text(
-        LESSON.format(image=ROOT / "lessons" / "images" / "star_1.png", first=relu_phases[0]),
-        encoding="utf-8",
-    )
+    for name, text in (("stimme.yaml", LESSON), ("stimme-en.yaml", TRANSLATION)):
+        (folder / name).write_text(
+            text.format(image=ROOT / "lessons" / "images" / "star_1.png", first=relu_phases[0]),
+            encoding="utf-8",
+        )
     result = render_lesson(folder / "stimme.yaml", out=folder / "media", quality="d", jobs=2)
     manifest = json.loads(result.manifest.read_text("utf-8"))
     return result.video.parent, manifest
@@ -189,3 +214,23 @@ def test_rendering_again_replaces_the_step_captions_it_wrote(
     assert again.rendered == []  # every clip from the cache
     assert own.read_text(encoding="utf-8") == "mine"  # the author's file is kept
     assert (folder / manifest["steps"][1]["captions"]).read_text("utf-8").startswith("WEBVTT")
+
+
+def test_a_translation_is_a_caption_track_on_the_same_phases(
+    rendered: tuple[Path, dict[str, Any]],
+) -> None:
+    import webvtt
+
+    folder, manifest = rendered
+    assert manifest["caption_tracks"] == [{"language": "en", "file": "captions.en.vtt"}]
+    english = list(webvtt.read(str(folder / "captions.en.vtt")))
+    relu = manifest["steps"][1]
+    first = relu["phases"][0]
+    (tone,) = [c for c in english if c.text == "A tone as long as a recording."]
+    assert seconds(tone.start) == pytest.approx(first["start"], abs=2e-3)
+    assert seconds(tone.end) <= first["end"] + 2e-3
+    said = " ".join(c.text.replace("\n", " ") for c in english)
+    assert "The network says star with 0.99" in said  # English names and numbers
+    page = (folder / "index.html").read_text("utf-8")
+    assert 'srclang="en"' in page and 'label="English"' in page
+    assert 'srclang="de"' in page

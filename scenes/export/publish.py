@@ -153,10 +153,21 @@ def export(
     return result
 
 
-def write_page(manifest: dict[str, Any], cues: list[captions.Cue], staging: Path) -> None:
-    # A VTTCue's text is read as WebVTT cue text, so it is escaped like the file's.
-    data = [{"start": c.start, "end": c.end, "text": captions.vtt_text(c.text)} for c in cues]
-    (staging / "index.html").write_text(render_page(manifest, data), encoding="utf-8")
+def write_page(
+    manifest: dict[str, Any],
+    cues: list[captions.Cue],
+    staging: Path,
+    tracks: dict[str, list[captions.Cue]] | None = None,
+) -> None:
+    """``index.html``, with the captions of the lesson's language and of any further
+    ``tracks`` (by language) inline, so that they show on a page opened from disk."""
+
+    def data(found: list[captions.Cue]) -> list[dict[str, Any]]:
+        # A VTTCue's text is read as WebVTT cue text, so it is escaped like the file's.
+        return [{"start": c.start, "end": c.end, "text": captions.vtt_text(c.text)} for c in found]
+
+    inline = {code: data(found) for code, found in (tracks or {}).items()}
+    (staging / "index.html").write_text(render_page(manifest, data(cues), inline), encoding="utf-8")
 
 
 def listed_files(manifest: dict[str, Any]) -> set[str]:

@@ -108,6 +108,8 @@ class Lesson:
     warnings: list[LessonError] = field(default_factory=list)
     # Each step's narration cues, placed on its phases (placeholders not yet filled).
     cues: list[list[PlacedCue]] = field(default_factory=list)
+    # The same steps in other languages: their cues become further caption tracks.
+    translations: list[Lesson] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -470,9 +472,12 @@ class _Budget:
     values: int = 0
 
 
-def _course_entry(source: Source, i: int, entry: str, base: Path) -> Path | None:
-    """The lesson file a course entry names, if it may be read; else one error, no content."""
-    where: FieldPath = ("lessons", i)
+def _course_entry(
+    source: Source, i: int, entry: str, base: Path, key: str = "lessons"
+) -> Path | None:
+    """The lesson file a course entry (or a translation) names, if it may be read; else
+    one error, no content."""
+    where: FieldPath = (key, i)
     written = Path(entry)
     path = base / written
     shown = display_path(path)
@@ -737,10 +742,65 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
                 f"(model {location.name!r} has no default sample)",
             )
         )
+    translations = _translations(source, header, path, steps)
     if errors:
         return None
     warnings = sorted(set(source.warnings + [w for p in parts for w in p.source.warnings]))
-    return Lesson(path, header, steps, location, image, origins, chapters, warnings, cues)
+    return Lesson(
+        path, header, steps, location, image, origins, chapters, warnings, cues, translations
+    )
+
+
+def _translations(
+    source: Source,
+    header: LessonHeader,
+    path: Path,
+    steps: list[StepSpec],
+) -> list[Lesson]:
+    """The lesson's translations, each validated and checked to have the same steps, with
+    the same phases, in another language; their problems go to ``source.errors``."""
+    found: list[Lesson] = []
+    languages = [header.language]
+    for i, entry in enumerate(header.translations or []):
+        where: FieldPath = ("translations", i)
+        file = _course_entry(source, i, entry, path.parent, "translations")
+        if file is None:
+            continue
+        sub = read_source(file)
+        lesson = validate_source(sub, file)
+        if lesson is None:
+            source.errors.extend(sub.errors)
+            continue
+        shown = display_path(file)
+        problem = None
+        if lesson.header.translations:
+            problem = f"{shown} lists translations itself; only the lesson it translates may"
+        elif lesson.header.language in languages:
+            problem = (
+                f"{shown} is in {lesson.header.language!r}, a language this lesson already has; "
+                "give each translation its own language:"
+            )
+        elif [s.type for s in lesson.steps] != [s.type for s in steps]:
+            problem = (
+                f"{shown} has the steps {', '.join(s.type for s in lesson.steps)}; a translation "
+                f"needs this lesson's steps in the same order: {', '.join(s.type for s in steps)}"
+            )
+        else:
+            for n, (own, other) in enumerate(zip(steps, lesson.steps, strict=True)):
+                phases = registry.get(own.type).phases
+                if phases.names(own) != phases.names(other):
+                    problem = (
+                        f"step {n + 1} of {shown} ({other.type}) has the phases "
+                        f"{', '.join(phases.names(other))}; this lesson's has "
+                        f"{', '.join(phases.names(own))} (give it the same fields)"
+                    )
+                    break
+        if problem is not None:
+            source.errors.append(source.error(where, problem))
+            continue
+        languages.append(lesson.header.language)
+        found.append(lesson)
+    return found
 
 
 def _label_errors(source: Source, labels: dict[str, str], classes: list[str]) -> list[LessonError]:

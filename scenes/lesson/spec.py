@@ -42,6 +42,7 @@ PATH_OVERRIDE = Override(note="A path given here is read from the working folder
 MAX_STEPS = 300  # in one render: a lesson, or a course's lessons together
 MAX_LESSONS = 100  # files a course lists
 MAX_PATH_CHARS = 1024
+MAX_TRANSLATIONS = 10
 
 
 class LessonHeader(BaseModel):
@@ -118,6 +119,16 @@ class LessonHeader(BaseModel):
         max_length=1000,
         description="Names to show for the model's classes, e.g. {espresso: Espresso}; "
         "by default the model card's names in the lesson's language.",
+    )
+    translations: list[Annotated[str, Field(min_length=1, max_length=MAX_PATH_CHARS)]] | None = (
+        Field(
+            None,
+            min_length=1,
+            max_length=MAX_TRANSLATIONS,
+            description="Lesson files (relative to this one) with the same steps in other "
+            "languages: their narration becomes further caption tracks of this video, with a "
+            "language switch on its page.",
+        )
     )
     poster: int | None = Field(
         None, ge=1, description="Step (from 1) whose frame becomes the poster image."

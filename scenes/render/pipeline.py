@@ -381,6 +381,8 @@ class Prepared:
     trace: Trace | None
     jobs: list[StepJob]
     cues: list[list[TimedCue]] = field(default_factory=list)  # each step's, timed
+    # Each translation's language and cues (read, not spoken), for its caption track.
+    translations: list[tuple[str, list[list[TimedCue]]]] = field(default_factory=list)
 
     @property
     def voiced(self) -> bool:
@@ -479,7 +481,26 @@ def prepare(
                 record=cache_dir / "clips" / f"{key}{suffix}.json",
             )
         )
-    return Prepared(lesson, settings, out_root, cache_dir, trace, step_jobs, timed)
+    translations = []
+    for other in lesson.translations:
+        other_values = narration_values(trace, shown_classes(other, trace), other.header.language)
+        translations.append(
+            (
+                other.header.language,
+                [
+                    [
+                        TimedCue(
+                            text := fill_narration(cue.text, other_values),
+                            cue.phase,
+                            timing.cue_seconds(text, other.header.words_per_minute, None),
+                        )
+                        for cue in cues
+                    ]
+                    for cues in other.cues
+                ],
+            )
+        )
+    return Prepared(lesson, settings, out_root, cache_dir, trace, step_jobs, timed, translations)
 
 
 def _seconds(cues: list[TimedCue], fps: float) -> float:
@@ -711,7 +732,8 @@ def _assemble(
         (staging / "steps").mkdir()
         for result, step in zip(results, manifest["steps"], strict=True):
             _step_files(result.clip, step, exported.cues, track, staging)
-        write_page(manifest, exported.cues, staging)
+        tracks = _translated_captions(prepared, manifest, staging)
+        write_page(manifest, exported.cues, staging, tracks)
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         carry_over(lesson_dir, staging)
         publish_folder(staging, lesson_dir)
@@ -729,6 +751,27 @@ def _assemble(
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _translated_captions(
+    prepared: Prepared, manifest: dict[str, Any], staging: Path
+) -> dict[str, list[captions.Cue]]:
+    """A caption track for each translation, its cues on this video's phases; each is
+    written as ``captions.<language>.vtt`` and listed in the manifest."""
+    tracks: dict[str, list[captions.Cue]] = {}
+    manifest["caption_tracks"] = []
+    for language, steps in prepared.translations:
+        found: list[captions.Cue] = []
+        for step, cues in zip(manifest["steps"], steps, strict=True):
+            for cue in timing.fitted(step["phases"], cues):
+                found += captions.cue_captions(
+                    int(step["index"]), str(cue["text"]), float(cue["start"]), float(cue["end"])
+                )
+        name = f"captions.{language}.vtt"
+        (staging / name).write_text(captions.captions_vtt(found), encoding="utf-8")
+        manifest["caption_tracks"].append({"language": language, "file": name})
+        tracks[language] = found
+    return tracks
 
 
 def _voice_track(prepared: Prepared, manifest: dict[str, Any]) -> audio.Sound:

@@ -109,3 +109,23 @@ def placed(
             }
         )
     return spans, found
+
+
+def fitted(phases: list[dict[str, Any]], cues: list[TimedCue]) -> list[dict[str, Any]]:
+    """Cues of another language placed on phases already timed (a translation's captions
+    on this video): each phase's cues one after the other from its start, squeezed
+    evenly when together they would outlast it."""
+    span = {str(p["name"]): (float(p["start"]), float(p["end"])) for p in phases}
+    found = []
+    for name, (start, end) in span.items():
+        own = [cue for cue in cues if cue.phase == name]
+        wanted = sum(cue.seconds + CUE_GAP for cue in own)
+        scale = min(1.0, (end - start) / wanted) if wanted else 1.0
+        t = start
+        for cue in own:
+            length = cue.seconds * scale
+            found.append(
+                {"text": cue.text, "start": round(t, 6), "end": round(t + length, 6), "phase": name}
+            )
+            t += (cue.seconds + CUE_GAP) * scale
+    return found
