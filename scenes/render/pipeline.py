@@ -436,18 +436,7 @@ def prepare(
     step_jobs: list[StepJob] = []
     # The cues with the model's words filled in (a placeholder counted as one word
     # when it was validated): their length is checked again before any speech.
-    timed = [
-        [
-            TimedCue(
-                text := fill_narration(cue.text, values),
-                cue.phase,
-                timing.cue_seconds(text, settings.words_per_minute, None),
-                recording=cue.audio,
-            )
-            for cue in cues
-        ]
-        for cues in lesson.cues
-    ]
+    timed = _read_cues(lesson, values, settings.words_per_minute)
     _check_lengths(lesson, [_seconds(cues, settings.fps) for cues in timed])
     timed = [_spoken(lesson, cues, settings, out_root, cache_dir) for cues in timed]
     _check_lengths(lesson, [_seconds(cues, settings.fps) for cues in timed])
@@ -481,26 +470,34 @@ def prepare(
                 record=cache_dir / "clips" / f"{key}{suffix}.json",
             )
         )
-    translations = []
-    for other in lesson.translations:
-        other_values = narration_values(trace, shown_classes(other, trace), other.header.language)
-        translations.append(
-            (
-                other.header.language,
-                [
-                    [
-                        TimedCue(
-                            text := fill_narration(cue.text, other_values),
-                            cue.phase,
-                            timing.cue_seconds(text, other.header.words_per_minute, None),
-                        )
-                        for cue in cues
-                    ]
-                    for cues in other.cues
-                ],
-            )
+    translations = [
+        (
+            other.header.language,
+            _read_cues(
+                other,
+                narration_values(trace, shown_classes(other, trace), other.header.language),
+                other.header.words_per_minute,
+            ),
         )
+        for other in lesson.translations
+    ]
     return Prepared(lesson, settings, out_root, cache_dir, trace, step_jobs, timed, translations)
+
+
+def _read_cues(
+    lesson: Lesson, values: dict[str, str], words_per_minute: int
+) -> list[list[TimedCue]]:
+    """Each step's cues with their placeholders filled, lasting their reading time (the
+    author's recording, if any, is timed when it is read)."""
+    found = []
+    for cues in lesson.cues:
+        step = []
+        for cue in cues:
+            text = fill_narration(cue.text, values)
+            seconds = timing.cue_seconds(text, words_per_minute, None)
+            step.append(TimedCue(text, cue.phase, seconds, recording=cue.audio))
+        found.append(step)
+    return found
 
 
 def _seconds(cues: list[TimedCue], fps: float) -> float:
