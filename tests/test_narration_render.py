@@ -200,6 +200,7 @@ def test_a_german_lesson_speaks_german_numbers_names_and_page(
     page = (folder / "index.html").read_text("utf-8")
     assert '<html lang="de">' in page
     assert 'srclang="de"' in page and 'label="Deutsch"' in page
+    assert "<strong>Stern</strong>" in page  # the prediction as the lesson names it
     captions = (folder / "captions.vtt").read_text("utf-8")
     assert "Willkommen." in captions
 

@@ -320,7 +320,8 @@ def _page(
             f'<span><img src="{_url(files["input"])}" alt="{html.escape(alt)}"> {image}</span>'
         )
     if prediction:
-        strong = f"<strong>{html.escape(prediction['class'])}</strong>"
+        shown = prediction.get("label") or prediction["class"]  # as the lesson names it
+        strong = f"<strong>{html.escape(str(shown))}</strong>"
         shown = _fill(
             _("Prediction: {name} ({probability})"),
             name=strong,

@@ -871,8 +871,11 @@ def _manifest(prepared: Prepared, results: list[StepResult]) -> dict[str, Any]:
             "path": str(lesson.image),
             "sha256": trace.image_sha256,
         }
+        labels = shown_classes(lesson, trace)
+        manifest["model"]["labels"] = labels
         manifest["prediction"] = {
             "class": trace.predicted_class,
+            "label": labels[trace.prediction],
             "probability": float(trace.probabilities[trace.prediction]),
             "top": [{"class": c, "probability": p} for c, p in trace.top(5)],
         }
