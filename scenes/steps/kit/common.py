@@ -8,6 +8,7 @@ from manim import DOWN, UP, FadeIn, Group, Mobject, Text
 from cnn_model.tinyvgg import SOURCE_CONV
 from cnn_model.trace import Trace
 
+from ...i18n import _, decimal_symbol
 from ...visuals.colors import ColourScale, hex_to_rgb
 from ...visuals.heatmap import MapView, map_rgb
 from ...visuals.layout import fit
@@ -18,20 +19,35 @@ from ...visuals.theme import Theme
 from .base import Beat, StepContext
 from .record import Recorder
 
+# The input's channels, as identifiers; :func:`colour_name` and :func:`channel_name`
+# give the words shown on screen.
 INPUT_CHANNELS = ("red", "green", "blue")
 
 
+def colour_name(channel: int) -> str:
+    """An input channel's colour in the lesson's language: "red", "rot", "rouge"."""
+    return (_("red"), _("green"), _("blue"))[channel]
+
+
 def channel_name(layer: str, channel: int) -> str:
+    """ "red channel" for the input, else "channel 3", in the lesson's language."""
     if layer == "input":
-        return f"{INPUT_CHANNELS[channel]} channel"
-    return f"channel {channel}"
+        return (_("red channel"), _("green channel"), _("blue channel"))[channel]
+    return _("channel {channel}").format(channel=channel)
+
+
+def list_separator() -> str:
+    """What separates numbers in a list: ", " ("max(0.10, 0.16)"), or "; " where the
+    decimal separator is a comma ("max(0,10; 0,16)")."""
+    return "; " if decimal_symbol() == "," else ", "
 
 
 def layer_label(layer: str, channel: int, shape: tuple[int, ...]) -> str:
     size = "×".join(str(s) for s in shape)
+    name = channel_name(layer, channel)
     if layer == "input":
-        return f"input · {channel_name(layer, channel)} ({size})"
-    return f"{layer} · {channel_name(layer, channel)} ({size})"
+        return _("input · {channel} ({size})").format(channel=name, size=size)
+    return f"{layer} · {name} ({size})"
 
 
 class MapColours:
@@ -58,12 +74,12 @@ class MapColours:
 
     def legend(self, theme: Theme, width: float = 2.6) -> Legend:
         if self.is_input:
-            title = "pixel value (/255)"
+            title = _("pixel value (/255)")
             return Legend(self.scale, 0.0, 1.0, title, theme.font, theme.text, width=width)
         title = (
-            f"{self.layer} range"
+            _("{layer} range").format(layer=self.layer)
             if self.layer == self.source_conv
-            else f"{self.layer} ({self.source_conv} range)"
+            else _("{layer} ({source} range)").format(layer=self.layer, source=self.source_conv)
         )
         return Legend(
             self.scale, self.lo, self.hi, title, theme.font, theme.text, width=width, mid=0.0

@@ -26,6 +26,7 @@ from manim import (
 )
 from pydantic import Field
 
+from ...i18n import _, ngettext
 from ...visuals.bars import BarRows
 from ...visuals.glyphs import number_text
 from ...visuals.heatmap import image_mobject
@@ -113,9 +114,17 @@ def plan(spec: ClassifySpec, trace: Trace, frame: Frame) -> ClassifyPlan:
     others_line = None
     if others:
         rest_text = shown.number("softmax", others, others_probability, 4, "probability_sum")
-        others_line = f"the other {len(others)} classes together: {rest_text}"
+        others_line = ngettext(
+            "the other {count} class together: {probability}",
+            "the other {count} classes together: {probability}",
+            len(others),
+        ).format(count=len(others), probability=rest_text)
     p_text = shown.number("softmax", [predicted], trace.probability_of([predicted]), 4)
     h, w = trace.image.shape[:2]
+    if top < count:
+        heading = _("top {k} of {n} classes").format(k=top, n=count)
+    else:
+        heading = _("all {n} classes").format(n=count)
     return ClassifyPlan(
         classes=tuple(order),
         probabilities=tuple(probabilities),
@@ -128,8 +137,8 @@ def plan(spec: ClassifySpec, trace: Trace, frame: Frame) -> ClassifyPlan:
         others=tuple(others),
         others_probability=others_probability,
         others_line=others_line,
-        heading=f"top {top} of {count} classes" if top < count else f"all {count} classes",
-        image_caption=f"input image ({h}×{w})",
+        heading=heading,
+        image_caption=_("input image ({height}×{width})").format(height=h, width=w),
         picture_size=2.4 if frame.aspect == "1:1" else 3.4,
         bar_length=3.6 if frame.landscape else 3.2,
         values=tuple(shown.values),
@@ -171,9 +180,11 @@ def _chart(p: ClassifyPlan, ctx: StepContext) -> BarRows:
 def _verdict(p: ClassifyPlan, ctx: StepContext) -> Group:
     theme = ctx.theme
     return Group(
-        text("prediction:", theme, BODY, theme.muted),
+        text(_("prediction:"), theme, BODY, theme.muted),
         text(p.verdict_name, theme, BODY, theme.accent, weight="BOLD"),
-        number_text(f"probability {p.verdict_text}", theme.font, BODY, theme.text),
+        number_text(
+            _("probability {value}").format(value=p.verdict_text), theme.font, BODY, theme.text
+        ),
     )
 
 
@@ -215,7 +226,7 @@ def build(spec: ClassifySpec, ctx: StepContext) -> Iterator[Item]:
     verdict = _verdict(p, ctx)
     _arrange(image_block, Group(*chart_parts), verdict, frame)
 
-    title = title_for(ctx, "Classification: what the network sees")
+    title = title_for(ctx, _("Classification: what the network sees"))
     yield Add([title])
     yield Phase("image")
     yield Beat([FadeIn(image_block)], 0.8)

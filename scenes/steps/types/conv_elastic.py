@@ -33,6 +33,7 @@ from cnn_model.sums import extremes
 from cnn_model.tinyvgg import PREVIOUS
 from cnn_model.trace import Trace
 
+from ...i18n import _, integer
 from ...visuals.colors import diverging_t
 from ...visuals.glyphs import number_text
 from ...visuals.grid import NumberGrid
@@ -126,7 +127,7 @@ def plan(spec: ConvElasticSpec, trace: Trace, frame: Frame) -> ConvElasticPlan:
     rows = tuple(
         ChannelRow(
             c,
-            channel_name(source, c) if few else f"ch {c}",
+            channel_name(source, c) if few else _("ch {channel}").format(channel=c),
             inputs[c],
             kernels[c],
             _weight_texts(layer, neuron, c, kernels[c]) if few else None,
@@ -149,11 +150,25 @@ def plan(spec: ConvElasticSpec, trace: Trace, frame: Frame) -> ConvElasticPlan:
         mid_range=2 * round(0.1 + extremes(contributions).peak, 3),
         kernel_span=kernel_range(kernels),
         few=few,
-        title=f"One neuron, every input channel: {layer}, neuron {neuron}",
-        count_line=f"{layer}: {channels} input channels × {neurons} neurons = "
-        f"{total_kernels} kernels; neuron {neuron} uses {channels} of them",
-        sum_label=f"Σ of the {channels} maps + bias {bias.text}",
-        out_label=f"{layer} · neuron {neuron} ({output.shape[0]}×{output.shape[1]})",
+        title=_("One neuron, every input channel: {layer}, neuron {neuron}").format(
+            layer=layer, neuron=neuron
+        ),
+        count_line=_(
+            "{layer}: {channels} input channels × {neurons} neurons = "
+            "{kernels} kernels; neuron {neuron} uses {channels} of them"
+        ).format(
+            layer=layer,
+            channels=integer(channels),
+            neurons=integer(neurons),
+            kernels=integer(total_kernels),
+            neuron=neuron,
+        ),
+        sum_label=_("Σ of the {channels} maps + bias {bias}").format(
+            channels=integer(channels), bias=bias.text
+        ),
+        out_label=_("{layer} · neuron {neuron} ({height}×{width})").format(
+            layer=layer, neuron=neuron, height=output.shape[0], width=output.shape[1]
+        ),
         legend_box=Box(content.left, content.bottom, content.right, content.bottom + LEGEND_HEIGHT),
         facts={
             "layer": layer,
@@ -268,13 +283,14 @@ def _sum_side(
     out_label = text(p.out_label, theme, LABEL)
     half = p.mid_range / 2
     mid_legend = Legend(
-        theme.activation, -half, half, "intermediate maps", theme.font, theme.text, mid=0.0
+        theme.activation, -half, half, _("intermediate maps"), theme.font, theme.text, mid=0.0
     )
     legends = [in_colours.legend(theme), mid_legend, out_colours.legend(theme)]
     if not p.few:
         span = p.kernel_span / 2
         legends.insert(
-            1, Legend(theme.weight, -span, span, "kernel weights", theme.font, theme.text, mid=0.0)
+            1,
+            Legend(theme.weight, -span, span, _("kernel weights"), theme.font, theme.text, mid=0.0),
         )
     right = Group(sum_label, out_label, out_map).arrange(DOWN, buff=0.2)
     return right, Group(*legends).arrange(RIGHT, buff=0.5)

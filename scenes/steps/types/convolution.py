@@ -35,6 +35,7 @@ from cnn_model.sums import extremes, other_channels_sum
 from cnn_model.tinyvgg import PREVIOUS
 from cnn_model.trace import ConvExplanation, Trace
 
+from ...i18n import _, integer, ngettext
 from ...visuals.colors import diverging_t, hex_to_rgb
 from ...visuals.glyphs import number_text
 from ...visuals.grid import NumberGrid
@@ -44,7 +45,7 @@ from ...visuals.ranges import kernel_range
 from ...visuals.text import BODY, LABEL, NUMBER, text
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.checks import channel_in, layer_of_kind
-from ..kit.common import MapColours, channel_name, intro, map_panel, title_for
+from ..kit.common import MapColours, channel_name, colour_name, intro, map_panel, title_for
 from ..kit.registry import Numbered, Phases, StepType, register
 from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
@@ -166,9 +167,9 @@ def _others(exp: ConvExplanation, channel: int) -> tuple[tuple[str, Shown], ...]
     if len(others) <= 2:
         return tuple(
             (
-                channel_name(exp.input_layer, t.channel).split()[0]
+                colour_name(t.channel)
                 if exp.input_layer == "input"
-                else f"channel {t.channel}",
+                else channel_name(exp.input_layer, t.channel),
                 shown(
                     exp.layer, (exp.out_channel, t.channel, exp.y, exp.x), t.sum, kind="channel_sum"
                 ),
@@ -177,7 +178,9 @@ def _others(exp: ConvExplanation, channel: int) -> tuple[tuple[str, Shown], ...]
         )
     rest = other_channels_sum(exp, channel)
     number = shown(exp.layer, (exp.out_channel, exp.y, exp.x), rest, kind="other_channels_sum")
-    return ((f"{len(others)} other channels", number),)
+    count = len(others)
+    name = ngettext("{count} other channel", "{count} other channels", count)
+    return ((name.format(count=integer(count)), number),)
 
 
 def plan_window(trace: Trace, layer: str, neuron: int, channel: int, y: int, x: int) -> WindowPlan:
@@ -196,15 +199,21 @@ def plan_window(trace: Trace, layer: str, neuron: int, channel: int, y: int, x: 
     total = shown(layer, (neuron, y, x), float(trace.activations[layer][neuron, y, x]))
     others_text = " ".join(_signed(name, number.text) for name, number in others)
     lines = (
-        f"sum of the {k * k} products = {partial.text}",
-        " ".join(p for p in (partial.text, others_text, _signed("bias", bias.text)) if p),
+        _("sum of the {count} products = {sum}").format(count=k * k, sum=partial.text),
+        " ".join(p for p in (partial.text, others_text, _signed(_("bias"), bias.text)) if p),
         f"= {total.text}",
     )
     span = 2 * max(extremes(part.products).peak, 1e-6)
-    sums = (partial, *(number for _, number in others), bias, total)
+    sums = (partial, *(number for _name, number in others), bias, total)
     return WindowPlan(
         y, x, part.window, window_texts, part.products, product_texts, span, sums, lines
     )
+
+
+def _rest_note(rest: int) -> str:
+    """The sweep's note: "… and the other 3,836 positions"."""
+    note = ngettext("… and the other {count} position", "… and the other {count} positions", rest)
+    return note.format(count=integer(rest))
 
 
 def plan(spec: ConvolutionSpec, trace: Trace, frame: Frame) -> ConvolutionPlan:
@@ -236,11 +245,15 @@ def plan(spec: ConvolutionSpec, trace: Trace, frame: Frame) -> ConvolutionPlan:
         windows=windows,
         slow=slow,
         sweep_seconds=spec.sweep_seconds,
-        title=f"Convolution: {layer}, neuron {neuron}",
-        window_label=f"window ({channel_name(input_layer, channel)})",
-        out_label=f"{layer} · neuron {neuron} ({out_h}×{out_w})",
-        rest_note=f"… and the other {total - count:,} positions" if count < total else None,
-        done_note=f"{out_h}×{out_w} = {total:,} windows, one value each",
+        title=_("Convolution: {layer}, neuron {neuron}").format(layer=layer, neuron=neuron),
+        window_label=_("window ({channel})").format(channel=channel_name(input_layer, channel)),
+        out_label=_("{layer} · neuron {neuron} ({height}×{width})").format(
+            layer=layer, neuron=neuron, height=out_h, width=out_w
+        ),
+        rest_note=_rest_note(total - count) if count < total else None,
+        done_note=_("{height}×{width} = {count} windows, one value each").format(
+            height=out_h, width=out_w, count=integer(total)
+        ),
         facts={
             "layer": layer,
             "neuron": neuron,
@@ -292,8 +305,8 @@ class _Board:
         self.times = text("×", theme, 30)
         self.equals = text("=", theme, 30)
         self.win_label = text(self.p.window_label, theme, LABEL, theme.muted)
-        self.ker_label = text("kernel (weights)", theme, LABEL, theme.muted)
-        self.prod_label = text("products", theme, LABEL, theme.muted)
+        self.ker_label = text(_("kernel (weights)"), theme, LABEL, theme.muted)
+        self.prod_label = text(_("products"), theme, LABEL, theme.muted)
         row1 = Group(self.win, self.times, self.kernel).arrange(RIGHT, buff=0.25)
         self.win_label.next_to(self.win, UP, buff=0.12)
         self.ker_label.next_to(self.kernel, UP, buff=0.12)
@@ -326,7 +339,7 @@ class _Board:
         group[-1].set_color(theme.accent)
         return group
 
-    def paint(self, _: object) -> None:
+    def paint(self, _mob: object) -> None:
         total = self.p.total_positions
         n = int(np.clip(np.floor(self.done.get_value() + 1e-6), 0, total))
         rgb = np.empty_like(self.out_full)
@@ -450,7 +463,7 @@ def _sweep(b: _Board, rest_note: str) -> Iterator[Beat | Phase]:
     p, theme = b.p, b.theme
     total = p.total_positions
 
-    def follow(_: object) -> None:
+    def follow(_mob: object) -> None:
         n = int(np.clip(np.floor(b.done.get_value()), 0, total - 1))
         window_at, target_at = b.place(n)
         b.window.move_to(window_at)

@@ -20,6 +20,7 @@ from cnn_model import ops
 from cnn_model.sums import extremes
 from cnn_model.trace import Trace
 
+from ...i18n import _
 from ...visuals.colors import diverging_t, hex_to_rgb, rgb_to_hex
 from ...visuals.glyphs import number_text
 from ...visuals.grid import NumberGrid, text_colour_on
@@ -195,6 +196,27 @@ def _positions(
     return tuple(positions)
 
 
+def _labels(
+    shape: tuple[int, ...], kernel: tuple[int, ...], out: tuple[int, ...], padding: int, stride: int
+) -> tuple[str, str, str]:
+    """The captions of the input, kernel and output grids."""
+    (h, w), (kh, kw), (out_h, out_w) = shape, kernel, out
+    if padding:
+        input_label = _("input {height}×{width}, padding {padding}").format(
+            height=h, width=w, padding=padding
+        )
+    else:
+        input_label = _("input {height}×{width}").format(height=h, width=w)
+    if stride > 1:
+        output_label = _("output {height}×{width} (stride {stride})").format(
+            height=out_h, width=out_w, stride=stride
+        )
+    else:
+        output_label = _("output {height}×{width}").format(height=out_h, width=out_w)
+    kernel_label = _("kernel {height}×{width}").format(height=kh, width=kw)
+    return input_label, kernel_label, output_label
+
+
 def plan(spec: CustomConvolutionSpec, trace: Trace | None, frame: Frame) -> CustomConvolutionPlan:
     """The convolution of the typed matrices, every window and what is written."""
     values = np.array(spec.input, dtype=np.float64)
@@ -202,7 +224,6 @@ def plan(spec: CustomConvolutionSpec, trace: Trace | None, frame: Frame) -> Cust
     p, s = spec.padding, spec.stride
     padded = ops.pad(values, p)
     result = ops.conv2d(values, kernel, s, p)
-    kh, kw = kernel.shape
     out_h, out_w = result.shape
     digits = _decimals(values, kernel)
     content = frame.content_box()
@@ -218,11 +239,7 @@ def plan(spec: CustomConvolutionSpec, trace: Trace | None, frame: Frame) -> Cust
         in_span=2 * max(extremes(padded).peak, 1e-9) * 1.25,
         out_span=2 * max(extremes(result).peak, 1e-9) * 1.25,
         kernel_span=kernel_range(kernel),
-        labels=(
-            f"input {values.shape[0]}×{values.shape[1]}" + (f", padding {p}" if p else ""),
-            f"kernel {kh}×{kw}",
-            f"output {out_h}×{out_w}" + (f" (stride {s})" if s > 1 else ""),
-        ),
+        labels=_labels(values.shape, kernel.shape, result.shape, p, s),
         positions=_positions(spec, padded, kernel, result, digits),
         top_box=Box(content.left, content.bottom + SUM_HEIGHT, content.right, content.top),
         sum_box=Box(content.left, content.bottom, content.right, content.bottom + SUM_HEIGHT),
@@ -238,7 +255,7 @@ def plan(spec: CustomConvolutionSpec, trace: Trace | None, frame: Frame) -> Cust
 
 def build(spec: CustomConvolutionSpec, ctx: StepContext) -> Iterator[Item]:
     p = plan(spec, ctx.trace, ctx.frame)
-    title = title_for(ctx, "Convolution, step by step")
+    title = title_for(ctx, _("Convolution, step by step"))
     yield Add([title])
     b = _Board(p, ctx)
     yield Phase("intro")
@@ -309,7 +326,7 @@ class _Board:
         out_h, out_w = p.result.shape
         out_rgb = np.empty((out_h, out_w, 3), dtype=np.uint8)
         out_rgb[:] = np.array(hex_to_rgb(theme.empty_cell), dtype=np.uint8)
-        out_texts = [[" " for _ in range(out_w)] for _ in range(out_h)]
+        out_texts = [[" "] * out_w for _row in range(out_h)]
         self.out_grid = NumberGrid(out_texts, out_rgb, CELL, theme.font, NUMBER, theme.grid_line)
         grids = (self.in_grid, k_grid, self.out_grid)
         self.panels = []

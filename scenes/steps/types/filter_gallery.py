@@ -26,17 +26,19 @@ from cnn_model import filters
 from cnn_model.sums import extremes
 from cnn_model.trace import Trace
 
+from ...i18n import _, number
 from ...visuals.colors import diverging_t, hex_to_rgb
 from ...visuals.glyphs import number_text
 from ...visuals.grid import NumberGrid
 from ...visuals.heatmap import MapView
 from ...visuals.image_panels import InlineLegend, arrange_grid, best_layout, tile_plan
 from ...visuals.layout import Box, Frame, fit
+from ...visuals.numbers import fmt
 from ...visuals.text import LABEL, SMALL, text
 from ...visuals.theme import Theme
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.checks import describe_value, quoted
-from ..kit.common import title_for
+from ..kit.common import INPUT_CHANNELS, channel_name, title_for
 from ..kit.registry import Numbered, Phases, StepType, register
 from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
@@ -158,11 +160,31 @@ def resolve(item: FilterItem) -> Filter:
     return Filter(item.name, item.name, kernel, fraction[0], fraction[1])
 
 
+def known_label(name: str) -> str:
+    """How a known filter is called on screen, in the lesson's language."""
+    labels = {
+        "identity": _("identity"),
+        "edge_detection_1": _("edge detection 1"),
+        "edge_detection_2": _("edge detection 2"),
+        "edge_detection_3": _("edge detection 3"),
+        "sharpen": _("sharpen"),
+        "box_blur": _("box blur"),
+        "gaussian_blur": _("Gaussian blur"),
+        "sobel_x": _("Sobel x (vertical edges)"),
+        "sobel_y": _("Sobel y (horizontal edges)"),
+    }
+    return labels.get(name, filters.KERNELS[name].label)
+
+
 def _source_label(source: str, shape: tuple[int, ...]) -> tuple[str, str]:
     size = "×".join(str(s) for s in shape)
     if source == "luminance":
-        return f"luminance {size}", "0.299R + 0.587G + 0.114B"
-    return f"{source} channel {size}", "0 black, 1 white"
+        r, g, b = (number(weight, 3) for weight in filters.LUMA_WEIGHTS)
+        # Translators: the luminance formula; R, G and B are the red, green and blue channels.
+        formula = _("{r}R + {g}G + {b}B").format(r=r, g=g, b=b)
+        return _("luminance {size}").format(size=size), formula
+    name = channel_name("input", INPUT_CHANNELS.index(source))
+    return f"{name} {size}", _("0 black, 1 white")
 
 
 def _caption(name: str, detail: str, theme: Theme) -> Mobject:
@@ -326,6 +348,8 @@ def plan_filter(index: int, item: FilterItem, source: np.ndarray, padding: int) 
     )
     kernel_texts, factor = _kernel_texts(flt, index)
     h, w = result.shape
+    # A known filter is named in the lesson's language; the author's own keeps its name.
+    label = known_label(flt.name) if item.kernel is None else flt.label
     return FilterPlan(
         index=index,
         filter=flt,
@@ -334,7 +358,7 @@ def plan_filter(index: int, item: FilterItem, source: np.ndarray, padding: int) 
         ends=ends,
         kernel_texts=kernel_texts,
         factor=factor,
-        label=flt.label,
+        label=label,
         size_text=f"{h}×{w}",
         fact={
             "name": flt.name,
@@ -355,7 +379,7 @@ def plan(spec: FilterGallerySpec, trace: Trace, frame: Frame) -> FilterGalleryPl
         plan_filter(index, item, source, spec.padding) for index, item in enumerate(spec.filters)
     )
     return FilterGalleryPlan(
-        title="Classic filters: one kernel, one picture",
+        title=_("Classic filters: one kernel, one picture"),
         source=source,
         source_label=_source_label(spec.source, source.shape),
         filters=planned,
@@ -392,7 +416,8 @@ def _source_panel(p: FilterGalleryPlan, ctx: StepContext) -> Panel:
     theme = ctx.theme
     view = MapView(theme.input.rgb(p.source), MAP_HEIGHT, theme.grid_line)
     ctx.recorder.heatmap("filter.source", [], p.source, (0.0, 1.0), theme.input.name)
-    legend = InlineLegend(theme.input, ("0.00", "1.00"), theme.font, theme.text, MAP_HEIGHT)
+    ends = (fmt(0.0), fmt(1.0))
+    legend = InlineLegend(theme.input, ends, theme.font, theme.text, MAP_HEIGHT)
     return Panel(_caption(*p.source_label, theme), view, legend, None)
 
 
@@ -404,7 +429,7 @@ def _filter_panel(fp: FilterPlan, ctx: StepContext) -> Panel:
     rec.heatmap("filter.output", [fp.index], fp.result, fp.colour_range, theme.activation.name)
     ends = (fp.ends[0].record(rec), fp.ends[1].record(rec))
     legend = InlineLegend(theme.activation, ends, theme.font, theme.text, MAP_HEIGHT)
-    kernel, _ = kernel_block(fp, ctx)
+    kernel, _cell = kernel_block(fp, ctx)
     return Panel(_caption(fp.label, fp.size_text, theme), view, legend, kernel)
 
 
@@ -459,12 +484,12 @@ def build(spec: FilterGallerySpec, ctx: StepContext) -> Iterator[Item]:
     yield Hold(0.8)
     # Each filter is a phase; a new page is turned at the start of its first filter's.
     phases = (Phase(f"filter {n}") for n in itertools.count(1))
-    for number, page in enumerate(pages):
+    for page_number, page in enumerate(pages):
         for n, panel in enumerate(page):
             assert panel.kernel is not None
             yield next(phases)
-            if number and n == 0:
-                yield Beat([FadeOut(old.group()) for old in pages[number - 1]], 0.6)
+            if page_number and n == 0:
+                yield Beat([FadeOut(old.group()) for old in pages[page_number - 1]], 0.6)
             yield Beat([FadeIn(panel.label), FadeIn(panel.kernel)], 0.5)
             yield Beat(
                 [

@@ -42,6 +42,7 @@ from manim import (
 )
 from pydantic import Field
 
+from ...i18n import _, integer, ngettext
 from ...visuals.colors import diverging_t, hex_to_rgb
 from ...visuals.glyphs import number_text
 from ...visuals.heatmap import MapView
@@ -54,7 +55,7 @@ from ...visuals.vector_cells import Table
 from ...visuals.vector_strip import VectorStrip
 from ..kit.base import Add, Beat, Hold, Item, Phase, StepContext, StepSpec
 from ..kit.checks import ClassName, check_class_name, class_index
-from ..kit.common import MapColours, title_for
+from ..kit.common import MapColours, channel_name, title_for
 from ..kit.record import Recorder
 from ..kit.registry import Numbered, Phases, StepType, register
 
@@ -64,10 +65,17 @@ if TYPE_CHECKING:
     from ...visuals.layout import Frame
 
 SOURCE = "max_pool_2"
-ORDER_NAMES = {
-    "chw": "channels first (PyTorch's order)",
-    "hwc": "channels last (Keras' order)",
-}
+
+
+def order_name(order: str) -> str:
+    """The flatten order in words, in the lesson's language."""
+    names = {
+        "chw": _("channels first (PyTorch's order)"),
+        "hwc": _("channels last (Keras' order)"),
+    }
+    return names[order]
+
+
 # Entries of the vector per row of the wrapped strip, for each aspect.
 PER_ROW = {"16:9": 169, "9:16": 65, "1:1": 130}
 
@@ -112,14 +120,18 @@ def index_formula(
 def general_formula(order: str, shape: tuple[int, ...]) -> str:
     channels, height, width = shape
     if order == "hwc":
-        return f"index = (y·{width} + x)·{channels} + c"
-    return f"index = c·{height * width} + y·{width} + x"
+        # Translators: c, y and x are the channel, row and column of a cell.
+        return _("index = (y·{width} + x)·{channels} + c").format(width=width, channels=channels)
+    # Translators: c, y and x are the channel, row and column of a cell.
+    return _("index = c·{area} + y·{width} + x").format(area=height * width, width=width)
 
 
 def reading_rule(order: str, channels: int) -> str:
     if order == "hwc":
-        return f"Read position by position, across the {channels} channels"
-    return "Read channel by channel, row by row"
+        return _("Read position by position, across the {channels} channels").format(
+            channels=channels
+        )
+    return _("Read channel by channel, row by row")
 
 
 def picked_terms(products: np.ndarray, count: int, pick: str) -> list[int]:
@@ -211,23 +223,27 @@ def plan(spec: FlattenSpec, trace: Trace, frame: Frame) -> FlattenPlan:
         count=count,
         sources=sources,
         class_index=cls,
-        heading=f"Flatten: {height}×{width}×{channels} → {count}",
-        maps_caption=f"{SOURCE}: {channels} maps of {height}×{width}",
+        heading=_("Flatten: {height}×{width}×{channels} → {count}").format(
+            height=height, width=width, channels=channels, count=count
+        ),
+        maps_caption=_("{layer}: {channels} maps of {height}×{width}").format(
+            layer=SOURCE, channels=channels, height=height, width=width
+        ),
         rule=reading_rule(order, channels),
-        order_name=ORDER_NAMES[order],
+        order_name=order_name(order),
         general_formula=general_formula(order, shape),
-        strip_caption=f"flatten: a vector of {count:,} values",
+        strip_caption=_("flatten: a vector of {count} values").format(count=integer(count)),
         readout=readout,
         first_entries=min(spec.readout, count),
         read=read,
-        sweep_note=f"… and the other {count - read:,} values, in the same order"
-        if read < count
-        else "every value read, in the model's order",
-        x_caption=f"x = flatten ({count:,} values)",
-        w_caption=f"w = the output layer's weights for '{name}' (row {cls})",
+        sweep_note=_sweep_note(count - read),
+        x_caption=_("x = flatten ({count} values)").format(count=integer(count)),
+        w_caption=_("w = the output layer's weights for '{name}' (row {row})").format(
+            name=name, row=cls
+        ),
         dot_formula=f"z[{cls}] = Σ w[{cls}, i] · x[i] + b[{cls}]   (i = 0 … {count - 1})",
         shown=tuple(shown),
-        table_header=("i", "from (c, y, x)", f"w[{cls}, i]", "x[i]", "w · x"),
+        table_header=("i", _("from (c, y, x)"), f"w[{cls}, i]", "x[i]", "w · x"),
         table_rows=table_rows,
         sum_rows=sum_rows,
         per_row=per_row,
@@ -258,6 +274,18 @@ def plan(spec: FlattenSpec, trace: Trace, frame: Frame) -> FlattenPlan:
     )
 
 
+def _sweep_note(rest: int) -> str:
+    """The note over the quick read-out of the entries not explained one by one."""
+    if rest <= 0:
+        return _("every value read, in the model's order")
+    note = ngettext(
+        "… and the other {count} value, in the same order",
+        "… and the other {count} values, in the same order",
+        rest,
+    )
+    return note.format(count=integer(rest))
+
+
 def _dot_product_rows(
     terms: LogitTerms, sources: np.ndarray, name: str, record: Recorder
 ) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, str, str], ...]]:
@@ -279,15 +307,18 @@ def _dot_product_rows(
     if shown:
         partial = record.number("output", [cls, *shown], terms.shown_sum, 4, "partial_sum")
         rest = record.number("output", [cls, *shown], terms.others_sum, 4, "rest_sum")
-        sum_rows.append(("", partial, f"the {len(shown)} products above"))
-        sum_rows.append((*term(rest), f"the other {terms.others:,} products"))
+        above = ngettext("the product above", "the {count} products above", len(shown))
+        others = ngettext("the other {count} product", "the other {count} products", terms.others)
+        sum_rows.append(("", partial, above.format(count=integer(len(shown)))))
+        sum_rows.append((*term(rest), others.format(count=integer(terms.others))))
     else:
         rest = record.number("output", [cls], terms.others_sum, 4, "rest_sum")
-        sum_rows.append(("", rest, f"all {terms.others:,} products"))
+        every = ngettext("the only product", "all {count} products", terms.others)
+        sum_rows.append(("", rest, every.format(count=integer(terms.others))))
     bias = record.number("output", [cls], terms.bias, 4, "bias")
     logit = record.number("output", [cls], terms.logit, 4, "activation")
-    sum_rows.append((*term(bias), f"bias b[{cls}]"))
-    sum_rows.append(("=", logit, f"logit of '{name}'"))
+    sum_rows.append((*term(bias), _("bias b[{row}]").format(row=cls)))
+    sum_rows.append(("=", logit, _("logit of '{name}'").format(name=name)))
     return tuple(table_rows), tuple(sum_rows)
 
 
@@ -311,7 +342,9 @@ def _readout(
             ReadoutEntry(
                 index,
                 (c, y, x),
-                f"x[{index}] = channel {c}, row {y}, column {x} = {value}",
+                _("x[{index}] = channel {c}, row {y}, column {x} = {value}").format(
+                    index=index, c=c, y=y, x=x, value=value
+                ),
                 index_formula(order, index, (c, y, x), (channels, height, width)),
             )
         )
@@ -330,7 +363,7 @@ def _maps_block(
     for c in range(p.shape[0]):
         view = MapView(colours.rgb(pool[c]), p.map_size, theme.grid_line, border_width=1.0)
         ctx.recorder.heatmap(SOURCE, [c], pool[c], (colours.lo, colours.hi), colours.scale.name)
-        label = number_text(f"channel {c}", theme.font, SMALL, theme.muted)
+        label = number_text(channel_name(SOURCE, c), theme.font, SMALL, theme.muted)
         label.next_to(view, DOWN, buff=0.08)
         views.append(view)
         cells.append(Group(view, label))
@@ -363,7 +396,7 @@ def _rule(p: FlattenPlan, ctx: StepContext) -> VGroup:
     theme = ctx.theme
     formula = number_text(p.general_formula, theme.font, BODY, theme.accent)
     if ctx.frame.landscape:
-        words = text(f"{p.rule}: {p.order_name}", theme, LABEL)
+        words = text(_("{rule}: {order}").format(rule=p.rule, order=p.order_name), theme, LABEL)
         return VGroup(words, formula).arrange(DOWN, buff=0.12)
     words = text(p.rule, theme, LABEL)
     name = text(p.order_name, theme, LABEL, theme.muted)
@@ -443,14 +476,14 @@ class _Pointer:
                 view.place_window(mark, y, x, 1, 1)
         self.one.strip.place_marker(self.cursor, index)
 
-    def paint(self, _: object) -> None:
+    def paint(self, _mob: object) -> None:
         n = int(np.clip(np.floor(self.done.get_value() + 1e-6), 0, self.p.count))
         rgb = np.empty_like(self.flat_rgb)
         rgb[:] = self.empty_rgb
         rgb[:n] = self.flat_rgb[:n]
         self.one.strip.set_colours(rgb)
 
-    def follow(self, _: object) -> None:
+    def follow(self, _mob: object) -> None:
         self.point_at(int(np.clip(np.floor(self.done.get_value()), 0, self.p.count - 1)))
 
     def sweep_to(self, index: int, seconds: float, fade: list[Any]) -> Beat:
@@ -541,7 +574,7 @@ def _weight_legend(w_range: float, ctx: StepContext) -> Legend:
         theme.weight,
         -w_range / 2,
         w_range / 2,
-        "weight",
+        _("weight"),
         theme.font,
         theme.text,
         width=2.2,

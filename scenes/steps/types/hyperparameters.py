@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cnn_model.ops import output_size
 from cnn_model.trace import Trace
 
+from ...i18n import _, ngettext
 from ...visuals.glyphs import number_text
 from ...visuals.layout import Box, Frame, fit
 from ...visuals.numbers import fmt
@@ -185,15 +186,31 @@ def plan_setting(
     size_shown = Shown("hyperparameters", (number,), float(size), text, "output_size")
     changed = frozenset(
         name
-        for _, name in SYMBOLS
+        for _symbol, name in SYMBOLS
         if previous is not None and getattr(previous, name) != getattr(setting, name)
     )
+    travel = padded - k
     verdict = (
-        "valid: the kernel slides evenly"
+        _("valid: the kernel slides evenly")
         if valid
-        else f"invalid: {padded - k} cells of travel do not divide into steps of {s}; "
-        "the kernel cannot slide symmetrically"
+        else ngettext(
+            "invalid: {travel} cell of travel does not divide into steps of {stride}; "
+            "the kernel cannot slide symmetrically",
+            "invalid: {travel} cells of travel do not divide into steps of {stride}; "
+            "the kernel cannot slide symmetrically",
+            travel,
+        ).format(travel=travel, stride=s)
     )
+    if p:
+        in_label = _("input {height}×{width} + padding {padding}").format(
+            height=w, width=w, padding=p
+        )
+    else:
+        in_label = _("input {height}×{width}").format(height=w, width=w)
+    if valid:
+        out_label = _("output {height}×{width}").format(height=out_n, width=out_n)
+    else:
+        out_label = _("output: not a whole grid")
     return SettingPlan(
         number=number,
         setting=setting,
@@ -206,9 +223,12 @@ def plan_setting(
         size_shown=size_shown,
         changed=changed,
         symbols=tuple(f"{sym} = {getattr(setting, name)}" for sym, name in SYMBOLS),
-        in_label=f"input {w}×{w}" + (f" + padding {p}" if p else ""),
-        out_label=f"output {out_n}×{out_n}" if valid else "output: not a whole grid",
-        formula=f"output = (W − K + 2P) / S + 1 = ({w} − {k} + 2·{p}) / {s} + 1 = {text}",
+        in_label=in_label,
+        out_label=out_label,
+        # Translators: W, K, P and S are the input size, kernel size, padding and stride.
+        formula=_("output = (W − K + 2P) / S + 1 = ({w} − {k} + 2·{p}) / {s} + 1 = {size}").format(
+            w=w, k=k, p=p, s=s, size=text
+        ),
         verdict=verdict,
         step_time=float(np.clip(seconds / max(len(windows), 1), 0.05, 0.7)),
         fact={
@@ -233,7 +253,7 @@ def plan(spec: HyperparametersSpec, trace: Trace | None, frame: Frame) -> Hyperp
         for number, setting in enumerate(settings)
     )
     return HyperparametersPlan(
-        title="Hyperparameters: padding, kernel size and stride",
+        title=_("Hyperparameters: padding, kernel size and stride"),
         settings=planned,
         grids_box=Box(content.left, content.bottom + FORMULA_HEIGHT, content.right, content.top),
         formula_box=Box(
@@ -311,7 +331,7 @@ class _SettingBoard:
                     BODY,
                     theme.accent if name in sp.changed else theme.text,
                 )
-                for symbol, (_, name) in zip(sp.symbols, SYMBOLS, strict=True)
+                for symbol, (_symbol, name) in zip(sp.symbols, SYMBOLS, strict=True)
             ]
         ).arrange(RIGHT, buff=0.5)
         sp.size_shown.record(ctx.recorder)

@@ -45,6 +45,7 @@ from cnn_model.images import _to_rgb, fit_square, open_image
 from cnn_model.tinyvgg import INPUT_SIZE
 from cnn_model.trace import Trace
 
+from ...i18n import _
 from ...visuals.glyphs import number_text
 from ...visuals.grid import NumberGrid
 from ...visuals.heatmap import MapView
@@ -54,7 +55,7 @@ from ...visuals.legend import Legend
 from ...visuals.text import BODY, LABEL, NUMBER, SMALL, text
 from ...visuals.theme import Theme
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
-from ..kit.common import INPUT_CHANNELS, title_for
+from ..kit.common import INPUT_CHANNELS, channel_name, title_for
 from ..kit.patches import PatchFields, choose_patch, patch_errors
 from ..kit.registry import Phases, StepType, register
 from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
@@ -126,17 +127,20 @@ class InputPlan:
     @property
     def zoom_caption(self) -> str:
         last_row, last_column = self.row + self.size - 1, self.column + self.size - 1
-        return (
-            f"{INPUT_CHANNELS[self.channel]} channel\n"
-            f"rows {self.row}–{last_row}, columns {self.column}–{last_column}"
+        where = _("rows {first_row}–{last_row}, columns {first_column}–{last_column}").format(
+            first_row=self.row,
+            last_row=last_row,
+            first_column=self.column,
+            last_column=last_column,
         )
+        return f"{channel_name('input', self.channel)}\n{where}"
 
     @property
     def pixel_caption(self) -> str:
-        parts = [
-            f"{name} {v.text}" for name, v in zip(INPUT_CHANNELS, self.pixel_values, strict=True)
-        ]
-        return f"pixel (row {self.pixel[0]}, column {self.pixel[1]}) = " + ", ".join(parts)
+        red, green, blue = (v.text for v in self.pixel_values)
+        return _(
+            "pixel (row {row}, column {column}) = red {red}, green {green}, blue {blue}"
+        ).format(row=self.pixel[0], column=self.pixel[1], red=red, green=green, blue=blue)
 
     def original_facts(self) -> dict[str, Any]:
         shown_original = None
@@ -266,7 +270,7 @@ def _size_view(view: Mobject, height: float) -> None:
 def build(spec: InputSpec, ctx: StepContext) -> Iterator[Item]:
     p = plan(spec, ctx.need_trace(), ctx.frame, original_image=ctx.original_image)
     content = ctx.frame.content_box()
-    yield Add([title_for(ctx, "The input: an image as numbers")])
+    yield Add([title_for(ctx, _("The input: an image as numbers"))])
     yield Phase("image")
     small_view, leaving = yield from _original_and_input(p, ctx, content)
     channels = yield from _channels(p, ctx, content, small_view, leaving)
@@ -284,12 +288,17 @@ def _original_and_input(
     """
     ctx.recorder.heatmap("input", [], p.values, (0.0, 1.0), "rgb")
     small_view = MapView(p.image, 3.0, ctx.theme.grid_line)
-    small_label = _label(f"what the network sees\n{INPUT_SIZE}×{INPUT_SIZE} pixels", ctx.theme)
+    small_label = _label(
+        _("what the network sees\n{width}×{height} pixels").format(
+            width=INPUT_SIZE, height=INPUT_SIZE
+        ),
+        ctx.theme,
+    )
     ctx.recorder.facts.update(p.original_facts())
     if p.original is not None:
         leaving = yield from _from_original(p.original, ctx, content, small_view, small_label)
     else:
-        note = _label("each pixel mixes red, green and blue", ctx.theme, SMALL, ctx.theme.muted)
+        note = _label(_("each pixel mixes red, green and blue"), ctx.theme, SMALL, ctx.theme.muted)
 
         def place(h: float) -> Mobject:
             _size_view(small_view, h)
@@ -311,8 +320,13 @@ def _from_original(
     theme = ctx.theme
     ow, oh = original.size
     picture = Picture(original.pixels, 3.0, theme.grid_line)
-    orig_label = _label(f"original\n{ow}×{oh} pixels", theme)
-    orig_note = _label("short side to 64,\ncentre cropped", theme, SMALL, theme.muted)
+    orig_label = _label(_("original\n{width}×{height} pixels").format(width=ow, height=oh), theme)
+    orig_note = _label(
+        _("short side to {size},\ncentre cropped").format(size=INPUT_SIZE),
+        theme,
+        SMALL,
+        theme.muted,
+    )
     arrows = {"row": _arrow(theme, RIGHT), "column": _arrow(theme, DOWN)}
 
     def placer(kind: str) -> Callable[[float], Mobject]:
@@ -360,12 +374,18 @@ def _channels(
     """The 64x64 image split into its three channels (each recorded), with a legend."""
     theme = ctx.theme
     views, labels = [], []
-    for c, name in enumerate(INPUT_CHANNELS):
+    for c in range(len(INPUT_CHANNELS)):
         views.append(MapView(theme.input.rgb(p.values[c]), 2.4, theme.grid_line))
         ctx.recorder.heatmap("input", [c], p.values[c], (0.0, 1.0), theme.input.name)
-        labels.append(_label(f"{name} channel", theme))
+        labels.append(_label(channel_name("input", c), theme))
     legend = Legend(
-        theme.input, 0.0, 1.0, "pixel value ÷ 255: 0 black, 1 white", theme.font, theme.text, 2.6
+        theme.input,
+        0.0,
+        1.0,
+        _("pixel value ÷ 255: 0 black, 1 white"),
+        theme.font,
+        theme.text,
+        2.6,
     )
     ch = Channels(
         rgb_view=MapView(p.image, 3.0, theme.grid_line),
@@ -495,13 +515,13 @@ def _zoom_parts(p: InputPlan, ctx: StepContext, content: Box) -> Zoom:
         label=_label(p.zoom_caption, theme),
         grid_255=grid_255,
         grid_01=grid_01,
-        label_255=_label("pixel values (0 to 255)", theme),
-        label_01=_label("what the network reads\n(0 to 1)", theme),
+        label_255=_label(_("pixel values (0 to 255)"), theme),
+        label_01=_label(_("what the network reads\n(0 to 1)"), theme),
         divide=number_text("÷ 255", theme.font, BODY, theme.accent),
         pixel_line=number_text(p.pixel_caption, theme.font, LABEL, theme.text),
     )
     options = {k: _zoom_placer(z, k) for k in p.zoom_layouts}
-    kind, _, scale = best_layout(options, content, 1.6, 4.4)
+    kind, _height, scale = best_layout(options, content, 1.6, 4.4)
     if scale < 0.97:  # both grids only fit shrunk: show them one after the other
         if p.cell < WIDE_CELL:  # one grid at a time leaves room for roomier cells
             z.grid_255, z.grid_01 = grids(WIDE_CELL)

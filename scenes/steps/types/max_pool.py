@@ -43,6 +43,7 @@ from cnn_model import ops
 from cnn_model.tinyvgg import PREVIOUS
 from cnn_model.trace import Trace
 
+from ...i18n import _, integer, percent
 from ...visuals.colors import hex_to_rgb
 from ...visuals.glyphs import number_text
 from ...visuals.grid import NumberGrid
@@ -60,7 +61,14 @@ from ...visuals.text import BODY, LABEL, NUMBER, text
 from ...visuals.theme import Theme
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.checks import channel_in, layer_of_kind
-from ..kit.common import MapColours, layer_label, lively_channel, map_panel, title_for
+from ..kit.common import (
+    MapColours,
+    layer_label,
+    list_separator,
+    lively_channel,
+    map_panel,
+    title_for,
+)
 from ..kit.patches import PatchFields, choose_patch, patch_errors
 from ..kit.registry import Numbered, Phases, StepType, register
 from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
@@ -71,7 +79,11 @@ DIM = 0.22  # opacity of a discarded value in the patch
 MAP_DIM = 0.6  # how far discarded cells of the whole map fade towards the background
 Mode = Literal["max", "average", "global"]
 KIND = {"average": "average_pool", "global": "global_average_pool"}
-VARIANT_NOTE = "A variant: TinyVGG itself uses max pooling."
+
+
+def variant_note() -> str:
+    """What the variants' note says (in the lesson's language)."""
+    return _("A variant: TinyVGG itself uses max pooling.")
 
 
 class MaxPoolSpec(PatchFields, StepSpec):
@@ -349,7 +361,9 @@ def _windows_plan(
         outputs = ops.pool2d(inputs, SIZE, STRIDE, "average")
         out_layer, out_kind, map_layer = source, KIND[mode], f"{source}.{KIND[mode]}"
         out_h, out_w = outputs.shape
-        out_caption = f"average pool (variant) · channel {neuron} ({out_h}×{out_w})"
+        out_caption = _("average pool (variant) · channel {channel} ({height}×{width})").format(
+            channel=neuron, height=out_h, width=out_w
+        )
         keep = None
     row, col = corner
     oy, ox = row // STRIDE, col // STRIDE
@@ -405,7 +419,7 @@ def _window(
         formula = f"({' + '.join(texts)}) / 4 = {result.text}"
         kept = None
     else:
-        formula = f"max({', '.join(texts)}) = {result.text}"
+        formula = f"max({list_separator().join(texts)}) = {result.text}"
         kept = next(t for t, (y, x) in enumerate(cells) if keep[y, x])
     explained = index < spec.explained
     return PoolWindow(wy, wx, values, result, kept, explained, formula)
@@ -413,10 +427,23 @@ def _window(
 
 def _summary(mode: str, shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[str, str]:
     (in_h, in_w), (out_h, out_w) = shape, out_shape
-    sizes = f"{in_h}×{in_w} = {in_h * in_w:,} values → {out_h}×{out_w} = {out_h * out_w:,} values"
+    sizes = _("{in_h}×{in_w} = {inputs} values → {out_h}×{out_w} = {outputs} values").format(
+        in_h=in_h,
+        in_w=in_w,
+        inputs=integer(in_h * in_w),
+        out_h=out_h,
+        out_w=out_w,
+        outputs=integer(out_h * out_w),
+    )
     if mode == "max":
-        return "75 % discarded: only the maximum of each 2×2 window is kept", sizes
-    return "every value counts: each output is the mean of its 2×2 window", sizes
+        discarded = percent(1 - 1 / (SIZE * SIZE))
+        return (
+            _("{percent} discarded: only the maximum of each 2×2 window is kept").format(
+                percent=discarded
+            ),
+            sizes,
+        )
+    return _("every value counts: each output is the mean of its 2×2 window"), sizes
 
 
 # --- The beats: the plan drawn and animated ---------------------------------------
@@ -432,11 +459,11 @@ def build(spec: MaxPoolSpec, ctx: StepContext) -> Iterator[Item]:
 
 def _title(p: PoolPlan | GlobalPoolPlan) -> str:
     if isinstance(p, GlobalPoolPlan):
-        return "Global average pooling (a variant)"
+        return _("Global average pooling (a variant)")
     if p.mode == "max":
-        return f"Max pooling: {p.layer}, neuron {p.neuron}"
+        return _("Max pooling: {layer}, neuron {neuron}").format(layer=p.layer, neuron=p.neuron)
     # The variants' layer and neuron are in the map captions: keep the title short.
-    return "Average pooling (a variant)"
+    return _("Average pooling (a variant)")
 
 
 def _blend(rgb: np.ndarray, background: str, amount: float) -> np.ndarray:
@@ -461,7 +488,7 @@ class OutputMap:
     def reveal(self, y: int, x: int) -> Callable[[Mobject, float], None]:
         """An updater that paints cell (y, x) half-way through its animation."""
 
-        def update(_: Mobject, alpha: float) -> None:
+        def update(_mob: Mobject, alpha: float) -> None:
             if alpha >= 0.5 and not self.shown[y, x]:
                 self.shown[y, x] = True
                 self.paint()
@@ -549,9 +576,14 @@ def _window_parts(p: PoolPlan, ctx: StepContext) -> PoolParts:
     )
     in_texts, out_texts = record_grid(rec, p.in_grid), record_grid(rec, p.out_grid)
     k, cell = p.windows, grid_cell(in_texts + out_texts, theme.font, NUMBER, 0.7)
-    in_caption = f"{p.source} ({p.side}×{p.side} patch)"
-    in_panel, in_grid, _, _ = grid_panel(in_texts, colours.rgb(p.in_patch), cell, in_caption, theme)
-    out_caption = f"{p.layer if p.mode == 'max' else 'output'} ({k}×{k})"
+    in_caption = _("{layer} ({size}×{size} patch)").format(layer=p.source, size=p.side)
+    in_panel, in_grid, _border, _caption = grid_panel(
+        in_texts, colours.rgb(p.in_patch), cell, in_caption, theme
+    )
+    if p.mode == "max":
+        out_caption = f"{p.layer} ({k}×{k})"
+    else:
+        out_caption = _("output ({height}×{width})").format(height=k, width=k)
     out_panel, out_grid, out_border, out_label = grid_panel(
         out_texts, colours.rgb(p.out_patch), cell, out_caption, theme
     )
@@ -562,13 +594,15 @@ def _window_parts(p: PoolPlan, ctx: StepContext) -> PoolParts:
     layout = BeforeAfter(
         before_map=before_panel,
         before_grid=in_panel,
-        op=operator_arrow(f"{'max' if p.mode == 'max' else 'mean'} of 2×2", theme),
+        op=operator_arrow(_("max of 2×2") if p.mode == "max" else _("mean of 2×2"), theme),
         after_grid=out_panel,
         legend=legend,
         after_map=after_panel,
-        op_maps=operator_arrow("2×2, stride 2", theme, length=0.8),
+        op_maps=operator_arrow(
+            _("{size}×{size}, stride {stride}").format(size=SIZE, stride=STRIDE), theme, length=0.8
+        ),
     )
-    _, notes_box = layout.arrange(frame, frame.content_box())
+    _group, notes_box = layout.arrange(frame, frame.content_box())
     oy, ox = p.out_corner
     return PoolParts(
         title=title_for(ctx, _title(p)),
@@ -597,7 +631,7 @@ def _window_intro(
     """The input map and its patch, then the empty output; returns the note shown."""
     intro_note: Mobject | None = None
     if p.mode != "max":
-        variant = text(VARIANT_NOTE, ctx.theme, BODY, ctx.theme.muted)
+        variant = text(variant_note(), ctx.theme, BODY, ctx.theme.muted)
         intro_note = place_notes(variant, parts.notes_box)
     yield Beat(
         [FadeIn(parts.before_panel), FadeIn(parts.legend), FadeIn(parts.in_rect)]
@@ -721,7 +755,7 @@ def _window_sweep(
     def done() -> int:
         return int(np.clip(np.floor(rows.get_value() + 1e-6), 0, out_h))
 
-    def sweep_in(_: object) -> None:
+    def sweep_in(_mob: object) -> None:
         if p.keep is None:
             return
         rgb = in_rgb.copy()
@@ -733,7 +767,7 @@ def _window_sweep(
 
     sweeps: list[Any] = [
         rows.animate(rate_func=linear).set_value(out_h),  # type: ignore[operator]
-        UpdateFromFunc(parts.out_map.view.image, lambda _: parts.out_map.rows(done())),
+        UpdateFromFunc(parts.out_map.view.image, lambda _mob: parts.out_map.rows(done())),
     ]
     if p.keep is not None:
         sweeps.append(UpdateFromFunc(parts.in_map.image, sweep_in))
@@ -751,12 +785,21 @@ def _build_global(p: GlobalPoolPlan, ctx: StepContext) -> Iterator[Item]:
     in_texts = record_grid(rec, p.in_grid)
     mean_text = p.mean.record(rec)
     cell = grid_cell(in_texts, theme.font, NUMBER, 0.7)
-    in_panel, _, _, _ = grid_panel(
-        in_texts, colours.rgb(p.in_patch), cell, f"{p.source} (a few of its values)", theme
+    in_panel, _grid, _border, _caption = grid_panel(
+        in_texts,
+        colours.rgb(p.in_patch),
+        cell,
+        _("{layer} (a few of its values)").format(layer=p.source),
+        theme,
     )
     out_rgb = colours.rgb(np.array([[p.mean.value]]))
     out_panel, out_grid, out_border, out_label = grid_panel(
-        [[mean_text]], out_rgb, cell * 1.8, "global average (1×1)", theme, font_size=NUMBER * 1.4
+        [[mean_text]],
+        out_rgb,
+        cell * 1.8,
+        _("global average (1×1)"),
+        theme,
+        font_size=NUMBER * 1.4,
     )
     out_fill = out_grid.squares[0].get_fill_color()
     out_grid.squares[0].set_fill(theme.empty_cell, 1)
@@ -764,18 +807,18 @@ def _build_global(p: GlobalPoolPlan, ctx: StepContext) -> Iterator[Item]:
     layout = BeforeAfter(
         before_map=before_panel,
         before_grid=in_panel,
-        op=operator_arrow("mean of all", theme),
+        op=operator_arrow(_("mean of all"), theme),
         after_grid=out_panel,
         legend=legend,
     )
-    _, notes_box = layout.arrange(frame, frame.content_box())
+    _group, notes_box = layout.arrange(frame, frame.content_box())
     side = SIZE * p.windows
     in_rect = in_map.window(p.row, p.column, side, side, theme.highlight, stroke=2.5)
     in_h, in_w = p.inputs.shape
     whole = in_map.window(0, 0, in_h, in_w, theme.accent, stroke=5)
     rec.facts.update(p.facts())
 
-    variant = place_notes(text(VARIANT_NOTE, theme, BODY, theme.muted), notes_box)
+    variant = place_notes(text(variant_note(), theme, BODY, theme.muted), notes_box)
     yield Add([title_for(ctx, _title(p))])
     yield Phase("intro")
     yield Beat([FadeIn(before_panel), FadeIn(legend), FadeIn(variant)], 0.8)
@@ -787,7 +830,9 @@ def _build_global(p: GlobalPoolPlan, ctx: StepContext) -> Iterator[Item]:
     )
     formula = place_notes(
         number_text(
-            f"mean of all {in_h}×{in_w} = {in_h * in_w:,} values = {mean_text}",
+            _("mean of all {height}×{width} = {count} values = {mean}").format(
+                height=in_h, width=in_w, count=integer(in_h * in_w), mean=mean_text
+            ),
             theme.font,
             BODY,
             theme.text,
@@ -807,7 +852,7 @@ def _build_global(p: GlobalPoolPlan, ctx: StepContext) -> Iterator[Item]:
     )
     yield Add([shrink], remove=True)
     yield Beat([out_grid.squares[0].animate.set_fill(out_fill, 1), FadeIn(out_grid.labels)], 0.7)
-    caption = text("one number per channel, however large the map", theme, LABEL, theme.muted)
+    caption = text(_("one number per channel, however large the map"), theme, LABEL, theme.muted)
     summary = Group(formula.copy(), caption).arrange(DOWN, buff=0.12)
     place_notes(summary, notes_box)
     yield Beat([FadeOut(formula), FadeIn(summary)], 0.6)

@@ -32,6 +32,7 @@ from cnn_model.sums import extremes
 from cnn_model.tinyvgg import LAYER_NAMES, SOURCE_CONV
 from cnn_model.trace import Trace
 
+from ...i18n import _, ngettext
 from ...visuals.glyphs import number_text
 from ...visuals.heatmap import MapView
 from ...visuals.layout import Box, Frame, fit
@@ -41,7 +42,7 @@ from ...visuals.text import LABEL, SMALL
 from ...visuals.theme import Theme
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.checks import channel_in, quoted
-from ..kit.common import MapColours, title_for
+from ..kit.common import MapColours, channel_name, title_for
 from ..kit.record import Recorder
 from ..kit.registry import Optional, Phases, StepType, register
 from ..kit.shown import Shown, shown
@@ -164,7 +165,7 @@ class OverviewPlan:
 def _column(trace: Trace, layer: str, scope: str) -> LayerColumn:
     values = trace.activations[layer]
     if layer == "input":
-        return LayerColumn(layer, values, _shape(values), "0 to 1", None)
+        return LayerColumn(layer, values, _shape(values), _("0 to 1"), None)
     half = activation_range(trace.activations, layer, scope) / 2
     number = shown(SOURCE_CONV[layer], (), half, kind="colour_range")
     return LayerColumn(layer, values, _shape(values), f"±{number.text}", number)
@@ -191,14 +192,16 @@ def _focus_plan(spec: OverviewSpec, trace: Trace, frame: Frame) -> FocusPlan | N
         return None
     layer, c = spec.focus, spec.focus_neuron
     values = trace.activations[layer]
-    heading = f"{layer} · {_shape(values)}" + ("" if c is None else f" · channel {c}")
+    heading = f"{layer} · {_shape(values)}"
+    if c is not None:
+        heading = f"{heading} · {channel_name(layer, c)}"
     per_row = 5 if frame.landscape else (2 if frame.portrait else 4)
     if c is None:
         return FocusPlan(layer, values, heading, per_row, None, None, None, None)
     ends = extremes(values[c])
     low = shown(layer, (c, *ends.low_at), ends.low)
     high = shown(layer, (c, *ends.high_at), ends.high)
-    note = f"min {low.text} · max {high.text}"
+    note = _("min {low} · max {high}").format(low=low.text, high=high.text)
     return FocusPlan(layer, values, heading, per_row, c, low, high, note)
 
 
@@ -212,11 +215,13 @@ def plan(
     classes = _class_rows(trace)
     content = frame.content_box()
     return OverviewPlan(
-        title="The whole network, from image to prediction",
+        title=_("The whole network, from image to prediction"),
         wide=frame.landscape,
         columns=tuple(_column(trace, layer, colour_range) for layer in MAP_LAYERS),
         classes=classes,
-        out_label=f"output ({len(trace.classes)} classes)",
+        out_label=ngettext(
+            "output ({count} class)", "output ({count} classes)", len(trace.classes)
+        ).format(count=len(trace.classes)),
         body_box=Box(
             content.left, content.bottom + LEGEND_HEIGHT + 0.1, content.right, content.top
         ),
@@ -370,7 +375,7 @@ def _activation_legend(colours: dict[str, MapColours], theme: Theme) -> Legend:
         sample.scale,
         -1.0,
         1.0,
-        "activation (R per layer, under each)",
+        _("activation (R per layer, under each)"),
         theme.font,
         theme.text,
         mid=0.0,

@@ -43,6 +43,7 @@ from pydantic import Field
 from cnn_model.tinyvgg import PREVIOUS
 from cnn_model.trace import Trace
 
+from ...i18n import _
 from ...visuals.glyphs import number_text
 from ...visuals.grid import NumberGrid
 from ...visuals.heatmap import MapView
@@ -59,7 +60,7 @@ from ...visuals.relu_pool_layout import (
 from ...visuals.text import BODY, HEADING, LABEL, NUMBER, text
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.checks import channel_in, layer_of_kind
-from ..kit.common import MapColours, lively_channel, map_panel, title_for
+from ..kit.common import MapColours, list_separator, lively_channel, map_panel, title_for
 from ..kit.patches import PatchFields, choose_patch, patch_errors
 from ..kit.registry import Phases, StepType, register
 from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
@@ -262,7 +263,7 @@ def _graph_group(p: ReluPlan, ctx: StepContext) -> tuple[ReluGraph, VGroup, Grou
     rules = VGroup(
         text("ReLU(x) = max(0, x)", theme, HEADING, theme.accent, weight="BOLD"),
         text("x < 0   →   0", theme, BODY),
-        text("x ≥ 0   →   x (unchanged)", theme, BODY),
+        text(_("x ≥ 0   →   x (unchanged)"), theme, BODY),
     ).arrange(DOWN, aligned_edge=LEFT, buff=0.25)
     # Square frames have no room beside the graph: the rules go under it.
     group = Group(graph, rules).arrange(DOWN if p.square else RIGHT, buff=0.4 if p.square else 0.6)
@@ -285,7 +286,9 @@ def _map_panels(
             ctx.recorder,
             p.map_height,
             values,
-            label=f"{layer} · neuron {p.neuron} ({h}×{w})",
+            label=_("{layer} · neuron {neuron} ({height}×{width})").format(
+                layer=layer, neuron=p.neuron, height=h, width=w
+            ),
             legend=False,
             first=first,
         )
@@ -298,18 +301,25 @@ def _parts(p: ReluPlan, ctx: StepContext) -> ReluParts:
     """Draw and place the plan; records both maps and both patches."""
     theme, rec, frame = ctx.theme, ctx.recorder, ctx.frame
     trace = ctx.need_trace()
-    title = title_for(ctx, f"ReLU: {p.layer}, neuron {p.neuron}")
+    title = title_for(
+        ctx, _("ReLU: {layer}, neuron {neuron}").format(layer=p.layer, neuron=p.neuron)
+    )
     graph, rules, graph_group = _graph_group(p, ctx)
     colours = MapColours(trace, p.layer, theme, ctx.colour_range)  # the conv's range
     before_panel, before_map, after_panel, after_map = _map_panels(p, ctx, colours)
     before_texts = record_grid(rec, p.before_grid)
     after_texts = record_grid(rec, p.after_grid)
     cell = grid_cell(before_texts + after_texts, theme.font, NUMBER, 0.72)
-    before_grid_panel, before_grid, _, _ = grid_panel(
-        before_texts, colours.rgb(p.patch_before), cell, f"{p.conv} (before)", theme
+    before_caption = _("{layer} (before)").format(layer=p.conv)
+    before_grid_panel, before_grid, _border, _caption = grid_panel(
+        before_texts, colours.rgb(p.patch_before), cell, before_caption, theme
     )
     after_grid_panel, after_grid, after_border, after_caption = grid_panel(
-        after_texts, colours.rgb(p.patch_after), cell, f"{p.layer} (after)", theme
+        after_texts,
+        colours.rgb(p.patch_after),
+        cell,
+        _("{layer} (after)").format(layer=p.layer),
+        theme,
     )
     legend = colours.legend(theme, width=2.6)
     layout = BeforeAfter(
@@ -323,7 +333,7 @@ def _parts(p: ReluPlan, ctx: StepContext) -> ReluParts:
         top=graph_group if frame.portrait else None,
     )
     content = frame.content_box()
-    _, notes_box = layout.arrange(frame, content)
+    _group, notes_box = layout.arrange(frame, content)
     if not frame.portrait:
         fit(graph_group, content, max_scale=1.4)
     corner = (p.row, p.column, p.size, p.size)
@@ -385,12 +395,13 @@ def _graph_beats(p: ReluPlan, parts: ReluParts, ctx: StepContext) -> Iterator[It
 def _notes(p: ReluPlan, parts: ReluParts, ctx: StepContext) -> tuple[Mobject, Mobject]:
     """The examples as formulas (recorded again) and the summary, in the notes strip."""
     theme, rec = ctx.theme, ctx.recorder
-    formulas = [f"max(0, {e.before.record(rec)}) = {e.after.record(rec)}" for e in p.examples]
+    comma = list_separator()
+    formulas = [f"max(0{comma}{e.before.record(rec)}) = {e.after.record(rec)}" for e in p.examples]
     note = number_text("     ".join(formulas), theme.font, BODY, theme.text)
     summary = text(
-        "negative values become 0, positive values pass through unchanged"
+        _("negative values become 0, positive values pass through unchanged")
         if p.negatives
-        else "no negative values in this patch: ReLU keeps every value",
+        else _("no negative values in this patch: ReLU keeps every value"),
         theme,
         LABEL,
         theme.muted,
@@ -454,7 +465,7 @@ def _sweep_beats(p: ReluPlan, parts: ReluParts, summary: Mobject) -> Iterator[It
     h = p.after.shape[0]
     rows = ValueTracker(0)
 
-    def paint(_: object) -> None:
+    def paint(_mob: object) -> None:
         n = int(np.clip(np.floor(rows.get_value() + 1e-6), 0, h))
         rgb = parts.before_rgb.copy()
         rgb[:n] = parts.after_rgb[:n]

@@ -39,6 +39,7 @@ from manim import (
 )
 from pydantic import Field
 
+from ...i18n import _, integer, ngettext
 from ...visuals.bars import BarRows
 from ...visuals.colors import hex_to_rgb, sequential_t
 from ...visuals.glyphs import number_text
@@ -121,7 +122,8 @@ def _column_header(parts: Sequence[str | tuple[str, str]], ctx: StepContext) -> 
 class Column:
     """One bar chart of the comparison: a way of turning logits into shares."""
 
-    head: str
+    head: str  # which way: "argmax", "softmax" or "linear"
+    title: str  # its name as written over the chart
     sub: str
     values: tuple[float, ...]  # each row's share
     texts: tuple[str, ...]  # as written beside the bars
@@ -195,8 +197,7 @@ def plan(spec: SoftmaxSpec, trace: Trace, frame: Frame) -> SoftmaxPlan:
     return SoftmaxPlan(
         rows=tuple(tuple(g) for g in rows),
         names=tuple(
-            short_name(trace.classes[g[0]] if len(g) == 1 else f"{len(g)} other classes")
-            for g in rows
+            short_name(trace.classes[g[0]] if len(g) == 1 else _other_classes(len(g))) for g in rows
         ),
         predicted=trace.prediction,
         predicted_row=next(i for i, g in enumerate(rows) if trace.prediction in g),
@@ -215,7 +216,7 @@ def plan(spec: SoftmaxSpec, trace: Trace, frame: Frame) -> SoftmaxPlan:
         compare_labels=None
         if frame.landscape
         else tuple(
-            short_name(trace.classes[g[0]]) if len(g) == 1 else f"{len(g)} others" for g in rows
+            short_name(trace.classes[g[0]]) if len(g) == 1 else _others(len(g)) for g in rows
         ),
         caption=_caption(trace) if spec.compare else (),
         bar_length=1.1 if frame.landscape else 0.9,
@@ -230,6 +231,17 @@ def plan(spec: SoftmaxSpec, trace: Trace, frame: Frame) -> SoftmaxPlan:
     )
 
 
+def _other_classes(count: int) -> str:
+    """The label of the row that gathers the classes not shown one by one."""
+    label = ngettext("{count} other class", "{count} other classes", count)
+    return label.format(count=integer(count))
+
+
+def _others(count: int) -> str:
+    """The same row's short label, under a chart of a tall frame."""
+    return ngettext("{count} other", "{count} others", count).format(count=integer(count))
+
+
 def _compared(spec: SoftmaxSpec) -> bool:
     """Whether the step compares softmax with argmax and a linear share."""
     return spec.compare
@@ -238,13 +250,13 @@ def _compared(spec: SoftmaxSpec) -> bool:
 def _compare_columns(rows: list[list[int]], trace: Trace, shown: Recorder) -> tuple[Column, ...]:
     """Argmax (one-hot), the model's softmax and a linear normalisation, row by row."""
     ways = {
-        "argmax": ("(one-hot)", trace.argmax_share_of, 0),
-        "softmax": ("(the model's)", trace.probability_of, 4),
-        "linear": ("(z − min z) / Σ", trace.linear_share_of, 4),
+        "argmax": (_("argmax"), _("(one-hot)"), trace.argmax_share_of, 0),
+        "softmax": (_("softmax"), _("(the model's)"), trace.probability_of, 4),
+        "linear": (_("linear"), "(z − min z) / Σ", trace.linear_share_of, 4),
     }
     columns = []
     for head in COMPARED:
-        sub, share_of, decimals = ways[head]
+        title, sub, share_of, decimals = ways[head]
         values = [share_of(g) for g in rows]
         texts = []
         for group, value in zip(rows, values, strict=True):
@@ -252,7 +264,7 @@ def _compare_columns(rows: list[list[int]], trace: Trace, shown: Recorder) -> tu
             if head == "softmax":
                 kind = "activation" if len(group) == 1 else "probability_sum"
             texts.append(shown.number("softmax", group, value, decimals, kind))
-        columns.append(Column(head, sub, tuple(values), tuple(texts)))
+        columns.append(Column(head, title, sub, tuple(values), tuple(texts)))
     return tuple(columns)
 
 
@@ -260,16 +272,20 @@ def _caption(trace: Trace) -> tuple[str, ...]:
     """What the comparison shows for these logits."""
     predicted = [trace.prediction]
     if trace.probability_of(predicted) > trace.linear_share_of(predicted):
-        return (
-            "Softmax is a softer argmax: exponentials stretch the gaps,",
-            "so the top class takes far more than under a linear rescale,",
-            "yet every class keeps a share above zero.",
+        # Translators: three lines under the charts; break the lines where they read well.
+        caption = _(
+            "Softmax is a softer argmax: exponentials stretch the gaps,\n"
+            "so the top class takes far more than under a linear rescale,\n"
+            "yet every class keeps a share above zero."
         )
-    return (
-        "These logits are close, so softmax spreads probability",
-        "about as evenly as a linear rescale; argmax would still",
-        "give everything to one class.",
-    )
+    else:
+        # Translators: three lines under the charts; break the lines where they read well.
+        caption = _(
+            "These logits are close, so softmax spreads probability\n"
+            "about as evenly as a linear rescale; argmax would still\n"
+            "give everything to one class."
+        )
+    return tuple(caption.split("\n"))
 
 
 # --- the table --------------------------------------------------------------
@@ -359,7 +375,15 @@ def _table(p: SoftmaxPlan, ctx: StepContext) -> _Table:
     sums = _sums(p, ctx, bottom_y - PITCH * 0.55, exp_right - exp_width, exp_right, prob_right)
     z_lo, z_hi = p.logit_range
     legend = Legend(
-        theme.logit, z_lo, z_hi, "logit", theme.font, theme.text, width=2.0, t_lo=0.2, t_hi=1.0
+        theme.logit,
+        z_lo,
+        z_hi,
+        _("logit"),
+        theme.font,
+        theme.text,
+        width=2.0,
+        t_lo=0.2,
+        t_hi=1.0,
     )
     # Under the names and logits, where the sums' row has room.
     legend.move_to(np.array([0.0, bottom_y - 0.05, 0.0]), aligned_edge=UP)
@@ -372,7 +396,7 @@ def _table(p: SoftmaxPlan, ctx: StepContext) -> _Table:
         stroke_width=3,
     )
     outline.move_to(np.array([(left + prob_right) / 2, -p.predicted_row * PITCH, 0.0]))
-    tag = text("predicted", theme, LABEL, theme.accent)
+    tag = text(_("predicted"), theme, LABEL, theme.accent)
     tag.next_to(outline, LEFT, buff=0.12)
     return _Table(names, cells, exps, probs, headers, rules, sums, legend, outline, tag, prob_right)
 
@@ -382,8 +406,8 @@ def _headers(
 ) -> list[VMobject]:
     font, y = ctx.theme.font, PITCH * 1.1
     return [
-        place(_column_header(["class"], ctx), 0.0, y, "r", font, LABEL),
-        place(_column_header(["logit z"], ctx), logit_x, y, "c", font, LABEL),
+        place(_column_header([_("class")], ctx), 0.0, y, "r", font, LABEL),
+        place(_column_header([_("logit z")], ctx), logit_x, y, "c", font, LABEL),
         place(_column_header([("e", p.power)], ctx), exp_right, y, "r", font, LABEL),
         place(_column_header(["p = ", ("e", "z"), " / Σ"], ctx), prob_right, y, "r", font, LABEL),
     ]
@@ -440,7 +464,7 @@ def _charts(p: SoftmaxPlan, ctx: StepContext) -> tuple[Group, list[BarRows], VGr
             labels=list(p.compare_labels) if p.compare_labels is not None and c == 0 else None,
         )
         head = VGroup(
-            number_text(column.head, theme.font, LABEL, theme.text),
+            number_text(column.title, theme.font, LABEL, theme.text),
             number_text(column.sub, theme.font, LABEL * 0.85, theme.muted),
         ).arrange(DOWN, buff=0.06)
         head.next_to(bars.tracks, UP, buff=0.18)
@@ -479,7 +503,7 @@ def _arrange(
         fit(whole, content)
         return [whole]
     if comparison is not None and frame.portrait:
-        compare, _, caption = comparison
+        compare, _charts_shown, caption = comparison
         lower = Group(compare, caption).arrange(DOWN, buff=0.3)
         whole = Group(formula, table_block, lower).arrange(DOWN, buff=0.4)
         fit(whole, content)
@@ -487,7 +511,7 @@ def _arrange(
     upper = Group(formula, table_block).arrange(DOWN, buff=0.3)
     fit(upper, content)
     if comparison is not None:
-        compare, _, caption = comparison
+        compare, _charts_shown, caption = comparison
         lower = Group(compare, caption).arrange(DOWN, buff=0.35)
         fit(lower, content)
     return [upper]
@@ -516,7 +540,7 @@ def build(spec: SoftmaxSpec, ctx: StepContext) -> Iterator[Item]:
     h_name, h_logit, h_exp, h_prob = table.headers
     rule_exp, rule_prob = table.rules
     sigma, exp_sum, prob_sum = table.sums
-    yield Add([title_for(ctx, "Softmax: from logits to probabilities")])
+    yield Add([title_for(ctx, _("Softmax: from logits to probabilities"))])
     yield Phase("logits")
     yield Beat([FadeIn(formula)], 0.8)
     yield Beat(
@@ -543,7 +567,7 @@ def build(spec: SoftmaxSpec, ctx: StepContext) -> Iterator[Item]:
     yield Beat([FadeIn(worked)], 0.8)
     yield Hold(1.2)
     if comparison is not None:
-        compare, _, caption = comparison
+        compare, _charts_shown, caption = comparison
         # One phase per chart: argmax, softmax, linear; the first clears a square frame.
         yield Phase(f"{COMPARED[0]} chart")
         if not frame.landscape and not frame.portrait:
