@@ -32,8 +32,8 @@ from cnn_model.store import (
 )
 from cnn_model.tinyvgg import layer_specs
 
-from .. import audio
-from ..i18n import LANGUAGES
+from .. import audio, i18n
+from ..i18n import LANGUAGES, _
 from ..steps import registry
 from ..steps.kit.base import NARRATION_FORMS, LayerInfo, ModelInfo, StepSpec
 from ..steps.kit.checks import quoted
@@ -443,14 +443,37 @@ def _renamed_fields(
     return fields
 
 
-def step_label(spec: StepSpec) -> str:
-    """A chapter title for one step: its own title, a title card's text, or its type."""
+def step_label(spec: StepSpec, language: str = "en") -> str:
+    """A chapter title for one step: its own title, a title card's text, or its type's
+    name in the lesson's language."""
     if spec.title:
         return spec.title
     text = getattr(spec, "text", None)
     if spec.type == "title" and isinstance(text, str):
         return text
-    return spec.type.replace("_", " ").capitalize()
+    with i18n.using(language):
+        return type_name(spec.type)
+
+
+def type_name(kind: str) -> str:
+    """What a step of type ``kind`` is called, in the current language."""
+    names = {
+        "title": _("Title"),
+        "text": _("Text"),
+        "overview": _("Overview"),
+        "input": _("Input"),
+        "convolution": _("Convolution"),
+        "conv_elastic": _("Convolution, channel by channel"),
+        "hyperparameters": _("Hyperparameters"),
+        "relu": _("ReLU"),
+        "max_pool": _("Pooling"),
+        "flatten": _("Flatten"),
+        "softmax": _("Softmax"),
+        "classify": _("Classification"),
+        "custom_convolution": _("Convolution by hand"),
+        "filter_gallery": _("Image filters"),
+    }
+    return names.get(kind, kind.replace("_", " ").capitalize())
 
 
 @dataclass
@@ -707,7 +730,7 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
             steps.append(spec)
             origins.append(Origin(part.source.file, part.source.mark(("steps", i))[0]))
             if part.source is source:  # a lesson: one chapter per step
-                chapters.append(Chapter(step_label(spec), len(steps) - 1, 1))
+                chapters.append(Chapter(step_label(spec, header.language), len(steps) - 1, 1))
         if part.source is not source:  # a course: one chapter per lesson
             chapters.append(Chapter(part.title, first, len(steps) - first))
     errors.extend(_duration_errors(parts, header.words_per_minute))

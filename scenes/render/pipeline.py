@@ -827,7 +827,7 @@ def _manifest(prepared: Prepared, results: list[StepResult]) -> dict[str, Any]:
                 "index": result.index,
                 "type": result.type,
                 "title": spec.title,
-                "label": label.get(result.index) or step_label(spec),
+                "label": label.get(result.index) or step_label(spec, settings.language),
                 "narration": result.narration,
                 "source": str(lesson.origins[result.index]),
                 "start": round(first_frame / fps, 6),
