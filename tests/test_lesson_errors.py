@@ -499,6 +499,9 @@ def test_steps_lists_every_type_with_fields_and_defaults() -> None:
     for name in registry.names():
         assert f"type: {name}" in done.stdout
     assert "sweep_seconds" in done.stdout and "4.0" in done.stdout
+    flat = " ".join(done.stdout.split())
+    assert "intro, window 1 … window N (N: positions), sweep, result" in flat
+    assert "setting 1 … setting N (N: 1 + compare)" in flat
     bad = subprocess.run(
         [sys.executable, "-m", "scenes.cli", "steps", "convolutoin"],
         cwd=ROOT,

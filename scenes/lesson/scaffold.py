@@ -22,6 +22,8 @@ model: default            # default | cnn-explainer | a trained model's name | a
 image: star_1             # a sample name (lessons/images) or a path relative to this file
 theme: cnn-explainer      # cnn-explainer | dark | colorblind
 aspect: "16:9"            # 16:9 | 9:16 | 1:1
+language: en              # en | de | fr: labels, numbers, page and captions
+# voice: en               # speak the narration with espeak-ng (en, de, fr, ...)
 steps:
   - type: title
     text: {title}
@@ -32,8 +34,14 @@ steps:
     neuron: 0               # its output channel (0-9)
     channel: 0              # the input channel shown in detail
     positions: 3            # windows explained number by number before the sweep
-    narration: >-
-      The model predicts {{prediction}} with probability {{probability}}.
+    narration:              # cues, each tied to a phase (`cnnlesson steps convolution`)
+      - say: The kernel meets the first window of the image.
+        at: window 1
+      - say: Sliding it over every position fills the whole map.
+        at: sweep
+        # audio: voice/sweep.wav   # your own recording, relative to this file
+      - say: The model predicts {{prediction}} with probability {{probability}}.
+        at: result
 """
 
 
