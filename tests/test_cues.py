@@ -158,3 +158,9 @@ def test_the_default_course_has_no_caption_shorter_than_its_minimum() -> None:
                 words = caption.text.split()
                 assert len(words) >= 2 or len(cue.text.split()) == 1, caption  # no lone word
     assert shown >= 40
+
+
+def test_a_long_sentence_of_a_plain_text_is_one_cue() -> None:
+    words = " ".join(["word"] * 700)  # one sentence of 3,499 characters
+    cues, problems = place_cues(conv(words), PHASES, Path("."))
+    assert problems == [] and [len(c.text) for c in cues] == [len(words)]

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_phases import SPECS
 
 import cnn_model
 from conftest import ROOT
 from dry_run import dry_run, trace_file
 from scenes.render.timing import TimedCue, phase_seconds, placed
 from scenes.steps import REGISTRY
-from test_phases import SPECS
 
 FPS = 15
 

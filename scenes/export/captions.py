@@ -69,14 +69,17 @@ def _balanced(words: list[str], count: int) -> list[str]:
     total = len(" ".join(words))
     parts: list[str] = []
     current: list[str] = []
+    finished = 0  # characters of the finished runs, with the spaces between them
+    length = 0  # characters of the current run
     for i, word in enumerate(words):
+        length += len(word) + (1 if current else 0)
         current.append(word)
-        done = len(" ".join([*parts, " ".join(current)]))
+        done = finished + (1 if parts else 0) + length
         remaining = len(words) - i - 1
         runs_left = count - len(parts) - 1
         if runs_left and remaining >= runs_left and done >= total * (len(parts) + 1) / count:
             parts.append(" ".join(current))
-            current = []
+            finished, current, length = done, [], 0
     if current:
         parts.append(" ".join(current))
     return parts

@@ -58,10 +58,12 @@ def sentences(text: str) -> list[str]:
 
 
 def written_cues(spec: StepSpec) -> list[tuple[CueSpec, FieldParts]]:
-    """The step's cues as written: a list's own, or one per sentence of a text."""
+    """The step's cues as written: a list's own, or one per sentence of a text (the text
+    was validated whole, so its sentences are not checked again)."""
     if isinstance(spec.narration, str):
         return [
-            (CueSpec(say=s, at=None, audio=None), ("narration",)) for s in sentences(spec.narration)
+            (CueSpec.model_construct(say=s, at=None, audio=None), ("narration",))
+            for s in sentences(spec.narration)
         ]
     return [(cue, ("narration", i)) for i, cue in enumerate(spec.narration)]
 

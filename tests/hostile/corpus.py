@@ -1547,11 +1547,12 @@ def gif_with_a_comment_of_eight_megabytes(sandbox: Path) -> Expect:
 
 @case("bounds")
 def narration_whose_placeholders_fill_to_hours(sandbox: Path) -> Expect:
-    narration = "{percent}" * 440  # one word when validated; 880 once filled in
+    # One word when validated; 880 once filled in ("99,4 %": German spaces the sign).
+    narration = "{percent}" * 440
     steps = f"  - type: title\n    text: T\n    narration: &n '{narration}'\n" + "".join(
         f"  - type: title\n    text: T{i}\n    narration: *n\n" for i in range(299)
     )
-    body = f"title: x\nwords_per_minute: 100\nsteps:\n{steps}"
+    body = f"title: x\nlanguage: de\nwords_per_minute: 100\nsteps:\n{steps}"
     return Expect(render(lesson_with(sandbox, body)), contains=("hours",), timeout=60)
 
 
