@@ -26,7 +26,7 @@ CROSS = [[1, 0, 1], [0, 1, 0], [1, 0, 1]]
 # Valid steps of every type (the fields after ``type``), with the variants that
 # change which phases a step has: numbered runs of two lengths at least, and modes.
 SPECS: dict[str, list[dict[str, Any]]] = {
-    "title": [{"text": "Convolution"}, {"text": "Convolution", "subtitle": "windows"}],
+    "title": [{"text": "Kernels"}, {"text": "Kernels", "subtitle": "windows"}],
     "text": [
         {"text": "A kernel slides over the image."},
         {"bullets": ["one"]},

@@ -21,7 +21,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from manim import MarkupText, Mobject, Text
 from PIL import Image, ImageDraw
-from test_phases import OTHER_FRAMES, SPECS, manim_frame
+from test_phases import CASES, manim_frame
 
 import cnn_model
 from cnn_model.tinyvgg import layer_specs
@@ -32,14 +32,6 @@ from scenes.visuals.glyphs import GlyphFont
 from scenes.visuals.theme import load_theme
 
 LANGUAGE = "de"
-CASES = [
-    pytest.param(name, fields, "16:9", id=f"{name}-{n}")
-    for name in sorted(REGISTRY)
-    for n, fields in enumerate(SPECS.get(name, [{}]))
-] + [
-    pytest.param(name, fields, aspect, id=f"{name}-{aspect}")
-    for name, aspect, fields in OTHER_FRAMES
-]
 # A number written the English way ("0.12", "1.2345"); German groups thousands with
 # a point ("3.844"), so whole numbers grouped that way are taken out first, and so
 # are layer names ("conv_1_1") in case one ever carries a suffix after a point.
