@@ -698,3 +698,25 @@ def test_an_unknown_language_lists_the_languages(tmp_path: Path) -> None:
     (error,) = validate_lesson(path)
     assert (error.line, error.path) == (2, "language")
     assert "de" in error.message and "fr" in error.message
+
+
+def test_translations_that_list_each_other_are_one_error_not_a_loop(tmp_path: Path) -> None:
+    body = "title: {t}\nlanguage: {lang}\ntranslations: [{other}]\nsteps:\n  - type: title\n    text: T\n"
+    (tmp_path / "a.yaml").write_text(body.format(t="A", lang="en", other="b.yaml"))
+    (tmp_path / "b.yaml").write_text(body.format(t="B", lang="de", other="a.yaml"))
+    (error,) = validate_lesson(tmp_path / "a.yaml")
+    assert (error.line, error.path) == (3, "translations[0]")
+    assert "lists translations itself" in error.message
+
+
+def test_a_translation_needs_the_same_steps_in_another_language(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "title: A\ntranslations: [b.yaml, c.yaml]\nsteps:\n  - type: relu\n"
+    )
+    (tmp_path / "b.yaml").write_text("title: B\nlanguage: de\nsteps:\n  - type: softmax\n")
+    (tmp_path / "c.yaml").write_text("title: C\nsteps:\n  - type: relu\n")
+    first, second = validate_lesson(tmp_path / "a.yaml")
+    assert first.path == "translations[0]" and "steps in the same order: relu" in first.message
+    assert second.path == "translations[1]" and "a language this lesson already has" in (
+        second.message
+    )

@@ -789,16 +789,22 @@ def _translations(
         file = _course_entry(source, i, entry, path.parent, "translations")
         if file is None:
             continue
+        shown = display_path(file)
         sub = read_source(file)
+        if isinstance(sub.data, dict) and "translations" in sub.data:
+            # Never validated: two lessons listing each other would never end.
+            source.errors.append(
+                source.error(
+                    where, f"{shown} lists translations itself; only the lesson it translates may"
+                )
+            )
+            continue
         lesson = validate_source(sub, file)
         if lesson is None:
             source.errors.extend(sub.errors)
             continue
-        shown = display_path(file)
         problem = None
-        if lesson.header.translations:
-            problem = f"{shown} lists translations itself; only the lesson it translates may"
-        elif lesson.header.language in languages:
+        if lesson.header.language in languages:
             problem = (
                 f"{shown} is in {lesson.header.language!r}, a language this lesson already has; "
                 "give each translation its own language:"
