@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import cnn_model
+from scenes.steps.kit.base import LayerInfo, ModelInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,6 +26,15 @@ SHARED_EXPLAINER = Path(
 @pytest.fixture(scope="session")
 def default_model() -> cnn_model.TinyVGG:
     return cnn_model.load_model("default")
+
+
+@pytest.fixture(scope="session")
+def model_info() -> ModelInfo:
+    """What validation knows of the default model's layers (ten classes, no torch)."""
+    from cnn_model.tinyvgg import layer_specs
+
+    layers = {s.name: LayerInfo(s.name, s.kind, s.output_shape) for s in layer_specs()}
+    return ModelInfo("default", [f"class {n}" for n in range(10)], layers)
 
 
 @pytest.fixture(scope="session")

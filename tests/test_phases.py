@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 
 import cnn_model
-from cnn_model.tinyvgg import layer_specs
 from scenes.steps import REGISTRY
-from scenes.steps.kit.base import Add, Beat, Hold, Item, LayerInfo, ModelInfo, Phase, StepContext
+from scenes.steps.kit.base import Add, Beat, Hold, Item, ModelInfo, Phase, StepContext
 from scenes.visuals.layout import Frame
 from scenes.visuals.theme import load_theme
 
@@ -88,12 +87,6 @@ CASES = [
 NAME = re.compile(r"[a-z]+( [a-z]+)*( [1-9][0-9]*)?")
 
 
-@pytest.fixture(scope="module")
-def model_info() -> ModelInfo:
-    layers = {s.name: LayerInfo(s.name, s.kind, s.output_shape) for s in layer_specs()}
-    return ModelInfo("default", [f"class {n}" for n in range(10)], layers)
-
-
 def manim_frame(aspect: str, monkeypatch: pytest.MonkeyPatch) -> Frame:
     """The step's frame, set in Manim's config as the render sets it."""
     from manim import config
@@ -102,6 +95,28 @@ def manim_frame(aspect: str, monkeypatch: pytest.MonkeyPatch) -> Frame:
     monkeypatch.setattr(config, "frame_width", frame.width)
     monkeypatch.setattr(config, "frame_height", frame.height)
     return frame
+
+
+def valid_spec(name: str, fields: dict[str, Any], info: ModelInfo) -> Any:
+    """A step of type ``name`` with ``fields``, checked valid against the model."""
+    step_type = REGISTRY[name]
+    spec = step_type.spec.model_validate({"type": name, **fields})
+    if step_type.check is not None:
+        assert step_type.check(spec, info) == []  # a valid step
+    return spec
+
+
+def step_context(
+    spec: Any, trace: cnn_model.Trace, aspect: str, monkeypatch: pytest.MonkeyPatch
+) -> StepContext:
+    """What a builder reads for ``spec``, in the render's frame (no scene)."""
+    return StepContext(
+        trace=trace if REGISTRY[spec.type].needs_trace else None,
+        theme=load_theme("cnn-explainer"),
+        frame=manim_frame(aspect, monkeypatch),
+        narration="",
+        title=spec.title,
+    )
 
 
 def test_every_step_type_has_specs_here() -> None:
@@ -145,18 +160,9 @@ def test_builder_plays_its_declared_phases(
     model_info: ModelInfo,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    frame = manim_frame(aspect, monkeypatch)
     step_type = REGISTRY[name]
-    spec = step_type.spec.model_validate({"type": name, **fields})
-    if step_type.check is not None:
-        assert step_type.check(spec, model_info) == []  # a valid step
-    ctx = StepContext(
-        trace=star_trace if step_type.needs_trace else None,
-        theme=load_theme("cnn-explainer"),
-        frame=frame,
-        narration="",
-        title=spec.title,
-    )
+    spec = valid_spec(name, fields, model_info)
+    ctx = step_context(spec, star_trace, aspect, monkeypatch)
     played = phases_played(list(step_type.build(spec, ctx)))
     assert [phase for phase, _ in played] == step_type.phases.names(spec)
     empty = [phase for phase, seconds in played if seconds <= 0]

@@ -21,15 +21,13 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from manim import MarkupText, Mobject, Text
 from PIL import Image, ImageDraw
-from test_phases import CASES, manim_frame
+from test_phases import CASES, step_context, valid_spec
 
 import cnn_model
-from cnn_model.tinyvgg import layer_specs
 from scenes import i18n
 from scenes.steps import REGISTRY
-from scenes.steps.kit.base import Add, Beat, Item, LayerInfo, ModelInfo, StepContext
+from scenes.steps.kit.base import Add, Beat, Item, ModelInfo, StepContext
 from scenes.visuals.glyphs import GlyphFont
-from scenes.visuals.theme import load_theme
 
 LANGUAGE = "de"
 # A number written the English way ("0.12", "1.2345"); German groups thousands with
@@ -84,12 +82,6 @@ def english_texts() -> list[tuple[str, re.Pattern[str]]]:
                 found.append((english, template(english)))
     assert len(found) > 100
     return found
-
-
-@pytest.fixture(scope="module")
-def model_info() -> ModelInfo:
-    layers = {s.name: LayerInfo(s.name, s.kind, s.output_shape) for s in layer_specs()}
-    return ModelInfo("default", [f"class {n}" for n in range(10)], layers)
 
 
 @pytest.fixture(scope="module")
@@ -149,27 +141,9 @@ def shown_texts(items: list[Item], drawn: list[str]) -> list[str]:
     return [t for t in texts if t.strip()]
 
 
-def build(
-    name: str,
-    fields: dict[str, Any],
-    ctx: StepContext,
-    info: ModelInfo,
-) -> list[Item]:
-    step_type = REGISTRY[name]
-    spec = step_type.spec.model_validate({"type": name, **fields})
-    if step_type.check is not None:
-        assert step_type.check(spec, info) == []  # a valid step
+def built_in_german(spec: Any, ctx: StepContext) -> list[Item]:
     with i18n.using(LANGUAGE):
-        return list(step_type.build(spec, ctx))
-
-
-def context(name: str, trace: cnn_model.Trace, aspect: str, mp: pytest.MonkeyPatch) -> StepContext:
-    return StepContext(
-        trace=trace if REGISTRY[name].needs_trace else None,
-        theme=load_theme("cnn-explainer"),
-        frame=manim_frame(aspect, mp),
-        narration="",
-    )
+        return list(REGISTRY[spec.type].build(spec, ctx))
 
 
 def check_language(name: str, texts: list[str], english: list[tuple[str, re.Pattern[str]]]) -> None:
@@ -202,7 +176,8 @@ def test_every_step_type_writes_german(
     glyph_texts: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    items = build(name, fields, context(name, star_trace, aspect, monkeypatch), model_info)
+    spec = valid_spec(name, fields, model_info)
+    items = built_in_german(spec, step_context(spec, star_trace, aspect, monkeypatch))
     check_language(name, shown_texts(items, glyph_texts), english_texts)
 
 
@@ -214,9 +189,10 @@ def test_the_input_step_writes_german_beside_an_original(
     glyph_texts: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    ctx = context("input", cnn_model.trace(default_model, photo), "16:9", monkeypatch)
+    spec = valid_spec("input", {}, model_info)
+    ctx = step_context(spec, cnn_model.trace(default_model, photo), "16:9", monkeypatch)
     ctx.original_image = photo
-    items = build("input", {}, ctx, model_info)
+    items = built_in_german(spec, ctx)
     assert ctx.recorder.facts["original"] is not None  # the original was shown
     texts = shown_texts(items, glyph_texts)
     check_language("input", texts, english_texts)
@@ -231,9 +207,8 @@ def test_the_check_sees_english(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The same step built in English fails the check: the check is not blind."""
-    ctx = context("relu", star_trace, "16:9", monkeypatch)
-    step_type = REGISTRY["relu"]
-    items = list(step_type.build(step_type.spec.model_validate({"type": "relu"}), ctx))
+    spec = valid_spec("relu", {}, model_info)
+    items = list(REGISTRY["relu"].build(spec, step_context(spec, star_trace, "16:9", monkeypatch)))
     texts = shown_texts(items, glyph_texts)
     with pytest.raises(AssertionError, match="English on screen"):
         check_language("relu", texts, english_texts)
