@@ -17,8 +17,10 @@ alike.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,6 @@ from typing import Any
 
 import av
 import numpy as np
-import pyloudnorm
 
 from cnn_model.safeio import FileRefused, read_regular
 
@@ -121,8 +122,21 @@ def read_recording(path: Path) -> Sound:
 
 
 def recording_seconds(path: Path) -> float:
-    """How long the recording at ``path`` lasts (decoded: its tags may say anything)."""
-    return read_recording(path).seconds
+    """How long the recording at ``path`` lasts (decoded: its tags may say anything).
+
+    Validation and the render both ask: the answer is kept for the file as it is
+    (its size and modification time), so each recording is decoded once for it.
+    """
+    try:
+        status = os.stat(path)
+    except OSError:
+        return read_recording(path).seconds  # says why it cannot be read
+    return _seconds(str(path), status.st_size, status.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _seconds(path: str, size: int, modified: int) -> float:
+    return read_recording(Path(path)).seconds
 
 
 def _not_audio() -> str:
@@ -268,6 +282,10 @@ def loudness(sound: Sound) -> float:
     block = math.ceil(_MEASURE_BLOCK * sound.rate) + 1
     if len(samples) < block:
         samples = np.concatenate([samples, np.zeros(block - len(samples))])
+    # Imported here: it brings SciPy's signal module (about 0.9 s), which lesson
+    # validation and renders without sound never need.
+    import pyloudnorm
+
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(pyloudnorm.Meter(sound.rate).integrated_loudness(samples))
 
@@ -285,10 +303,7 @@ def normalise(sound: Sound, target_lufs: float = TARGET_LUFS) -> Sound:
         return sound
     ceiling = 10.0 ** (PEAK_CEILING_DB / 20.0)
     gain = 10.0 ** ((target_lufs - measured) / 20.0)
-    if peak * gain > ceiling:
-        out = sound.samples.astype(np.float64) * (ceiling / peak)
-    else:
-        out = pyloudnorm.normalize.loudness(sound.samples.astype(np.float64), measured, target_lufs)
+    out = sound.samples.astype(np.float64) * min(gain, ceiling / peak)
     return Sound(np.clip(out, -1.0, 1.0).astype(np.float32), sound.rate)
 
 

@@ -383,6 +383,7 @@ class Prepared:
     cues: list[list[TimedCue]] = field(default_factory=list)  # each step's, timed
     # Each translation's language and cues (read, not spoken), for its caption track.
     translations: list[tuple[str, list[list[TimedCue]]]] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)  # the class names, as shown
 
     @property
     def voiced(self) -> bool:
@@ -481,7 +482,9 @@ def prepare(
         )
         for other in lesson.translations
     ]
-    return Prepared(lesson, settings, out_root, cache_dir, trace, step_jobs, timed, translations)
+    return Prepared(
+        lesson, settings, out_root, cache_dir, trace, step_jobs, timed, translations, classes
+    )
 
 
 def _read_cues(
@@ -517,7 +520,7 @@ def _spoken(
     found = []
     for cue in cues:
         if cue.recording is not None:
-            seconds = audio.read_recording(cue.recording).seconds
+            seconds = audio.recording_seconds(cue.recording)
             name = os.path.relpath(cue.recording, lesson.path.parent)
             found.append(_with_sound(cue, cue.recording, seconds, name, settings))
         elif voice_name and cue.text.strip():
@@ -871,7 +874,7 @@ def _manifest(prepared: Prepared, results: list[StepResult]) -> dict[str, Any]:
             "path": str(lesson.image),
             "sha256": trace.image_sha256,
         }
-        labels = shown_classes(lesson, trace)
+        labels = prepared.classes
         manifest["model"]["labels"] = labels
         manifest["prediction"] = {
             "class": trace.predicted_class,
