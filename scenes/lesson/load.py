@@ -153,10 +153,10 @@ def output_name(path: Path) -> str:
     return slug
 
 
-def reading_seconds(narration: str, words_per_minute: int) -> float:
-    """How long a narration takes to read at ``words_per_minute``, with a short lag."""
+def reading_seconds(narration: str, words_per_minute: int, lag: float = READING_LAG) -> float:
+    """How long a narration takes to read at ``words_per_minute``, with a short ``lag``."""
     words = len(narration.split())
-    return 0.0 if words == 0 else 60.0 * words / words_per_minute + READING_LAG
+    return 0.0 if words == 0 else 60.0 * words / words_per_minute + lag
 
 
 def uses_placeholders(narration: str) -> bool:

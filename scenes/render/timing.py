@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..export.captions import chunks
+from ..lesson.load import reading_seconds
 
 if TYPE_CHECKING:
     from ..audio import Sound
 
 CUE_GAP = 0.3  # seconds of quiet after each cue, before the next one starts
-READING_LAG = 0.4  # seconds added to a cue's reading time
+READING_LAG = 0.4  # seconds added to a cue's reading time (a step's whole text gets 1 s)
 MIN_CAPTION = 1.2  # the shortest a caption may show
 
 
@@ -47,15 +48,13 @@ class TimedCue:
         return audio.spoken(self.sound)
 
 
-def reading_seconds(text: str, words_per_minute: int) -> float:
-    """How long ``text`` takes to read at ``words_per_minute``, with a short lag."""
-    return len(text.split()) * 60.0 / words_per_minute + READING_LAG
-
-
 def cue_seconds(text: str, words_per_minute: int, sound_seconds: float | None) -> float:
     """How long a cue lasts: its sound, or its reading time without one; at least
     ``MIN_CAPTION`` for every caption its text becomes."""
-    own = sound_seconds if sound_seconds is not None else reading_seconds(text, words_per_minute)
+    if sound_seconds is not None:
+        own = sound_seconds
+    else:
+        own = reading_seconds(text, words_per_minute, READING_LAG)
     return max(own, MIN_CAPTION * max(1, len(chunks(text))))
 
 
