@@ -13,11 +13,13 @@ from rich.text import Text
 
 from cnn_model import ImageError, ModelError
 
+from .audit_command import add_audit_command
 from .cli_common import (
     USAGE_ERROR,
     CliError,
     SafeArgumentParser,
     console,
+    jobs_count,
     out,
     output_file,
     print_error,
@@ -286,19 +288,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
     return given
 
 
-MAX_JOBS = 64
-
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:30]!r}") from None
-    if not 1 <= value <= MAX_JOBS:
-        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_JOBS}, got {value:.3g}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = SafeArgumentParser(
         prog="cnnlesson",
@@ -307,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     add_model_commands(sub)
+    add_audit_command(sub)
 
     render = sub.add_parser("render", help="render a lesson to video")
     render.add_argument("lesson", type=Path)
@@ -314,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--out", type=Path, default=Path("media"), help="output root (default: media)"
     )
     render.add_argument(
-        "-j", "--jobs", type=_jobs, help="steps rendered in parallel (default: CPU cores)"
+        "-j", "--jobs", type=jobs_count, help="steps rendered in parallel (default: CPU cores)"
     )
     render.add_argument(
         "--scheduler",

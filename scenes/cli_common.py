@@ -110,3 +110,17 @@ def output_file(text: str) -> Path:
 
 class CliError(Exception):
     """A user mistake reported as one line, exit status 2, no traceback."""
+
+
+MAX_JOBS = 64
+
+
+def jobs_count(text: str) -> int:
+    """``-j``: how many steps are worked on at once."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:30]!r}") from None
+    if not 1 <= value <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_JOBS}, got {value:.3g}")
+    return value

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..steps.kit.base import StepSpec
     from ..visuals.theme import Theme
 
-Mode = Literal["video", "last_frame", "dry_run"]
+Mode = Literal["video", "last_frame", "dry_run", "audit"]
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 

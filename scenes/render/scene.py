@@ -12,6 +12,7 @@ from manim import Scene, ValueTracker
 from ..steps.kit.base import Add, Beat, Hold, Phase, StepContext
 from ..steps.kit.registry import StepType
 from ..visuals.layout import outside
+from .frame_audit import FrameAudit
 
 
 def play_step(
@@ -69,7 +70,9 @@ class StepScene(Scene):
     phases' spans, in frames, are kept in :attr:`spans`.
 
     After every beat it notes any mobject that lies outside the frame, so
-    tests can check layouts without looking at frames.
+    tests can check layouts without looking at frames. With ``audit`` it also
+    has every beat's end and every animation's middle checked for text a
+    viewer could not read (see :mod:`.frame_audit`).
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class StepScene(Scene):
         ctx: StepContext,
         phase_seconds: dict[str, float] | None = None,
         fps: float = 15.0,
+        audit: FrameAudit | None = None,
         **kwargs: Any,
     ) -> None:
         self.step_type = step_type
@@ -90,6 +94,9 @@ class StepScene(Scene):
         self.spans: list[PhaseSpan] = []
         self._open: tuple[str, int] | None = None
         self.overflow: list[str] = []
+        self.audit = audit
+        self.beats = 0
+        self.phase = ""
         super().__init__(**kwargs)
 
     def construct(self) -> None:
@@ -115,7 +122,16 @@ class StepScene(Scene):
         """Frames played so far (exact in a video: Manim counts whole frames)."""
         return round(self.time * self.fps)
 
+    def play_internal(self, skip_rendering: bool = False) -> None:
+        if self.audit is not None and self.animations:
+            # Half-way through: what a viewer sees while things move and fade.
+            for animation in self.animations:
+                animation.interpolate(0.5)
+            self.audit.look(self.mobjects, self.beats + 1, self.phase, "mid", self.time)
+        super().play_internal(skip_rendering)
+
     def _begin_phase(self, name: str) -> None:
+        self.phase = name
         if self._open is None:
             # The first phase starts with the step (only title and the like come before).
             self._open = (name, 0)
@@ -136,6 +152,9 @@ class StepScene(Scene):
         self._open = None
 
     def _check_layout(self) -> None:
+        self.beats += 1
+        if self.audit is not None:
+            self.audit.look(self.mobjects, self.beats, self.phase, "end", self.time)
         for mob in self.mobjects:
             if isinstance(mob, ValueTracker):  # holds a number, draws nothing
                 continue

@@ -59,8 +59,10 @@ def configure_manim(job: StepJob, media_dir: Path) -> None:
     config.verbosity = "ERROR"
     config.progress_bar = "none"
     config.output_file = "step"
-    config.format = {"video": "mp4", "last_frame": "png", "dry_run": "none"}[job.mode]
-    config.dry_run = job.mode == "dry_run"
+    config.format = {"video": "mp4", "last_frame": "png", "dry_run": "none", "audit": "none"}[
+        job.mode
+    ]
+    config.dry_run = job.mode in ("dry_run", "audit")
 
 
 def build_scene(job: StepJob) -> Any:
@@ -71,6 +73,7 @@ def build_scene(job: StepJob) -> Any:
     from ..steps import registry
     from ..steps.kit.base import StepContext
     from ..visuals.layout import Frame
+    from .frame_audit import FrameAudit
     from .scene import StepScene
 
     picture = job.picture
@@ -89,6 +92,9 @@ def build_scene(job: StepJob) -> Any:
         title=spec.title,
         original_image=job.image_file,
     )
+    audit = (
+        FrameAudit(ctx.frame, ctx.theme.background, ctx.theme.font) if job.mode == "audit" else None
+    )
     # Without a video, animations only need their end states: skip the frames.
     return StepScene(
         registry.get(job.type),
@@ -96,6 +102,7 @@ def build_scene(job: StepJob) -> Any:
         ctx,
         phase_seconds=picture.phase_seconds,
         fps=picture.fps,
+        audit=audit,
         skip_animations=job.mode != "video",
     )
 
@@ -142,7 +149,7 @@ def _render(job: StepJob, media: Path, started: float) -> tuple[dict[str, Any], 
     """Render the step's scene in ``media``; its record and the file it produced."""
     configure_manim(job, media)
     scene = build_scene(job)
-    if job.mode == "dry_run":
+    if job.mode in ("dry_run", "audit"):
         # Nobody sees a dry run's frames: skip drawing them. (The pixel
         # size stays real: Text lays itself out on a canvas of that size.)
         scene.renderer.update_frame = lambda *args, **kwargs: None
@@ -158,7 +165,9 @@ def _render(job: StepJob, media: Path, started: float) -> tuple[dict[str, Any], 
         "overflow": scene.overflow,
         "render_seconds": round(time.perf_counter() - started, 3),
     }
-    if job.mode == "dry_run":
+    if scene.audit is not None:
+        record["findings"] = [finding.as_dict() for finding in scene.audit.findings]
+    if job.mode in ("dry_run", "audit"):
         return record, None
     pattern = "step.mp4" if job.mode == "video" else "step*.png"
     produced = next(media.rglob(pattern), None)

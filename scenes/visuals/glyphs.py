@@ -19,6 +19,24 @@ from manim import ORIGIN, Text, VGroup, VMobject
 BASE_SIZE = 48.0
 
 
+class NumberText(VGroup):
+    """A string composed from glyphs. It knows what it says and its font size, so
+    checks of the frame (overlaps, legibility) can treat it as the text it is."""
+
+    def __init__(self, content: str, size: float) -> None:
+        super().__init__()
+        self.content = content
+        self.size = size
+        self.initial_height = 0.0
+
+    @property
+    def font_size(self) -> float:
+        """The font size as drawn now (after any scaling), as a ``Text`` gives it."""
+        if self.initial_height <= 0:
+            return self.size
+        return self.size * self.height / self.initial_height
+
+
 @dataclass(frozen=True)
 class Glyph:
     points: np.ndarray | None  # the outline's Bézier points at BASE_SIZE; None for blanks
@@ -65,9 +83,9 @@ class GlyphFont:
             self.glyphs[char] = found
         return found
 
-    def compose(self, content: str, size: float, colour: str) -> VGroup:
-        """``content`` as a VGroup of glyphs, ``size`` as a Text font size would be."""
-        group = VGroup()
+    def compose(self, content: str, size: float, colour: str) -> NumberText:
+        """``content`` as a group of glyphs, ``size`` as a Text font size would be."""
+        group = NumberText(content, size)
         pen = 0.0
         for char in content:
             glyph = self.glyph(char)
@@ -80,6 +98,8 @@ class GlyphFont:
             pen += glyph.advance
         group.set_color(colour)
         group.scale(size / BASE_SIZE, about_point=ORIGIN)
+        if len(group):
+            group.initial_height = group.height
         return group
 
 
@@ -90,6 +110,6 @@ def glyph_font(font: str, weight: str = "NORMAL") -> GlyphFont:
 
 def number_text(
     content: str, font: str, size: float, colour: str, weight: str = "NORMAL"
-) -> VGroup:
+) -> NumberText:
     """A short string (a number, a sum) drawn from cached glyphs."""
     return glyph_font(font, weight).compose(content, size, colour)
