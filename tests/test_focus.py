@@ -262,3 +262,9 @@ def test_a_layer_without_the_focused_channel_keeps_its_default_and_the_focus_goe
         "channels), got 10"
     )
 
+
+def test_the_shipped_lessons_follow_one_neuron_through_conv_relu_and_pool() -> None:
+    for name in ("course", "convolution", "relu", "pooling"):
+        lesson = load_lesson(ROOT / "lessons" / f"{name}.yaml")
+        shown = {getattr(s, "neuron", None) for s in lesson.steps if s.type in NEURON_STEPS}
+        assert shown == {3}, name
