@@ -13,7 +13,7 @@ import re
 import string
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +40,10 @@ from ..steps.kit.checks import quoted
 from ..visuals.theme import theme_names
 from .cues import PlacedCue, place_cues
 from .errors import FieldPath, LessonError, LessonInvalid, display_path, path_text
+from .focus import carry_focus, focus_problem
 from .messages import describe_value, listing, message_for, suggest, unknown_name
 from .source import MAX_BYTES, Source, decode_error, parse, text_problem
-from .spec import MAX_STEPS, LessonHeader, overridable, override_of
+from .spec import MAX_STEPS, Focus, LessonHeader, overridable, override_of
 
 # What narration may ask for: a step lasts as long as its narration takes to
 # read, so a very long text (or a slow reading speed) would ask for hours.
@@ -484,6 +485,7 @@ class _Part:
     title: str
     steps: list[StepSpec | None]
     folder: Path  # the file's folder: recordings are read from there
+    focus: Focus | None = None  # a course's lesson's own focus, which wins over the carried one
 
 
 @dataclass
@@ -609,7 +611,8 @@ def _course_part(source: Source, i: int, path: Path, budget: _Budget) -> _Part |
     if sub_header.steps is None:
         source.errors.append(sub.error(("steps",), "expected a non-empty list of steps, got null"))
         return None
-    part = _Part(sub, sub_header.title, _parse_steps(sub, sub_header.steps), path.parent)
+    steps = _parse_steps(sub, sub_header.steps)
+    part = _Part(sub, sub_header.title, steps, path.parent, sub_header.focus)
     source.errors.extend(sub.errors)
     return part
 
@@ -701,6 +704,12 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
     )
     errors.extend(image_errors)
 
+    if info is not None:  # the neuron each step shows, followed from step to step
+        errors.extend(_focus_errors(source, header.focus, parts, info))
+        resolved = carry_focus(header.focus, [(p.focus, p.steps) for p in parts], info)
+        # New parts: a lesson a course lists twice may follow another neuron each time.
+        parts = [replace(p, steps=s) for p, s in zip(parts, resolved, strict=True)]
+
     # Cross-field checks, only where the fields themselves are valid; each
     # error is placed in the file the step was written in.
     needs_trace = False
@@ -772,6 +781,19 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
     return Lesson(
         path, header, steps, location, image, origins, chapters, warnings, cues, translations
     )
+
+
+def _focus_errors(
+    source: Source, focus: Focus | None, parts: list[_Part], info: ModelInfo
+) -> list[LessonError]:
+    """A focus (the lesson's, or a course's lesson's own) on a neuron the model lacks."""
+    found = [(source, focus)] + [(p.source, p.focus) for p in parts if p.source is not source]
+    errors = [
+        where.error(("focus", "neuron"), problem)
+        for where, own in found
+        if own is not None and (problem := focus_problem(own, info)) is not None
+    ]
+    return list(dict.fromkeys(errors))  # once for a lesson a course lists twice
 
 
 def _translations(

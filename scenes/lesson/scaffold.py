@@ -24,6 +24,7 @@ theme: cnn-explainer      # cnn-explainer | dark | colorblind
 aspect: "16:9"            # 16:9 | 9:16 | 1:1
 language: en              # en | de | fr: labels, numbers, page and captions
 # voice: en               # speak the narration with espeak-ng (en, de, fr, ...)
+# focus: {{neuron: 3}}      # the channel convolution, ReLU and pooling steps show by default
 steps:
   - type: title
     text: {title}
@@ -31,7 +32,7 @@ steps:
       One or two sentences a learner hears or reads as a caption.
   - type: convolution
     layer: conv_1_1         # a convolution layer of the model
-    neuron: 0               # its output channel (0-9)
+    neuron: 0               # its output channel (0-9); without it, the lesson's focus
     channel: 0              # the input channel shown in detail
     positions: 3            # windows explained number by number before the sweep
     narration:              # cues, each tied to a phase (`cnnlesson steps convolution`)

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.fields import FieldInfo
 
+from ..steps.kit.checks import describe_value
+
 QUALITIES = ("draft", "low", "medium", "high", "production")
 QUALITY_FLAGS = {"d": "draft", "l": "low", "m": "medium", "h": "high", "k": "production"}
 Quality = Literal["draft", "low", "medium", "high", "production", "d", "l", "m", "h", "k"]
@@ -43,6 +45,28 @@ MAX_STEPS = 300  # in one render: a lesson, or a course's lessons together
 MAX_LESSONS = 100  # files a course lists
 MAX_PATH_CHARS = 1024
 MAX_TRANSLATIONS = 10
+
+
+class Focus(BaseModel):
+    """The neuron (channel) a lesson's steps follow, e.g. {neuron: 3}."""
+
+    # Written into the steps' own fields when the lesson loads (scenes/lesson/focus.py).
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    neuron: int = Field(
+        ...,
+        ge=0,
+        description="The channel that convolution, ReLU and pooling steps show when they "
+        "name no neuron of their own; a step that names one is followed from there on.",
+    )
+
+    @field_validator("neuron", mode="before")
+    @classmethod
+    def _not_negative(cls, value: Any) -> Any:
+        # Nested in the header, pydantic's own message would not say what is expected.
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise ValueError(f"expected a neuron ≥ 0, got {value}")
+        return value
 
 
 class LessonHeader(BaseModel):
@@ -130,6 +154,21 @@ class LessonHeader(BaseModel):
             "language switch on its page.",
         )
     )
+    focus: Focus | None = Field(
+        None,
+        description="The neuron (channel) the steps follow, e.g. {neuron: 3}: the default of "
+        "every step that shows one; a step's own neuron wins and is followed from there on. "
+        "In a course, a lesson's own focus wins over the one carried into it.",
+    )
+
+    @field_validator("focus", mode="before")
+    @classmethod
+    def _focus_is_a_mapping(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, dict):
+            got = describe_value(value)
+            raise ValueError(f"expected a mapping such as {{neuron: 3}}, got {got}")
+        return value
+
     poster: int | None = Field(
         None, ge=1, description="Step (from 1) whose frame becomes the poster image."
     )

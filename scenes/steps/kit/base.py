@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from .neuron import NeuronField
 from .record import Recorder
 
 if TYPE_CHECKING:
@@ -68,6 +69,9 @@ class StepSpec(BaseModel):
     # Old field names that still work, each with its new name: the loader renames
     # them before validation and warns, at the field, that the old name will go.
     renamed: ClassVar[dict[str, str]] = {}
+    # The field naming the neuron the step shows, if it has one: the lesson's focus
+    # fills it in when it is left out (see NeuronField).
+    neuron_field: ClassVar[NeuronField | None] = None
 
     type: str
     title: str | None = Field(

@@ -45,6 +45,7 @@ from ...visuals.text import BODY, LABEL, SMALL, text
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.checks import channel_in, layer_of_kind
 from ..kit.common import MapColours, channel_name, title_for
+from ..kit.neuron import NeuronField
 from ..kit.registry import Phases, StepType, register
 from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
@@ -55,7 +56,14 @@ ARROW_GAP = 0.9  # between the rows and the sum, where the arrows go
 class ConvElasticSpec(StepSpec):
     type: Literal["conv_elastic"]
     layer: str = Field("conv_1_1", description="A convolution layer of the lesson's model.")
-    neuron: int = Field(0, ge=0, description="Output channel (neuron) of the layer, from 0.")
+    neuron_field = NeuronField()
+
+    neuron: int = Field(
+        0,
+        ge=0,
+        description="Output channel (neuron) of the layer, from 0; default: the lesson's "
+        "focus, else 0.",
+    )
 
 
 def check(spec: ConvElasticSpec, info: ModelInfo | None) -> list[tuple[FieldParts, str]]:

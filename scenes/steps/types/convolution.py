@@ -46,6 +46,7 @@ from ...visuals.text import BODY, LABEL, NUMBER, text
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.checks import channel_in, layer_of_kind
 from ..kit.common import MapColours, channel_name, colour_name, intro, map_panel, title_for
+from ..kit.neuron import NeuronField
 from ..kit.registry import Numbered, Phases, StepType, register
 from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
@@ -58,7 +59,14 @@ CELL = 0.72  # side of a grid cell before the layout scales it
 class ConvolutionSpec(StepSpec):
     type: Literal["convolution"]
     layer: str = Field("conv_1_1", description="A convolution layer of the lesson's model.")
-    neuron: int = Field(0, ge=0, description="Output channel (neuron) of the layer, from 0.")
+    neuron_field = NeuronField()
+
+    neuron: int = Field(
+        0,
+        ge=0,
+        description="Output channel (neuron) of the layer, from 0; default: the lesson's "
+        "focus, else 0.",
+    )
     channel: int = Field(0, ge=0, description="Input channel shown in detail, from 0.")
     positions: int = Field(
         3, ge=0, le=40, description="Window positions explained in full before the sweep."

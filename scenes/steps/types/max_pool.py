@@ -69,6 +69,7 @@ from ..kit.common import (
     map_panel,
     title_for,
 )
+from ..kit.neuron import NeuronField
 from ..kit.patches import PatchFields, choose_patch, patch_errors
 from ..kit.registry import Numbered, Phases, StepType, register
 from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
@@ -89,11 +90,13 @@ def variant_note() -> str:
 class MaxPoolSpec(PatchFields, StepSpec):
     type: Literal["max_pool"]
     layer: str = Field("max_pool_1", description="A max-pool layer of the lesson's model.")
+    neuron_field = NeuronField()
+
     neuron: int | None = Field(
         None,
         ge=0,
-        description="Channel (neuron) of the layer, from 0; default: the channel of the "
-        "lesson's model whose map has the most values on both sides of zero.",
+        description="Channel (neuron) of the layer, from 0; default: the lesson's focus, "
+        "else the channel whose map has the most values on both sides of zero.",
     )
     mode: Mode = Field(
         "max",

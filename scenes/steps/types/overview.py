@@ -43,6 +43,7 @@ from ...visuals.theme import Theme
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.checks import channel_in, quoted
 from ..kit.common import MapColours, channel_name, title_for
+from ..kit.neuron import NeuronField
 from ..kit.record import Recorder
 from ..kit.registry import Optional, Phases, StepType, register
 from ..kit.shown import Shown, shown
@@ -60,11 +61,17 @@ BLOCK_STARTS = {"conv_1_1": "first block", "conv_2_1": "second block"}
 
 class OverviewSpec(StepSpec):
     type: Literal["overview"]
+    # A neuron zoomed into becomes the lesson's focus; none given zooms into the layer.
+    neuron_field = NeuronField("focus_neuron", "focus", takes_focus=False)
+
     focus: str | None = Field(
         None, description="After the overview, zoom into this layer (e.g. conv_1_1)."
     )
     focus_neuron: int | None = Field(
-        None, ge=0, description="With focus: zoom further into this neuron (channel) of the layer."
+        None,
+        ge=0,
+        description="With focus: zoom further into this neuron (channel) of the layer; the "
+        "steps after it follow this neuron.",
     )
 
 

@@ -61,6 +61,7 @@ from ...visuals.text import BODY, HEADING, LABEL, NUMBER, text
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.checks import channel_in, layer_of_kind
 from ..kit.common import MapColours, list_separator, lively_channel, map_panel, title_for
+from ..kit.neuron import NeuronField
 from ..kit.patches import PatchFields, choose_patch, patch_errors
 from ..kit.registry import Phases, StepType, register
 from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
@@ -71,11 +72,13 @@ MAX_PATCH = 5  # two patches side by side: at most 10 numbers per row, legible a
 class ReluSpec(PatchFields, StepSpec):
     type: Literal["relu"]
     layer: str = Field("relu_1_1", description="A ReLU layer of the lesson's model.")
+    neuron_field = NeuronField()
+
     neuron: int | None = Field(
         None,
         ge=0,
-        description="Channel (neuron) of the layer, from 0; default: the channel of the "
-        "lesson's model whose map has the most values on both sides of zero.",
+        description="Channel (neuron) of the layer, from 0; default: the lesson's focus, "
+        "else the channel whose map has the most values on both sides of zero.",
     )
     patch_size: int = Field(
         4, ge=2, le=MAX_PATCH, description="Rows and columns of numbers in the patch."
