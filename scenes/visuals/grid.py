@@ -12,9 +12,16 @@ DARK_TEXT = "#111111"
 LIGHT_TEXT = "#ffffff"
 
 
+_DARK_L = float(luminance(np.array([0x11, 0x11, 0x11])))
+
+
 def text_colour_on(rgb: np.ndarray) -> str:
-    """Black or white, whichever reads better on a cell of colour ``rgb``."""
-    return DARK_TEXT if float(luminance(rgb)) > 0.33 else LIGHT_TEXT
+    """Dark or white, whichever has the higher contrast ratio (WCAG 2) on a cell of
+    colour ``rgb``: one of them always reaches 4.5:1."""
+    cell = float(luminance(rgb))
+    on_dark_text = (cell + 0.05) / (_DARK_L + 0.05)
+    on_white_text = 1.05 / (cell + 0.05)
+    return DARK_TEXT if on_dark_text >= on_white_text else LIGHT_TEXT
 
 
 class NumberGrid(VGroup):
