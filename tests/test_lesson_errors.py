@@ -300,8 +300,39 @@ CASES: dict[str, tuple[str, list[str]]] = {
             "cnn-explainer, colorblind, dark",
             "6:11: steps[0].text: the YAML tag 'tag:yaml.org,2002:python/name:os.system' is not "
             "allowed (plain values only)",
+            "7:5: steps[1].text: required field is missing",
             f"7:11: steps[1].type: unknown step type 'titel' (did you mean 'title'?); known step "
             f"types: {STEP_TYPES}",
+        ],
+    ),
+    "a misspelt step type is checked as the type it most likely means": (
+        "title: x\nsteps:\n  - type: convolutoin\n    layer: conv_1\n    neuron: 12\n"
+        "  - type: rleu\n    patch_size: 9\n    narration:\n      - say: Hi.\n        at: graf\n",
+        [
+            "3:11: steps[0].type: unknown step type 'convolutoin' (did you mean 'convolution'?); "
+            f"known step types: {STEP_TYPES}",
+            f"4:12: steps[0].layer: expected a convolution layer ({CONV_LAYERS}), got 'conv_1'",
+            "5:13: steps[0].neuron: expected a neuron from 0 to 9 (every convolution layer of "
+            "model 'default' has 10 neurons), got 12",
+            f"6:11: steps[1].type: unknown step type 'rleu' (did you mean 'relu'?); known step "
+            f"types: {STEP_TYPES}",
+            "7:17: steps[1].patch_size: expected an integer from 2 to 5, got 9",
+            "10:13: steps[1].narration[0].at: a relu step has no phase 'graf' (did you mean "
+            "'graph'?); its phases: graph, examples, maps, zeros, sweep",
+        ],
+    ),
+    "an unknown step type without a close match is not guessed at": (
+        "title: x\nsteps:\n  - type: xyzzy\n    neurn: 2\n    narration:\n"
+        "      - say: Hi.\n        at: nowhere\n",
+        [f"3:11: steps[0].type: unknown step type 'xyzzy'; known step types: {STEP_TYPES}"],
+    ),
+    "a neuron no layer of the kind has, beside an unknown layer": (
+        "title: x\nsteps:\n  - type: max_pool\n    layer: max_pool_3\n    neuron: 10\n",
+        [
+            "4:12: steps[0].layer: expected a max-pool layer (max_pool_1, max_pool_2), "
+            "got 'max_pool_3'",
+            "5:13: steps[0].neuron: expected a neuron from 0 to 9 (every max-pool layer of "
+            "model 'default' has 10 neurons), got 10",
         ],
     ),
     "header errors do not stop the checks": (
@@ -681,6 +712,50 @@ def test_cue_phases_and_recordings_are_checked_with_their_locations(tmp_path: Pa
     # The typo's cue lacks its text: reported at the cue, naming the field.
     assert [(k[2], v) for k, v in found.items()] == [
         ("steps[1].narration[0].say", "required field is missing")
+    ]
+
+
+CUES_OF_INVALID_STEPS = """\
+title: Cues of steps in error
+poster: 4
+steps:
+  - type: convolution
+    positions: -3
+    narration:
+      - say: A window.
+        at: windw 2
+      - say: A later window, which positions could give.
+        at: window 7
+      - say: Unheard.
+        audio: gone.wav
+  - type: conv_elastic
+    layer: conv_9_9
+    narration:
+      - say: Kernels.
+        at: kernel
+      - say: The sum.
+        at: sum
+"""
+
+
+def test_cues_are_checked_while_other_fields_of_their_step_are_in_error(tmp_path: Path) -> None:
+    path = tmp_path / "cues.yaml"
+    path.write_text(CUES_OF_INVALID_STEPS, encoding="utf-8")
+    file = display_path(path)
+    assert [str(e) for e in validate_lesson(path)] == [
+        f"{file}:2:9: poster: expected a step number from 1 to 2, got 4",
+        f"{file}:5:16: steps[0].positions: expected an integer from 0 to 40, got -3",
+        # Which windows there are depends on positions: only a name no convolution
+        # step has is an error, while positions is wrong.
+        f"{file}:8:13: steps[0].narration[0].at: a convolution step has no phase 'windw 2' "
+        "(did you mean 'window 2'?); its phases: intro, window 1 … window N (N: positions), "
+        "sweep, result",
+        f"{file}:12:16: steps[0].narration[2].audio: {display_path(tmp_path / 'gone.wav')}: "
+        "no such file",
+        f"{file}:14:12: steps[1].layer: expected a convolution layer ({CONV_LAYERS}), "
+        "got 'conv_9_9'",
+        f"{file}:17:13: steps[1].narration[0].at: a conv_elastic step has no phase 'kernel' "
+        "(did you mean 'kernels'?); its phases: inputs, kernels, intermediates, sum",
     ]
 
 

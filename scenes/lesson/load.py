@@ -38,9 +38,9 @@ from ..steps import registry
 from ..steps.kit.base import NARRATION_FORMS, LayerInfo, ModelInfo, StepSpec
 from ..steps.kit.checks import quoted
 from ..visuals.theme import theme_names
-from .cues import PlacedCue, place_cues
+from .cues import PlacedCue, place_cues, written_cues
 from .errors import FieldPath, LessonError, LessonInvalid, display_path, path_text
-from .messages import describe_value, listing, message_for, suggest, unknown_name
+from .messages import closest, describe_value, listing, message_for, suggest, unknown_name
 from .source import MAX_BYTES, Source, decode_error, parse, text_problem
 from .spec import MAX_STEPS, LessonHeader, overridable, override_of
 
@@ -355,8 +355,9 @@ def _resolve_image(
     return path, []
 
 
-def _parse_steps(source: Source, raw_steps: list[Any]) -> list[StepSpec | None]:
-    """Each step against its own type's schema; errors go to ``source.errors``."""
+def _parse_steps(source: Source, raw_steps: list[Any], folder: Path) -> list[StepSpec | None]:
+    """Each step against its own type's schema; errors go to ``source.errors``. Recordings
+    are read from ``folder``, the lesson file's."""
     steps: list[StepSpec | None] = []
     known = registry.names()
     if len(raw_steps) > MAX_STEPS:
@@ -390,16 +391,26 @@ def _parse_steps(source: Source, raw_steps: list[Any]) -> list[StepSpec | None]:
                     unknown_name("step type", kind, known, "step types", limit=len(known)),
                 )
             )
-            steps.append(None)
-            continue
+            # A misspelt type is checked as the type it most likely means, so that the
+            # step's other errors show in this run too, not one run after the next.
+            guess = closest(kind, known) if isinstance(kind, str) else None
+            if guess is None:
+                steps.append(None)
+                continue
+            kind, raw = guess, {**raw, "type": guess}
         step_type = registry.get(kind)
         raw = _renamed_fields(source, where, step_type.spec, raw)
         try:
             steps.append(step_type.spec.model_validate(raw))
         except ValidationError as exc:
-            source.errors.extend(
-                _pydantic_errors(source, exc, step_type.spec, where, f"{article(kind)} step's")
-            )
+            found = _pydantic_errors(source, exc, step_type.spec, where, f"{article(kind)} step's")
+            source.errors.extend(found)
+            # The phases follow from the fields, so the cues cannot be placed; what
+            # can be told without the fields is still told.
+            taken = {e.path for e in found}
+            for field_parts, message in _loose_cue_problems(step_type, _raw_cues(raw), folder):
+                if path_text((*where, *field_parts)) not in taken:
+                    source.errors.append(source.error((*where, *field_parts), message))
             steps.append(None)
         narration = raw.get("narration")
         if isinstance(narration, str):
@@ -609,7 +620,9 @@ def _course_part(source: Source, i: int, path: Path, budget: _Budget) -> _Part |
     if sub_header.steps is None:
         source.errors.append(sub.error(("steps",), "expected a non-empty list of steps, got null"))
         return None
-    part = _Part(sub, sub_header.title, _parse_steps(sub, sub_header.steps), path.parent)
+    part = _Part(
+        sub, sub_header.title, _parse_steps(sub, sub_header.steps, path.parent), path.parent
+    )
     source.errors.extend(sub.errors)
     return part
 
@@ -676,7 +689,7 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
             source.error(("lessons",), "expected a non-empty list of lesson files, got null")
         )
     elif isinstance(raw_steps, list):
-        parts.append(_Part(source, "", _parse_steps(source, raw_steps), path.parent))
+        parts.append(_Part(source, "", _parse_steps(source, raw_steps, path.parent), path.parent))
     elif header is not None and header.lessons:
         parts = _course_parts(source, header, path.parent)
 
@@ -724,8 +737,11 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
             if fields_valid:  # phases follow from the fields (positions, settings)
                 step_cues, problems = place_cues(spec, step_type.phases.names(spec), part.folder)
                 problems += _recording_problems(step_cues)
-                for field_parts, message in problems:
-                    errors.append(part.source.error(("steps", i, *field_parts), message))
+            else:
+                cues_written = [(c.at, c.audio, where) for c, where in written_cues(spec)]
+                problems = _loose_cue_problems(step_type, cues_written, part.folder)
+            for field_parts, message in problems:
+                errors.append(part.source.error(("steps", i, *field_parts), message))
             cues.append(step_cues)
             steps.append(spec)
             origins.append(Origin(part.source.file, part.source.mark(("steps", i))[0]))
@@ -734,10 +750,14 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
         if part.source is not source:  # a course: one chapter per lesson
             chapters.append(Chapter(part.title, first, len(steps) - first))
     errors.extend(_duration_errors(parts, header.words_per_minute))
-    if header.poster is not None and header.poster > len(steps) and not errors:
+    # A lesson's steps are all counted, valid or not; a course's only when every lesson
+    # could be read.
+    written = sum(len(part.steps) for part in parts)
+    counted = written > 0 and (header.lessons is None or not errors)
+    if header.poster is not None and header.poster > written and counted:
         errors.append(
             source.error(
-                ("poster",), f"expected a step number from 1 to {len(steps)}, got {header.poster}"
+                ("poster",), f"expected a step number from 1 to {written}, got {header.poster}"
             )
         )
     if header.voice is not None:
@@ -853,6 +873,51 @@ def _label_errors(source: Source, labels: dict[str, str], classes: list[str]) ->
             )
         )
     return errors
+
+
+def _raw_cues(raw: dict[str, Any]) -> list[tuple[str | None, str | None, FieldPath]]:
+    """The phase and recording of each cue of a step whose fields are not all valid, as
+    far as they are text: (at, audio, where in the step)."""
+    narration = raw.get("narration")
+    if not isinstance(narration, list):
+        return []
+    found: list[tuple[str | None, str | None, FieldPath]] = []
+    for j, cue in enumerate(narration):
+        if isinstance(cue, dict):
+            at, recording = cue.get("at"), cue.get("audio")
+            found.append(
+                (
+                    at if isinstance(at, str) and at else None,
+                    recording if isinstance(recording, str) and recording else None,
+                    ("narration", j),
+                )
+            )
+    return found
+
+
+def _loose_cue_problems(
+    step_type: registry.StepType,
+    cues: list[tuple[str | None, str | None, FieldPath]],
+    folder: Path,
+) -> list[tuple[FieldPath, str]]:
+    """What can be told about cues while their step's fields are in error, when the
+    step's phases are not known: an ``at:`` no step of its type has, whatever its
+    fields, and a recording that is missing, unreadable or silent."""
+    problems: list[tuple[FieldPath, str]] = []
+    phases = step_type.phases
+    for at, recording, where in cues:
+        if at is not None and not phases.could_name(at):
+            problems.append(
+                (
+                    (*where, "at"),
+                    f"a {step_type.name} step has no phase {quoted(at)}"
+                    f"{suggest(at, phases.examples(at))}; its phases: {phases.describe()}",
+                )
+            )
+        if recording is not None:
+            placed = PlacedCue("", "", folder / Path(recording).expanduser(), where)
+            problems += _recording_problems([placed])
+    return problems
 
 
 def _recording_problems(cues: list[PlacedCue]) -> list[tuple[FieldPath, str]]:
