@@ -24,15 +24,15 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "yaml syntax": (
         "title: x\nsteps: [\n",
         [
-            "3:1: YAML syntax error: expected the node content, but found '<stream end>' "
-            "while parsing a flow node"
+            "2:8: YAML syntax error: the '[' opened at line 2, column 8 is never closed: "
+            "add ']' at the end of its value"
         ],
     ),
     "tab indentation": (
         "title: x\nsteps:\n\t- type: title\n",
         [
-            "3:1: YAML syntax error: found character '\\t' that cannot start any token "
-            "while scanning for the next token"
+            "3:1: YAML syntax error: a tab character at line 3, column 1: YAML indents with "
+            "spaces, never tabs; replace it with spaces"
         ],
     ),
     "duplicate key": (
@@ -356,6 +356,199 @@ CASES: dict[str, tuple[str, list[str]]] = {
         ],
     ),
 }
+
+
+LESSON_HEAD = "title: Syntax\nsteps:\n  - type: convolution\n"
+# The common mistakes in YAML, each as a lesson written with it: (text, line, column,
+# message). The parser's own words for these ("expected <block end>, but found '?'")
+# name neither the mistake nor the fix.
+SYNTAX_CASES: dict[str, tuple[str, int, int, str]] = {
+    "a line indented more than the key above it": (
+        LESSON_HEAD + "    layer: conv_1_1\n      neuron: 3\n",
+        5,
+        7,
+        "line 5 ('neuron: 3') is indented more than the key above it ('layer' on line 4, which "
+        "already has a value): give 'neuron' the same indentation as 'layer' (4 spaces)",
+    ),
+    "a line indented less than the key above it": (
+        LESSON_HEAD + "    layer: conv_1_1\n   neuron: 3\n",
+        5,
+        4,
+        "line 5 ('neuron: 3') is indented 3 spaces, which lines up with nothing above it: "
+        "'layer' on line 4 is at 4 spaces, 'steps' on line 2 is at 0 spaces; indent it like "
+        "the key it belongs with",
+    ),
+    "a key at the indentation of the list's dash": (
+        LESSON_HEAD + "  layer: conv_1_1\n",
+        4,
+        3,
+        "line 4 ('layer: conv_1_1') is a key at the indentation of the '-' on line 3: indent "
+        "it by 4 spaces to put it in that item, or begin a new item with '- '",
+    ),
+    "a list item indented one space too few": (
+        LESSON_HEAD + "    layer: conv_1_1\n - type: relu\n",
+        5,
+        2,
+        "line 5 ('- type: relu') is indented 1 space, which lines up with nothing above it: "
+        "'-' on line 3 is at 2 spaces, 'steps' on line 2 is at 0 spaces; indent it like the "
+        "list item it belongs with",
+    ),
+    "a list item among keys": (
+        LESSON_HEAD + "    layer: conv_1_1\n    - neuron: 3\n",
+        5,
+        5,
+        "line 5 ('- neuron: 3') starts a list item ('- ') among keys like 'layer' (line 4): "
+        "remove the '- ', or put the list under a key of its own, indented more",
+    ),
+    "a first line indented": (
+        "  title: Syntax\nsteps: []\n",
+        2,
+        1,
+        "line 2 ('steps: []') is indented less than line 1 ('title: Syntax', at 2 spaces): the "
+        "top-level keys must line up; begin each of them in the first column",
+    ),
+    "a tab in the indentation": (
+        LESSON_HEAD + "\tlayer: conv_1_1\n",
+        4,
+        1,
+        "a tab character at line 4, column 1: YAML indents with spaces, never tabs; replace it "
+        "with spaces",
+    ),
+    "a tab after a key": (
+        LESSON_HEAD + "    layer:\tconv_1_1\n",
+        4,
+        11,
+        "a tab character at line 4, column 11: outside quotes YAML takes no tabs; replace it "
+        "with a space (or put the value in quotes)",
+    ),
+    "a missing colon": (
+        LESSON_HEAD + "    layer conv_1_1\n    neuron: 3\n",
+        4,
+        10,
+        "missing ':' after 'layer' on line 4 ('layer conv_1_1')? A key and its value are "
+        "written with ':' and a space: layer: conv_1_1",
+    ),
+    "a missing colon before a line of the same indentation": (
+        "title Syntax\nsteps: []\n",
+        1,
+        6,
+        "missing ':' after 'title' on line 1 ('title Syntax')? A key and its value are written "
+        "with ':' and a space: title: Syntax",
+    ),
+    "an equals sign for a colon": (
+        "title = Syntax\nsteps: []\n",
+        1,
+        6,
+        "missing ':' after 'title' on line 1? YAML writes a key with ':', not '=': title: Syntax",
+    ),
+    "a missing space after the colon": (
+        "title: Syntax\nsteps:\n  - type:convolution\n    layer: conv_1_1\n",
+        3,
+        9,
+        "missing space after ':' on line 3 ('type:convolution'): write type: convolution",
+    ),
+    "a colon and a space inside a value": (
+        "title: Step 1: the kernel\nsteps: []\n",
+        1,
+        14,
+        "the value of 'title' on line 1 holds ': ', which YAML reads as another key: put the "
+        'value in quotes, like title: "Step 1: the kernel"',
+    ),
+    "an unclosed double quote": (
+        'title: "Syntax\nsteps:\n  - type: title\n    text: hi\n',
+        1,
+        8,
+        'the quote " opened at line 1, column 8 is never closed: end the value with "',
+    ),
+    "an unclosed single quote": (
+        LESSON_HEAD + "    narration: 'A kernel\n  - type: relu\n",
+        4,
+        16,
+        "the quote ' opened at line 4, column 16 is never closed: end the value with ' (inside "
+        "'...' an apostrophe is written '')",
+    ),
+    "an apostrophe inside single quotes": (
+        LESSON_HEAD + "    narration: 'It's a kernel'\n",
+        4,
+        20,
+        "text after the closing quote ' at line 4, column 20: put the whole value inside the "
+        "quotes (an apostrophe inside '...' is written '')",
+    ),
+    "an unclosed bracket before the next key": (
+        "title: x\nsteps:\n  - type: custom_convolution\n    input: [[1, 2], [3, 4]\n"
+        "    kernel: [[1]]\n",
+        4,
+        12,
+        "the '[' opened at line 4, column 12 is never closed: add ']' at the end of its value",
+    ),
+    "an unclosed brace": (
+        "title: x\nsteps:\n  - {type: title, text: hi\n",
+        3,
+        5,
+        "the '{' opened at line 3, column 5 is never closed: add '}' at the end of its value",
+    ),
+    "a bracket that closes nothing": (
+        "title: x\nsteps:\n  - type: custom_convolution\n    input: [[1, 2], [3, 4]]]\n",
+        4,
+        28,
+        "a ']' at line 4, column 28 closes no '[': remove it (or add the '[' it belongs to)",
+    ),
+    "a missing comma in a list": (
+        "title: x\nsteps:\n  - type: custom_convolution\n    input: [[1, 2] [3, 4]]\n",
+        4,
+        20,
+        "missing ',' before line 4, column 20? The items inside [...] are separated by commas",
+    ),
+    "a value beginning with a character YAML reserves": (
+        "title: @home\nsteps: []\n",
+        1,
+        8,
+        "a value cannot begin with '@' in YAML (line 1, column 8): put it in quotes, like "
+        'title: "@home"',
+    ),
+    "a value beginning with an asterisk": (
+        "title: *important\nsteps: []\n",
+        1,
+        8,
+        "'*important' names an anchor '&important' that is not defined: a value that begins "
+        "with '*' must be in quotes",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SYNTAX_CASES))
+def test_yaml_syntax_mistakes_are_explained_in_plain_words(name: str, tmp_path: Path) -> None:
+    text, line, column, message = SYNTAX_CASES[name]
+    path = tmp_path / "lesson.yaml"
+    path.write_text(text, encoding="utf-8")
+    (error,) = validate_lesson(path)
+    assert (error.line, error.column) == (line, column)
+    assert error.message == f"YAML syntax error: {message}"
+
+
+def test_yaml_syntax_errors_keep_the_parsers_words_for_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "lesson.yaml"
+    path.write_text("title: x\n--- !x\n...\n%TAG ! y\n", encoding="utf-8")
+    (error,) = validate_lesson(path)
+    assert (error.line, error.column) == (5, 1)
+    assert error.message == (
+        "YAML syntax error: expected '<document start>', but found '<stream end>'"
+    )
+
+
+def test_cli_explains_an_indentation_mistake_with_status_2(tmp_path: Path) -> None:
+    path = tmp_path / "indented.yaml"
+    path.write_text(SYNTAX_CASES["a line indented more than the key above it"][0])
+    done = subprocess.run(
+        [sys.executable, "-m", "scenes.cli", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert f"{path}:5:7: YAML syntax error: line 5 ('neuron: 3') is indented more" in done.stderr
+    assert "<block end>" not in done.stderr and "mapping values" not in done.stderr
 
 
 @pytest.mark.parametrize("name", list(CASES))
