@@ -351,8 +351,8 @@ CASES: dict[str, tuple[str, list[str]]] = {
             "6:16: steps[0].positions: expected an integer from 0 to 40, got -3",
             "8:13: steps[1].stride: expected an integer from 1 to 8, got 0",
             "9:5: steps[2].text: required field is missing",
-            "10:5: steps[2].wobble: unknown field; a title step's fields are: title, narration, "
-            "text, subtitle",
+            "10:5: steps[2].wobble: unknown field; a title step's fields are: title, chapter, "
+            "narration, text, subtitle",
         ],
     ),
 }

@@ -24,6 +24,7 @@ from cnn_model.images import open_image
 from cnn_model.safeio import FileRefused, describe, read_regular, real_path
 from cnn_model.store import (
     ModelLocation,
+    class_labels,
     known_names,
     model_classes,
     read_facts,
@@ -32,14 +33,15 @@ from cnn_model.store import (
 )
 from cnn_model.tinyvgg import layer_specs
 
-from .. import audio, i18n
-from ..i18n import LANGUAGES, _
+from .. import audio
+from ..i18n import LANGUAGES
 from ..steps import registry
 from ..steps.kit.base import NARRATION_FORMS, LayerInfo, ModelInfo, StepSpec
 from ..steps.kit.checks import quoted
 from ..visuals.theme import theme_names
 from .cues import PlacedCue, place_cues, written_cues
 from .errors import FieldPath, LessonError, LessonInvalid, display_path, path_text
+from .labels import ClassNames, distinct, step_label
 from .messages import closest, describe_value, listing, message_for, suggest, unknown_name
 from .source import MAX_BYTES, Source, decode_error, parse, text_problem
 from .spec import MAX_STEPS, LessonHeader, overridable, override_of
@@ -110,6 +112,8 @@ class Lesson:
     cues: list[list[PlacedCue]] = field(default_factory=list)
     # The same steps in other languages: their cues become further caption tracks.
     translations: list[Lesson] = field(default_factory=list)
+    # Each step's own name (its chapter's in a lesson), distinct within its lesson file.
+    labels: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -454,39 +458,6 @@ def _renamed_fields(
     return fields
 
 
-def step_label(spec: StepSpec, language: str = "en") -> str:
-    """A chapter title for one step: its own title, a title card's text, or its type's
-    name in the lesson's language."""
-    if spec.title:
-        return spec.title
-    text = getattr(spec, "text", None)
-    if spec.type == "title" and isinstance(text, str):
-        return text
-    with i18n.using(language):
-        return type_name(spec.type)
-
-
-def type_name(kind: str) -> str:
-    """What a step of type ``kind`` is called, in the current language."""
-    names = {
-        "title": _("Title"),
-        "text": _("Text"),
-        "overview": _("Overview"),
-        "input": _("Input"),
-        "convolution": _("Convolution"),
-        "conv_elastic": _("Convolution, channel by channel"),
-        "hyperparameters": _("Hyperparameters"),
-        "relu": _("ReLU"),
-        "max_pool": _("Pooling"),
-        "flatten": _("Flatten"),
-        "softmax": _("Softmax"),
-        "classify": _("Classification"),
-        "custom_convolution": _("Convolution by hand"),
-        "filter_gallery": _("Image filters"),
-    }
-    return names.get(kind, kind.replace("_", " ").capitalize())
-
-
 @dataclass
 class _Part:
     """Steps read from one file: the lesson itself, or one lesson of a course."""
@@ -720,7 +691,9 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
     steps: list[StepSpec] = []
     origins: list[Origin] = []
     chapters: list[Chapter] = []
+    labels: list[str] = []
     cues: list[list[PlacedCue]] = []
+    names = _class_names(header, location, info)
     for part in parts:
         first = len(steps)
         for i, spec in enumerate(part.steps):
@@ -745,10 +718,17 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
             cues.append(step_cues)
             steps.append(spec)
             origins.append(Origin(part.source.file, part.source.mark(("steps", i))[0]))
-            if part.source is source:  # a lesson: one chapter per step
-                chapters.append(Chapter(step_label(spec, header.language), len(steps) - 1, 1))
-        if part.source is not source:  # a course: one chapter per lesson
-            chapters.append(Chapter(part.title, first, len(steps) - first))
+        part_labels = [step_label(s, header.language, names) for s in steps[first:]]
+        labels += distinct(part_labels)
+        if part.source is source:  # a lesson: one chapter per step
+            chapters += [Chapter(label, first + n, 1) for n, label in enumerate(labels[first:])]
+        else:  # a course: one chapter per lesson
+            chapters.append(Chapter(" ".join(part.title.split()), first, len(steps) - first))
+    # No two chapters of one video share a name (a course may list a lesson twice).
+    chapters = [
+        Chapter(title, c.first, c.count)
+        for c, title in zip(chapters, distinct([c.title for c in chapters]), strict=True)
+    ]
     errors.extend(_duration_errors(parts, header.words_per_minute))
     # A lesson's steps are all counted, valid or not; a course's only when every lesson
     # could be read.
@@ -790,7 +770,36 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
         return None
     warnings = sorted(set(source.warnings + [w for p in parts for w in p.source.warnings]))
     return Lesson(
-        path, header, steps, location, image, origins, chapters, warnings, cues, translations
+        path,
+        header,
+        steps,
+        location,
+        image,
+        origins,
+        chapters,
+        warnings,
+        cues,
+        translations,
+        labels,
+    )
+
+
+def _class_names(
+    header: LessonHeader, location: ModelLocation | None, info: ModelInfo | None
+) -> ClassNames:
+    """The model's classes as the lesson shows them: its own ``labels:``, else the model
+    card's names in its language, else the model's."""
+    if info is None:
+        return ClassNames()
+    shown = list(info.classes)
+    if location is not None and header.language in LANGUAGES:
+        try:
+            shown = class_labels(location, len(shown), header.language) or shown
+        except ModelError:  # a damaged card: its names are refused where they are used
+            pass
+    own = header.labels or {}
+    return ClassNames(
+        info.classes, [own.get(c, name) for c, name in zip(info.classes, shown, strict=True)]
     )
 
 
