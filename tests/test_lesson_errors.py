@@ -24,15 +24,15 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "yaml syntax": (
         "title: x\nsteps: [\n",
         [
-            "3:1: YAML syntax error: expected the node content, but found '<stream end>' "
-            "while parsing a flow node"
+            "2:8: YAML syntax error: the '[' opened at line 2, column 8 is never closed: "
+            "add ']' at the end of its value"
         ],
     ),
     "tab indentation": (
         "title: x\nsteps:\n\t- type: title\n",
         [
-            "3:1: YAML syntax error: found character '\\t' that cannot start any token "
-            "while scanning for the next token"
+            "3:1: YAML syntax error: a tab character at line 3, column 1: YAML indents with "
+            "spaces, never tabs; replace it with spaces"
         ],
     ),
     "duplicate key": (
@@ -300,8 +300,39 @@ CASES: dict[str, tuple[str, list[str]]] = {
             "cnn-explainer, colorblind, dark",
             "6:11: steps[0].text: the YAML tag 'tag:yaml.org,2002:python/name:os.system' is not "
             "allowed (plain values only)",
+            "7:5: steps[1].text: required field is missing",
             f"7:11: steps[1].type: unknown step type 'titel' (did you mean 'title'?); known step "
             f"types: {STEP_TYPES}",
+        ],
+    ),
+    "a misspelt step type is checked as the type it most likely means": (
+        "title: x\nsteps:\n  - type: convolutoin\n    layer: conv_1\n    neuron: 12\n"
+        "  - type: rleu\n    patch_size: 9\n    narration:\n      - say: Hi.\n        at: graf\n",
+        [
+            "3:11: steps[0].type: unknown step type 'convolutoin' (did you mean 'convolution'?); "
+            f"known step types: {STEP_TYPES}",
+            f"4:12: steps[0].layer: expected a convolution layer ({CONV_LAYERS}), got 'conv_1'",
+            "5:13: steps[0].neuron: expected a neuron from 0 to 9 (every convolution layer of "
+            "model 'default' has 10 neurons), got 12",
+            f"6:11: steps[1].type: unknown step type 'rleu' (did you mean 'relu'?); known step "
+            f"types: {STEP_TYPES}",
+            "7:17: steps[1].patch_size: expected an integer from 2 to 5, got 9",
+            "10:13: steps[1].narration[0].at: a relu step has no phase 'graf' (did you mean "
+            "'graph'?); its phases: graph, examples, maps, zeros, sweep",
+        ],
+    ),
+    "an unknown step type without a close match is not guessed at": (
+        "title: x\nsteps:\n  - type: xyzzy\n    neurn: 2\n    narration:\n"
+        "      - say: Hi.\n        at: nowhere\n",
+        [f"3:11: steps[0].type: unknown step type 'xyzzy'; known step types: {STEP_TYPES}"],
+    ),
+    "a neuron no layer of the kind has, beside an unknown layer": (
+        "title: x\nsteps:\n  - type: max_pool\n    layer: max_pool_3\n    neuron: 10\n",
+        [
+            "4:12: steps[0].layer: expected a max-pool layer (max_pool_1, max_pool_2), "
+            "got 'max_pool_3'",
+            "5:13: steps[0].neuron: expected a neuron from 0 to 9 (every max-pool layer of "
+            "model 'default' has 10 neurons), got 10",
         ],
     ),
     "header errors do not stop the checks": (
@@ -320,11 +351,204 @@ CASES: dict[str, tuple[str, list[str]]] = {
             "6:16: steps[0].positions: expected an integer from 0 to 40, got -3",
             "8:13: steps[1].stride: expected an integer from 1 to 8, got 0",
             "9:5: steps[2].text: required field is missing",
-            "10:5: steps[2].wobble: unknown field; a title step's fields are: title, narration, "
-            "text, subtitle",
+            "10:5: steps[2].wobble: unknown field; a title step's fields are: title, chapter, "
+            "narration, text, subtitle",
         ],
     ),
 }
+
+
+LESSON_HEAD = "title: Syntax\nsteps:\n  - type: convolution\n"
+# The common mistakes in YAML, each as a lesson written with it: (text, line, column,
+# message). The parser's own words for these ("expected <block end>, but found '?'")
+# name neither the mistake nor the fix.
+SYNTAX_CASES: dict[str, tuple[str, int, int, str]] = {
+    "a line indented more than the key above it": (
+        LESSON_HEAD + "    layer: conv_1_1\n      neuron: 3\n",
+        5,
+        7,
+        "line 5 ('neuron: 3') is indented more than the key above it ('layer' on line 4, which "
+        "already has a value): give 'neuron' the same indentation as 'layer' (4 spaces)",
+    ),
+    "a line indented less than the key above it": (
+        LESSON_HEAD + "    layer: conv_1_1\n   neuron: 3\n",
+        5,
+        4,
+        "line 5 ('neuron: 3') is indented 3 spaces, which lines up with nothing above it: "
+        "'layer' on line 4 is at 4 spaces, 'steps' on line 2 is at 0 spaces; indent it like "
+        "the key it belongs with",
+    ),
+    "a key at the indentation of the list's dash": (
+        LESSON_HEAD + "  layer: conv_1_1\n",
+        4,
+        3,
+        "line 4 ('layer: conv_1_1') is a key at the indentation of the '-' on line 3: indent "
+        "it by 4 spaces to put it in that item, or begin a new item with '- '",
+    ),
+    "a list item indented one space too few": (
+        LESSON_HEAD + "    layer: conv_1_1\n - type: relu\n",
+        5,
+        2,
+        "line 5 ('- type: relu') is indented 1 space, which lines up with nothing above it: "
+        "'-' on line 3 is at 2 spaces, 'steps' on line 2 is at 0 spaces; indent it like the "
+        "list item it belongs with",
+    ),
+    "a list item among keys": (
+        LESSON_HEAD + "    layer: conv_1_1\n    - neuron: 3\n",
+        5,
+        5,
+        "line 5 ('- neuron: 3') starts a list item ('- ') among keys like 'layer' (line 4): "
+        "remove the '- ', or put the list under a key of its own, indented more",
+    ),
+    "a first line indented": (
+        "  title: Syntax\nsteps: []\n",
+        2,
+        1,
+        "line 2 ('steps: []') is indented less than line 1 ('title: Syntax', at 2 spaces): the "
+        "top-level keys must line up; begin each of them in the first column",
+    ),
+    "a tab in the indentation": (
+        LESSON_HEAD + "\tlayer: conv_1_1\n",
+        4,
+        1,
+        "a tab character at line 4, column 1: YAML indents with spaces, never tabs; replace it "
+        "with spaces",
+    ),
+    "a tab after a key": (
+        LESSON_HEAD + "    layer:\tconv_1_1\n",
+        4,
+        11,
+        "a tab character at line 4, column 11: outside quotes YAML takes no tabs; replace it "
+        "with a space (or put the value in quotes)",
+    ),
+    "a missing colon": (
+        LESSON_HEAD + "    layer conv_1_1\n    neuron: 3\n",
+        4,
+        10,
+        "missing ':' after 'layer' on line 4 ('layer conv_1_1')? A key and its value are "
+        "written with ':' and a space: layer: conv_1_1",
+    ),
+    "a missing colon before a line of the same indentation": (
+        "title Syntax\nsteps: []\n",
+        1,
+        6,
+        "missing ':' after 'title' on line 1 ('title Syntax')? A key and its value are written "
+        "with ':' and a space: title: Syntax",
+    ),
+    "an equals sign for a colon": (
+        "title = Syntax\nsteps: []\n",
+        1,
+        6,
+        "missing ':' after 'title' on line 1? YAML writes a key with ':', not '=': title: Syntax",
+    ),
+    "a missing space after the colon": (
+        "title: Syntax\nsteps:\n  - type:convolution\n    layer: conv_1_1\n",
+        3,
+        9,
+        "missing space after ':' on line 3 ('type:convolution'): write type: convolution",
+    ),
+    "a colon and a space inside a value": (
+        "title: Step 1: the kernel\nsteps: []\n",
+        1,
+        14,
+        "the value of 'title' on line 1 holds ': ', which YAML reads as another key: put the "
+        'value in quotes, like title: "Step 1: the kernel"',
+    ),
+    "an unclosed double quote": (
+        'title: "Syntax\nsteps:\n  - type: title\n    text: hi\n',
+        1,
+        8,
+        'the quote " opened at line 1, column 8 is never closed: end the value with "',
+    ),
+    "an unclosed single quote": (
+        LESSON_HEAD + "    narration: 'A kernel\n  - type: relu\n",
+        4,
+        16,
+        "the quote ' opened at line 4, column 16 is never closed: end the value with ' (inside "
+        "'...' an apostrophe is written '')",
+    ),
+    "an apostrophe inside single quotes": (
+        LESSON_HEAD + "    narration: 'It's a kernel'\n",
+        4,
+        20,
+        "text after the closing quote ' at line 4, column 20: put the whole value inside the "
+        "quotes (an apostrophe inside '...' is written '')",
+    ),
+    "an unclosed bracket before the next key": (
+        "title: x\nsteps:\n  - type: custom_convolution\n    input: [[1, 2], [3, 4]\n"
+        "    kernel: [[1]]\n",
+        4,
+        12,
+        "the '[' opened at line 4, column 12 is never closed: add ']' at the end of its value",
+    ),
+    "an unclosed brace": (
+        "title: x\nsteps:\n  - {type: title, text: hi\n",
+        3,
+        5,
+        "the '{' opened at line 3, column 5 is never closed: add '}' at the end of its value",
+    ),
+    "a bracket that closes nothing": (
+        "title: x\nsteps:\n  - type: custom_convolution\n    input: [[1, 2], [3, 4]]]\n",
+        4,
+        28,
+        "a ']' at line 4, column 28 closes no '[': remove it (or add the '[' it belongs to)",
+    ),
+    "a missing comma in a list": (
+        "title: x\nsteps:\n  - type: custom_convolution\n    input: [[1, 2] [3, 4]]\n",
+        4,
+        20,
+        "missing ',' before line 4, column 20? The items inside [...] are separated by commas",
+    ),
+    "a value beginning with a character YAML reserves": (
+        "title: @home\nsteps: []\n",
+        1,
+        8,
+        "a value cannot begin with '@' in YAML (line 1, column 8): put it in quotes, like "
+        'title: "@home"',
+    ),
+    "a value beginning with an asterisk": (
+        "title: *important\nsteps: []\n",
+        1,
+        8,
+        "'*important' names an anchor '&important' that is not defined: a value that begins "
+        "with '*' must be in quotes",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SYNTAX_CASES))
+def test_yaml_syntax_mistakes_are_explained_in_plain_words(name: str, tmp_path: Path) -> None:
+    text, line, column, message = SYNTAX_CASES[name]
+    path = tmp_path / "lesson.yaml"
+    path.write_text(text, encoding="utf-8")
+    (error,) = validate_lesson(path)
+    assert (error.line, error.column) == (line, column)
+    assert error.message == f"YAML syntax error: {message}"
+
+
+def test_yaml_syntax_errors_keep_the_parsers_words_for_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "lesson.yaml"
+    path.write_text("title: x\n--- !x\n...\n%TAG ! y\n", encoding="utf-8")
+    (error,) = validate_lesson(path)
+    assert (error.line, error.column) == (5, 1)
+    assert error.message == (
+        "YAML syntax error: expected '<document start>', but found '<stream end>'"
+    )
+
+
+def test_cli_explains_an_indentation_mistake_with_status_2(tmp_path: Path) -> None:
+    path = tmp_path / "indented.yaml"
+    path.write_text(SYNTAX_CASES["a line indented more than the key above it"][0])
+    done = subprocess.run(
+        [sys.executable, "-m", "scenes.cli", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert f"{path}:5:7: YAML syntax error: line 5 ('neuron: 3') is indented more" in done.stderr
+    assert "<block end>" not in done.stderr and "mapping values" not in done.stderr
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -681,6 +905,50 @@ def test_cue_phases_and_recordings_are_checked_with_their_locations(tmp_path: Pa
     # The typo's cue lacks its text: reported at the cue, naming the field.
     assert [(k[2], v) for k, v in found.items()] == [
         ("steps[1].narration[0].say", "required field is missing")
+    ]
+
+
+CUES_OF_INVALID_STEPS = """\
+title: Cues of steps in error
+poster: 4
+steps:
+  - type: convolution
+    positions: -3
+    narration:
+      - say: A window.
+        at: windw 2
+      - say: A later window, which positions could give.
+        at: window 7
+      - say: Unheard.
+        audio: gone.wav
+  - type: conv_elastic
+    layer: conv_9_9
+    narration:
+      - say: Kernels.
+        at: kernel
+      - say: The sum.
+        at: sum
+"""
+
+
+def test_cues_are_checked_while_other_fields_of_their_step_are_in_error(tmp_path: Path) -> None:
+    path = tmp_path / "cues.yaml"
+    path.write_text(CUES_OF_INVALID_STEPS, encoding="utf-8")
+    file = display_path(path)
+    assert [str(e) for e in validate_lesson(path)] == [
+        f"{file}:2:9: poster: expected a step number from 1 to 2, got 4",
+        f"{file}:5:16: steps[0].positions: expected an integer from 0 to 40, got -3",
+        # Which windows there are depends on positions: only a name no convolution
+        # step has is an error, while positions is wrong.
+        f"{file}:8:13: steps[0].narration[0].at: a convolution step has no phase 'windw 2' "
+        "(did you mean 'window 2'?); its phases: intro, window 1 … window N (N: positions), "
+        "sweep, result",
+        f"{file}:12:16: steps[0].narration[2].audio: {display_path(tmp_path / 'gone.wav')}: "
+        "no such file",
+        f"{file}:14:12: steps[1].layer: expected a convolution layer ({CONV_LAYERS}), "
+        "got 'conv_9_9'",
+        f"{file}:17:13: steps[1].narration[0].at: a conv_elastic step has no phase 'kernel' "
+        "(did you mean 'kernels'?); its phases: inputs, kernels, intermediates, sum",
     ]
 
 

@@ -101,7 +101,7 @@ def test_chapters_in_vtt_manifest_and_mp4(folder) -> None:
     assert (
         [c.text for c in chapters]
         == [c["title"] for c in manifest["chapters"]]
-        == ["Outputs", "Hyperparameters", "The end"]
+        == ["Outputs", "Hyperparameters: input 4×4, kernel 3×3, padding 0, stride 1", "The end"]
     )
     for cue, step in zip(chapters, manifest["steps"], strict=True):
         assert abs(at(cue.start) - step["start"]) < frame

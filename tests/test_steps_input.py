@@ -191,7 +191,7 @@ def test_input_validation_messages(tmp_path: Path) -> None:
         f"{file}:15:16: steps[2].patch_row: expected a patch_row from 0 to 56 "
         f"(the 8×8 patch {fits}), got 57",
         f"{file}:17:5: steps[3].zoom: unknown field; an input step's fields are: title, "
-        "narration, patch_row, patch_column, channel, patch_size",
+        "chapter, narration, patch_row, patch_column, channel, patch_size",
     ]
 
 

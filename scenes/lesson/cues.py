@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..steps.kit.base import CueSpec, FieldParts, StepSpec
 from ..steps.kit.checks import quoted
+from .messages import suggest
 
 # Words after which a full stop does not end a sentence (lower case, without the stop).
 ABBREVIATIONS = frozenset(
@@ -86,8 +87,8 @@ def place_cues(
             problems.append(
                 (
                     (*where, "at"),
-                    f"a {spec.type} step has no phase {quoted(cue.at)}; "
-                    f"its phases: {', '.join(phases)}",
+                    f"a {spec.type} step has no phase {quoted(cue.at)}"
+                    f"{suggest(cue.at, phases)}; its phases: {', '.join(phases)}",
                 )
             )
             continue

@@ -24,6 +24,7 @@ from cnn_model.images import open_image
 from cnn_model.safeio import FileRefused, describe, read_regular, real_path
 from cnn_model.store import (
     ModelLocation,
+    class_labels,
     known_names,
     model_classes,
     read_facts,
@@ -32,16 +33,17 @@ from cnn_model.store import (
 )
 from cnn_model.tinyvgg import layer_specs
 
-from .. import audio, i18n
-from ..i18n import LANGUAGES, _
+from .. import audio
+from ..i18n import LANGUAGES
 from ..steps import registry
 from ..steps.kit.base import NARRATION_FORMS, LayerInfo, ModelInfo, StepSpec
 from ..steps.kit.checks import quoted
 from ..visuals.theme import theme_names
-from .cues import PlacedCue, place_cues
+from .cues import PlacedCue, place_cues, written_cues
 from .errors import FieldPath, LessonError, LessonInvalid, display_path, path_text
 from .focus import carry_focus, focus_problem
-from .messages import describe_value, listing, message_for, suggest, unknown_name
+from .labels import ClassNames, distinct, step_label
+from .messages import closest, describe_value, listing, message_for, suggest, unknown_name
 from .source import MAX_BYTES, Source, decode_error, parse, text_problem
 from .spec import MAX_STEPS, Focus, LessonHeader, overridable, override_of
 
@@ -111,6 +113,8 @@ class Lesson:
     cues: list[list[PlacedCue]] = field(default_factory=list)
     # The same steps in other languages: their cues become further caption tracks.
     translations: list[Lesson] = field(default_factory=list)
+    # Each step's own name (its chapter's in a lesson), distinct within its lesson file.
+    labels: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -356,8 +360,9 @@ def _resolve_image(
     return path, []
 
 
-def _parse_steps(source: Source, raw_steps: list[Any]) -> list[StepSpec | None]:
-    """Each step against its own type's schema; errors go to ``source.errors``."""
+def _parse_steps(source: Source, raw_steps: list[Any], folder: Path) -> list[StepSpec | None]:
+    """Each step against its own type's schema; errors go to ``source.errors``. Recordings
+    are read from ``folder``, the lesson file's."""
     steps: list[StepSpec | None] = []
     known = registry.names()
     if len(raw_steps) > MAX_STEPS:
@@ -391,16 +396,26 @@ def _parse_steps(source: Source, raw_steps: list[Any]) -> list[StepSpec | None]:
                     unknown_name("step type", kind, known, "step types", limit=len(known)),
                 )
             )
-            steps.append(None)
-            continue
+            # A misspelt type is checked as the type it most likely means, so that the
+            # step's other errors show in this run too, not one run after the next.
+            guess = closest(kind, known) if isinstance(kind, str) else None
+            if guess is None:
+                steps.append(None)
+                continue
+            kind, raw = guess, {**raw, "type": guess}
         step_type = registry.get(kind)
         raw = _renamed_fields(source, where, step_type.spec, raw)
         try:
             steps.append(step_type.spec.model_validate(raw))
         except ValidationError as exc:
-            source.errors.extend(
-                _pydantic_errors(source, exc, step_type.spec, where, f"{article(kind)} step's")
-            )
+            found = _pydantic_errors(source, exc, step_type.spec, where, f"{article(kind)} step's")
+            source.errors.extend(found)
+            # The phases follow from the fields, so the cues cannot be placed; what
+            # can be told without the fields is still told.
+            taken = {e.path for e in found}
+            for field_parts, message in _loose_cue_problems(step_type, _raw_cues(raw), folder):
+                if path_text((*where, *field_parts)) not in taken:
+                    source.errors.append(source.error((*where, *field_parts), message))
             steps.append(None)
         narration = raw.get("narration")
         if isinstance(narration, str):
@@ -442,39 +457,6 @@ def _renamed_fields(
             source.error((*where, old), f"{old} is now called {new}; the old name will go")
         )
     return fields
-
-
-def step_label(spec: StepSpec, language: str = "en") -> str:
-    """A chapter title for one step: its own title, a title card's text, or its type's
-    name in the lesson's language."""
-    if spec.title:
-        return spec.title
-    text = getattr(spec, "text", None)
-    if spec.type == "title" and isinstance(text, str):
-        return text
-    with i18n.using(language):
-        return type_name(spec.type)
-
-
-def type_name(kind: str) -> str:
-    """What a step of type ``kind`` is called, in the current language."""
-    names = {
-        "title": _("Title"),
-        "text": _("Text"),
-        "overview": _("Overview"),
-        "input": _("Input"),
-        "convolution": _("Convolution"),
-        "conv_elastic": _("Convolution, channel by channel"),
-        "hyperparameters": _("Hyperparameters"),
-        "relu": _("ReLU"),
-        "max_pool": _("Pooling"),
-        "flatten": _("Flatten"),
-        "softmax": _("Softmax"),
-        "classify": _("Classification"),
-        "custom_convolution": _("Convolution by hand"),
-        "filter_gallery": _("Image filters"),
-    }
-    return names.get(kind, kind.replace("_", " ").capitalize())
 
 
 @dataclass
@@ -611,7 +593,7 @@ def _course_part(source: Source, i: int, path: Path, budget: _Budget) -> _Part |
     if sub_header.steps is None:
         source.errors.append(sub.error(("steps",), "expected a non-empty list of steps, got null"))
         return None
-    steps = _parse_steps(sub, sub_header.steps)
+    steps = _parse_steps(sub, sub_header.steps, path.parent)
     part = _Part(sub, sub_header.title, steps, path.parent, sub_header.focus)
     source.errors.extend(sub.errors)
     return part
@@ -679,7 +661,7 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
             source.error(("lessons",), "expected a non-empty list of lesson files, got null")
         )
     elif isinstance(raw_steps, list):
-        parts.append(_Part(source, "", _parse_steps(source, raw_steps), path.parent))
+        parts.append(_Part(source, "", _parse_steps(source, raw_steps, path.parent), path.parent))
     elif header is not None and header.lessons:
         parts = _course_parts(source, header, path.parent)
 
@@ -716,7 +698,9 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
     steps: list[StepSpec] = []
     origins: list[Origin] = []
     chapters: list[Chapter] = []
+    labels: list[str] = []
     cues: list[list[PlacedCue]] = []
+    names = _class_names(header, location, info)
     for part in parts:
         first = len(steps)
         for i, spec in enumerate(part.steps):
@@ -733,20 +717,34 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
             if fields_valid:  # phases follow from the fields (positions, settings)
                 step_cues, problems = place_cues(spec, step_type.phases.names(spec), part.folder)
                 problems += _recording_problems(step_cues)
-                for field_parts, message in problems:
-                    errors.append(part.source.error(("steps", i, *field_parts), message))
+            else:
+                cues_written = [(c.at, c.audio, where) for c, where in written_cues(spec)]
+                problems = _loose_cue_problems(step_type, cues_written, part.folder)
+            for field_parts, message in problems:
+                errors.append(part.source.error(("steps", i, *field_parts), message))
             cues.append(step_cues)
             steps.append(spec)
             origins.append(Origin(part.source.file, part.source.mark(("steps", i))[0]))
-            if part.source is source:  # a lesson: one chapter per step
-                chapters.append(Chapter(step_label(spec, header.language), len(steps) - 1, 1))
-        if part.source is not source:  # a course: one chapter per lesson
-            chapters.append(Chapter(part.title, first, len(steps) - first))
+        part_labels = [step_label(s, header.language, names) for s in steps[first:]]
+        labels += distinct(part_labels)
+        if part.source is source:  # a lesson: one chapter per step
+            chapters += [Chapter(label, first + n, 1) for n, label in enumerate(labels[first:])]
+        else:  # a course: one chapter per lesson
+            chapters.append(Chapter(" ".join(part.title.split()), first, len(steps) - first))
+    # No two chapters of one video share a name (a course may list a lesson twice).
+    chapters = [
+        Chapter(title, c.first, c.count)
+        for c, title in zip(chapters, distinct([c.title for c in chapters]), strict=True)
+    ]
     errors.extend(_duration_errors(parts, header.words_per_minute))
-    if header.poster is not None and header.poster > len(steps) and not errors:
+    # A lesson's steps are all counted, valid or not; a course's only when every lesson
+    # could be read.
+    written = sum(len(part.steps) for part in parts)
+    counted = written > 0 and (header.lessons is None or not errors)
+    if header.poster is not None and header.poster > written and counted:
         errors.append(
             source.error(
-                ("poster",), f"expected a step number from 1 to {len(steps)}, got {header.poster}"
+                ("poster",), f"expected a step number from 1 to {written}, got {header.poster}"
             )
         )
     if header.voice is not None:
@@ -779,7 +777,36 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
         return None
     warnings = sorted(set(source.warnings + [w for p in parts for w in p.source.warnings]))
     return Lesson(
-        path, header, steps, location, image, origins, chapters, warnings, cues, translations
+        path,
+        header,
+        steps,
+        location,
+        image,
+        origins,
+        chapters,
+        warnings,
+        cues,
+        translations,
+        labels,
+    )
+
+
+def _class_names(
+    header: LessonHeader, location: ModelLocation | None, info: ModelInfo | None
+) -> ClassNames:
+    """The model's classes as the lesson shows them: its own ``labels:``, else the model
+    card's names in its language, else the model's."""
+    if info is None:
+        return ClassNames()
+    shown = list(info.classes)
+    if location is not None and header.language in LANGUAGES:
+        try:
+            shown = class_labels(location, len(shown), header.language) or shown
+        except ModelError:  # a damaged card: its names are refused where they are used
+            pass
+    own = header.labels or {}
+    return ClassNames(
+        info.classes, [own.get(c, name) for c, name in zip(info.classes, shown, strict=True)]
     )
 
 
@@ -875,6 +902,51 @@ def _label_errors(source: Source, labels: dict[str, str], classes: list[str]) ->
             )
         )
     return errors
+
+
+def _raw_cues(raw: dict[str, Any]) -> list[tuple[str | None, str | None, FieldPath]]:
+    """The phase and recording of each cue of a step whose fields are not all valid, as
+    far as they are text: (at, audio, where in the step)."""
+    narration = raw.get("narration")
+    if not isinstance(narration, list):
+        return []
+    found: list[tuple[str | None, str | None, FieldPath]] = []
+    for j, cue in enumerate(narration):
+        if isinstance(cue, dict):
+            at, recording = cue.get("at"), cue.get("audio")
+            found.append(
+                (
+                    at if isinstance(at, str) and at else None,
+                    recording if isinstance(recording, str) and recording else None,
+                    ("narration", j),
+                )
+            )
+    return found
+
+
+def _loose_cue_problems(
+    step_type: registry.StepType,
+    cues: list[tuple[str | None, str | None, FieldPath]],
+    folder: Path,
+) -> list[tuple[FieldPath, str]]:
+    """What can be told about cues while their step's fields are in error, when the
+    step's phases are not known: an ``at:`` no step of its type has, whatever its
+    fields, and a recording that is missing, unreadable or silent."""
+    problems: list[tuple[FieldPath, str]] = []
+    phases = step_type.phases
+    for at, recording, where in cues:
+        if at is not None and not phases.could_name(at):
+            problems.append(
+                (
+                    (*where, "at"),
+                    f"a {step_type.name} step has no phase {quoted(at)}"
+                    f"{suggest(at, phases.examples(at))}; its phases: {phases.describe()}",
+                )
+            )
+        if recording is not None:
+            placed = PlacedCue("", "", folder / Path(recording).expanduser(), where)
+            problems += _recording_problems([placed])
+    return problems
 
 
 def _recording_problems(cues: list[PlacedCue]) -> list[tuple[FieldPath, str]]:

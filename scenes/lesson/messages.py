@@ -53,10 +53,16 @@ def expectation(model: type[BaseModel], field: str, kind: str | None = None) -> 
     return kind
 
 
+def closest(name: str, known: list[str]) -> str | None:
+    """The known name ``name`` most likely means, if one is close enough."""
+    close = difflib.get_close_matches(name[:200], known, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def suggest(name: str, known: list[str]) -> str:
     """ " (did you mean 'x'?)" for the closest known name, or nothing."""
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    close = closest(name, known)
+    return f" (did you mean '{close}'?)" if close else ""
 
 
 def listing(known: list[str], limit: int = 12) -> str:

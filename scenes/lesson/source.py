@@ -18,7 +18,9 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..steps.kit.checks import quoted
+from . import syntax
 from .errors import FieldPath, LessonError, path_text
+from .syntax import LINE_BREAK
 
 # Far above any real lesson; a document that expands beyond it through
 # aliases is refused before it is built.
@@ -299,16 +301,12 @@ class _Builder:
         return value
 
 
-# What YAML counts as a line break (a lone CR too), as its own marks do.
-_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
-
-
 def _line_column(text: str, index: int) -> tuple[int, int]:
     """Line and column (from 1) of the character at ``index``, counted as YAML counts
     them: every kind of line break ends a line, and a byte-order mark takes no column."""
     index = max(0, min(index, len(text)))
     line, start = 1, 0
-    for match in _LINE_BREAK.finditer(text, 0, index):
+    for match in LINE_BREAK.finditer(text, 0, index):
         line, start = line + 1, match.end()
     if start == 0 and text.startswith("\ufeff") and index > 0:
         start = 1
@@ -349,6 +347,9 @@ def _root(text: str, file: str) -> tuple[Node | None, LessonError | None]:
     except RecursionError:
         return refused("the YAML nests too deeply to read; refusing it")
     except yaml.MarkedYAMLError as exc:
+        plain = syntax.explain(exc, text)
+        if plain is not None:
+            return unreadable(f"YAML syntax error: {plain.message}", plain.line, plain.column)
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         return unreadable(f"YAML syntax error: {_syntax_message(exc)}", line, column)

@@ -60,7 +60,6 @@ from ..lesson.load import (
     Lesson,
     lesson_file_stem,
     load_lesson,
-    step_label,
 )
 from ..steps import registry
 from ..steps.kit.checks import quoted
@@ -444,7 +443,8 @@ def prepare(
     for index, spec in enumerate(lesson.steps):
         uses_trace = registry.get(spec.type).needs_trace and trace is not None
         picture = Picture(
-            step=spec.model_dump(mode="json"),
+            # A chapter's name is not drawn: renaming one re-renders nothing.
+            step=spec.model_dump(mode="json", exclude={"chapter"}),
             narration=" ".join(cue.text for cue in timed[index]),
             phase_seconds=timing.phase_seconds(timed[index], settings.fps),
             language=settings.language,
@@ -830,7 +830,7 @@ def _manifest(prepared: Prepared, results: list[StepResult]) -> dict[str, Any]:
                 "index": result.index,
                 "type": result.type,
                 "title": spec.title,
-                "label": label.get(result.index) or step_label(spec, settings.language),
+                "label": label.get(result.index) or lesson.labels[result.index],
                 "narration": result.narration,
                 "source": str(lesson.origins[result.index]),
                 "start": round(first_frame / fps, 6),

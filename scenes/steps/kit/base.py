@@ -77,6 +77,14 @@ class StepSpec(BaseModel):
     title: str | None = Field(
         None, max_length=120, description="Heading shown at the top of the step."
     )
+    chapter: str | None = Field(
+        None,
+        min_length=1,
+        max_length=120,
+        description="The step's chapter name in the video, on its page and in the manifest; "
+        "default: its title, else a name from what it shows, like 'Convolution: conv_1_1, "
+        "neuron 3'.",
+    )
     narration: Annotated[
         Annotated[str, Field(max_length=4000), Tag("text")]
         | Annotated[list[CueSpec], Field(min_length=1, max_length=MAX_CUES), Tag("cues")],

@@ -66,6 +66,29 @@ def layer_of_kind(
     return found, []
 
 
+def neuron_of(
+    info: ModelInfo, layer: LayerInfo | None, name: str, kinds: tuple[str, ...], neuron: int | None
+) -> list[tuple[FieldParts, str]]:
+    """An error unless ``neuron`` is a neuron of the layer; when the layer itself is
+    wrong (``layer`` None), an error still if no layer of ``kinds`` has that neuron."""
+    if neuron is None:
+        return []
+    if layer is not None:
+        count = layer.shape[0]
+        return channel_in(count, neuron, "neuron", "a neuron", f"{name} has {count} neurons")
+    counts = {spec.shape[0] for spec in info.layers.values() if spec.kind in kinds}
+    if not counts:
+        return []
+    what = " or ".join(KIND_NAMES.get(k, k) for k in kinds).removeprefix("a ")
+    most = max(counts)
+    reason = (
+        f"every {what} of model '{info.name}' has {most} neurons"
+        if len(counts) == 1
+        else f"no {what} of model '{info.name}' has more than {most} neurons"
+    )
+    return channel_in(most, neuron, "neuron", "a neuron", reason)
+
+
 def channel_in(
     count: int, value: int, field: str, what: str, reason: str
 ) -> list[tuple[FieldParts, str]]:

@@ -27,6 +27,11 @@ class Optional:
     set_by: str  # what brings it, for the listing: "focus"
 
 
+def _counts(text: str) -> bool:
+    """Whether ``text`` is a number a numbered phase can have: 1, 2, ... in ASCII digits."""
+    return text.isascii() and text.isdigit() and text.strip("0") != ""
+
+
 @dataclass(frozen=True)
 class Phases:
     """A step type's phases in order: the stretches of its animation a cue can belong to."""
@@ -43,6 +48,36 @@ class Phases:
                 found += [part.name] if part.when(spec) else []
             else:
                 found += [f"{part.stem} {n}" for n in range(1, part.count(spec) + 1)]
+        return found
+
+    def could_name(self, name: str) -> bool:
+        """Whether some step of the type has a phase ``name``, whatever its fields."""
+        for part in self.parts:
+            if isinstance(part, str):
+                if part == name:
+                    return True
+            elif isinstance(part, Optional):
+                if part.name == name:
+                    return True
+            else:
+                number = name.removeprefix(f"{part.stem} ")
+                if number != name and _counts(number):
+                    return True
+        return False
+
+    def examples(self, near: str = "") -> list[str]:
+        """A name for every part, to suggest from: a numbered run's with the number
+        ``near`` ends with ("windw 2" -> "window 2"), else its first."""
+        digits = near.rsplit(" ", 1)[-1]
+        number = digits if _counts(digits) and len(digits) <= 6 else "1"
+        found = []
+        for part in self.parts:
+            if isinstance(part, str):
+                found.append(part)
+            elif isinstance(part, Optional):
+                found.append(part.name)
+            else:
+                found.append(f"{part.stem} {int(number)}")
         return found
 
     def describe(self) -> str:

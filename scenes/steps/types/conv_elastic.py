@@ -43,7 +43,7 @@ from ...visuals.legend import Legend
 from ...visuals.ranges import kernel_range
 from ...visuals.text import BODY, LABEL, SMALL, text
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
-from ..kit.checks import channel_in, layer_of_kind
+from ..kit.checks import layer_of_kind, neuron_of
 from ..kit.common import MapColours, channel_name, title_for
 from ..kit.neuron import NeuronField
 from ..kit.registry import Phases, StepType, register
@@ -70,15 +70,7 @@ def check(spec: ConvElasticSpec, info: ModelInfo | None) -> list[tuple[FieldPart
     if info is None:
         return []
     layer, errors = layer_of_kind(info, spec.layer, ("conv",))
-    if layer is None:
-        return errors
-    return channel_in(
-        layer.shape[0],
-        spec.neuron,
-        "neuron",
-        "a neuron",
-        f"{spec.layer} has {layer.shape[0]} neurons",
-    )
+    return errors + neuron_of(info, layer, spec.layer, ("conv",), spec.neuron)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from ...visuals.numbers import term
 from ...visuals.ranges import kernel_range
 from ...visuals.text import BODY, LABEL, NUMBER, text
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
-from ..kit.checks import channel_in, layer_of_kind
+from ..kit.checks import channel_in, layer_of_kind, neuron_of
 from ..kit.common import MapColours, channel_name, colour_name, intro, map_panel, title_for
 from ..kit.neuron import NeuronField
 from ..kit.registry import Numbered, Phases, StepType, register
@@ -81,13 +81,11 @@ def check(spec: ConvolutionSpec, info: ModelInfo | None) -> list[tuple[FieldPart
     if info is None:
         return []
     layer, errors = layer_of_kind(info, spec.layer, ("conv",))
+    errors += neuron_of(info, layer, spec.layer, ("conv",), spec.neuron)
     if layer is None:
         return errors
     source = PREVIOUS[spec.layer]
-    neurons, inputs = layer.shape[0], info.layers[source].shape[0]
-    errors += channel_in(
-        neurons, spec.neuron, "neuron", "a neuron", f"{spec.layer} has {neurons} neurons"
-    )
+    inputs = info.layers[source].shape[0]
     errors += channel_in(
         inputs,
         spec.channel,

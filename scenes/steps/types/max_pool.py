@@ -60,7 +60,7 @@ from ...visuals.relu_pool_layout import (
 from ...visuals.text import BODY, LABEL, NUMBER, text
 from ...visuals.theme import Theme
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
-from ..kit.checks import channel_in, layer_of_kind
+from ..kit.checks import layer_of_kind, neuron_of
 from ..kit.common import (
     MapColours,
     layer_label,
@@ -127,15 +127,12 @@ def check(spec: MaxPoolSpec, info: ModelInfo | None) -> list[tuple[FieldParts, s
     if info is None:
         return []
     layer, errors = layer_of_kind(info, spec.layer, ("max_pool",))
+    errors += neuron_of(info, layer, spec.layer, ("max_pool",), spec.neuron)
     if layer is None:
         return errors
-    neurons, out_h, out_w = layer.shape
+    out_h, out_w = layer.shape[1:]
     source = PREVIOUS[spec.layer]
     in_h, in_w = info.layers[source].shape[1:]
-    if spec.neuron is not None:
-        errors += channel_in(
-            neurons, spec.neuron, "neuron", "a neuron", f"{spec.layer} has {neurons} neurons"
-        )
     k = spec.patch_windows
     if k > min(out_h, out_w):
         errors.append(

@@ -59,7 +59,7 @@ from ...visuals.relu_pool_layout import (
 )
 from ...visuals.text import BODY, HEADING, LABEL, NUMBER, text
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
-from ..kit.checks import channel_in, layer_of_kind
+from ..kit.checks import layer_of_kind, neuron_of
 from ..kit.common import MapColours, list_separator, lively_channel, map_panel, title_for
 from ..kit.neuron import NeuronField
 from ..kit.patches import PatchFields, choose_patch, patch_errors
@@ -90,13 +90,10 @@ def check(spec: ReluSpec, info: ModelInfo | None) -> list[tuple[FieldParts, str]
     if info is None:
         return []
     layer, errors = layer_of_kind(info, spec.layer, ("relu",))
+    errors += neuron_of(info, layer, spec.layer, ("relu",), spec.neuron)
     if layer is None:
         return errors
-    neurons, h, w = layer.shape
-    if spec.neuron is not None:
-        errors += channel_in(
-            neurons, spec.neuron, "neuron", "a neuron", f"{spec.layer} has {neurons} neurons"
-        )
+    h, w = layer.shape[1:]
     size = spec.patch_size
     if size > min(h, w):
         errors.append(
