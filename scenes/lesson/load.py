@@ -37,12 +37,13 @@ from ..i18n import LANGUAGES, _
 from ..steps import registry
 from ..steps.kit.base import NARRATION_FORMS, LayerInfo, ModelInfo, StepSpec
 from ..steps.kit.checks import quoted
-from ..visuals.theme import theme_names
+from ..visuals.theme import Theme
 from .cues import PlacedCue, place_cues
 from .errors import FieldPath, LessonError, LessonInvalid, display_path, path_text
 from .messages import describe_value, listing, message_for, suggest, unknown_name
 from .source import MAX_BYTES, Source, decode_error, parse, text_problem
 from .spec import MAX_STEPS, LessonHeader, overridable, override_of
+from .themes import resolve_theme
 
 # What narration may ask for: a step lasts as long as its narration takes to
 # read, so a very long text (or a slow reading speed) would ask for hours.
@@ -110,6 +111,8 @@ class Lesson:
     cues: list[list[PlacedCue]] = field(default_factory=list)
     # The same steps in other languages: their cues become further caption tracks.
     translations: list[Lesson] = field(default_factory=list)
+    # The colours, font and scales its frames and page are drawn in (from `theme:`).
+    theme: Theme | None = None
 
     @property
     def name(self) -> str:
@@ -684,10 +687,9 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
         return None
 
     # References: theme, model, image.
-    if header.theme not in theme_names():
-        errors.append(
-            source.error(("theme",), unknown_name("theme", header.theme, theme_names(), "themes"))
-        )
+    theme_base = Path.cwd() if "theme" in source.overridden else path.parent
+    theme, theme_errors = resolve_theme(source, header.theme, theme_base)
+    errors.extend(theme_errors)
     location: ModelLocation | None = None
     info: ModelInfo | None = None
     try:
@@ -770,7 +772,17 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
         return None
     warnings = sorted(set(source.warnings + [w for p in parts for w in p.source.warnings]))
     return Lesson(
-        path, header, steps, location, image, origins, chapters, warnings, cues, translations
+        path,
+        header,
+        steps,
+        location,
+        image,
+        origins,
+        chapters,
+        warnings,
+        cues,
+        translations,
+        theme=theme,
     )
 
 
