@@ -184,18 +184,7 @@ def test_lesson_page_in_a_real_browser(folder) -> None:
     path, manifest = folder
     boundary = manifest["steps"][1]["start"]
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--autoplay-policy=no-user-gesture-required",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch(p)
         page = browser.new_page()
         requests: list[str] = []
         page.on("request", lambda request: requests.append(request.url))
@@ -244,6 +233,22 @@ def test_lesson_page_in_a_real_browser(folder) -> None:
         browser.close()
     outside = [u for u in requests if not u.startswith("file://")]
     assert outside == []
+
+
+def launch(playwright):
+    """Debian's chromium, headless, allowed to play without a click, offline."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--autoplay-policy=no-user-gesture-required",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    )
 
 
 def test_burned_captions_are_in_the_picture(tmp_path: Path, folder) -> None:
@@ -313,3 +318,28 @@ def test_other_aspects(tmp_path: Path, aspect: str, size: tuple[int, int]) -> No
     assert (manifest["width"], manifest["height"]) == size
     with Image.open(tmp_path / "outputs" / "poster.png") as poster:
         assert poster.size == size
+    if aspect == "9:16" and CHROMIUM is not None:
+        video_fits_a_laptop_window(tmp_path / "outputs" / "index.html", size)
+
+
+def video_fits_a_laptop_window(page_file: Path, size: tuple[int, int]) -> None:
+    """A tall video on its page, in a 1280×720 window: the whole video, its own
+    controls at its foot too, fits in the window, at the video's own shape."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(page_file.as_uri())
+        page.wait_for_function("document.getElementById('video').readyState >= 1")
+        page.evaluate("document.getElementById('video').scrollIntoView({block: 'nearest'})")
+        box = page.evaluate(
+            "(() => { const r = document.getElementById('video').getBoundingClientRect();"
+            " return {top: r.top, bottom: r.bottom, left: r.left, right: r.right,"
+            " width: r.width, height: r.height}; })()"
+        )
+        browser.close()
+    assert box["top"] >= 0 and box["left"] >= 0, box
+    assert box["bottom"] <= 720 and box["right"] <= 1280, box
+    assert box["height"] >= 400, box  # not shrunk to a stamp
+    assert box["width"] / box["height"] == pytest.approx(size[0] / size[1], rel=0.02), box

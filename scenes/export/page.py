@@ -229,6 +229,14 @@ def render_page(
     return environment().get_template(PAGE_TEMPLATE).render(context)
 
 
+def _video_ratio(manifest: dict[str, Any]) -> float:
+    """The video's width / height (16:9 when the manifest does not say)."""
+    width, height = manifest.get("width"), manifest.get("height")
+    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+        return width / height
+    return 16 / 9
+
+
 def page_context(
     manifest: dict[str, Any],
     cues: list[dict[str, Any]],
@@ -325,6 +333,7 @@ def page_context(
         "prediction": shown_prediction,
         "video": files["video"],
         "poster": files["poster"],
+        "video_ratio": _video_ratio(manifest),
         "colours": page_colours(theme),
         "font": (theme or {}).get("font") or DEFAULT_FONT,
         "tracks": [
