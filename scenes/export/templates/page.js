@@ -92,15 +92,28 @@
   }
   video.addEventListener("seeking", reaim);
   video.addEventListener("seeked", reaim);
-  video.addEventListener("play", () => {
-    if (stepToggle.checked) {
-      const i = stepAt(video.currentTime);
-      stopAt = video.currentTime >= ends[i] - BEFORE_END - EPS && i + 1 < ends.length
-        ? ends[i + 1] : ends[i];
-    }
-  });
+  // Where step-through pauses next, worked out as playback starts: the end of this
+  // step or, from a pause at a step's end, of the next one. From the last step's
+  // end there is no next one: aiming at its own end again would pause at once, so
+  // the lesson starts over, as a video does when play is pressed at its end.
+  function aim() {
+    const t = video.currentTime, i = stepAt(t);
+    if (t < ends[i] - BEFORE_END - EPS) { return ends[i]; }
+    if (i + 1 < ends.length) { return ends[i + 1]; }
+    seek(starts[0], false);
+    say(tr("step", {number: 1, count: starts.length, title: data.steps[0].title}));
+    return ends[0];
+  }
   // Checked every animation frame, so the pause lands on the step's last frame.
   function watch() {
+    // A pause drops the aim (a toggle or a seek while paused moves where playing
+    // starts); playing aims anew, on its first frame rather than at the "play"
+    // event, which may come a frame later than the playing itself.
+    if (video.paused) {
+      stopAt = null;
+    } else if (stopAt === null && stepToggle.checked) {
+      stopAt = aim();
+    }
     // A jump since the last frame is a seek (its events may not have arrived
     // yet): aim at the new step's end instead of pulling the video back.
     const now = video.currentTime, wall = performance.now() / 1000;
