@@ -26,6 +26,7 @@ from .cli_common import (
 )
 from .lesson.errors import one_line
 from .model_commands import add_model_commands
+from .theme_commands import register as add_theme_commands
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE: not the user's mistake
 
@@ -297,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_model_commands(sub)
     add_audit_command(sub)
+    add_theme_commands(sub)
 
     render = sub.add_parser("render", help="render a lesson to video")
     render.add_argument("lesson", type=Path)

@@ -13,9 +13,9 @@ from typing import Any
 
 import cnn_model
 from cnn_model.trace import save_trace
+from scenes.lesson.themes import load_theme_file
 from scenes.render.job import Picture, StepJob, ThemeLook
 from scenes.render.worker import run
-from scenes.visuals.theme import load_theme
 
 
 def trace_file(model: cnn_model.TinyVGG, image: Path, folder: Path) -> tuple[cnn_model.Trace, Path]:
@@ -31,7 +31,7 @@ def step_job(
     folder: Path,
     trace_path: Path | None = None,
     aspect: str = "16:9",
-    theme: str = "cnn-explainer",
+    theme: str = "cnn-explainer",  # a built-in theme, or a theme file's path
     narration: str = "",
     colour_range: str = "layer",
     mode: str = "dry_run",
@@ -48,14 +48,15 @@ def step_job(
         narration=narration,
         phase_seconds=phase_seconds or {},
         language=language,
-        theme=ThemeLook.of(load_theme(theme)),
+        theme=ThemeLook.of(load_theme_file(theme)),
         aspect=aspect,
         pixel_height=480,
         fps=15,
         colour_range=colour_range,
         mode=mode,
     )
-    name = f"{mode}-{step['type']}-{aspect.replace(':', 'x')}-{theme}-{language}"
+    look = Path(theme).stem  # a built-in theme's name, or a theme file's
+    name = f"{mode}-{step['type']}-{aspect.replace(':', 'x')}-{look}-{language}"
     return StepJob(
         picture=picture,
         code="tests",

@@ -10,9 +10,7 @@ beat, the text and the contrast ratio.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -152,22 +150,20 @@ scales:
 
 
 def test_white_text_on_white_fails_the_audit_with_its_place(tmp_path: Path) -> None:
-    configs = tmp_path / "configs"
-    shutil.copytree(ROOT / "configs", configs)
-    (configs / "themes" / "whiteout.yaml").write_text(WHITEOUT)
+    # An author's own theme, beside the lesson, as `theme:` takes it.
+    (tmp_path / "whiteout.yaml").write_text(WHITEOUT)
     lesson = tmp_path / "card.yaml"
     lesson.write_text(
-        "title: Whiteout\ntheme: whiteout\nsteps:\n"
+        "title: Whiteout\ntheme: ./whiteout.yaml\nsteps:\n"
         "  - type: title\n    text: Kernels\n    subtitle: how windows slide\n"
     )
-    env = {**os.environ, "CNNLESSON_CONFIGS": str(configs)}
-    result = cli("audit", str(lesson), "-j", "1", "-o", str(tmp_path / "media"), env=env)
+    result = cli("audit", str(lesson), "-j", "1", "-o", str(tmp_path / "media"))
     assert result.returncode == 1, result.stdout + result.stderr
     line = next(x for x in result.stdout.splitlines() if "'Kernels'" in x)
     assert re.search(
-        r"card\.yaml: step 1 \(title, Kernels\) \[16:9, whiteout\] beat \d+ \"title\" end at "
-        r"[\d.]+ s: contrast: text 'Kernels' has contrast 1\.00:1 \(#ffffff on #ffffff\), "
-        r"needs 4\.5:1",
+        r"card\.yaml: step 1 \(title, Kernels[^)]*\) \[16:9, \./whiteout\.yaml\] beat \d+ "
+        r"\"title\" end at [\d.]+ s: contrast: text 'Kernels' has contrast 1\.00:1 "
+        r"\(#ffffff on #ffffff\), needs 4\.5:1",
         line,
     ), line
     assert "finding" in result.stderr.splitlines()[-1]

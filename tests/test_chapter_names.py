@@ -27,9 +27,9 @@ def test_the_convolution_lessons_chapters_are_distinct_and_name_layer_and_neuron
     found = [c.title for c in loaded.chapters]
     assert found == [
         "Convolution — One kernel, one window at a time",
-        "Convolution: conv_1_1, neuron 0",
-        "Convolution, channel by channel: conv_1_1, neuron 0",
-        "Convolution, channel by channel: conv_2_1, neuron 4",
+        "Convolution: conv_1_1, neuron 3",
+        "Convolution, channel by channel: conv_1_1, neuron 3",
+        "Convolution, channel by channel: conv_2_1, neuron 3",
     ]
     assert len(set(found)) == len(found)
     for chapter in loaded.chapters[1:]:
@@ -43,14 +43,14 @@ def test_the_convolution_lessons_chapters_are_distinct_and_name_layer_and_neuron
 def test_chapters_follow_the_lessons_language() -> None:
     path = ROOT / "lessons" / "convolution.yaml"
     assert titles(path, "de")[1:] == [
-        "Faltung: conv_1_1, Neuron 0",
-        "Faltung, Kanal für Kanal: conv_1_1, Neuron 0",
-        "Faltung, Kanal für Kanal: conv_2_1, Neuron 4",
+        "Faltung: conv_1_1, Neuron 3",
+        "Faltung, Kanal für Kanal: conv_1_1, Neuron 3",
+        "Faltung, Kanal für Kanal: conv_2_1, Neuron 3",
     ]
     assert titles(ROOT / "lessons" / "pooling.yaml", "fr") == [
-        "Pooling : max_pool_1",
-        "Pooling : max_pool_1, moyenne",
-        "Pooling : max_pool_1, moyenne globale",
+        "Pooling : max_pool_1, neurone 3",
+        "Pooling : max_pool_1, neurone 3, moyenne",
+        "Pooling : max_pool_1, neurone 3, moyenne globale",
     ]
 
 

@@ -80,6 +80,26 @@ class _Scripts(html.parser.HTMLParser):
             self.scripts[self.inside] += data
 
 
+class _Texts(html.parser.HTMLParser):
+    """The text, attribute values and tags of a page, as a browser reads them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.texts: list[str] = []
+        self.attributes: list[str] = []
+        self.tags: list[str] = []
+        self.inside: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.inside = tag
+        self.attributes.extend(v for _, v in attrs if v is not None)
+
+    def handle_data(self, data: str) -> None:
+        if self.inside not in ("script", "style"):
+            self.texts.append(data)
+
+
 def test_lesson_text_cannot_break_out_of_the_page_data() -> None:
     page = render_page(manifest(), [{"start": 0.0, "end": 1.0, "text": HOSTILE}])
     parsed = _Scripts()
@@ -91,6 +111,40 @@ def test_lesson_text_cannot_break_out_of_the_page_data() -> None:
     assert "<b>bold</b>" not in page.split("<script", 1)[0]  # escaped in the HTML too
     # File names are addresses: "#" and spaces are encoded, not read as a fragment.
     assert "a%23b%20c.mp4" in parsed.sources and "a%23b%20c.webm" in parsed.sources
+
+
+def test_lesson_text_is_escaped_wherever_the_page_shows_it() -> None:
+    page = render_page(manifest(description=HOSTILE), [])
+    parsed = _Texts()
+    parsed.feed(page)
+    # Read back as HTML, every place shows the text exactly as written, as text.
+    assert parsed.texts.count(HOSTILE) >= 5  # title, heading, description, narrations
+    assert parsed.attributes.count(HOSTILE) == 2  # the chapters' data-title
+    assert parsed.tags.count("b") == 0 and parsed.tags.count("script") == 2
+
+
+def test_the_page_takes_its_colours_from_the_theme_readable_and_safe() -> None:
+    from scenes.export.page import contrast, page_colours
+
+    dark = {"background": "#111111", "text": "#ececec", "muted": "#a8a8a8", "accent": "#ffb347"}
+    page = render_page(manifest(theme=dark), [])
+    assert "color-scheme: dark; --bg: #111111; --fg: #ececec;" in page
+    assert "--muted: #a8a8a8; --accent: #ffb347;" in page
+    # Too faint on its background, a colour is darkened until it can be read.
+    faint = page_colours({"background": "#ffffff", "muted": "#dddddd", "accent": "#ffee00"})
+    assert contrast(faint["muted"], "#ffffff") >= 4.5 and faint["muted"] != "#dddddd"
+    assert contrast(faint["accent"], "#ffffff") >= 3.0
+    assert page_colours({"background": "#ffffff"})["scheme"] == "light"
+    # A manifest's theme cannot write into the style: a colour must be #rrggbb, and the
+    # font is a CSS string with every other character escaped.
+    hostile = {"background": "red;}</style><script>x()</script>", "font": 'A"}</style><b>'}
+    page = render_page(manifest(theme=hostile), [])
+    style = page.split("<style>", 1)[1].split("</style>", 1)[0]
+    assert "--bg: #ffffff;" in style and "<" not in style and "red" not in style
+    assert '--font: "A\\000022\\00007d\\00003c\\00002fstyle\\00003e\\00003cb\\00003e";' in style
+    parsed = _Scripts()
+    parsed.feed(page)
+    assert set(parsed.scripts) == {"lesson-data", "main"}
 
 
 def test_burned_captions_are_not_shown_twice_on_the_page() -> None:

@@ -688,6 +688,26 @@ def test_shipped_json_schema_is_current_and_checks_lessons(tmp_path: Path) -> No
         jsonschema.validate(
             {"title": "x", "steps": [{"type": "hyperparameters", "stride": 0}]}, schema
         )
+    # Theme files have their schema too, made from the same model that validates them.
+    from scenes.visuals.theme import theme_schema_text
+
+    shipped = ROOT / "configs" / "theme.schema.json"
+    assert shipped.read_text(encoding="utf-8") == theme_schema_text(), (
+        "configs/theme.schema.json is stale: run "
+        "`cnnlesson theme schema -o configs/theme.schema.json`"
+    )
+    theme_schema = json.loads(shipped.read_text(encoding="utf-8"))
+    themes = sorted((ROOT / "configs" / "themes").glob("*.yaml"))
+    assert len(themes) >= 3
+    for path in themes:
+        assert path.read_text().startswith("# yaml-language-server: $schema=../theme.schema.json")
+        jsonschema.validate(yaml.safe_load(path.read_text()), theme_schema)
+    theme = yaml.safe_load(themes[0].read_text())
+    for key, value in (("background", "blu"), ("text", "#12"), ("font", ""), ("shadow", "#000")):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**theme, key: value}, theme_schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**theme, "scales": {**theme["scales"], "logit": "Rdbu"}}, theme_schema)
 
 
 def test_new_scaffolds_a_lesson_that_validates(tmp_path: Path) -> None:

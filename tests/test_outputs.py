@@ -54,6 +54,18 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return out / "outputs", manifest
 
 
+ESPEAK = shutil.which("espeak-ng")
+needs_espeak = pytest.mark.skipif(ESPEAK is None, reason="needs espeak-ng (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def voiced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The lesson rendered with a voice-over: its video has a sound track."""
+    out = tmp_path_factory.mktemp("voiced")
+    manifest = render(out, "--voice", "en")
+    return out / "outputs", manifest
+
+
 def seconds(delta) -> float:
     return delta.total_seconds()
 
@@ -184,18 +196,7 @@ def test_lesson_page_in_a_real_browser(folder) -> None:
     path, manifest = folder
     boundary = manifest["steps"][1]["start"]
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--autoplay-policy=no-user-gesture-required",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch(p)
         page = browser.new_page()
         requests: list[str] = []
         page.on("request", lambda request: requests.append(request.url))
@@ -246,6 +247,66 @@ def test_lesson_page_in_a_real_browser(folder) -> None:
     assert outside == []
 
 
+def launch(playwright):
+    """Debian's chromium, headless, allowed to play without a click, offline."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--autoplay-policy=no-user-gesture-required",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    )
+
+
+@needs_espeak
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (make test installs it)")
+def test_play_at_the_end_of_the_last_step_starts_the_lesson_again(voiced) -> None:
+    """In step-through mode, play on the last step's final frame used to pause again at
+    once (it aimed at the end it was already at); it plays from the start instead.
+
+    With a sound track (a voice-over) the player has not ended there, so play does not
+    start over by itself: the page has to."""
+    from playwright.sync_api import sync_playwright
+
+    path, manifest = voiced
+    last = manifest["steps"][-1]
+    first_end = manifest["steps"][1]["start"]
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page()
+        page.goto((path / "index.html").as_uri())
+        page.wait_for_function("document.getElementById('video').readyState >= 1")
+        page.evaluate("v = document.getElementById('video'); v.muted = true")
+        page.check("#step-mode")
+        # Played at normal speed into the last step's end, it pauses on its final frame
+        # (before the video's own end: the page, not the player, stopped it).
+        end = last["start"] + last["duration"]
+        page.evaluate(f"v.currentTime = {end - 1.0}")
+        page.wait_for_function(
+            f"!v.seeking && v.readyState >= 2 && Math.abs(v.currentTime - {end - 1.0}) < 0.01"
+        )
+        page.evaluate("v.play()")
+        page.wait_for_function("v.paused", timeout=20000)
+        t = page.evaluate("v.currentTime")
+        assert end - 1 / manifest["fps"] <= t < end and not page.evaluate("v.ended")
+        assert "Paused at the end of step 3 of 3" in page.inner_text("#status")
+        page.evaluate("() => { v.play(); }")  # (a pause at once would reject its promise)
+        page.wait_for_function(f"!v.paused && v.currentTime < {first_end}", timeout=5000)
+        page.wait_for_timeout(300)
+        assert not page.evaluate("v.paused")  # still playing: no pause at once
+        assert "Step 1 of 3" in page.inner_text("#status")
+        # ... and step-through goes on: it pauses at the end of the first step.
+        page.evaluate("v.playbackRate = 4")
+        page.wait_for_function("v.paused", timeout=20000)
+        assert first_end - 1 / manifest["fps"] <= page.evaluate("v.currentTime") <= first_end
+        browser.close()
+
+
 def test_burned_captions_are_in_the_picture(tmp_path: Path, folder) -> None:
     plain_path, manifest = folder
     burned = render(tmp_path, "--burn-captions")
@@ -273,12 +334,10 @@ def test_burned_captions_are_in_the_picture(tmp_path: Path, folder) -> None:
     assert 'kind="captions"' in page and " default>" not in page
 
 
-@pytest.mark.skipif(
-    shutil.which("espeak-ng") is None, reason="needs espeak-ng (make test installs it)"
-)
-def test_voice_over_is_in_sync_with_the_steps(tmp_path: Path) -> None:
-    manifest = render(tmp_path, "--voice", "en")
-    video = tmp_path / "outputs" / "outputs.mp4"
+@needs_espeak
+def test_voice_over_is_in_sync_with_the_steps(tmp_path: Path, voiced) -> None:
+    folder, manifest = voiced
+    video = folder / "outputs.mp4"
     from scenes import speech
 
     with av.open(str(video)) as container:
@@ -313,3 +372,28 @@ def test_other_aspects(tmp_path: Path, aspect: str, size: tuple[int, int]) -> No
     assert (manifest["width"], manifest["height"]) == size
     with Image.open(tmp_path / "outputs" / "poster.png") as poster:
         assert poster.size == size
+    if aspect == "9:16" and CHROMIUM is not None:
+        video_fits_a_laptop_window(tmp_path / "outputs" / "index.html", size)
+
+
+def video_fits_a_laptop_window(page_file: Path, size: tuple[int, int]) -> None:
+    """A tall video on its page, in a 1280×720 window: the whole video, its own
+    controls at its foot too, fits in the window, at the video's own shape."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(page_file.as_uri())
+        page.wait_for_function("document.getElementById('video').readyState >= 1")
+        page.evaluate("document.getElementById('video').scrollIntoView({block: 'nearest'})")
+        box = page.evaluate(
+            "(() => { const r = document.getElementById('video').getBoundingClientRect();"
+            " return {top: r.top, bottom: r.bottom, left: r.left, right: r.right,"
+            " width: r.width, height: r.height}; })()"
+        )
+        browser.close()
+    assert box["top"] >= 0 and box["left"] >= 0, box
+    assert box["bottom"] <= 720 and box["right"] <= 1280, box
+    assert box["height"] >= 400, box  # not shrunk to a stamp
+    assert box["width"] / box["height"] == pytest.approx(size[0] / size[1], rel=0.02), box

@@ -10,197 +10,141 @@ The page is written in the lesson's language (``manifest["language"]``,
 English when missing): its own texts come from :mod:`scenes.i18n`, and
 captions in further languages (``manifest["caption_tracks"]``) are offered by
 a switch that needs no network either.
+
+The HTML is the Jinja2 template ``templates/page.html.j2`` (with ``page.css`` and
+``page.js``), rendered with autoescaping: lesson text is escaped wherever it
+goes unless this module marks a value as HTML. Its colours and font are the
+lesson theme's, so a dark lesson plays on a dark page; a colour too faint to
+read on the theme's background is darkened (or lightened) until it can be.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import json
+import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
+import jinja2
+from markupsafe import Markup
+
 from ..i18n import DEFAULT, _, integer, known, language_name, ngettext, number, using
 
-STYLE = """
-:root { color-scheme: light dark; --accent: #b35900; --muted: #5f5f5f; --line: #d0d0d0; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 16px/1.5 "DejaVu Sans", system-ui, sans-serif; color: #1e1e1e;
-       background: #fafafa; }
-main { max-width: 1000px; margin: 0 auto; padding: 1rem; }
-h1 { font-size: 1.6rem; margin: 0.2rem 0; }
-.meta { color: var(--muted); display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
-.meta img { width: 64px; height: 64px; image-rendering: pixelated; border: 1px solid var(--line); }
-video { width: 100%; background: #000; border-radius: 4px; }
-.controls { display: flex; gap: 0.5rem; align-items: center; flex-wrap: wrap; margin: 0.5rem 0; }
-button { font: inherit; padding: 0.35rem 0.8rem; border: 1px solid #888; border-radius: 4px;
-         background: #fff; color: #1e1e1e; cursor: pointer; }
-button:focus-visible, input:focus-visible, select:focus-visible {
-  outline: 3px solid var(--accent); outline-offset: 2px; }
-#status { color: var(--muted); }
-select { font: inherit; padding: 0.3rem; }
-.layout { display: grid; grid-template-columns: 1fr; gap: 1rem; }
-@media (min-width: 900px) { .layout { grid-template-columns: 2fr 1fr; } }
-nav ol { list-style: none; padding: 0; margin: 0; }
-nav li button { width: 100%; text-align: left; margin: 0.15rem 0; display: flex;
-                justify-content: space-between; gap: 0.5rem; }
-nav li button[aria-current="true"] { border-color: var(--accent); border-width: 2px;
-                                     font-weight: bold; }
-.time { color: var(--muted); font-variant-numeric: tabular-nums; }
-section.step { border-top: 1px solid var(--line); padding: 0.5rem 0; }
-section.step h3 { margin: 0.2rem 0; font-size: 1.05rem; }
-table { border-collapse: collapse; font-size: 0.9rem; }
-td, th { padding: 0.1rem 0.6rem; text-align: left; border-bottom: 1px solid var(--line); }
-.files a { margin-right: 1rem; }
-"""
+TEMPLATES = Path(__file__).parent / "templates"
+PAGE_TEMPLATE = "page.html.j2"
+# The page's colours when the manifest names no theme: the default theme's.
+DEFAULT_COLOURS = {
+    "background": "#ffffff",
+    "text": "#222222",
+    "muted": "#6b6b6b",
+    "accent": "#e07b00",
+    "empty_cell": "#ececec",
+    "grid_line": "#bdbdbd",
+}
+DEFAULT_FONT = "DejaVu Sans"
+# WCAG 2.1 contrast: 4.5 for text (AA), 3 for what marks focus and the current chapter.
+TEXT_CONTRAST = 4.5
+MARK_CONTRAST = 3.0
+_HEX6 = re.compile(r"#[0-9a-fA-F]{6}")
 
-SCRIPT = r"""
-(function () {
-  "use strict";
-  const data = JSON.parse(document.getElementById("lesson-data").textContent);
-  const video = document.getElementById("video");
-  const trackEls = Array.from(video.querySelectorAll("track"));
-  const switcher = document.getElementById("caption-language");
-  const status = document.getElementById("status");
-  const stepToggle = document.getElementById("step-mode");
-  const starts = data.steps.map((s) => s.start);
-  const ends = data.steps.map((s) => s.start + s.duration);
-  const EPS = 0.002;
-  // A pause at a step's end shows its last frame: half a frame before the boundary.
-  const BEFORE_END = 0.5 / data.fps;
-  let stopAt = null;
-  let lastSeen = null;  // playback and wall-clock time at watch()'s previous frame
 
-  // The page's own texts, in the lesson's language: "{name}" is filled in.
-  function tr(key, values) {
-    return data.text[key].replace(/\{(\w+)\}/g, (m, name) => String(values[name]));
-  }
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The page's template environment: every value is HTML-escaped unless marked safe."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["url"] = quote  # a relative file name as an address (then HTML-escaped)
+    env.filters["css_string"] = css_string
+    env.globals["fill"] = fill
+    return env
 
-  // Caption files do not load into file:// pages; the same cues are inline. A
-  // track starting to load (when first shown) drops them, and its failure to
-  // load puts them back.
-  function addInlineCues(el) {
-    const cues = el.srclang === data.language ? data.cues : data.tracks[el.srclang] || [];
-    if (el.track.cues && el.track.cues.length) { return; }
-    for (const c of cues) { el.track.addCue(new VTTCue(c.start, c.end, c.text)); }
-  }
-  // One language's captions at a time ("" for none). Captions burned into the
-  // picture are not shown a second time.
-  function showCaptions(lang) {
-    trackEls.forEach((el) => {
-      if (el.srclang !== lang) { el.track.mode = "disabled"; return; }
-      el.track.mode = data.burned && lang === data.language ? "hidden" : "showing";
-    });
-    switcher.value = lang;
-  }
-  trackEls.forEach((el) => {
-    el.addEventListener("error", () => addInlineCues(el));
-    if (el.readyState === 3 || location.protocol === "file:") { addInlineCues(el); }
-  });
-  showCaptions(data.language);
-  switcher.addEventListener("change", () => showCaptions(switcher.value));
-  // A choice made in the video's own caption menu shows in the switch too.
-  video.textTracks.addEventListener("change", () => {
-    const on = trackEls.find((el) => el.track.mode === "showing" ||
-                                     (el.track.mode === "hidden" && data.burned));
-    switcher.value = on ? on.srclang : "";
-  });
 
-  function stepAt(t) {
-    let index = 0;
-    for (let i = 0; i < starts.length; i++) { if (t + EPS >= starts[i]) { index = i; } }
-    return index;
-  }
-  function fmt(t) {
-    const m = Math.floor(t / 60), s = Math.floor(t % 60);
-    return m + ":" + String(s).padStart(2, "0");
-  }
-  function say(text) { status.textContent = text; }
+def fill(template: str, **parts: object) -> Markup:
+    """A translated text, HTML-escaped, with ``parts`` put in its places: escaped too,
+    unless they are HTML already (:class:`Markup`, like a template's ``{% set %}``)."""
+    return Markup.escape(template).format(**parts)
 
-  function seek(t, play) {
-    video.currentTime = t;
-    stopAt = stepToggle.checked ? ends[stepAt(t)] : null;
-    if (play) { video.play(); }
-  }
-  function next() {
-    const i = stepAt(video.currentTime);
-    if (i + 1 < starts.length) {
-      seek(starts[i + 1], true);
-      say(tr("step", {number: i + 2, count: starts.length, title: data.steps[i + 1].title}));
+
+def css_string(value: object) -> Markup:
+    """``value`` as a quoted CSS string inside a <style> element: every character but
+    letters, digits, spaces, '-' and '_' written as a CSS escape."""
+    text = "".join(c if c.isalnum() or c in " -_" else f"\\{ord(c):06x}" for c in str(value)[:200])
+    return Markup(f'"{text}"')
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def _luminance(rgb: tuple[float, float, float]) -> float:
+    """Relative luminance (WCAG 2.1) of an RGB colour of 0-255 values."""
+    linear = [
+        c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb
+    ]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    """The contrast ratio of two "#rrggbb" colours (1 to 21)."""
+    la, lb = sorted((_luminance(_rgb(a)), _luminance(_rgb(b))), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def readable(colour: str, background: str, ratio: float) -> str:
+    """``colour``, or the nearest mix of it with black or white (whichever stands out
+    more on ``background``) that has at least ``ratio`` contrast with it."""
+    if contrast(colour, background) >= ratio:
+        return colour
+    target = (
+        "#000000"
+        if contrast("#000000", background) > contrast("#ffffff", background)
+        else "#ffffff"
+    )
+    start, end = _rgb(colour), _rgb(target)
+    for step in range(1, 21):
+        t = step / 20
+        mixed = "#" + "".join(
+            f"{round(a + (b - a) * t):02x}" for a, b in zip(start, end, strict=True)
+        )
+        if contrast(mixed, background) >= ratio:
+            return mixed
+    return target
+
+
+def page_colours(theme: Mapping[str, Any] | None) -> dict[str, str]:
+    """The page's colours from the lesson's theme (as the manifest records it): its
+    background, and its text, muted and accent colours made readable on it."""
+    given = dict(DEFAULT_COLOURS)
+    for key in given:
+        value = (theme or {}).get(key)
+        if isinstance(value, str) and _HEX6.fullmatch(value):
+            given[key] = value.lower()
+    background = given["background"]
+    text = readable(given["text"], background, TEXT_CONTRAST)
+    button = given["empty_cell"]
+    if contrast(text, button) < TEXT_CONTRAST:
+        button = background
+    dark = contrast("#ffffff", background) > contrast("#000000", background)
+    return {
+        "scheme": "dark" if dark else "light",
+        "background": background,
+        "text": text,
+        "muted": readable(given["muted"], background, TEXT_CONTRAST),
+        "accent": readable(given["accent"], background, MARK_CONTRAST),
+        "line": given["grid_line"],
+        "button": button,
     }
-  }
-  function previous() {
-    const i = stepAt(video.currentTime);
-    const target = video.currentTime - starts[i] > 1 || i === 0 ? i : i - 1;
-    seek(starts[target], true);
-    say(tr("step", {number: target + 1, count: starts.length, title: data.steps[target].title}));
-  }
-  document.getElementById("next").addEventListener("click", next);
-  document.getElementById("previous").addEventListener("click", previous);
-  stepToggle.addEventListener("change", () => {
-    stopAt = stepToggle.checked ? ends[stepAt(video.currentTime)] : null;
-    say(tr(stepToggle.checked ? "stepping_on" : "stepping_off", {}));
-  });
-  // A seek with the video's own controls: the next pause is at the new step's end.
-  function reaim() {
-    if (stepToggle.checked && !video.paused) { stopAt = ends[stepAt(video.currentTime)]; }
-  }
-  video.addEventListener("seeking", reaim);
-  video.addEventListener("seeked", reaim);
-  video.addEventListener("play", () => {
-    if (stepToggle.checked) {
-      const i = stepAt(video.currentTime);
-      stopAt = video.currentTime >= ends[i] - BEFORE_END - EPS && i + 1 < ends.length
-        ? ends[i + 1] : ends[i];
-    }
-  });
-  // Checked every animation frame, so the pause lands on the step's last frame.
-  function watch() {
-    // A jump since the last frame is a seek (its events may not have arrived
-    // yet): aim at the new step's end instead of pulling the video back.
-    const now = video.currentTime, wall = performance.now() / 1000;
-    if (stopAt !== null && !video.paused && lastSeen !== null) {
-      const expected = (wall - lastSeen.wall) * video.playbackRate;
-      if (Math.abs(now - lastSeen.t - expected) > 0.3 + 0.5 * expected) {
-        stopAt = ends[stepAt(now)];
-      }
-    }
-    lastSeen = {t: now, wall: wall};
-    if (stopAt !== null && !video.paused && video.currentTime >= stopAt - BEFORE_END) {
-      video.pause();
-      video.currentTime = stopAt - BEFORE_END;
-      const i = stepAt(video.currentTime);
-      say(tr("paused", {number: i + 1, count: starts.length}));
-      stopAt = null;
-    }
-    requestAnimationFrame(watch);
-  }
-  requestAnimationFrame(watch);
-
-  const chapterButtons = Array.from(document.querySelectorAll("nav button[data-start]"));
-  chapterButtons.forEach((b) => b.addEventListener("click", () => {
-    seek(parseFloat(b.dataset.start), true);
-    say(tr("chapter", {title: b.dataset.title}));
-  }));
-  video.addEventListener("timeupdate", () => {
-    const t = video.currentTime;
-    chapterButtons.forEach((b) => {
-      const on = t + EPS >= parseFloat(b.dataset.start) && t < parseFloat(b.dataset.end) - EPS;
-      b.setAttribute("aria-current", on ? "true" : "false");
-    });
-  });
-  document.addEventListener("keydown", (e) => {
-    if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement ||
-        e.altKey || e.ctrlKey || e.metaKey) { return; }
-    if (e.key === "n") { next(); e.preventDefault(); }
-    else if (e.key === "p") { previous(); e.preventDefault(); }
-    else if (e.key === "s") { stepToggle.click(); e.preventDefault(); }
-  });
-  document.querySelectorAll(".time[data-t]").forEach((el) => {
-    el.textContent = fmt(parseFloat(el.dataset.t));
-  });
-})();
-"""
 
 
 def _inline_json(data: Any) -> str:
@@ -214,44 +158,31 @@ def _url(path: str) -> str:
     return html.escape(quote(path))
 
 
-def _numbers_table(step: dict[str, Any], limit: int = 12) -> str:
+def _numbers_table(step: dict[str, Any], limit: int = 12) -> dict[str, Any] | None:
+    """The first numbers a step showed, for a table under its narration."""
     values = step.get("values") or []
     if not values:
-        return ""
-    rows = "".join(
-        f"<tr><td>{html.escape(v['layer'])}[{', '.join(str(i) for i in v['index'])}]</td>"
-        f"<td>{html.escape(v['kind'])}</td><td>{html.escape(v['text'])}</td></tr>"
+        return None
+    rows = [
+        {
+            "where": f"{v['layer']}[{', '.join(str(i) for i in v['index'])}]",
+            "kind": v["kind"],
+            "shown": v["text"],
+        }
         for v in values[:limit]
-    )
+    ]
     rest = len(values) - limit
     more = (
-        "<p>"
-        + html.escape(
-            ngettext(
-                "… and {count} more in manifest.json", "… and {count} more in manifest.json", rest
-            ).format(count=integer(rest))
-        )
-        + "</p>"
+        ngettext(
+            "… and {count} more in manifest.json", "… and {count} more in manifest.json", rest
+        ).format(count=integer(rest))
         if rest > 0
         else ""
     )
     summary = ngettext(
         "{count} number shown on screen", "{count} numbers shown on screen", len(values)
     ).format(count=integer(len(values)))
-    # Translators: column headers of the table of numbers: where a number is in the
-    # network (layer[index]), what kind of number it is, and its text as shown on screen.
-    named = (_("where"), _("what"), _("shown"))
-    headers = "".join(f"<th>{html.escape(h)}</th>" for h in named)
-    return (
-        f"<details><summary>{html.escape(summary)}</summary>"
-        f"<table><thead><tr>{headers}</tr></thead>"
-        f"<tbody>{rows}</tbody></table>{more}</details>"
-    )
-
-
-def _fill(template: str, **parts: str) -> str:
-    """A translated text, HTML-escaped, with ready-made HTML ``parts`` put in its places."""
-    return html.escape(template).format(**parts)
+    return {"rows": rows, "more": more, "summary": summary}
 
 
 def caption_tracks(manifest: dict[str, Any]) -> list[tuple[str, str]]:
@@ -288,63 +219,41 @@ def render_page(
     those of the further caption tracks by language code, put inline so the
     language switch works on a page opened from disk (a track without them
     loads only from a web server). The page's own texts are written in the
-    lesson's language (English if it has no catalog).
+    lesson's language (English if it has no catalog); its colours and font
+    are the lesson theme's (``manifest["theme"]``). The HTML is the template
+    ``templates/page.html.j2`` filled with :func:`page_context`.
     """
     code = lesson_language(manifest)
     with using(code if known(code) else DEFAULT):
-        return _page(manifest, cues, track_cues or {})
+        context = page_context(manifest, cues, track_cues or {})
+    return environment().get_template(PAGE_TEMPLATE).render(context)
 
 
-def _page(
+def _video_ratio(manifest: dict[str, Any]) -> float:
+    """The video's width / height (16:9 when the manifest does not say)."""
+    width, height = manifest.get("width"), manifest.get("height")
+    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+        return width / height
+    return 16 / 9
+
+
+def page_context(
     manifest: dict[str, Any],
     cues: list[dict[str, Any]],
     track_cues: Mapping[str, Sequence[dict[str, Any]]],
-) -> str:
+) -> dict[str, Any]:
+    """What the page template shows: plain values (the template escapes them) and
+    the page's texts in the current language."""
     code = lesson_language(manifest)
-    title = html.escape(manifest["title"])
     files = manifest["files"]
     steps = manifest["steps"]
     model = manifest.get("model", {})
     prediction = manifest.get("prediction")
-    meta = []
-    if model:
-        strong = f"<strong>{html.escape(model['name'])}</strong>"
-        shown = _fill(_("Model: {name}"), name=strong)
-        meta.append(f"<span>{shown}</span>")
-    if files.get("input"):
-        alt = _("The input image, {width} by {height} pixels").format(
-            width=integer(64), height=integer(64)
-        )
-        image = _fill(_("Image: {name}"), name=html.escape(manifest["image"]["name"]))
-        meta.append(
-            f'<span><img src="{_url(files["input"])}" alt="{html.escape(alt)}"> {image}</span>'
-        )
-    if prediction:
-        shown = prediction.get("label") or prediction["class"]  # as the lesson names it
-        strong = f"<strong>{html.escape(str(shown))}</strong>"
-        shown = _fill(
-            _("Prediction: {name} ({probability})"),
-            name=strong,
-            probability=html.escape(number(prediction["probability"], 4)),
-        )
-        meta.append(f"<span>{shown}</span>")
-    chapters = "".join(
-        f'<li><button type="button" data-start="{c["start"]:.3f}" data-end="{c["end"]:.3f}" '
-        f'data-title="{html.escape(c["title"])}" aria-current="false">'
-        f"<span>{i + 1}. {html.escape(c['title'])}</span>"
-        f'<span class="time" data-t="{c["start"]:.3f}"></span></button></li>'
-        for i, c in enumerate(manifest["chapters"])
-    )
-    sections = "".join(
-        f'<section class="step" id="step-{s["index"] + 1}"><h3>{s["index"] + 1}. '
-        f'{html.escape(s["label"])} <span class="time" data-t="{s["start"]:.3f}"></span></h3>'
-        f"<p>{html.escape(s['narration'])}</p>{_numbers_table(s)}</section>"
-        for s in steps
-    )
+    theme = manifest.get("theme") if isinstance(manifest.get("theme"), Mapping) else None
     tracks = caption_tracks(manifest)
     burned = bool(manifest.get("captions", {}).get("burned_in"))
-    downloads = " ".join(
-        f'<a href="{_url(path)}" download>{html.escape(label)}</a>'
+    downloads = [
+        {"label": label, "file": path}
         for label, path in (
             (_("video (MP4)"), files["video"]),
             (_("captions (WebVTT)"), files["captions_vtt"]),
@@ -362,19 +271,7 @@ def _page(
                 for k, v in files.get("formats", {}).items()
             ],
         )
-    )
-    track_tags = "\n".join(
-        f'<track id="{"captions-track" if i == 0 else f"captions-track-{i + 1}"}" '
-        f'kind="captions" src="{_url(path)}"\n'
-        f'       srclang="{html.escape(lang)}" label="{html.escape(language_name(lang))}"'
-        f"{' default' if i == 0 and not burned else ''}>"
-        for i, (lang, path) in enumerate(tracks)
-    )
-    options = "".join(
-        f'<option value="{html.escape(lang)}"{" selected" if i == 0 else ""}>'
-        f"{html.escape(language_name(lang))}</option>"
-        for i, (lang, _path) in enumerate(tracks)
-    )
+    ]
     data = {
         "title": manifest["title"],
         "language": code,
@@ -398,64 +295,74 @@ def _page(
             "chapter": _("Chapter: {title}"),
         },
     }
-    description = html.escape(manifest.get("description") or "")
-    # Extracted for translation here: the extractor does not look inside f-strings.
-    ui = {
-        "video": _fill(_("Lesson video: {title}"), title=title),
-        "stepping": html.escape(_("Step through the lesson")),
-        "previous": html.escape(_("Previous step")),
-        "next": html.escape(_("Next step")),
-        "pause": html.escape(_("Pause after each step")),
-        "captions": html.escape(_("Captions")),
-        "off": html.escape(_("Off")),
-        "keys": html.escape(_("Keys: N next step, P previous step, S pause after each step.")),
-        "chapters": html.escape(_("Chapters")),
-        "steps": html.escape(_("Steps")),
-        "files": _fill(_("Files: {links}"), links=downloads),
+    text = {
+        "model": _("Model: {name}"),
+        "input_alt": _("The input image, {width} by {height} pixels").format(
+            width=integer(64), height=integer(64)
+        ),
+        "image": _("Image: {name}"),
+        "prediction": _("Prediction: {name} ({probability})"),
+        "video": _("Lesson video: {title}"),
+        "stepping": _("Step through the lesson"),
+        "previous": _("Previous step"),
+        "next": _("Next step"),
+        "pause": _("Pause after each step"),
+        "captions": _("Captions"),
+        "off": _("Off"),
+        "keys_help": _("Keys: N next step, P previous step, S pause after each step."),
+        "chapters": _("Chapters"),
+        "steps": _("Steps"),
+        "files": _("Files: {links}"),
+        # Translators: column headers of the table of numbers: where a number is in the
+        # network (layer[index]), what kind of number it is, and its text as shown on screen.
+        "number_headers": (_("where"), _("what"), _("shown")),
     }
-    return f"""<!doctype html>
-<html lang="{html.escape(code)}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>{STYLE}</style>
-</head>
-<body>
-<main>
-<h1>{title}</h1>
-{f"<p>{description}</p>" if description else ""}
-<div class="meta">{"".join(meta)}</div>
-<div class="layout">
-<div>
-<video id="video" controls preload="metadata" playsinline poster="{_url(files["poster"])}"
-       src="{_url(files["video"])}" aria-label="{ui["video"]}">
-{track_tags}
-</video>
-<div class="controls" role="group" aria-label="{ui["stepping"]}">
-<button type="button" id="previous" aria-label="{ui["previous"]}"
-        aria-keyshortcuts="p">◀ {ui["previous"]}</button>
-<button type="button" id="next" aria-label="{ui["next"]}"
-        aria-keyshortcuts="n">{ui["next"]} ▶</button>
-<label><input type="checkbox" id="step-mode" aria-keyshortcuts="s"> {ui["pause"]}</label>
-<label>{ui["captions"]} <select id="caption-language">{options}<option value="">{
-        ui["off"]
-    }</option></select></label>
-</div>
-<p id="status" role="status" aria-live="polite">
-{ui["keys"]}</p>
-</div>
-<nav aria-label="{ui["chapters"]}"><h2>{ui["chapters"]}</h2><ol>{chapters}</ol></nav>
-</div>
-<h2>{ui["steps"]}</h2>
-{sections}
-<p class="files">{ui["files"]}</p>
-</main>
-<script type="application/json" id="lesson-data">{_inline_json(data)}</script>
-<script>{SCRIPT}</script>
-</body>
-</html>
-"""
+    shown_prediction = None
+    if prediction:
+        shown_prediction = {
+            "name": str(prediction.get("label") or prediction["class"]),  # as the lesson names it
+            "probability": number(prediction["probability"], 4),
+        }
+    return {
+        "language": code,
+        "title": manifest["title"],
+        "description": manifest.get("description") or "",
+        "model": model.get("name") if model else None,
+        "input_image": files.get("input"),
+        "image_name": (manifest.get("image") or {}).get("name", ""),
+        "prediction": shown_prediction,
+        "video": files["video"],
+        "poster": files["poster"],
+        "video_ratio": _video_ratio(manifest),
+        "colours": page_colours(theme),
+        "font": (theme or {}).get("font") or DEFAULT_FONT,
+        "tracks": [
+            {
+                "id": "captions-track" if i == 0 else f"captions-track-{i + 1}",
+                "src": path,
+                "language": lang,
+                "label": language_name(lang),
+                "default": i == 0 and not burned,
+            }
+            for i, (lang, path) in enumerate(tracks)
+        ],
+        "chapters": manifest["chapters"],
+        "steps": [
+            {
+                "number": s["index"] + 1,
+                "label": s["label"],
+                "start": s["start"],
+                "narration": s["narration"],
+                "numbers": _numbers_table(s),
+            }
+            for s in steps
+        ],
+        "downloads": downloads,
+        # Names, not a dict: `text.keys` would be the method of a dict.
+        "text": SimpleNamespace(**text),
+        # JSON that cannot end its <script> element: safe as it is.
+        "data": Markup(_inline_json(data)),
+    }
 
 
 def iframe_snippet(page_url: str, title: str, width: int = 960, height: int = 720) -> str:

@@ -38,7 +38,7 @@ from ..i18n import LANGUAGES
 from ..steps import registry
 from ..steps.kit.base import NARRATION_FORMS, LayerInfo, ModelInfo, StepSpec
 from ..steps.kit.checks import quoted
-from ..visuals.theme import theme_names
+from ..visuals.theme import Theme
 from .cues import PlacedCue, place_cues, written_cues
 from .errors import FieldPath, LessonError, LessonInvalid, display_path, path_text
 from .focus import carry_focus, focus_problem
@@ -46,6 +46,7 @@ from .labels import ClassNames, distinct, step_label
 from .messages import closest, describe_value, listing, message_for, suggest, unknown_name
 from .source import MAX_BYTES, Source, decode_error, parse, text_problem
 from .spec import MAX_STEPS, Focus, LessonHeader, overridable, override_of
+from .themes import resolve_theme
 
 # What narration may ask for: a step lasts as long as its narration takes to
 # read, so a very long text (or a slow reading speed) would ask for hours.
@@ -115,6 +116,8 @@ class Lesson:
     translations: list[Lesson] = field(default_factory=list)
     # Each step's own name (its chapter's in a lesson), distinct within its lesson file.
     labels: list[str] = field(default_factory=list)
+    # The colours, font and scales its frames and page are drawn in (from `theme:`).
+    theme: Theme | None = None
 
     @property
     def name(self) -> str:
@@ -669,10 +672,9 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
         return None
 
     # References: theme, model, image.
-    if header.theme not in theme_names():
-        errors.append(
-            source.error(("theme",), unknown_name("theme", header.theme, theme_names(), "themes"))
-        )
+    theme_base = Path.cwd() if "theme" in source.overridden else path.parent
+    theme, theme_errors = resolve_theme(source, header.theme, theme_base)
+    errors.extend(theme_errors)
     location: ModelLocation | None = None
     info: ModelInfo | None = None
     try:
@@ -788,6 +790,7 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
         cues,
         translations,
         labels,
+        theme=theme,
     )
 
 

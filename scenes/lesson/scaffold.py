@@ -20,7 +20,7 @@ TEMPLATE = """\
 title: {title}
 model: default            # default | cnn-explainer | a trained model's name | a path
 image: star_1             # a sample name (lessons/images) or a path relative to this file
-theme: cnn-explainer      # cnn-explainer | dark | colorblind
+theme: cnn-explainer      # cnn-explainer | dark | colorblind | ./my-theme.yaml (theme new)
 aspect: "16:9"            # 16:9 | 9:16 | 1:1
 language: en              # en | de | fr: labels, numbers, page and captions
 # voice: en               # speak the narration with espeak-ng (en, de, fr, ...)

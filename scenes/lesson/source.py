@@ -109,6 +109,18 @@ def scalar_problem(value: Any) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Document:
+    """What kind of file is read, for its messages: a lesson, or a theme."""
+
+    kind: str = "lesson"
+    needs: str = "a title and steps"  # what an empty file lacks
+    top_keys: str = "'title' and 'steps'"
+
+
+LESSON = Document()
+
+
 @dataclass
 class Source:
     """A parsed lesson document: its data and where each part of it came from."""
@@ -321,7 +333,9 @@ def decode_error(data: bytes, exc: UnicodeDecodeError) -> tuple[int, int, str]:
     return line, column, f"not UTF-8 text (bytes {shown} here); save the file as UTF-8"
 
 
-def _root(text: str, file: str) -> tuple[Node | None, LessonError | None]:
+def _root(
+    text: str, file: str, document: Document = LESSON
+) -> tuple[Node | None, LessonError | None]:
     """The one YAML document of ``text`` as a node tree, or the error that stops reading it."""
 
     def refused(message: str, line: int = 1, column: int = 1) -> tuple[None, LessonError]:
@@ -340,7 +354,7 @@ def _root(text: str, file: str) -> tuple[Node | None, LessonError | None]:
         line, column = (exc.mark.line + 1, exc.mark.column + 1) if exc.mark else (1, 1)
         return refused(
             f"the document holds more than {MAX_NODES:,} values; "
-            "a lesson needs far fewer, so it is refused",
+            f"a {document.kind} needs far fewer, so it is refused",
             line,
             column,
         )
@@ -375,10 +389,10 @@ def _root(text: str, file: str) -> tuple[Node | None, LessonError | None]:
             loader.dispose()
     found = [d for d in documents if d is not None]
     if not found:
-        return refused("the file is empty; a lesson needs a title and steps")
+        return refused(f"the file is empty; a {document.kind} needs {document.needs}")
     if len(found) > 1:
         second = _position(found[1])
-        return refused("one lesson per file: found a second YAML document", *second)
+        return refused(f"one {document.kind} per file: found a second YAML document", *second)
     deep = _too_deep(found[0], MAX_DEPTH)
     if deep is not None:
         return refused(f"values nest more than {MAX_DEPTH} levels; refusing them", *_position(deep))
@@ -408,8 +422,9 @@ def _python_reason(exc: Exception) -> str:
     return str(exc).split("\n")[0][:120]
 
 
-def parse(text: str, file: str) -> Source:
-    """Parse ``text``; problems are collected in ``Source.errors``."""
+def parse(text: str, file: str, document: Document = LESSON) -> Source:
+    """Parse ``text`` (a lesson, or another ``document``); problems are collected in
+    ``Source.errors``."""
     source = Source(file)
     source.size_bytes = len(text.encode("utf-8", errors="surrogatepass"))
     if source.size_bytes > MAX_BYTES:
@@ -417,7 +432,7 @@ def parse(text: str, file: str) -> Source:
             LessonError(file, 1, 1, "", f"the file is larger than {MAX_BYTES:,} bytes")
         )
         return source
-    root, error = _root(text, file)
+    root, error = _root(text, file, document)
     if root is None:
         source.errors.extend([error] if error else [])
         source.unreadable = error is not None and error.quotes_text
@@ -431,7 +446,7 @@ def parse(text: str, file: str) -> Source:
                 1,
                 "",
                 f"the document holds more than {MAX_NODES:,} values (counting each use "
-                "of an alias); a lesson needs far fewer, so it is refused",
+                f"of an alias); a {document.kind} needs far fewer, so it is refused",
             )
         )
         return source
@@ -448,7 +463,7 @@ def parse(text: str, file: str) -> Source:
                 line,
                 column,
                 "",
-                "expected a mapping with keys like 'title' and 'steps' at the top level, "
+                f"expected a mapping with keys like {document.top_keys} at the top level, "
                 f"got {kind}",
             )
         )

@@ -91,8 +91,13 @@ class LessonHeader(BaseModel):
         description="A sample name (e.g. star_1) or an image path relative to the lesson file; "
         "defaults to the model's own sample.",
     )
-    theme: Annotated[str, OVERRIDE] = Field(
-        "cnn-explainer", max_length=100, description="A theme in configs/themes."
+    theme: Annotated[str, PATH_OVERRIDE] = Field(
+        "cnn-explainer",
+        min_length=1,
+        max_length=MAX_PATH_CHARS,
+        description="A built-in theme (cnn-explainer, dark, colorblind) or the path of a theme "
+        "file, relative to the lesson file (e.g. ./my-theme.yaml; `cnnlesson theme new` writes "
+        "one): the colours, font and colour scales of the frames and of the lesson page.",
     )
     aspect: Annotated[Aspect, OVERRIDE] = Field("16:9", description="Shape of the video.")
 

@@ -9,7 +9,11 @@ A step's findings are cached like its clip, under the same kind of key.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +23,14 @@ from cnn_model.safeio import is_regular, read_regular
 
 from ..lesson.load import Lesson, step_label
 from .job import StepJob
-from .pipeline import MAX_RECORD_BYTES, Progress, RenderError, _run_jobs, prepare
+from .pipeline import (
+    MAX_RECORD_BYTES,
+    Progress,
+    RenderError,
+    _log_tail,
+    _start_worker,
+    prepare,
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,45 @@ def _cached_record(job: StepJob) -> dict[str, Any] | None:
     return record
 
 
+def _run_batches(
+    jobs: list[StepJob], log_dir: Path, parallel: int, progress: Progress | None
+) -> tuple[StepJob, str] | None:
+    """Build the jobs in ``parallel`` workers, each taking its share in one process
+    (nothing is drawn, so the start-up of a process per step would be most of the time)."""
+    batches = [jobs[i::parallel] for i in range(min(parallel, len(jobs)))]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    running: list[tuple[subprocess.Popen[bytes], Path, list[StepJob]]] = []
+    try:
+        for batch in batches:
+            proc, log = _start_worker(log_dir, env)
+            running.append((proc, log, batch))
+            blob = json.dumps([job.model_dump(mode="json") for job in batch]).encode("utf-8")
+            assert proc.stdin is not None
+            with contextlib.suppress(BrokenPipeError):  # died at once: its log tells
+                proc.stdin.write(blob)
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+        done = 0
+        for proc, log, batch in running:
+            code = proc.wait()
+            done += len(batch)
+            if code != 0:
+                tail = "\n".join(_log_tail(log).strip().splitlines()[-15:])
+                # The batch runs in order: the first job without a record failed.
+                failed = next((j for j in batch if _cached_record(j) is None), batch[0])
+                return failed, tail or f"exit status {code}"
+            log.unlink(missing_ok=True)
+            if progress is not None:
+                progress("audited", done, len(jobs))
+        return None
+    finally:
+        for proc, _log, _ in running:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+                proc.wait()
+
+
 def audit_lessons(
     lessons: Iterable[Lesson],
     *,
@@ -100,9 +150,10 @@ def audit_lessons(
                 pending.append((slot, audited))
     if pending:
         assert cache_dir is not None
-        failures = _run_jobs(pending, cache_dir / "jobs", parallel, progress, len(places), 0)
-        if failures:
-            slot, message = next(iter(sorted(failures.items())))
+        failure = _run_batches([job for _, job in pending], cache_dir / "jobs", parallel, progress)
+        if failure is not None:
+            failed, message = failure
+            slot = next(slot for slot, job in pending if job is failed)
             lesson, index = places[slot][0], places[slot][1]
             raise RenderError(f"{lesson.path}: step {index + 1} failed to build:\n{message}")
     results: list[StepAudit] = []

@@ -395,7 +395,7 @@ def prepare(
 ) -> Prepared:
     """Resolve settings, trace the image once and describe every step's render job."""
     settings = settings_mod.resolve(lesson, jobs)
-    look = ThemeLook.of(load_theme(settings.theme))
+    look = ThemeLook.of(lesson.theme if lesson.theme is not None else load_theme(settings.theme))
     out_root = output_root(out)
     cache_dir = _confined_dir(out_root, out_root / ".cache")
     for folder in (cache_dir / "clips", cache_dir / "jobs", cache_dir / "traces"):
@@ -860,6 +860,8 @@ def _manifest(prepared: Prepared, results: list[StepResult]) -> dict[str, Any]:
         "duration": frames / fps,
         "language": settings.language,
         "settings": settings.as_dict(),
+        # The colours the frames were drawn in: the page takes its own from them.
+        "theme": prepared.jobs[0].picture.theme.model_dump() if prepared.jobs else {},
         "engine_version": __version__,
         "steps": steps,
     }

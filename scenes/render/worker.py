@@ -12,6 +12,7 @@ when complete.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -195,8 +196,21 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) == 2:
         die_with_parent(int(args[1]))
     text = sys.stdin.buffer.read() if args[0] == "-" else Path(args[0]).read_bytes()
-    run(StepJob.read(text))
+    for job in read_jobs(text):
+        run(job)
     return 0
+
+
+def read_jobs(text: bytes) -> list[StepJob]:
+    """One job, or a list of jobs that draw nothing (dry runs and audits): those may
+    share a process, as every setting they depend on is set anew for each."""
+    if not text.lstrip().startswith(b"["):
+        return [StepJob.read(text)]
+    jobs = [StepJob.model_validate(item) for item in json.loads(text)]
+    drawing = [job.type for job in jobs if job.mode not in ("dry_run", "audit")]
+    if drawing:
+        raise ValueError("only jobs that draw nothing may share a worker")
+    return jobs
 
 
 if __name__ == "__main__":
