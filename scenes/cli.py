@@ -82,6 +82,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             progress=progress,
             formats=tuple(dict.fromkeys(args.format or [])),
             burn_captions=args.burn_captions,
+            name=args.name,
         )
     except OutputRefused as exc:
         print_error(exc)
@@ -97,13 +98,20 @@ def cmd_render(args: argparse.Namespace) -> int:
             progress.close()
     rendered = len(result.rendered)
     if not args.quiet:
+        import json
+
+        from .export.embed import page_iframe_size
         from .export.page import iframe_snippet
 
         page = result.video.parent / "index.html"
         console.print(f"lesson page: {page}")
         console.print("embed it (adjust the path to where you upload the folder):")
+        width, height = page_iframe_size(json.loads(result.manifest.read_text("utf-8")))
+        folder = result.variant.path if result.variant is not None else result.lesson.name
         console.print(
-            iframe_snippet(f"{result.lesson.name}/index.html", result.lesson.header.title)
+            iframe_snippet(
+                f"{folder}/index.html", result.lesson.header.title, width=width, height=height
+            )
         )
         console.print(
             f"{len(result.steps)} steps ({rendered} rendered, "
@@ -199,7 +207,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
             f"{len(lesson.steps)} steps), got {args.step}"
         )
     try:
-        png = preview_step(lesson, args.step - 1, out=args.out, output=args.output)
+        png = preview_step(lesson, args.step - 1, out=args.out, output=args.output, name=args.name)
     except OutputRefused as exc:
         print_error(exc)
         return USAGE_ERROR
@@ -302,6 +310,26 @@ def _jobs(text: str) -> int:
     return value
 
 
+def _variant_name(text: str) -> str:
+    """A ``--name`` as argparse reads it: one safe folder name."""
+    from .render.variant import name_problem
+
+    problem = name_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def _add_name(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--name",
+        type=_variant_name,
+        help=f"{what} into OUT/<lesson>/NAME/ (letters, digits, - and _) instead of the "
+        "folder its settings name: OUT/<lesson>/ for 16:9, cnn-explainer, en and the default "
+        "model, else a folder inside it naming what differs (OUT/<lesson>/9x16-dark/)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = SafeArgumentParser(
         prog="cnnlesson",
@@ -335,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument(
         "--burn-captions", action="store_true", help="draw the captions into the video itself"
     )
+    _add_name(render, "render")
     render.add_argument("--quiet", action="store_true", help="print only the video path")
     render.set_defaults(func=cmd_render)
 
@@ -359,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", type=output_file, help="PNG path (default: OUT/<lesson>/preview-step-N.png)"
     )
     _add_overrides(preview)
+    _add_name(preview, "write the PNG (without --output)")
     preview.set_defaults(func=cmd_preview)
 
     val = sub.add_parser("validate", help="check lessons without rendering")

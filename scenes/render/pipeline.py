@@ -75,6 +75,7 @@ from .job import Mode, ModelRef, Picture, StepJob, ThemeLook, cache_key
 from .join import concat, probe
 from .settings import RenderSettings
 from .timing import TimedCue
+from .variant import Variant, describe_recorded
 
 __all__ = ["ClusterUnavailable", "OutputRefused", "RenderError", "render", "render_lesson"]
 
@@ -116,20 +117,38 @@ def output_root(out: str | Path) -> Path:
     return root
 
 
+def _previous_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of the render in ``folder`` ({} if none, or too damaged to read)."""
+    try:
+        data = json.loads(read_regular(folder / "manifest.json", MAX_RECORD_BYTES).decode("utf-8"))
+    except Exception:  # no render there, or one too damaged to tell: nothing to keep apart
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _check_same_lesson(lesson_dir: Path, path: Path) -> None:
     """Refuse to replace the render of another lesson file whose name gives the same
     folder name (``a b.yaml`` and ``a-b.yaml`` both render into ``a-b/``). The same
     file moved elsewhere, or rendered from another checkout, is the same lesson."""
-    try:
-        data = read_regular(lesson_dir / "manifest.json", MAX_RECORD_BYTES)
-        previous = json.loads(data.decode("utf-8")).get("source_name")
-    except Exception:  # no render there, or one too damaged to tell: nothing to keep apart
-        return
+    previous = _previous_manifest(lesson_dir).get("source_name")
     if isinstance(previous, str) and previous != lesson_file_stem(path):
         raise OutputRefused(
             f"{lesson_dir} holds the render of another lesson file, {quoted(previous)}, whose "
             f"name gives the same folder name as {path.name}; rename one of the two files, "
             "render into another -o, or remove that folder"
+        )
+
+
+def _check_same_variant(folder: Path, variant: Variant) -> None:
+    """Refuse to replace a folder holding another variant of the lesson (two variants
+    whose names came out the same, or a ``--name`` given to another's folder)."""
+    recorded = _previous_manifest(folder).get("variant")
+    if not variant.may_replace(recorded):
+        assert isinstance(recorded, dict)
+        raise OutputRefused(
+            f"{folder} holds another render of this lesson ({describe_recorded(recorded)}); "
+            f"this one ({variant.describe()}) would replace it: give it a folder of its own "
+            "with --name NAME, or remove that folder"
         )
 
 
@@ -152,6 +171,7 @@ class RenderResult:
     manifest: Path
     steps: list[StepResult] = field(default_factory=list)
     seconds: float = 0.0
+    variant: Variant | None = None  # which variant, and its folder under the output root
 
     @property
     def rendered(self) -> list[int]:
@@ -376,6 +396,7 @@ class Prepared:
 
     lesson: Lesson
     settings: RenderSettings
+    variant: Variant
     out_root: Path
     cache_dir: Path
     trace: Trace | None
@@ -390,12 +411,32 @@ class Prepared:
         """Whether any cue is spoken (recorded, or by the voice)."""
         return any(cue.sound is not None for cues in self.cues for cue in cues)
 
+    @property
+    def folder(self) -> Path:
+        """The folder the render publishes: the lesson's, or its variant's inside it."""
+        return self.out_root / self.variant.path
+
+    @property
+    def lock(self) -> Path:
+        """One lock for all of a lesson's variants: each one's folder lies in the
+        lesson's, which the default variant's render replaces whole."""
+        return self.cache_dir / f"{self.lesson.name}.lock"
+
 
 def prepare(
-    lesson: Lesson, out: str | Path, jobs: int | None = None, mode: Mode = "video"
+    lesson: Lesson,
+    out: str | Path,
+    jobs: int | None = None,
+    mode: Mode = "video",
+    name: str | None = None,
 ) -> Prepared:
-    """Resolve settings, trace the image once and describe every step's render job."""
+    """Resolve settings, trace the image once and describe every step's render job;
+    ``name`` is the variant's folder name given with ``--name``."""
     settings = settings_mod.resolve(lesson, jobs)
+    try:
+        variant = Variant.of(lesson, settings.aspect, settings.theme, settings.language, name)
+    except ValueError as exc:
+        raise OutputRefused(str(exc)) from None
     look = ThemeLook.of(load_theme(settings.theme))
     out_root = output_root(out)
     cache_dir = _confined_dir(out_root, out_root / ".cache")
@@ -405,15 +446,22 @@ def prepare(
     remove_stale(cache_dir)
     remove_stale(out_root, recursive=False)
     lesson_dir = out_root / lesson.name
-    if lesson_dir.is_symlink() or (os.path.lexists(lesson_dir) and not lesson_dir.is_dir()):
-        raise OutputRefused(
-            f"{lesson_dir} is not a folder (a link or a file is in the way); "
-            "a render writes only inside -o"
-        )
-    remove_stale(lesson_dir, recursive=False)
-    with contextlib.suppress(OSError):
-        lesson_dir.rmdir()  # only if empty: what an interrupted render once left
+    folder = out_root / variant.path
+    for path in dict.fromkeys((lesson_dir, folder)):
+        if path.is_symlink() or (os.path.lexists(path) and not path.is_dir()):
+            raise OutputRefused(
+                f"{path} is not a folder (a link or a file is in the way); "
+                "a render writes only inside -o"
+            )
+    # Stale files of a killed render, and a variant's folder it had set aside.
+    for path in dict.fromkeys((lesson_dir, folder)):
+        remove_stale(path, recursive=False)
+    with _locked(cache_dir / f"{lesson.name}.lock"), contextlib.suppress(OSError):
+        folder.rmdir()  # only if empty: what an interrupted render once left
     _check_same_lesson(lesson_dir, lesson.path)
+    if folder != lesson_dir:
+        _check_same_lesson(folder, lesson.path)
+    _check_same_variant(folder, variant)
 
     model_code = model_digest()
     trace: Trace | None = None
@@ -483,7 +531,16 @@ def prepare(
         for other in lesson.translations
     ]
     return Prepared(
-        lesson, settings, out_root, cache_dir, trace, step_jobs, timed, translations, classes
+        lesson,
+        settings,
+        variant,
+        out_root,
+        cache_dir,
+        trace,
+        step_jobs,
+        timed,
+        translations,
+        classes,
     )
 
 
@@ -564,9 +621,12 @@ def render_lesson(
     progress: Progress | None = None,
     formats: tuple[str, ...] = (),
     burn_captions: bool = False,
+    name: str | None = None,
     **overrides: object,
 ) -> RenderResult:
-    """Render the lesson at ``path`` into ``out/<lesson name>/``; returns what was written.
+    """Render the lesson at ``path`` into ``out/<lesson name>/`` (another variant of it
+    into a folder inside that one, see :mod:`scenes.render.variant`; ``name`` names
+    that folder); returns what was written.
 
     ``overrides`` replace the lesson's own settings for this render, e.g.
     ``quality="h"``, ``aspect="9:16"``, ``theme="dark"``, ``model=``, ``image=``
@@ -586,6 +646,7 @@ def render_lesson(
         progress=progress,
         formats=formats,
         burn_captions=burn_captions,
+        name=name,
     )
 
 
@@ -598,14 +659,15 @@ def render(
     progress: Progress | None = None,
     formats: tuple[str, ...] = (),
     burn_captions: bool = False,
+    name: str | None = None,
 ) -> RenderResult:
     """Render a loaded lesson (see :func:`render_lesson`)."""
     started = time.perf_counter()
     client = connect(scheduler) if scheduler else None  # a cluster that cannot serve fails now
     try:
-        prepared = prepare(lesson, out, jobs)
+        prepared = prepare(lesson, out, jobs, name=name)
         settings, cache_dir = prepared.settings, prepared.cache_dir
-        lesson_dir = prepared.out_root / lesson.name
+        lesson_dir = prepared.folder
 
         results: list[StepResult] = []
         to_render: list[tuple[int, StepJob]] = []
@@ -652,18 +714,29 @@ def render(
         progress("joining the clips and writing captions, chapters, poster and page", total, total)
     with _locked(cache_dir / f"{lesson.name}.lock"):
         _assemble(prepared, results, lesson_dir, options)
-    video = lesson_dir / f"{lesson.name}.mp4"
+    video = lesson_dir / f"{prepared.variant.file_stem}.mp4"
     manifest_path = lesson_dir / "manifest.json"
     return RenderResult(
-        lesson, settings, video, manifest_path, results, time.perf_counter() - started
+        lesson,
+        settings,
+        video,
+        manifest_path,
+        results,
+        time.perf_counter() - started,
+        prepared.variant,
     )
 
 
 def preview_step(
-    lesson: Lesson, index: int, out: str | Path = "media", output: Path | None = None
+    lesson: Lesson,
+    index: int,
+    out: str | Path = "media",
+    output: Path | None = None,
+    name: str | None = None,
 ) -> Path:
-    """Render only the last frame of step ``index`` (from 0) as a PNG; returns its path."""
-    prepared = prepare(lesson, out, 1, mode="last_frame")
+    """Render only the last frame of step ``index`` (from 0) as a PNG; returns its path
+    (by default in the folder of the lesson's variant that a render would write)."""
+    prepared = prepare(lesson, out, 1, mode="last_frame", name=name)
     job = prepared.jobs[index]
     assert job.clip is not None
     png = job.clip
@@ -671,17 +744,15 @@ def preview_step(
         failures = _run_jobs([(index, job)], prepared.cache_dir / "jobs", 1, None, 1, 0)
         if failures:
             raise RenderError(f"step {index + 1} failed to render:\n{failures[index]}")
-    if output is None:
-        folder = _confined_dir(prepared.out_root, prepared.out_root / lesson.name)
-        target = folder / f"preview-step-{index + 1}.png"
-    else:
-        target = output
-    problem = output_problem(target)
-    if problem is not None:
-        raise OutputRefused(f"cannot write {target}: it is {problem}")
+    target = output or prepared.folder / f"preview-step-{index + 1}.png"
     try:
         # The lesson's lock: a render publishing its folder now would lose the file.
-        with _locked(prepared.cache_dir / f"{lesson.name}.lock"):
+        with _locked(prepared.lock):
+            if output is None:
+                _confined_dir(prepared.out_root, prepared.folder)
+            problem = output_problem(target)
+            if problem is not None:
+                raise OutputRefused(f"cannot write {target}: it is {problem}")
             target.parent.mkdir(parents=True, exist_ok=True)
             copy_file(png, target)
     except OSError as exc:  # the path given cannot be made (a read-only or virtual folder)
@@ -699,7 +770,7 @@ def _assemble(
     moment leaves the previous render whole.
     """
     lesson = prepared.lesson
-    name = lesson.name
+    name = prepared.variant.file_stem
     staging = staging_folder(prepared.out_root)
     try:
         manifest = _manifest(prepared, results)
@@ -736,6 +807,9 @@ def _assemble(
         write_page(manifest, exported.cues, staging, tracks)
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         carry_over(lesson_dir, staging)
+        # A variant's folder lies in the lesson's: there (again) even if another
+        # render, before this one held the lock, found it empty and removed it.
+        _confined_dir(prepared.out_root, lesson_dir.parent)
         publish_folder(staging, lesson_dir)
     except PublishError as exc:
         raise RenderError(str(exc)) from None
@@ -854,7 +928,8 @@ def _manifest(prepared: Prepared, results: list[StepResult]) -> dict[str, Any]:
         "description": lesson.header.description,
         "source": str(lesson.path),
         "source_name": lesson_file_stem(lesson.path),
-        "video": f"{lesson.name}.mp4",
+        "variant": prepared.variant.as_dict(),
+        "video": f"{prepared.variant.file_stem}.mp4",
         "fps": fps,
         "frames": frames,
         "duration": frames / fps,
