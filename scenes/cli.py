@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 from rich.text import Text
 
@@ -24,6 +24,9 @@ from .cli_common import (
 )
 from .lesson.errors import one_line
 from .model_commands import add_model_commands
+
+if TYPE_CHECKING:
+    from .render.progress import RenderProgress
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE: not the user's mistake
 
@@ -72,7 +75,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         _print_lesson_errors(exc.errors)
         return USAGE_ERROR
     _print_warnings(lesson.warnings)
-    progress = None if args.quiet else _progress_printer()
+    progress = None if args.quiet else _progress()
     try:
         result = render(
             lesson,
@@ -218,34 +221,12 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
-class _progress_printer:
-    """A live line with steps done/total (rich), closed after the render."""
+def _progress() -> RenderProgress:
+    """A live bar on a terminal; plain lines, one per finished step, elsewhere (a log,
+    a pipe, CI)."""
+    from .render.progress import LineProgress, LiveProgress
 
-    def __init__(self) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
-        self.task = self.progress.add_task("rendering", total=None)
-        self.progress.start()
-
-    def __call__(self, message: str, done: int, total: int) -> None:
-        self.progress.update(self.task, description=message, completed=done, total=total)
-
-    def close(self) -> None:
-        self.progress.stop()
+    return LiveProgress(console) if console.is_terminal else LineProgress(console)
 
 
 # --- parser --------------------------------------------------------------

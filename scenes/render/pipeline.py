@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,8 @@ from .digest import model_digest, this_code
 from .errors import ClusterUnavailable, OutputRefused, RenderError
 from .job import Mode, ModelRef, Picture, StepJob, ThemeLook, cache_key
 from .join import concat, probe
+from .lengths import length_key, read_lengths, remember
+from .progress import RenderProgress, expected_frames
 from .settings import RenderSettings
 from .timing import TimedCue
 from .variant import Variant, describe_recorded
@@ -177,9 +179,6 @@ class RenderResult:
     def rendered(self) -> list[int]:
         """Indices of the steps rendered now (not taken from the cache)."""
         return [s.index for s in self.steps if not s.cached]
-
-
-Progress = Callable[[str, int, int], None]
 
 
 def cached_trace(
@@ -306,68 +305,125 @@ def _run_jobs(
     jobs: list[tuple[int, StepJob]],
     log_dir: Path,
     parallel: int,
-    progress: Progress | None,
-    total: int,
-    done_before: int,
+    progress: RenderProgress | None,
 ) -> dict[int, str]:
     """Run worker processes, at most ``parallel`` at once; returns errors by step.
 
     Each worker gets its job on standard input and writes its output to a log
     of its own in ``log_dir``: removed when the worker succeeds, kept (until
-    the next render) when it fails.
+    the next render) when it fails. With ``progress``, each worker also
+    reports the frames it has drawn, on a pipe of its own.
     """
     pending = list(jobs)
-    running: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}
+    running: dict[int, _Worker] = {}
     failures: dict[int, str] = {}
-    done = done_before
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     try:
         while pending or running:
             while pending and len(running) < parallel:
                 index, job = pending.pop(0)
-                proc, log = _start_worker(log_dir, env)
-                running[index] = (proc, log)  # before the job is sent: an interrupt stops it
-                _send_job(proc, job)
+                worker = _start_worker(log_dir, env, report=progress is not None)
+                running[index] = worker  # before the job is sent: an interrupt stops it
+                _send_job(worker.proc, job)
                 if progress:
-                    progress(f"rendering step {index + 1}", done, total)
+                    progress.started(index)
             time.sleep(0.05)
-            for index, (proc, log) in list(running.items()):
-                code = proc.poll()
+            for index, worker in list(running.items()):
+                frames = worker.frames()
+                code = worker.proc.poll()
                 if code is None:
+                    if progress and frames is not None:
+                        progress.frames(index, frames)
                     continue
                 del running[index]
-                done += 1
+                frames = worker.close()
                 if code != 0:
-                    tail = _log_tail(log).strip().splitlines()[-15:]
+                    tail = _log_tail(worker.log).strip().splitlines()[-15:]
                     failures[index] = "\n".join(tail) or f"worker exited with status {code}"
                 else:
-                    log.unlink(missing_ok=True)
+                    worker.log.unlink(missing_ok=True)
                 if progress:
-                    progress(f"step {index + 1} done", done, total)
+                    progress.finished(index, frames if code == 0 else None, failed=code != 0)
     finally:
-        for proc, _ in running.values():
+        for worker in running.values():
             with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-        for proc, log in running.values():
-            proc.wait()
-            log.unlink(missing_ok=True)
+                worker.proc.send_signal(signal.SIGTERM)
+        for worker in running.values():
+            worker.proc.wait()
+            worker.close()
+            worker.log.unlink(missing_ok=True)
     return failures
 
 
-def _start_worker(log_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
-    """A worker process waiting for its job, and the new log it writes to."""
+@dataclass
+class _Worker:
+    """A worker process, its log, and the pipe it reports its frames on (or -1)."""
+
+    proc: subprocess.Popen[bytes]
+    log: Path
+    report: int = -1
+    unread: bytes = b""
+    last: int | None = None
+
+    def frames(self) -> int | None:
+        """The last count of frames the worker reported (None: none yet)."""
+        if self.report < 0:
+            return self.last
+        while True:
+            try:
+                chunk = os.read(self.report, 4096)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                chunk = b""
+            if not chunk:  # the worker closed its end
+                os.close(self.report)
+                self.report = -1
+                break
+            self.unread = (self.unread + chunk)[-4096:]
+        *lines, self.unread = self.unread.split(b"\n")
+        for line in reversed(lines):
+            if line.strip().isdigit() and len(line) < 12:
+                self.last = int(line)
+                break
+        return self.last
+
+    def close(self) -> int | None:
+        """Read what is left on the pipe and close it; the last count reported."""
+        if self.report >= 0:
+            self.frames()  # an exited worker's counts are all in the pipe by now
+        if self.report >= 0:
+            os.close(self.report)
+            self.report = -1
+        return self.last
+
+
+def _start_worker(log_dir: Path, env: dict[str, str], report: bool = False) -> _Worker:
+    """A worker process waiting for its job, and the new log it writes to (and, with
+    ``report``, the pipe on which it reports its frames)."""
     log, fd = new_log(log_dir)
+    command = [sys.executable, "-m", "scenes.render.worker", "-", str(os.getpid())]
+    read_end, write_end = os.pipe() if report else (-1, -1)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "scenes.render.worker", "-", str(os.getpid())],
+            command + ([str(write_end)] if report else []),
             stdin=subprocess.PIPE,
             stdout=fd,
             stderr=subprocess.STDOUT,
             env=env,
+            pass_fds=(write_end,) if report else (),
         )
+    except BaseException:
+        if report:
+            os.close(read_end)
+        raise
     finally:
         os.close(fd)
-    return proc, log
+        if report:
+            os.close(write_end)
+    if report:
+        os.set_blocking(read_end, False)
+    return _Worker(proc, log, read_end)
 
 
 def _send_job(proc: subprocess.Popen[bytes], job: StepJob) -> None:
@@ -618,7 +674,7 @@ def render_lesson(
     out: str | Path = "media",
     jobs: int | None = None,
     scheduler: str | None = None,
-    progress: Progress | None = None,
+    progress: RenderProgress | None = None,
     formats: tuple[str, ...] = (),
     burn_captions: bool = False,
     name: str | None = None,
@@ -656,7 +712,7 @@ def render(
     out: str | Path = "media",
     jobs: int | None = None,
     scheduler: str | None = None,
-    progress: Progress | None = None,
+    progress: RenderProgress | None = None,
     formats: tuple[str, ...] = (),
     burn_captions: bool = False,
     name: str | None = None,
@@ -680,16 +736,19 @@ def render(
                 StepResult(index, job.type, job.key(), job.clip, {}, cached, job.picture.narration)
             )
 
-        total = len(lesson.steps)
-        done = total - len(to_render)
         if progress:
-            progress(f"{done} of {total} steps cached", done, total)
-        if client is not None:
-            failures = run_on_cluster(client, to_render, progress, total, done)
-        else:
-            failures = _run_jobs(
-                to_render, cache_dir / "jobs", settings.jobs, progress, total, done
+            lengths = read_lengths(cache_dir)
+            progress.begin(
+                len(lesson.steps),
+                len(lesson.steps) - len(to_render),
+                [(i, job.type, *_expected_frames(lesson, i, job, lengths)) for i, job in to_render],
+                settings.fps,
+                settings.jobs,
             )
+        if client is not None:
+            failures = run_on_cluster(client, to_render, progress)
+        else:
+            failures = _run_jobs(to_render, cache_dir / "jobs", settings.jobs, progress)
     finally:
         if client is not None:
             client.close()
@@ -702,6 +761,14 @@ def render(
     for result in results:
         record = prepared.jobs[result.index].record
         result.record = json.loads(record.read_text("utf-8"))
+    # For the next render's estimate of the time left, at any quality.
+    remember(
+        cache_dir,
+        {
+            length_key(job.picture, job.code): float(result.record["duration"])
+            for job, result in zip(prepared.jobs, results, strict=True)
+        },
+    )
 
     options = ExportOptions(
         formats=tuple(formats),
@@ -711,8 +778,8 @@ def render(
         font=prepared.jobs[0].picture.theme.font,
     )
     if progress:
-        progress("joining the clips and writing captions, chapters, poster and page", total, total)
-    with _locked(cache_dir / f"{lesson.name}.lock"):
+        progress.assembling()
+    with _locked(prepared.lock):
         _assemble(prepared, results, lesson_dir, options)
     video = lesson_dir / f"{prepared.variant.file_stem}.mp4"
     manifest_path = lesson_dir / "manifest.json"
@@ -725,6 +792,23 @@ def render(
         time.perf_counter() - started,
         prepared.variant,
     )
+
+
+def _expected_frames(
+    lesson: Lesson, index: int, job: StepJob, lengths: dict[str, float]
+) -> tuple[int | None, bool]:
+    """How many frames a step will have, before it renders, and whether that is its
+    length: the length it had in an earlier render, or else at least its narration's
+    minimum length or the animation its fields ask for, whichever is longer (None:
+    neither is known)."""
+    fps = job.picture.fps
+    known = lengths.get(length_key(job.picture, job.code))
+    if known is not None:
+        return expected_frames(known, fps), True
+    spec = lesson.steps[index]
+    plan = registry.get(spec.type).planned_seconds
+    planned = plan(spec) if plan is not None else 0.0
+    return expected_frames(max(sum(job.picture.phase_seconds.values()), planned), fps), False
 
 
 def preview_step(
@@ -741,7 +825,7 @@ def preview_step(
     assert job.clip is not None
     png = job.clip
     if not _cached(png, job.record):
-        failures = _run_jobs([(index, job)], prepared.cache_dir / "jobs", 1, None, 1, 0)
+        failures = _run_jobs([(index, job)], prepared.cache_dir / "jobs", 1, None)
         if failures:
             raise RenderError(f"step {index + 1} failed to render:\n{failures[index]}")
     target = output or prepared.folder / f"preview-step-{index + 1}.png"

@@ -79,6 +79,7 @@ class StepScene(Scene):
         ctx: StepContext,
         phase_seconds: dict[str, float] | None = None,
         fps: float = 15.0,
+        on_frames: Callable[[int], None] | None = None,
         **kwargs: Any,
     ) -> None:
         self.step_type = step_type
@@ -90,6 +91,9 @@ class StepScene(Scene):
         self.spans: list[PhaseSpan] = []
         self._open: tuple[str, int] | None = None
         self.overflow: list[str] = []
+        # Hears how many frames the scene has played, after every frame of an
+        # animation and after every beat (a render's progress display).
+        self.on_frames = on_frames
         super().__init__(**kwargs)
 
     def construct(self) -> None:
@@ -98,7 +102,7 @@ class StepScene(Scene):
             self.step_type,
             self.spec,
             self.ctx,
-            on_beat=self._check_layout,
+            on_beat=self._after_beat,
             on_phase=self._begin_phase,
         )
         if self._open is None:  # a builder without markers: one phase, the whole step
@@ -114,6 +118,16 @@ class StepScene(Scene):
     def frames(self) -> int:
         """Frames played so far (exact in a video: Manim counts whole frames)."""
         return round(self.time * self.fps)
+
+    def update_to_time(self, t: float) -> None:
+        super().update_to_time(t)
+        if self.on_frames is not None:
+            self.on_frames(self.frames())
+
+    def _after_beat(self) -> None:
+        self._check_layout()
+        if self.on_frames is not None:
+            self.on_frames(self.frames())
 
     def _begin_phase(self, name: str) -> None:
         if self._open is None:
