@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 from rich.text import Text
 
@@ -27,6 +27,9 @@ from .cli_common import (
 from .lesson.errors import one_line
 from .model_commands import add_model_commands
 from .theme_commands import register as add_theme_commands
+
+if TYPE_CHECKING:
+    from .render.progress import RenderProgress
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE: not the user's mistake
 
@@ -75,7 +78,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         _print_lesson_errors(exc.errors)
         return USAGE_ERROR
     _print_warnings(lesson.warnings)
-    progress = None if args.quiet else _progress_printer()
+    progress = None if args.quiet else _progress()
     try:
         result = render(
             lesson,
@@ -85,6 +88,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             progress=progress,
             formats=tuple(dict.fromkeys(args.format or [])),
             burn_captions=args.burn_captions,
+            name=args.name,
         )
     except OutputRefused as exc:
         print_error(exc)
@@ -100,13 +104,20 @@ def cmd_render(args: argparse.Namespace) -> int:
             progress.close()
     rendered = len(result.rendered)
     if not args.quiet:
+        import json
+
+        from .export.embed import page_iframe_size
         from .export.page import iframe_snippet
 
         page = result.video.parent / "index.html"
         console.print(f"lesson page: {page}")
         console.print("embed it (adjust the path to where you upload the folder):")
+        width, height = page_iframe_size(json.loads(result.manifest.read_text("utf-8")))
+        folder = result.variant.path if result.variant is not None else result.lesson.name
         console.print(
-            iframe_snippet(f"{result.lesson.name}/index.html", result.lesson.header.title)
+            iframe_snippet(
+                f"{folder}/index.html", result.lesson.header.title, width=width, height=height
+            )
         )
         console.print(
             f"{len(result.steps)} steps ({rendered} rendered, "
@@ -202,7 +213,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
             f"{len(lesson.steps)} steps), got {args.step}"
         )
     try:
-        png = preview_step(lesson, args.step - 1, out=args.out, output=args.output)
+        png = preview_step(lesson, args.step - 1, out=args.out, output=args.output, name=args.name)
     except OutputRefused as exc:
         print_error(exc)
         return USAGE_ERROR
@@ -213,34 +224,12 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
-class _progress_printer:
-    """A live line with steps done/total (rich), closed after the render."""
+def _progress() -> RenderProgress:
+    """A live bar on a terminal; plain lines, one per finished step, elsewhere (a log,
+    a pipe, CI)."""
+    from .render.progress import LineProgress, LiveProgress
 
-    def __init__(self) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
-        self.task = self.progress.add_task("rendering", total=None)
-        self.progress.start()
-
-    def __call__(self, message: str, done: int, total: int) -> None:
-        self.progress.update(self.task, description=message, completed=done, total=total)
-
-    def close(self) -> None:
-        self.progress.stop()
+    return LiveProgress(console) if console.is_terminal else LineProgress(console)
 
 
 # --- parser --------------------------------------------------------------
@@ -289,6 +278,26 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
     return given
 
 
+def _variant_name(text: str) -> str:
+    """A ``--name`` as argparse reads it: one safe folder name."""
+    from .render.variant import name_problem
+
+    problem = name_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def _add_name(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--name",
+        type=_variant_name,
+        help=f"{what} into OUT/<lesson>/NAME/ (letters, digits, - and _) instead of the "
+        "folder its settings name: OUT/<lesson>/ for 16:9, cnn-explainer, en and the default "
+        "model, else a folder inside it naming what differs (OUT/<lesson>/9x16-dark/)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = SafeArgumentParser(
         prog="cnnlesson",
@@ -324,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument(
         "--burn-captions", action="store_true", help="draw the captions into the video itself"
     )
+    _add_name(render, "render")
     render.add_argument("--quiet", action="store_true", help="print only the video path")
     render.set_defaults(func=cmd_render)
 
@@ -348,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", type=output_file, help="PNG path (default: OUT/<lesson>/preview-step-N.png)"
     )
     _add_overrides(preview)
+    _add_name(preview, "write the PNG (without --output)")
     preview.set_defaults(func=cmd_preview)
 
     val = sub.add_parser("validate", help="check lessons without rendering")

@@ -122,5 +122,8 @@ def jobs_count(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:30]!r}") from None
     if not 1 <= value <= MAX_JOBS:
-        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_JOBS}, got {value:.3g}")
+        shown = str(value) if len(str(value)) <= 12 else f"{str(value)[:12]}…"
+        raise argparse.ArgumentTypeError(
+            f"steps rendered at once must be from 1 to {MAX_JOBS}, got {shown}"
+        )
     return value

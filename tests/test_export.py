@@ -246,11 +246,78 @@ def test_a_manifest_that_names_files_outside_its_folder_removes_nothing(tmp_path
     assert Path("/etc/hostname").exists()
 
 
-def test_gif_settings_shrink_then_slow_down_to_fit() -> None:
-    from scenes.export.formats import gif_settings
+def test_gif_settings_slow_down_then_shrink_to_fit() -> None:
+    from scenes.export.formats import GIF_BYTES_PER_PIXEL, gif_settings
 
-    assert gif_settings(854, 480, 15, 60) == (480, 270, 10)  # a minute fits as it is
+    def expected(width: int, height: int, fps: float, seconds: float) -> float:
+        return GIF_BYTES_PER_PIXEL * width * height * fps * seconds
+
+    assert gif_settings(854, 480, 15, 60) == (640, 360, 10)  # a minute fits as it is
+    assert gif_settings(240, 426, 5, 20) == (240, 426, 5)  # never larger than the video
+    width, height, fps = gif_settings(854, 480, 15, 300)  # five minutes: the rate goes first
+    assert fps == 5 and 320 < width < 640 and height == round(width * 480 / 854 / 2) * 2
+    assert 0.9 * 8_000_000 < expected(width, height, fps, 300) <= 8_000_000
     width, height, fps = gif_settings(854, 480, 15, 1800)  # half an hour
-    assert width == 160 and 1.0 <= fps < 4.0
-    assert 0.1 * width * height * fps * 1800 <= 8_000_000
-    assert gif_settings(854, 480, 15, 10 * 3600)[::2] == (160, 1.0)  # the floor
+    assert width == 320 and 2.0 <= fps < 5.0
+    assert expected(width, height, fps, 1800) <= 8_000_000
+    assert gif_settings(854, 480, 15, 10 * 3600) == (160, 90, 1.0)  # the floor
+    # A measured rate of bytes per pixel changes the settings accordingly.
+    assert gif_settings(854, 480, 15, 300, bytes_per_pixel=0.01)[0] == 640
+
+
+def _clip(path: Path, noisy: bool, seconds: int = 6, fps: int = 10) -> None:
+    """A clip that compresses badly as a GIF (coloured blocks changing at random) or
+    very well (a small square moving on a flat background)."""
+    import av
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    with av.open(str(path), mode="w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
+        for i in range(seconds * fps):
+            if noisy:
+                blocks = rng.integers(0, 255, (18, 32, 3), dtype=np.uint8)
+            else:
+                blocks = np.full((18, 32, 3), 240, dtype=np.uint8)
+                blocks[9, i % 32] = (200, 80, 0)
+            picture = np.kron(blocks, np.ones((10, 10, 1), dtype=np.uint8))
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        out.mux(stream.encode(None))
+
+
+def test_gif_uses_the_budget_and_keeps_under_the_cap(tmp_path: Path) -> None:
+    from scenes.export.formats import gif_settings, to_gif
+
+    clip = tmp_path / "clip.mp4"
+    _clip(clip, noisy=True)
+    top = gif_settings(320, 180, 10, 6, max_bytes=2**62)
+    cap = 300_000  # far below what the clip takes at full size and rate
+    info = to_gif(clip, tmp_path / "clip.gif", max_bytes=cap)
+    size = (tmp_path / "clip.gif").stat().st_size
+    assert size == info["bytes"] <= cap
+    assert (info["width"], info["height"], info["fps"]) != top
+    # The largest try that fits is kept: more than half the budget is used.
+    assert size > cap / 2
+    # No try is left behind beside the GIF.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.gif", "clip.mp4"]
+    # A cap the clip fits at once leaves it at full size and rate.
+    roomy = to_gif(clip, tmp_path / "roomy.gif", max_bytes=50_000_000)
+    assert (roomy["width"], roomy["height"], roomy["fps"]) == top
+
+
+def test_gif_grows_when_the_first_guess_left_room(tmp_path: Path) -> None:
+    from scenes.export.formats import GIF_BYTES_PER_PIXEL, gif_settings, to_gif
+
+    clip = tmp_path / "calm.mp4"
+    _clip(clip, noisy=False)
+    top = gif_settings(320, 180, 10, 6, max_bytes=2**62)
+    cap = 100_000
+    # The typical rate guesses that the full size and rate would not fit ...
+    assert GIF_BYTES_PER_PIXEL * 320 * 180 * 10 * 6 > cap
+    first = gif_settings(320, 180, 10, 6, max_bytes=int(cap * 0.9))
+    assert first != top
+    # ... but this clip compresses far better: the GIF is made again, whole.
+    info = to_gif(clip, tmp_path / "calm.gif", max_bytes=cap)
+    assert (info["width"], info["height"], info["fps"]) == top
+    assert info["bytes"] <= cap

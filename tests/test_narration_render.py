@@ -211,7 +211,11 @@ def test_rendering_again_replaces_the_step_captions_it_wrote(
     folder, manifest = rendered
     own = folder / "steps" / "notes.txt"
     own.write_text("mine", encoding="utf-8")
-    again = render_lesson(folder.parent.parent / "stimme.yaml", out=folder.parent, quality="d")
+    # A German lesson: its render is the de variant, in media/stimme/de/.
+    lesson = Path(manifest["source"])
+    assert folder == lesson.parent / "media" / "stimme" / "de"
+    again = render_lesson(lesson, out=lesson.parent / "media", quality="d")
+    assert again.video.parent == folder
     assert again.rendered == []  # every clip from the cache
     assert own.read_text(encoding="utf-8") == "mine"  # the author's file is kept
     assert (folder / manifest["steps"][1]["captions"]).read_text("utf-8").startswith("WEBVTT")

@@ -44,7 +44,9 @@ def render(out: Path, *extra: str, lesson: Path = LESSON) -> dict:
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads((out / lesson.stem / "manifest.json").read_text())
+    # The folder of the render's variant: OUT/<lesson>/, or a folder inside it.
+    video = Path(done.stdout.strip().splitlines()[-1])
+    return json.loads((video.parent / "manifest.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -370,7 +372,9 @@ def test_voice_over_is_in_sync_with_the_steps(tmp_path: Path, voiced) -> None:
 def test_other_aspects(tmp_path: Path, aspect: str, size: tuple[int, int]) -> None:
     manifest = render(tmp_path, "--aspect", aspect)
     assert (manifest["width"], manifest["height"]) == size
-    with Image.open(tmp_path / "outputs" / "poster.png") as poster:
+    folder = tmp_path / manifest["variant"]["folder"]
+    assert folder == tmp_path / "outputs" / aspect.replace(":", "x")
+    with Image.open(folder / "poster.png") as poster:
         assert poster.size == size
     if aspect == "9:16" and CHROMIUM is not None:
         video_fits_a_laptop_window(tmp_path / "outputs" / "index.html", size)

@@ -92,7 +92,8 @@ def export(
     """Write every derived file into ``staging``; returns names relative to the folder."""
     steps = manifest["steps"]
     fps = float(manifest["fps"])
-    name = manifest["lesson"]
+    # The video's name without .mp4: the lesson's, or its variant's (koala-9x16).
+    name = str(manifest["video"]).removesuffix(".mp4")
     result = Exported()
     result.cues = captions.lesson_cues(steps)
     result.chapters = chapters.spans(lesson_chapters, steps)

@@ -25,7 +25,6 @@ from ..lesson.load import Lesson, step_label
 from .job import StepJob
 from .pipeline import (
     MAX_RECORD_BYTES,
-    Progress,
     RenderError,
     _log_tail,
     _start_worker,
@@ -85,9 +84,7 @@ def _cached_record(job: StepJob) -> dict[str, Any] | None:
     return record
 
 
-def _run_batches(
-    jobs: list[StepJob], log_dir: Path, parallel: int, progress: Progress | None
-) -> tuple[StepJob, str] | None:
+def _run_batches(jobs: list[StepJob], log_dir: Path, parallel: int) -> tuple[StepJob, str] | None:
     """Build the jobs in ``parallel`` workers, each taking its share in one process
     (nothing is drawn, so the start-up of a process per step would be most of the time)."""
     batches = [jobs[i::parallel] for i in range(min(parallel, len(jobs)))]
@@ -95,7 +92,8 @@ def _run_batches(
     running: list[tuple[subprocess.Popen[bytes], Path, list[StepJob]]] = []
     try:
         for batch in batches:
-            proc, log = _start_worker(log_dir, env)
+            worker = _start_worker(log_dir, env)
+            proc, log = worker.proc, worker.log
             running.append((proc, log, batch))
             blob = json.dumps([job.model_dump(mode="json") for job in batch]).encode("utf-8")
             assert proc.stdin is not None
@@ -103,18 +101,14 @@ def _run_batches(
                 proc.stdin.write(blob)
             with contextlib.suppress(BrokenPipeError):
                 proc.stdin.close()
-        done = 0
         for proc, log, batch in running:
             code = proc.wait()
-            done += len(batch)
             if code != 0:
                 tail = "\n".join(_log_tail(log).strip().splitlines()[-15:])
                 # The batch runs in order: the first job without a record failed.
                 failed = next((j for j in batch if _cached_record(j) is None), batch[0])
                 return failed, tail or f"exit status {code}"
             log.unlink(missing_ok=True)
-            if progress is not None:
-                progress("audited", done, len(jobs))
         return None
     finally:
         for proc, _log, _ in running:
@@ -129,7 +123,6 @@ def audit_lessons(
     *,
     out: str | Path = "media",
     jobs: int | None = None,
-    progress: Progress | None = None,
 ) -> list[StepAudit]:
     """Audit every step of ``lessons`` (already loaded, each in its own look)."""
     pending: list[tuple[int, StepJob]] = []
@@ -150,7 +143,7 @@ def audit_lessons(
                 pending.append((slot, audited))
     if pending:
         assert cache_dir is not None
-        failure = _run_batches([job for _, job in pending], cache_dir / "jobs", parallel, progress)
+        failure = _run_batches([job for _, job in pending], cache_dir / "jobs", parallel)
         if failure is not None:
             failed, message = failure
             slot = next(slot for slot, job in pending if job is failed)

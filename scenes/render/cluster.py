@@ -30,9 +30,9 @@ from .errors import ClusterUnavailable
 from .job import StepJob
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from distributed import Client
+
+    from .progress import RenderProgress
 
 CONNECT_SECONDS = 15  # to reach the scheduler, then again for a worker to be there
 RETRIES = 2  # runs of a step's task after the first, when a worker is lost
@@ -115,9 +115,7 @@ def _reason(exc: BaseException) -> str:
 def run_on_cluster(
     client: Client,
     jobs: list[tuple[int, StepJob]],
-    progress: Callable[[str, int, int], None] | None,
-    total: int,
-    done_before: int,
+    progress: RenderProgress | None,
 ) -> dict[int, str]:
     """Render ``jobs`` on the cluster and write their clips and records into this
     machine's cache; returns the failures' texts by step index."""
@@ -148,12 +146,12 @@ def run_on_cluster(
         )
         futures[future] = (index, job)
         if progress:
-            progress(f"sent step {index + 1} to the cluster", done_before, total)
+            progress.started(index)
     failures: dict[int, str] = {}
-    done = done_before
     try:
         for future in as_completed(list(futures), loop=client.loop):
             index, job = futures[future]
+            record: dict[str, Any] = {}
             try:
                 ok, payload, record = future.result()
             except Exception as exc:  # lost workers beyond the retries, a cancelled task
@@ -163,9 +161,15 @@ def run_on_cluster(
                     _keep(job, payload, record)
                 else:
                     failures[index] = str(payload)
-            done += 1
             if progress:
-                progress(f"step {index + 1} done", done, total)
+                # A step's time is its worker's own (the steps queue on the cluster).
+                frames, seconds = record.get("frames"), record.get("render_seconds")
+                progress.finished(
+                    index,
+                    int(frames) if isinstance(frames, int) else None,
+                    float(seconds) if isinstance(seconds, int | float) else None,
+                    failed=index in failures,
+                )
     finally:
         client.cancel(list(futures))
     return failures

@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,8 +72,11 @@ from .digest import model_digest, this_code
 from .errors import ClusterUnavailable, OutputRefused, RenderError
 from .job import Mode, ModelRef, Picture, StepJob, ThemeLook, cache_key
 from .join import concat, probe
+from .lengths import length_key, read_lengths, remember
+from .progress import RenderProgress, expected_frames
 from .settings import RenderSettings
 from .timing import TimedCue
+from .variant import Variant, describe_recorded
 
 __all__ = ["ClusterUnavailable", "OutputRefused", "RenderError", "render", "render_lesson"]
 
@@ -115,20 +118,38 @@ def output_root(out: str | Path) -> Path:
     return root
 
 
+def _previous_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of the render in ``folder`` ({} if none, or too damaged to read)."""
+    try:
+        data = json.loads(read_regular(folder / "manifest.json", MAX_RECORD_BYTES).decode("utf-8"))
+    except Exception:  # no render there, or one too damaged to tell: nothing to keep apart
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _check_same_lesson(lesson_dir: Path, path: Path) -> None:
     """Refuse to replace the render of another lesson file whose name gives the same
     folder name (``a b.yaml`` and ``a-b.yaml`` both render into ``a-b/``). The same
     file moved elsewhere, or rendered from another checkout, is the same lesson."""
-    try:
-        data = read_regular(lesson_dir / "manifest.json", MAX_RECORD_BYTES)
-        previous = json.loads(data.decode("utf-8")).get("source_name")
-    except Exception:  # no render there, or one too damaged to tell: nothing to keep apart
-        return
+    previous = _previous_manifest(lesson_dir).get("source_name")
     if isinstance(previous, str) and previous != lesson_file_stem(path):
         raise OutputRefused(
             f"{lesson_dir} holds the render of another lesson file, {quoted(previous)}, whose "
             f"name gives the same folder name as {path.name}; rename one of the two files, "
             "render into another -o, or remove that folder"
+        )
+
+
+def _check_same_variant(folder: Path, variant: Variant) -> None:
+    """Refuse to replace a folder holding another variant of the lesson (two variants
+    whose names came out the same, or a ``--name`` given to another's folder)."""
+    recorded = _previous_manifest(folder).get("variant")
+    if not variant.may_replace(recorded):
+        assert isinstance(recorded, dict)
+        raise OutputRefused(
+            f"{folder} holds another render of this lesson ({describe_recorded(recorded)}); "
+            f"this one ({variant.describe()}) would replace it: give it a folder of its own "
+            "with --name NAME, or remove that folder"
         )
 
 
@@ -151,14 +172,12 @@ class RenderResult:
     manifest: Path
     steps: list[StepResult] = field(default_factory=list)
     seconds: float = 0.0
+    variant: Variant | None = None  # which variant, and its folder under the output root
 
     @property
     def rendered(self) -> list[int]:
         """Indices of the steps rendered now (not taken from the cache)."""
         return [s.index for s in self.steps if not s.cached]
-
-
-Progress = Callable[[str, int, int], None]
 
 
 def cached_trace(
@@ -285,68 +304,125 @@ def _run_jobs(
     jobs: list[tuple[int, StepJob]],
     log_dir: Path,
     parallel: int,
-    progress: Progress | None,
-    total: int,
-    done_before: int,
+    progress: RenderProgress | None,
 ) -> dict[int, str]:
     """Run worker processes, at most ``parallel`` at once; returns errors by step.
 
     Each worker gets its job on standard input and writes its output to a log
     of its own in ``log_dir``: removed when the worker succeeds, kept (until
-    the next render) when it fails.
+    the next render) when it fails. With ``progress``, each worker also
+    reports the frames it has drawn, on a pipe of its own.
     """
     pending = list(jobs)
-    running: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}
+    running: dict[int, _Worker] = {}
     failures: dict[int, str] = {}
-    done = done_before
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     try:
         while pending or running:
             while pending and len(running) < parallel:
                 index, job = pending.pop(0)
-                proc, log = _start_worker(log_dir, env)
-                running[index] = (proc, log)  # before the job is sent: an interrupt stops it
-                _send_job(proc, job)
+                worker = _start_worker(log_dir, env, report=progress is not None)
+                running[index] = worker  # before the job is sent: an interrupt stops it
+                _send_job(worker.proc, job)
                 if progress:
-                    progress(f"rendering step {index + 1}", done, total)
+                    progress.started(index)
             time.sleep(0.05)
-            for index, (proc, log) in list(running.items()):
-                code = proc.poll()
+            for index, worker in list(running.items()):
+                frames = worker.frames()
+                code = worker.proc.poll()
                 if code is None:
+                    if progress and frames is not None:
+                        progress.frames(index, frames)
                     continue
                 del running[index]
-                done += 1
+                frames = worker.close()
                 if code != 0:
-                    tail = _log_tail(log).strip().splitlines()[-15:]
+                    tail = _log_tail(worker.log).strip().splitlines()[-15:]
                     failures[index] = "\n".join(tail) or f"worker exited with status {code}"
                 else:
-                    log.unlink(missing_ok=True)
+                    worker.log.unlink(missing_ok=True)
                 if progress:
-                    progress(f"step {index + 1} done", done, total)
+                    progress.finished(index, frames if code == 0 else None, failed=code != 0)
     finally:
-        for proc, _ in running.values():
+        for worker in running.values():
             with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-        for proc, log in running.values():
-            proc.wait()
-            log.unlink(missing_ok=True)
+                worker.proc.send_signal(signal.SIGTERM)
+        for worker in running.values():
+            worker.proc.wait()
+            worker.close()
+            worker.log.unlink(missing_ok=True)
     return failures
 
 
-def _start_worker(log_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
-    """A worker process waiting for its job, and the new log it writes to."""
+@dataclass
+class _Worker:
+    """A worker process, its log, and the pipe it reports its frames on (or -1)."""
+
+    proc: subprocess.Popen[bytes]
+    log: Path
+    report: int = -1
+    unread: bytes = b""
+    last: int | None = None
+
+    def frames(self) -> int | None:
+        """The last count of frames the worker reported (None: none yet)."""
+        if self.report < 0:
+            return self.last
+        while True:
+            try:
+                chunk = os.read(self.report, 4096)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                chunk = b""
+            if not chunk:  # the worker closed its end
+                os.close(self.report)
+                self.report = -1
+                break
+            self.unread = (self.unread + chunk)[-4096:]
+        *lines, self.unread = self.unread.split(b"\n")
+        for line in reversed(lines):
+            if line.strip().isdigit() and len(line) < 12:
+                self.last = int(line)
+                break
+        return self.last
+
+    def close(self) -> int | None:
+        """Read what is left on the pipe and close it; the last count reported."""
+        if self.report >= 0:
+            self.frames()  # an exited worker's counts are all in the pipe by now
+        if self.report >= 0:
+            os.close(self.report)
+            self.report = -1
+        return self.last
+
+
+def _start_worker(log_dir: Path, env: dict[str, str], report: bool = False) -> _Worker:
+    """A worker process waiting for its job, and the new log it writes to (and, with
+    ``report``, the pipe on which it reports its frames)."""
     log, fd = new_log(log_dir)
+    command = [sys.executable, "-m", "scenes.render.worker", "-", str(os.getpid())]
+    read_end, write_end = os.pipe() if report else (-1, -1)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "scenes.render.worker", "-", str(os.getpid())],
+            command + ([str(write_end)] if report else []),
             stdin=subprocess.PIPE,
             stdout=fd,
             stderr=subprocess.STDOUT,
             env=env,
+            pass_fds=(write_end,) if report else (),
         )
+    except BaseException:
+        if report:
+            os.close(read_end)
+        raise
     finally:
         os.close(fd)
-    return proc, log
+        if report:
+            os.close(write_end)
+    if report:
+        os.set_blocking(read_end, False)
+    return _Worker(proc, log, read_end)
 
 
 def _send_job(proc: subprocess.Popen[bytes], job: StepJob) -> None:
@@ -375,6 +451,7 @@ class Prepared:
 
     lesson: Lesson
     settings: RenderSettings
+    variant: Variant
     out_root: Path
     cache_dir: Path
     trace: Trace | None
@@ -389,12 +466,32 @@ class Prepared:
         """Whether any cue is spoken (recorded, or by the voice)."""
         return any(cue.sound is not None for cues in self.cues for cue in cues)
 
+    @property
+    def folder(self) -> Path:
+        """The folder the render publishes: the lesson's, or its variant's inside it."""
+        return self.out_root / self.variant.path
+
+    @property
+    def lock(self) -> Path:
+        """One lock for all of a lesson's variants: each one's folder lies in the
+        lesson's, which the default variant's render replaces whole."""
+        return self.cache_dir / f"{self.lesson.name}.lock"
+
 
 def prepare(
-    lesson: Lesson, out: str | Path, jobs: int | None = None, mode: Mode = "video"
+    lesson: Lesson,
+    out: str | Path,
+    jobs: int | None = None,
+    mode: Mode = "video",
+    name: str | None = None,
 ) -> Prepared:
-    """Resolve settings, trace the image once and describe every step's render job."""
+    """Resolve settings, trace the image once and describe every step's render job;
+    ``name`` is the variant's folder name given with ``--name``."""
     settings = settings_mod.resolve(lesson, jobs)
+    try:
+        variant = Variant.of(lesson, settings.aspect, settings.theme, settings.language, name)
+    except ValueError as exc:
+        raise OutputRefused(str(exc)) from None
     look = ThemeLook.of(lesson.theme if lesson.theme is not None else load_theme(settings.theme))
     out_root = output_root(out)
     cache_dir = _confined_dir(out_root, out_root / ".cache")
@@ -404,15 +501,22 @@ def prepare(
     remove_stale(cache_dir)
     remove_stale(out_root, recursive=False)
     lesson_dir = out_root / lesson.name
-    if lesson_dir.is_symlink() or (os.path.lexists(lesson_dir) and not lesson_dir.is_dir()):
-        raise OutputRefused(
-            f"{lesson_dir} is not a folder (a link or a file is in the way); "
-            "a render writes only inside -o"
-        )
-    remove_stale(lesson_dir, recursive=False)
-    with contextlib.suppress(OSError):
-        lesson_dir.rmdir()  # only if empty: what an interrupted render once left
+    folder = out_root / variant.path
+    for path in dict.fromkeys((lesson_dir, folder)):
+        if path.is_symlink() or (os.path.lexists(path) and not path.is_dir()):
+            raise OutputRefused(
+                f"{path} is not a folder (a link or a file is in the way); "
+                "a render writes only inside -o"
+            )
+    # Stale files of a killed render, and a variant's folder it had set aside.
+    for path in dict.fromkeys((lesson_dir, folder)):
+        remove_stale(path, recursive=False)
+    with _locked(cache_dir / f"{lesson.name}.lock"), contextlib.suppress(OSError):
+        folder.rmdir()  # only if empty: what an interrupted render once left
     _check_same_lesson(lesson_dir, lesson.path)
+    if folder != lesson_dir:
+        _check_same_lesson(folder, lesson.path)
+    _check_same_variant(folder, variant)
 
     model_code = model_digest()
     trace: Trace | None = None
@@ -483,7 +587,16 @@ def prepare(
         for other in lesson.translations
     ]
     return Prepared(
-        lesson, settings, out_root, cache_dir, trace, step_jobs, timed, translations, classes
+        lesson,
+        settings,
+        variant,
+        out_root,
+        cache_dir,
+        trace,
+        step_jobs,
+        timed,
+        translations,
+        classes,
     )
 
 
@@ -561,12 +674,15 @@ def render_lesson(
     out: str | Path = "media",
     jobs: int | None = None,
     scheduler: str | None = None,
-    progress: Progress | None = None,
+    progress: RenderProgress | None = None,
     formats: tuple[str, ...] = (),
     burn_captions: bool = False,
+    name: str | None = None,
     **overrides: object,
 ) -> RenderResult:
-    """Render the lesson at ``path`` into ``out/<lesson name>/``; returns what was written.
+    """Render the lesson at ``path`` into ``out/<lesson name>/`` (another variant of it
+    into a folder inside that one, see :mod:`scenes.render.variant`; ``name`` names
+    that folder); returns what was written.
 
     ``overrides`` replace the lesson's own settings for this render, e.g.
     ``quality="h"``, ``aspect="9:16"``, ``theme="dark"``, ``model=``, ``image=``
@@ -586,6 +702,7 @@ def render_lesson(
         progress=progress,
         formats=formats,
         burn_captions=burn_captions,
+        name=name,
     )
 
 
@@ -595,17 +712,18 @@ def render(
     out: str | Path = "media",
     jobs: int | None = None,
     scheduler: str | None = None,
-    progress: Progress | None = None,
+    progress: RenderProgress | None = None,
     formats: tuple[str, ...] = (),
     burn_captions: bool = False,
+    name: str | None = None,
 ) -> RenderResult:
     """Render a loaded lesson (see :func:`render_lesson`)."""
     started = time.perf_counter()
     client = connect(scheduler) if scheduler else None  # a cluster that cannot serve fails now
     try:
-        prepared = prepare(lesson, out, jobs)
+        prepared = prepare(lesson, out, jobs, name=name)
         settings, cache_dir = prepared.settings, prepared.cache_dir
-        lesson_dir = prepared.out_root / lesson.name
+        lesson_dir = prepared.folder
 
         results: list[StepResult] = []
         to_render: list[tuple[int, StepJob]] = []
@@ -618,16 +736,19 @@ def render(
                 StepResult(index, job.type, job.key(), job.clip, {}, cached, job.picture.narration)
             )
 
-        total = len(lesson.steps)
-        done = total - len(to_render)
         if progress:
-            progress(f"{done} of {total} steps cached", done, total)
-        if client is not None:
-            failures = run_on_cluster(client, to_render, progress, total, done)
-        else:
-            failures = _run_jobs(
-                to_render, cache_dir / "jobs", settings.jobs, progress, total, done
+            lengths = read_lengths(cache_dir)
+            progress.begin(
+                len(lesson.steps),
+                len(lesson.steps) - len(to_render),
+                [(i, job.type, *_expected_frames(lesson, i, job, lengths)) for i, job in to_render],
+                settings.fps,
+                settings.jobs,
             )
+        if client is not None:
+            failures = run_on_cluster(client, to_render, progress)
+        else:
+            failures = _run_jobs(to_render, cache_dir / "jobs", settings.jobs, progress)
     finally:
         if client is not None:
             client.close()
@@ -640,6 +761,14 @@ def render(
     for result in results:
         record = prepared.jobs[result.index].record
         result.record = json.loads(record.read_text("utf-8"))
+    # For the next render's estimate of the time left, at any quality.
+    remember(
+        cache_dir,
+        {
+            length_key(job.picture, job.code): float(result.record["duration"])
+            for job, result in zip(prepared.jobs, results, strict=True)
+        },
+    )
 
     options = ExportOptions(
         formats=tuple(formats),
@@ -649,39 +778,65 @@ def render(
         font=prepared.jobs[0].picture.theme.font,
     )
     if progress:
-        progress("joining the clips and writing captions, chapters, poster and page", total, total)
-    with _locked(cache_dir / f"{lesson.name}.lock"):
+        progress.assembling()
+    with _locked(prepared.lock):
         _assemble(prepared, results, lesson_dir, options)
-    video = lesson_dir / f"{lesson.name}.mp4"
+    video = lesson_dir / f"{prepared.variant.file_stem}.mp4"
     manifest_path = lesson_dir / "manifest.json"
     return RenderResult(
-        lesson, settings, video, manifest_path, results, time.perf_counter() - started
+        lesson,
+        settings,
+        video,
+        manifest_path,
+        results,
+        time.perf_counter() - started,
+        prepared.variant,
     )
 
 
+def _expected_frames(
+    lesson: Lesson, index: int, job: StepJob, lengths: dict[str, float]
+) -> tuple[int | None, bool]:
+    """How many frames a step will have, before it renders, and whether that is its
+    length: the length it had in an earlier render, or else at least its narration's
+    minimum length or the animation its fields ask for, whichever is longer (None:
+    neither is known)."""
+    fps = job.picture.fps
+    known = lengths.get(length_key(job.picture, job.code))
+    if known is not None:
+        return expected_frames(known, fps), True
+    spec = lesson.steps[index]
+    plan = registry.get(spec.type).planned_seconds
+    planned = plan(spec) if plan is not None else 0.0
+    return expected_frames(max(sum(job.picture.phase_seconds.values()), planned), fps), False
+
+
 def preview_step(
-    lesson: Lesson, index: int, out: str | Path = "media", output: Path | None = None
+    lesson: Lesson,
+    index: int,
+    out: str | Path = "media",
+    output: Path | None = None,
+    name: str | None = None,
 ) -> Path:
-    """Render only the last frame of step ``index`` (from 0) as a PNG; returns its path."""
-    prepared = prepare(lesson, out, 1, mode="last_frame")
+    """Render only the last frame of step ``index`` (from 0) as a PNG; returns its path
+    (by default in the folder of the lesson's variant that a render would write)."""
+    prepared = prepare(lesson, out, 1, mode="last_frame", name=name)
     job = prepared.jobs[index]
     assert job.clip is not None
     png = job.clip
     if not _cached(png, job.record):
-        failures = _run_jobs([(index, job)], prepared.cache_dir / "jobs", 1, None, 1, 0)
+        failures = _run_jobs([(index, job)], prepared.cache_dir / "jobs", 1, None)
         if failures:
             raise RenderError(f"step {index + 1} failed to render:\n{failures[index]}")
-    if output is None:
-        folder = _confined_dir(prepared.out_root, prepared.out_root / lesson.name)
-        target = folder / f"preview-step-{index + 1}.png"
-    else:
-        target = output
-    problem = output_problem(target)
-    if problem is not None:
-        raise OutputRefused(f"cannot write {target}: it is {problem}")
+    target = output or prepared.folder / f"preview-step-{index + 1}.png"
     try:
         # The lesson's lock: a render publishing its folder now would lose the file.
-        with _locked(prepared.cache_dir / f"{lesson.name}.lock"):
+        with _locked(prepared.lock):
+            if output is None:
+                _confined_dir(prepared.out_root, prepared.folder)
+            problem = output_problem(target)
+            if problem is not None:
+                raise OutputRefused(f"cannot write {target}: it is {problem}")
             target.parent.mkdir(parents=True, exist_ok=True)
             copy_file(png, target)
     except OSError as exc:  # the path given cannot be made (a read-only or virtual folder)
@@ -699,7 +854,7 @@ def _assemble(
     moment leaves the previous render whole.
     """
     lesson = prepared.lesson
-    name = lesson.name
+    name = prepared.variant.file_stem
     staging = staging_folder(prepared.out_root)
     try:
         manifest = _manifest(prepared, results)
@@ -736,6 +891,9 @@ def _assemble(
         write_page(manifest, exported.cues, staging, tracks)
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         carry_over(lesson_dir, staging)
+        # A variant's folder lies in the lesson's: there (again) even if another
+        # render, before this one held the lock, found it empty and removed it.
+        _confined_dir(prepared.out_root, lesson_dir.parent)
         publish_folder(staging, lesson_dir)
     except PublishError as exc:
         raise RenderError(str(exc)) from None
@@ -854,7 +1012,8 @@ def _manifest(prepared: Prepared, results: list[StepResult]) -> dict[str, Any]:
         "description": lesson.header.description,
         "source": str(lesson.path),
         "source_name": lesson_file_stem(lesson.path),
-        "video": f"{lesson.name}.mp4",
+        "variant": prepared.variant.as_dict(),
+        "video": f"{prepared.variant.file_stem}.mp4",
         "fps": fps,
         "frames": frames,
         "duration": frames / fps,

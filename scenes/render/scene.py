@@ -83,6 +83,7 @@ class StepScene(Scene):
         phase_seconds: dict[str, float] | None = None,
         fps: float = 15.0,
         audit: FrameAudit | None = None,
+        on_frames: Callable[[int], None] | None = None,
         **kwargs: Any,
     ) -> None:
         self.step_type = step_type
@@ -97,6 +98,9 @@ class StepScene(Scene):
         self.audit = audit
         self.beats = 0
         self.phase = ""
+        # Hears how many frames the scene has played, after every frame of an
+        # animation and after every beat (a render's progress display).
+        self.on_frames = on_frames
         super().__init__(**kwargs)
 
     def construct(self) -> None:
@@ -105,7 +109,7 @@ class StepScene(Scene):
             self.step_type,
             self.spec,
             self.ctx,
-            on_beat=self._check_layout,
+            on_beat=self._after_beat,
             on_phase=self._begin_phase,
         )
         if self._open is None:  # a builder without markers: one phase, the whole step
@@ -129,6 +133,16 @@ class StepScene(Scene):
                 animation.interpolate(0.5)
             self.audit.look(self.mobjects, self.beats + 1, self.phase, "mid", self.time)
         super().play_internal(skip_rendering)
+
+    def update_to_time(self, t: float) -> None:
+        super().update_to_time(t)
+        if self.on_frames is not None:
+            self.on_frames(self.frames())
+
+    def _after_beat(self) -> None:
+        self._check_layout()
+        if self.on_frames is not None:
+            self.on_frames(self.frames())
 
     def _begin_phase(self, name: str) -> None:
         self.phase = name

@@ -40,6 +40,8 @@ def read_preset(quality: str) -> dict[str, Any]:
 
 def resolve(lesson: Lesson, jobs: int | None = None) -> RenderSettings:
     """The settings of a validated lesson; ``jobs`` steps render at once (default: cores)."""
+    if jobs is not None and jobs < 1:  # 0 is not "all cores": that is None
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
     header = lesson.header
     quality = quality_name(header.quality)
     preset = read_preset(quality)
@@ -51,6 +53,6 @@ def resolve(lesson: Lesson, jobs: int | None = None) -> RenderSettings:
         theme=header.theme,
         words_per_minute=header.words_per_minute,
         colour_range=header.colour_range,
-        jobs=max(1, jobs or os.cpu_count() or 1),
+        jobs=jobs if jobs is not None else max(1, os.cpu_count() or 1),
         language=header.language,
     )

@@ -11,6 +11,7 @@ when complete.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -19,6 +20,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +68,9 @@ def configure_manim(job: StepJob, media_dir: Path) -> None:
     config.dry_run = job.mode in ("dry_run", "audit")
 
 
-def build_scene(job: StepJob) -> Any:
-    """Construct the step's scene (Manim must already be configured)."""
+def build_scene(job: StepJob, on_frames: Callable[[int], None] | None = None) -> Any:
+    """Construct the step's scene (Manim must already be configured); ``on_frames``
+    hears how many frames it has played as it plays them."""
     from cnn_model.trace import load_trace
 
     from ..i18n import set_language
@@ -105,6 +108,7 @@ def build_scene(job: StepJob) -> Any:
         fps=picture.fps,
         audit=audit,
         skip_animations=job.mode != "video",
+        on_frames=on_frames,
     )
 
 
@@ -125,14 +129,51 @@ def scratch_parent(beside: Path) -> Path:
     return fallback
 
 
-def run(job: StepJob) -> dict[str, Any]:
-    """Render the job; returns the record written to ``job.record``."""
+class FrameReport:
+    """Writes a step's frames played so far to the render that started the worker,
+    one number a line on a pipe of its own, at most every ``every`` seconds (and the
+    last count when closed). A render that no longer reads loses the numbers, never
+    the step: a full or closed pipe is skipped."""
+
+    def __init__(self, fd: int, every: float = 0.25) -> None:
+        os.set_inheritable(fd, False)  # the worker's own: no process it starts holds it
+        os.set_blocking(fd, False)
+        self.fd = fd
+        self.every = every
+        self.last = -1
+        self.sent_at = 0.0
+
+    def __call__(self, frames: int, force: bool = False) -> None:
+        now = time.monotonic()
+        if frames == self.last or (not force and now - self.sent_at < self.every):
+            return
+        try:
+            os.write(self.fd, f"{frames}\n".encode("ascii"))
+        except (BlockingIOError, BrokenPipeError, OSError):
+            return
+        self.last, self.sent_at = frames, now
+
+    def close(self, frames: int | None = None) -> None:
+        if self.fd < 0:
+            return
+        if frames is not None:
+            with contextlib.suppress(OSError):
+                os.set_blocking(self.fd, True)  # the last count is waited for, not dropped
+                self(frames, force=True)
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+        self.fd = -1
+
+
+def run(job: StepJob, report: FrameReport | None = None) -> dict[str, Any]:
+    """Render the job; returns the record written to ``job.record``. ``report`` hears
+    the frames played so far."""
     out_meta = job.record
     out_meta.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     parent = scratch_parent(out_meta.parent)
     with tempfile.TemporaryDirectory(prefix=temp_dir_prefix(), dir=parent) as tmp:
-        record, produced = _render(job, Path(tmp), started)
+        record, produced = _render(job, Path(tmp), started, report)
         if produced is not None:
             if job.clip is None:
                 raise RuntimeError("the job names no clip")
@@ -146,10 +187,12 @@ def run(job: StepJob) -> dict[str, Any]:
     return record
 
 
-def _render(job: StepJob, media: Path, started: float) -> tuple[dict[str, Any], Path | None]:
+def _render(
+    job: StepJob, media: Path, started: float, report: FrameReport | None = None
+) -> tuple[dict[str, Any], Path | None]:
     """Render the step's scene in ``media``; its record and the file it produced."""
     configure_manim(job, media)
-    scene = build_scene(job)
+    scene = build_scene(job, report)
     if job.mode in ("dry_run", "audit"):
         # Nobody sees a dry run's frames: skip drawing them. (The pixel
         # size stays real: Text lays itself out on a canvas of that size.)
@@ -190,14 +233,29 @@ def die_with_parent(parent: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) not in (1, 2):
-        print("usage: python -m scenes.render.worker -|JOB.json [PARENT_PID]", file=sys.stderr)
+    if len(args) not in (1, 2, 3):
+        print(
+            "usage: python -m scenes.render.worker -|JOB.json [PARENT_PID [PROGRESS_FD]]",
+            file=sys.stderr,
+        )
         return 2
-    if len(args) == 2:
+    if len(args) >= 2:
         die_with_parent(int(args[1]))
+    report = FrameReport(int(args[2])) if len(args) == 3 else None
     text = sys.stdin.buffer.read() if args[0] == "-" else Path(args[0]).read_bytes()
-    for job in read_jobs(text):
-        run(job)
+    jobs = read_jobs(text)
+    if len(jobs) > 1:  # a batch of dry runs: no progress to report
+        for job in jobs:
+            run(job)
+        return 0
+    try:
+        record = run(jobs[0], report)
+    except BaseException:
+        if report is not None:
+            report.close()
+        raise
+    if report is not None:
+        report.close(int(record["frames"]))  # the step's own count, to the last frame
     return 0
 
 
