@@ -51,20 +51,20 @@ def cmd_audit(args: argparse.Namespace) -> int:
     found = [line for result in results for line in result.lines()]
     for line in found:
         out.print_line(line)
-    steps = len(results)
+    steps = len({(result.lesson, result.index) for result in results})
     if found:
-        failing = sum(1 for result in results if result.findings)
+        failing = len({(r.lesson, r.index) for r in results if r.findings})
         console.print(
             Text(
                 f"{len(found)} finding{'s' if len(found) != 1 else ''} in {failing} of "
-                f"{steps} step{'s' if steps != 1 else ''} audited",
+                f"{steps} step{'s' if steps != 1 else ''}, in {len(looks)} look(s)",
                 style="red",
             )
         )
         return FOUND
     if not args.quiet:
         plural = "s" if steps != 1 else ""
-        out.print_line(f"audit clean: {steps} step{plural}, {len(looks)} look(s)")
+        out.print_line(f"audit clean: {steps} step{plural} in {len(looks)} look(s)")
     return 0
 
 

@@ -117,18 +117,34 @@ def cli(
     )
 
 
+EVERY_TYPE = ROOT / "tests" / "lessons" / "every_step_type.yaml"
+
+
 def test_every_step_type_passes_in_every_theme_and_aspect(tmp_path: Path) -> None:
-    assert AUDITED, "no audit lessons in tests/lessons"
-    lessons = [str(p) for p in AUDITED]
-    result = cli("audit", *lessons, "--every-look", "-j", "2", "-o", str(tmp_path))
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-    assert "audit clean" in result.stdout
-    # Every step type is in the audited lessons.
     from scenes.steps import REGISTRY
 
-    text = "\n".join(p.read_text() for p in AUDITED)
+    text = EVERY_TYPE.read_text()
     missing = [name for name in REGISTRY if not re.search(rf"type:\s*{name}\b", text)]
-    assert missing == []
+    assert missing == [], "a step type is missing from the audited lesson"
+    result = cli("audit", str(EVERY_TYPE), "--every-look", "-j", "2", "-o", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert "audit clean: 16 steps in 9 look(s)" in result.stdout
+
+
+# The variants of each step type (modes, numbered runs, charts) in three looks:
+# each variant meets every theme and every aspect once.
+LOOKS = [("cnn-explainer", "16:9"), ("dark", "9:16"), ("colorblind", "1:1")]
+
+
+@pytest.mark.parametrize(("theme", "aspect"), LOOKS, ids=[f"{t}-{a}" for t, a in LOOKS])
+def test_the_variants_of_every_step_type_pass(theme: str, aspect: str, tmp_path: Path) -> None:
+    assert AUDITED, "no audit lessons in tests/lessons"
+    lessons = [str(p) for p in AUDITED]
+    result = cli(
+        "audit", *lessons, "--theme", theme, "--aspect", aspect, "-j", "2", "-o", str(tmp_path)
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert "audit clean" in result.stdout
 
 
 WHITEOUT = """\
