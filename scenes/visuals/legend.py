@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from manim import DOWN, UP, Group, Text
+from manim import DOWN, UP, Group, Mobject, Text, VGroup
 
 from .colors import ColourScale
 from .glyphs import number_text
@@ -41,7 +41,14 @@ class Legend(Group):
         bar = image_mobject(np.repeat(ramp, 2, axis=0), height)
         bar.stretch_to_fit_width(width)
         bar.stretch_to_fit_height(height)
-        title_text = Text(title, font=font, font_size=font_size, color=text_colour)
+        lines = [
+            Text(part, font=font, font_size=font_size, color=text_colour)
+            for part in title.split("\n")
+        ]
+        # A title broken into lines ("\n") has each line centred.
+        title_text: Mobject = (
+            lines[0] if len(lines) == 1 else VGroup(*lines).arrange(DOWN, buff=0.06)
+        )
         title_text.next_to(bar, UP, buff=0.08)
         lo_shown, hi_shown = end_labels or (fmt(lo, decimals), fmt(hi, decimals))
         lo_text = number_text(lo_shown, font, font_size, text_colour)

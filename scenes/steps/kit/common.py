@@ -72,17 +72,35 @@ class MapColours:
     def rgb(self, values: np.ndarray) -> np.ndarray:
         return map_rgb(values, self.scale, self.full_range)
 
-    def legend(self, theme: Theme, width: float = 2.6) -> Legend:
+    def legend(
+        self, theme: Theme, width: float = 2.6, font_size: float = 16, narrow: bool = False
+    ) -> Legend:
+        """The legend of these maps; ``narrow`` writes its title's bracket on a line of
+        its own ("relu_1_2" over "(conv_1_2 range)"), for a legend in a narrow place."""
         if self.is_input:
             title = _("pixel value (/255)")
-            return Legend(self.scale, 0.0, 1.0, title, theme.font, theme.text, width=width)
-        title = (
-            _("{layer} range").format(layer=self.layer)
-            if self.layer == self.source_conv
-            else _("{layer} ({source} range)").format(layer=self.layer, source=self.source_conv)
-        )
+        else:
+            title = (
+                _("{layer} range").format(layer=self.layer)
+                if self.layer == self.source_conv
+                else _("{layer} ({source} range)").format(layer=self.layer, source=self.source_conv)
+            )
+        if narrow:
+            title = title.replace(" (", "\n(", 1)
+        if self.is_input:
+            return Legend(
+                self.scale, 0.0, 1.0, title, theme.font, theme.text, width, font_size=font_size
+            )
         return Legend(
-            self.scale, self.lo, self.hi, title, theme.font, theme.text, width=width, mid=0.0
+            self.scale,
+            self.lo,
+            self.hi,
+            title,
+            theme.font,
+            theme.text,
+            width=width,
+            mid=0.0,
+            font_size=font_size,
         )
 
 

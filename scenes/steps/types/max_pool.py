@@ -2,9 +2,11 @@
 
 The input is the ReLU map the pool reads, the output the pool's own map from
 the trace. A patch of the input is written out as numbers: window by window
-the maximum is outlined and carried to its output cell while the three other
-values dim out, so "75 % discarded" is visible; then the whole output map
-fills in and the discarded cells of the whole input map dim.
+the maximum is outlined and carried to its output cell (along the lines
+between cells, over no other number) while the three other values are
+greyed out, still readable, so "75 % discarded" is visible; then the whole
+output map fills in row by row, a band on each map showing the rows pooled.
+Both maps keep the colours their legend gives throughout.
 
 ``mode: average`` and ``mode: global`` are variants on the same real map,
 computed with :func:`cnn_model.ops.pool2d` and labelled as variants (TinyVGG
@@ -28,13 +30,16 @@ from manim import (
     FadeOut,
     Group,
     Mobject,
+    MoveAlongPath,
     Rectangle,
+    ReplacementTransform,
     Square,
     Text,
     UpdateFromAlphaFunc,
     UpdateFromFunc,
     ValueTracker,
     VGroup,
+    VMobject,
     linear,
 )
 from pydantic import Field
@@ -45,19 +50,20 @@ from cnn_model.trace import Trace
 
 from ...i18n import _, integer, percent
 from ...visuals.colors import hex_to_rgb
-from ...visuals.glyphs import number_text
+from ...visuals.glyphs import NumberText, number_text
 from ...visuals.grid import NumberGrid
 from ...visuals.heatmap import MapView
 from ...visuals.layout import Box, Frame
 from ...visuals.ranges import activation_range
 from ...visuals.relu_pool_layout import (
     BeforeAfter,
+    captioned_map,
     grid_cell,
     grid_panel,
-    operator_arrow,
     place_notes,
+    wrapped,
 )
-from ...visuals.text import BODY, LABEL, NUMBER, text
+from ...visuals.text import BODY, LABEL, NUMBER
 from ...visuals.theme import Theme
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.checks import layer_of_kind, neuron_of
@@ -76,8 +82,6 @@ from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
 SIZE = STRIDE = 2  # TinyVGG's pools: 2×2 windows, stride 2
 MAX_WINDOWS = 3  # 6 inputs + 3 outputs = 9 numbers per row: legible at 480p on every aspect
-DIM = 0.22  # opacity of a discarded value in the patch
-MAP_DIM = 0.6  # how far discarded cells of the whole map fade towards the background
 Mode = Literal["max", "average", "global"]
 KIND = {"average": "average_pool", "global": "global_average_pool"}
 
@@ -329,9 +333,17 @@ def plan(
             mean=shown(source, (neuron,), mean, kind=KIND["global"]),
             colour_range=(-half, half),
             in_grid=_patch_grid(source, neuron, inputs, row, col, SIZE * k),
-            map_height=2.6 if square else (4.2 if frame.portrait else 3.2),  # a row of its own
+            map_height=1.4 if square else (3.6 if frame.portrait else 3.2),  # a row of its own
         )
-    return _windows_plan(spec, trace, neuron, (row, col), (-half, half), 2.3 if square else 3.2)
+    # Square frames are cramped: small maps, so the patches keep a readable size.
+    return _windows_plan(
+        spec,
+        trace,
+        neuron,
+        (row, col),
+        (-half, half),
+        1.3 if square else (2.9 if frame.portrait else 2.6),
+    )
 
 
 def _patch_grid(
@@ -466,12 +478,6 @@ def _title(p: PoolPlan | GlobalPoolPlan) -> str:
     return _("Average pooling (a variant)")
 
 
-def _blend(rgb: np.ndarray, background: str, amount: float) -> np.ndarray:
-    """``rgb`` faded towards the background by ``amount`` (0 = unchanged)."""
-    bg = np.array(hex_to_rgb(background), dtype=np.float64)
-    return np.rint(rgb * (1 - amount) + bg * amount).astype(np.uint8)
-
-
 class OutputMap:
     """The output map filled in cell by cell over empty cells."""
 
@@ -516,12 +522,14 @@ class PoolParts:
     out_grid: NumberGrid
     out_fills: list[Any]
     out_border: Mobject
-    out_label: Text
+    out_label: Mobject
     legend: Mobject
     layout: BeforeAfter
     notes_box: Box
     in_rect: Mobject
     out_rect: Mobject
+    narrow: bool  # a tall or square frame: notes in smaller type, so they fit its width
+    square: bool  # a square frame: short of height
 
 
 def _build_windows(p: PoolPlan, ctx: StepContext) -> Iterator[Item]:
@@ -558,10 +566,11 @@ def _window_parts(p: PoolPlan, ctx: StepContext) -> PoolParts:
     theme, rec, frame, trace = ctx.theme, ctx.recorder, ctx.frame, ctx.need_trace()
     # The conv's range; the legend names the model's layer, or the input map for a variant.
     colours = MapColours(trace, p.colour_layer, theme, ctx.colour_range)
-    before_panel, in_map = map_panel(
+    _panel, in_map = map_panel(
         trace, p.source, p.neuron, colours, theme, rec, p.map_height, p.inputs, legend=False
     )
-    after_panel, out_map = map_panel(
+    before_panel = captioned_map(in_map, layer_label(p.source, p.neuron, p.inputs.shape), theme)
+    _panel, out_map = map_panel(
         trace,
         p.map_layer,
         p.neuron,
@@ -574,6 +583,7 @@ def _window_parts(p: PoolPlan, ctx: StepContext) -> PoolParts:
         label=p.out_caption,
         legend=False,
     )
+    after_panel = captioned_map(out_map, p.out_caption, theme)
     in_texts, out_texts = record_grid(rec, p.in_grid), record_grid(rec, p.out_grid)
     k, cell = p.windows, grid_cell(in_texts + out_texts, theme.font, NUMBER, 0.7)
     in_caption = _("{layer} ({size}×{size} patch)").format(layer=p.source, size=p.side)
@@ -590,19 +600,19 @@ def _window_parts(p: PoolPlan, ctx: StepContext) -> PoolParts:
     out_fills = [sq.get_fill_color() for sq in out_grid.squares]
     for sq in out_grid.squares:
         sq.set_fill(theme.empty_cell, 1)
-    legend = colours.legend(theme, width=2.6)
+    square = frame.width == frame.height  # the legend goes between small maps
+    legend = colours.legend(theme, width=2.2 if square else 2.6, font_size=LABEL, narrow=square)
     layout = BeforeAfter(
+        theme=theme,
         before_map=before_panel,
         before_grid=in_panel,
-        op=operator_arrow(_("max of 2×2") if p.mode == "max" else _("mean of 2×2"), theme),
+        op_label=_("max of 2×2") if p.mode == "max" else _("mean of 2×2"),
         after_grid=out_panel,
         legend=legend,
         after_map=after_panel,
-        op_maps=operator_arrow(
-            _("{size}×{size}, stride {stride}").format(size=SIZE, stride=STRIDE), theme, length=0.8
-        ),
+        maps_label=_("{size}×{size}, stride {stride}").format(size=SIZE, stride=STRIDE),
     )
-    _group, notes_box = layout.arrange(frame, frame.content_box())
+    notes_box = layout.arrange(frame, frame.content_box())
     oy, ox = p.out_corner
     return PoolParts(
         title=title_for(ctx, _title(p)),
@@ -622,6 +632,8 @@ def _window_parts(p: PoolPlan, ctx: StepContext) -> PoolParts:
         notes_box=notes_box,
         in_rect=in_map.window(p.row, p.column, p.side, p.side, theme.highlight, stroke=2.5),
         out_rect=out_map.window(oy, ox, k, k, theme.highlight, stroke=2.5),
+        narrow=not frame.landscape,
+        square=frame.width == frame.height,
     )
 
 
@@ -631,15 +643,14 @@ def _window_intro(
     """The input map and its patch, then the empty output; returns the note shown."""
     intro_note: Mobject | None = None
     if p.mode != "max":
-        variant = text(variant_note(), ctx.theme, BODY, ctx.theme.muted)
-        intro_note = place_notes(variant, parts.notes_box)
+        intro_note = place_notes(_note_lines(variant_note(), parts, ctx), parts.notes_box)
     yield Beat(
         [FadeIn(parts.before_panel), FadeIn(parts.legend), FadeIn(parts.in_rect)]
         + ([FadeIn(intro_note)] if intro_note is not None else []),
         0.8,
     )
     arrows: list[Mobject] = [parts.layout.op]
-    if not ctx.frame.landscape and parts.layout.op_maps is not None:
+    if parts.layout.op_maps is not None:
         arrows.append(parts.layout.op_maps)
     out_grid = parts.out_grid
     yield Beat(
@@ -649,6 +660,27 @@ def _window_intro(
         0.9,
     )
     return intro_note
+
+
+def _note_lines(
+    content: str, parts: PoolParts, ctx: StepContext, colour: str | None = None
+) -> VGroup:
+    """A note in the notes strip, broken into lines that fit its width (in a tall or
+    square frame, in the labels' type: the strip is narrow)."""
+    size = LABEL if parts.narrow else BODY
+    return wrapped(content, ctx.theme, size, colour or ctx.theme.muted, parts.notes_box.width)
+
+
+def _swap_notes(old: Mobject | None, new: Mobject, seconds: float) -> Iterator[Beat]:
+    """``old`` gives way to ``new`` in the notes strip: one formula turns into the next;
+    other notes go before the next comes, so two never show in one place."""
+    if old is None:
+        yield Beat([FadeIn(new)], seconds)
+    elif isinstance(old, NumberText) and isinstance(new, NumberText):
+        yield Beat([ReplacementTransform(old, new)], seconds)
+    else:
+        yield Beat([FadeOut(old)], seconds * 0.4)
+        yield Beat([FadeIn(new)], seconds * 0.6)
 
 
 def _window_beats(
@@ -688,7 +720,7 @@ def _window_beats(
             value.record(ctx.recorder)
         formula = number_text(w.formula, ctx.theme.font, BODY, ctx.theme.text)
         place_notes(formula, parts.notes_box)
-        yield Beat([FadeIn(formula)] + ([FadeOut(note)] if note is not None else []), 0.6)
+        yield from _swap_notes(note, formula, 0.6)
         note = formula
     animations, source_label = _carry(p, parts, ctx, w, cells, window_at)
     yield Beat(animations, 0.9 if slow else 0.35)
@@ -707,25 +739,30 @@ def _carry(
     cells: list[int],
     window_at: np.ndarray,
 ) -> tuple[list[Any], Mobject]:
-    """The window's value moving to its output cell (the kept one marked, the rest dimmed)."""
+    """The window's value moving to its output cell (the kept one marked, the rest
+    greyed out as discarded, still readable)."""
+    theme = ctx.theme
     in_grid, out_grid = parts.in_grid, parts.out_grid
     out_index = w.row * p.windows + w.column
     animations: list[Any] = []
     if w.kept is not None:
         kept = cells[w.kept]
-        mark = Square(in_grid.squares[kept].width, stroke_color=ctx.theme.accent, stroke_width=5)
+        mark = Square(in_grid.squares[kept].width, stroke_color=theme.accent, stroke_width=5)
         mark.move_to(in_grid.squares[kept])
         animations.append(FadeIn(mark))
         for c in cells:
             if c != kept:
-                animations.append(in_grid.squares[c].animate.set_fill(opacity=DIM))
-                animations.append(in_grid.labels[c].animate.set_opacity(DIM))
+                animations.append(in_grid.squares[c].animate.set_fill(theme.empty_cell, 1))
+                animations.append(in_grid.labels[c].animate.set_color(theme.muted))
         source_label = in_grid.labels[kept].copy()
+        start = in_grid.squares[kept].get_center()
     else:
-        source_label = out_grid.labels[out_index].copy().move_to(window_at)
+        start = window_at
+        source_label = out_grid.labels[out_index].copy().move_to(start)
+    path = VMobject().set_points_as_corners(_route(p, parts, w, start))
     oy, ox = p.out_corner
     animations += [
-        source_label.animate.move_to(out_grid.labels[out_index]),
+        MoveAlongPath(source_label, path),
         out_grid.squares[out_index].animate.set_fill(parts.out_fills[out_index], 1),
         UpdateFromAlphaFunc(
             parts.out_map.view.image, parts.out_map.reveal(oy + w.row, ox + w.column)
@@ -734,54 +771,114 @@ def _carry(
     return animations, source_label
 
 
+def _route(p: PoolPlan, parts: PoolParts, w: PoolWindow, start: np.ndarray) -> list[np.ndarray]:
+    """Corners of a path from ``start`` (a kept cell's centre, or the window's middle)
+    to the window's output cell that passes over no other number or label.
+
+    Numbers sit in the middle of their cells, so the path runs along the lines
+    between rows: half a cell up or down from its cell onto a line, out of the
+    patch along it, across the gap between the patches (past the operator's
+    label, never over it), and into the output patch along a line of the
+    output cell's row.
+    """
+    in_grid, out_grid = parts.in_grid, parts.out_grid
+    cell = in_grid.squares[0].width
+    side = p.side
+    out_index = w.row * p.windows + w.column
+    target = out_grid.squares[out_index].get_center()
+    top_row = SIZE * w.row
+    middle = in_grid.squares[top_row * side].get_center()[1] - cell / 2
+    starts = [middle]
+    if w.kept is not None:  # the line on the kept cell's other side leads out as well
+        starts.append(middle + (cell if w.kept < SIZE else -cell))
+    ends = [target[1] + cell / 2, target[1] - cell / 2]
+    gap_x = (in_grid.get_right()[0] + out_grid.get_left()[0]) / 2
+    label = parts.in_grid.labels[0]
+    half_w, half_h = label.width / 2 + 0.05, label.height / 2 + 0.05
+    caption = parts.layout.op[1]
+    c_left, c_bottom, c_right, c_top = (
+        caption.get_left()[0],
+        caption.get_bottom()[1],
+        caption.get_right()[0],
+        caption.get_top()[1],
+    )
+
+    def clear(y_from: float, y_to: float) -> bool:
+        """Whether the crossing (along y_from, down or up at gap_x, along y_to)
+        keeps the moving number off the operator's label."""
+        lo, hi = min(y_from, y_to) - half_h, max(y_from, y_to) + half_h
+        crosses_x = gap_x + half_w > c_left and gap_x - half_w < c_right
+        along = [y_from, y_to]
+        meets_rows = any(y - half_h < c_top and y + half_h > c_bottom for y in along)
+        meets_column = crosses_x and lo < c_top and hi > c_bottom
+        return not (meets_rows or meets_column)
+
+    options = sorted(
+        ((abs(a - start[1]) + abs(a - b), a, b) for a in starts for b in ends),
+        key=lambda option: (not clear(option[1], option[2]), option[0]),
+    )
+    _length, y_in, y_out = options[0]
+    return [
+        start,
+        np.array([start[0], y_in, 0.0]),
+        np.array([gap_x, y_in, 0.0]),
+        np.array([gap_x, y_out, 0.0]),
+        np.array([target[0], y_out, 0.0]),
+        target,
+    ]
+
+
 def _window_sweep(
     p: PoolPlan, parts: PoolParts, ctx: StepContext, note: Mobject | None
 ) -> Iterator[Beat | Hold]:
-    """The rest of the output map, and (max pooling) the discarded input cells dimmed."""
+    """The rest of the output map, row by row; a band on each map shows the rows
+    being pooled (the maps keep the colours their legend gives)."""
     theme = ctx.theme
     first, second = p.summary
     summary = VGroup(
-        text(first, theme, BODY, theme.accent if p.mode == "max" else theme.text),
-        text(second, theme, LABEL, theme.muted),
-    ).arrange(DOWN, buff=0.12)
+        _note_lines(first, parts, ctx, theme.accent if p.mode == "max" else theme.text)
+    )
+    if not parts.square:  # (a square frame's map captions give the sizes)
+        summary.add(_note_lines(second, parts, ctx))
+    summary.arrange(DOWN, buff=0.12)
     place_notes(summary, parts.notes_box)
-    yield Beat(([FadeOut(note)] if note is not None else []) + [FadeIn(summary)], 0.7)
+    yield from _swap_notes(note, summary, 0.7)
 
     out_h = p.outputs.shape[0]
     rows = ValueTracker(0)
-    in_rgb = parts.colours.rgb(p.inputs)
-    dimmed = _blend(in_rgb, theme.background, MAP_DIM)
+    in_map, out_view = parts.in_map, parts.out_map.view
+    band_in = in_map.window(0, 0, SIZE, p.inputs.shape[1], theme.highlight, stroke=3)
+    band_out = out_view.window(0, 0, 1, p.outputs.shape[1], theme.highlight, stroke=3)
 
     def done() -> int:
         return int(np.clip(np.floor(rows.get_value() + 1e-6), 0, out_h))
 
-    def sweep_in(_mob: object) -> None:
-        if p.keep is None:
-            return
-        rgb = in_rgb.copy()
-        rows_done = np.zeros(in_rgb.shape[:2], dtype=bool)
-        rows_done[: done() * SIZE] = True
-        discard = rows_done & ~p.keep
-        rgb[discard] = dimmed[discard]
-        parts.in_map.set_pixels(rgb)
+    def follow(_mob: object) -> None:
+        row = min(done(), out_h - 1)
+        in_map.place_window(band_in, SIZE * row, 0, SIZE, p.inputs.shape[1])
+        out_view.place_window(band_out, row, 0, 1, p.outputs.shape[1])
 
-    sweeps: list[Any] = [
-        rows.animate(rate_func=linear).set_value(out_h),  # type: ignore[operator]
-        UpdateFromFunc(parts.out_map.view.image, lambda _mob: parts.out_map.rows(done())),
-    ]
-    if p.keep is not None:
-        sweeps.append(UpdateFromFunc(parts.in_map.image, sweep_in))
-    yield Beat(sweeps, 2.0)
-    yield Hold(1.0)
+    yield Beat([FadeIn(band_in), FadeIn(band_out)], 0.3)
+    yield Beat(
+        [
+            rows.animate(rate_func=linear).set_value(out_h),  # type: ignore[operator]
+            UpdateFromFunc(parts.out_map.view.image, lambda _mob: parts.out_map.rows(done())),
+            UpdateFromFunc(band_in, follow),
+        ],
+        2.0,
+    )
+    yield Beat([FadeOut(band_in), FadeOut(band_out)], 0.3)
+    yield Hold(0.4)
 
 
 def _build_global(p: GlobalPoolPlan, ctx: StepContext) -> Iterator[Item]:
     """Global average pooling: the whole map becomes its mean, one value."""
     theme, rec, frame, trace = ctx.theme, ctx.recorder, ctx.frame, ctx.need_trace()
     colours = MapColours(trace, p.source, theme, ctx.colour_range)
-    before_panel, in_map = map_panel(
+    _panel, in_map = map_panel(
         trace, p.source, p.neuron, colours, theme, rec, p.map_height, p.inputs, legend=False
     )
+    before_panel = captioned_map(in_map, layer_label(p.source, p.neuron, p.inputs.shape), theme)
     in_texts = record_grid(rec, p.in_grid)
     mean_text = p.mean.record(rec)
     cell = grid_cell(in_texts, theme.font, NUMBER, 0.7)
@@ -797,28 +894,33 @@ def _build_global(p: GlobalPoolPlan, ctx: StepContext) -> Iterator[Item]:
         [[mean_text]],
         out_rgb,
         cell * 1.8,
-        _("global average (1×1)"),
+        _("global average (1×1)").rsplit(" ", 1),
         theme,
         font_size=NUMBER * 1.4,
     )
     out_fill = out_grid.squares[0].get_fill_color()
     out_grid.squares[0].set_fill(theme.empty_cell, 1)
-    legend = colours.legend(theme, width=2.6)
+    square = frame.width == frame.height  # the legend goes beside the map
+    legend = colours.legend(theme, width=2.6, font_size=LABEL, narrow=square)
     layout = BeforeAfter(
+        theme=theme,
         before_map=before_panel,
         before_grid=in_panel,
-        op=operator_arrow(_("mean of all"), theme),
+        op_label=_("mean of all"),
         after_grid=out_panel,
         legend=legend,
     )
-    _group, notes_box = layout.arrange(frame, frame.content_box())
+    notes_box = layout.arrange(frame, frame.content_box())
     side = SIZE * p.windows
     in_rect = in_map.window(p.row, p.column, side, side, theme.highlight, stroke=2.5)
     in_h, in_w = p.inputs.shape
     whole = in_map.window(0, 0, in_h, in_w, theme.accent, stroke=5)
     rec.facts.update(p.facts())
+    size = BODY if frame.landscape else LABEL
 
-    variant = place_notes(text(variant_note(), theme, BODY, theme.muted), notes_box)
+    variant = place_notes(
+        wrapped(variant_note(), theme, size, theme.muted, notes_box.width), notes_box
+    )
     yield Add([title_for(ctx, _title(p))])
     yield Phase("intro")
     yield Beat([FadeIn(before_panel), FadeIn(legend), FadeIn(variant)], 0.8)
@@ -846,16 +948,24 @@ def _build_global(p: GlobalPoolPlan, ctx: StepContext) -> Iterator[Item]:
             .scale(out_grid.squares[0].width / in_map.image.width)
             .set_opacity(0.0),
             FadeOut(variant),
-            FadeIn(formula),
         ],
-        1.4,
+        0.8,
     )
     yield Add([shrink], remove=True)
+    yield Beat([FadeIn(formula)], 0.6)
     yield Beat([out_grid.squares[0].animate.set_fill(out_fill, 1), FadeIn(out_grid.labels)], 0.7)
-    caption = text(_("one number per channel, however large the map"), theme, LABEL, theme.muted)
+    caption = wrapped(
+        _("one number per channel, however large the map"),
+        theme,
+        LABEL,
+        theme.muted,
+        notes_box.width,
+    )
     summary = Group(formula.copy(), caption).arrange(DOWN, buff=0.12)
     place_notes(summary, notes_box)
-    yield Beat([FadeOut(formula), FadeIn(summary)], 0.6)
+    # The formula moves up to make room, then the caption comes under it.
+    yield Beat([ReplacementTransform(formula, summary[0])], 0.3)
+    yield Beat([FadeIn(caption)], 0.3)
     yield Hold(1.0)
 
 

@@ -5,7 +5,8 @@ First the ReLU graph with two real values of the chosen patch placed on it
 line). Then the convolution map (before ReLU) and the ReLU map of the same
 neuron are shown side by side with one legend (ReLU reuses its convolution's
 colour range), a patch of each as numbers, and the negative values of the
-patch visibly turning into 0 while the map is swept from before to after.
+patch visibly turning into 0 while the map is swept from before to after
+(a square frame, short of room, shows one patch whose values change in place).
 Every value comes from the trace; none is recomputed here.
 
 :func:`plan` chooses everything from the trace (no Mobject, no scene);
@@ -30,12 +31,14 @@ from manim import (
     FadeOut,
     Group,
     Mobject,
+    ReplacementTransform,
     Square,
     Text,
     Transform,
     UpdateFromFunc,
     ValueTracker,
     VGroup,
+    VMobject,
     linear,
 )
 from pydantic import Field
@@ -44,7 +47,7 @@ from cnn_model.tinyvgg import PREVIOUS
 from cnn_model.trace import Trace
 
 from ...i18n import _
-from ...visuals.glyphs import number_text
+from ...visuals.glyphs import NumberText, number_text
 from ...visuals.grid import NumberGrid
 from ...visuals.heatmap import MapView
 from ...visuals.layout import Box, Frame, fit
@@ -52,10 +55,11 @@ from ...visuals.ranges import activation_range
 from ...visuals.relu_graph import ReluGraph, nice_extent
 from ...visuals.relu_pool_layout import (
     BeforeAfter,
+    captioned_map,
     grid_cell,
     grid_panel,
-    operator_arrow,
     place_notes,
+    wrapped,
 )
 from ...visuals.text import BODY, HEADING, LABEL, NUMBER, text
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
@@ -138,7 +142,7 @@ class ReluPlan:
     graph_extent: float  # the graph's axes span ±extent, ticks every step
     graph_step: float
     map_height: float
-    square: bool  # a square frame: the rules go under the graph, the maps are smaller
+    narrow: bool  # a tall or square frame: the rules go under the graph
 
     @property
     def patch_before(self) -> np.ndarray:
@@ -213,8 +217,9 @@ def plan(spec: ReluSpec, trace: Trace, frame: Frame, *, colour_range: str = "lay
         negatives=tuple(k for k, v in enumerate(patch_before.ravel()) if v < 0),
         graph_extent=extent,
         graph_step=step,
-        map_height=2.3 if square else 3.2,  # square frames are cramped
-        square=square,
+        # Square frames are cramped; a wide frame's row is longer with a bigger patch.
+        map_height=1.6 if square else (2.2 if frame.landscape and size > 4 else 2.6),
+        narrow=not frame.landscape,
     )
 
 
@@ -237,9 +242,10 @@ class ReluParts:
     after_rgb: np.ndarray
     before_grid_panel: Group
     before_grid: NumberGrid
+    before_caption: Mobject
+    after_grid_panel: Group
     after_grid: NumberGrid
-    after_border: Mobject
-    after_caption: Text
+    after_caption: Mobject
     legend: Mobject
     layout: BeforeAfter
     notes_box: Box
@@ -265,8 +271,8 @@ def _graph_group(p: ReluPlan, ctx: StepContext) -> tuple[ReluGraph, VGroup, Grou
         text("x < 0   →   0", theme, BODY),
         text(_("x ≥ 0   →   x (unchanged)"), theme, BODY),
     ).arrange(DOWN, aligned_edge=LEFT, buff=0.25)
-    # Square frames have no room beside the graph: the rules go under it.
-    group = Group(graph, rules).arrange(DOWN if p.square else RIGHT, buff=0.4 if p.square else 0.6)
+    # Tall and square frames have no room beside the graph: the rules go under it.
+    group = Group(graph, rules).arrange(DOWN if p.narrow else RIGHT, buff=0.4 if p.narrow else 0.6)
     return graph, rules, group
 
 
@@ -277,7 +283,10 @@ def _map_panels(
     h, w = p.after.shape
 
     def panel(layer: str, values: np.ndarray, first: np.ndarray | None) -> tuple[Group, MapView]:
-        return map_panel(
+        label = _("{layer} · neuron {neuron} ({height}×{width})").format(
+            layer=layer, neuron=p.neuron, height=h, width=w
+        )
+        _panel, view = map_panel(
             ctx.need_trace(),
             layer,
             p.neuron,
@@ -286,12 +295,12 @@ def _map_panels(
             ctx.recorder,
             p.map_height,
             values,
-            label=_("{layer} · neuron {neuron} ({height}×{width})").format(
-                layer=layer, neuron=p.neuron, height=h, width=w
-            ),
+            label=label,
             legend=False,
             first=first,
         )
+        # The caption on two lines, so the map panel is no wider than its map.
+        return captioned_map(view, label, ctx.theme), view
 
     # The ReLU map first shows its input; a sweep turns it into the ReLU map.
     return *panel(p.conv, p.before, None), *panel(p.layer, p.after, colours.rgb(p.before))
@@ -311,31 +320,32 @@ def _parts(p: ReluPlan, ctx: StepContext) -> ReluParts:
     after_texts = record_grid(rec, p.after_grid)
     cell = grid_cell(before_texts + after_texts, theme.font, NUMBER, 0.72)
     before_caption = _("{layer} (before)").format(layer=p.conv)
-    before_grid_panel, before_grid, _border, _caption = grid_panel(
+    before_grid_panel, before_grid, _border, before_label = grid_panel(
         before_texts, colours.rgb(p.patch_before), cell, before_caption, theme
     )
-    after_grid_panel, after_grid, after_border, after_caption = grid_panel(
+    after_grid_panel, after_grid, _after_border, after_label = grid_panel(
         after_texts,
         colours.rgb(p.patch_after),
         cell,
         _("{layer} (after)").format(layer=p.layer),
         theme,
     )
-    legend = colours.legend(theme, width=2.6)
+    legend = colours.legend(theme, width=2.6, font_size=LABEL)
     layout = BeforeAfter(
+        theme=theme,
         before_map=before_panel,
         before_grid=before_grid_panel,
-        op=operator_arrow("max(0, x)", theme),
+        op_label="max(0, x)",
         after_grid=after_grid_panel,
         legend=legend,
         after_map=after_panel,
-        op_maps=operator_arrow("ReLU", theme, length=0.8),
-        top=graph_group if frame.portrait else None,
+        maps_label="ReLU",
+        stack_tall=True,
+        one_grid_square=True,
     )
     content = frame.content_box()
-    _group, notes_box = layout.arrange(frame, content)
-    if not frame.portrait:
-        fit(graph_group, content, max_scale=1.4)
+    notes_box = layout.arrange(frame, content)
+    fit(graph_group, content, max_scale=1.4)
     corner = (p.row, p.column, p.size, p.size)
     return ReluParts(
         title=title,
@@ -350,9 +360,10 @@ def _parts(p: ReluPlan, ctx: StepContext) -> ReluParts:
         after_rgb=colours.rgb(p.after),
         before_grid_panel=before_grid_panel,
         before_grid=before_grid,
+        before_caption=before_label,
+        after_grid_panel=after_grid_panel,
         after_grid=after_grid,
-        after_border=after_border,
-        after_caption=after_caption,
+        after_caption=after_label,
         legend=legend,
         layout=layout,
         notes_box=notes_box,
@@ -362,7 +373,13 @@ def _parts(p: ReluPlan, ctx: StepContext) -> ReluParts:
 
 
 def _graph_beats(p: ReluPlan, parts: ReluParts, ctx: StepContext) -> Iterator[Item]:
-    """The graph, then the patch's lowest and highest values moved onto it."""
+    """The graph, then the patch's lowest and highest values placed on it.
+
+    Each value is written where its result will be read (above the flat part
+    of the line for a negative value, beside the line for a positive one);
+    the dot moves onto the line and the value grows into "x → y" in place, so
+    no number travels across the axes' labels.
+    """
     theme, rec, graph = ctx.theme, ctx.recorder, parts.graph
     yield Phase("graph")
     yield Beat([FadeIn(graph.axes), FadeIn(graph.x_name), FadeIn(graph.y_name)], 0.8)
@@ -374,8 +391,6 @@ def _graph_beats(p: ReluPlan, parts: ReluParts, ctx: StepContext) -> Iterator[It
         x_text, y_text = example.before.record(rec), example.after.record(rec)
         font_size = BODY * graph.scale_factor
         dot = Dot(graph.point(x, x), radius=0.09 * graph.scale_factor, color=theme.highlight)
-        label = number_text(x_text, theme.font, font_size, theme.text)
-        label.next_to(dot, RIGHT if x < 0 else UP + LEFT, buff=0.12)
         end = graph.point(x, y)
         final = number_text(f"{x_text} → {y_text}", theme.font, font_size, theme.text)
         if x < 0:
@@ -385,11 +400,42 @@ def _graph_beats(p: ReluPlan, parts: ReluParts, ctx: StepContext) -> Iterator[It
             if overlap > 0:
                 final.shift(overlap * LEFT)
         else:
-            final.next_to(end, UP + LEFT, buff=0.12)
+            _beside_line(final, end, graph, parts.rules, ctx.frame.content_box())
+        label = number_text(x_text, theme.font, font_size, theme.text)
+        label.move_to(final[: len(label)])  # where x_text starts the final "x → y"
         yield Beat([FadeIn(dot, scale=1.5), FadeIn(label)], 0.5)
         yield Beat([dot.animate.move_to(end), Transform(label, final)], 0.9 if x < 0 else 0.6)
         yield Hold(0.5)
         graph.add(dot, label)  # stays (or leaves) with the graph
+
+
+def _beside_line(
+    label: Mobject, point: np.ndarray, graph: ReluGraph, rules: Mobject, box: Box
+) -> None:
+    """Place ``label`` beside ``point`` on the rising part of the line: above it to
+    the left, or under the line to the right, or level with it on the left,
+    whichever first keeps clear of the axes' labels, the rules and the frame."""
+    texts = [*graph.tick_labels, graph.x_name, graph.y_name, graph.identity_label]
+    texts += [m for m in graph.submobjects if isinstance(m, NumberText)]  # earlier examples
+    texts += list(rules)
+
+    def clear() -> bool:
+        left, bottom = label.get_left()[0], label.get_bottom()[1]
+        right, top = label.get_right()[0], label.get_top()[1]
+        inside = box.left <= left and right <= box.right and box.bottom <= bottom and top <= box.top
+        return inside and not any(
+            left < t.get_right()[0] + 0.05
+            and t.get_left()[0] - 0.05 < right
+            and bottom < t.get_top()[1] + 0.05
+            and t.get_bottom()[1] - 0.05 < top
+            for t in texts
+        )
+
+    for direction, buff in ((UP + LEFT, 0.12), (DOWN + RIGHT, 0.12), (LEFT, 0.3)):
+        label.next_to(point, direction, buff=buff)
+        if clear():
+            return
+    label.next_to(point, UP + LEFT, buff=0.12)
 
 
 def _notes(p: ReluPlan, parts: ReluParts, ctx: StepContext) -> tuple[Mobject, Mobject]:
@@ -397,40 +443,60 @@ def _notes(p: ReluPlan, parts: ReluParts, ctx: StepContext) -> tuple[Mobject, Mo
     theme, rec = ctx.theme, ctx.recorder
     comma = list_separator()
     formulas = [f"max(0{comma}{e.before.record(rec)}) = {e.after.record(rec)}" for e in p.examples]
-    note = number_text("     ".join(formulas), theme.font, BODY, theme.text)
-    summary = text(
+    box = parts.notes_box
+    if number_text("     ".join(formulas), theme.font, BODY, theme.text).width <= box.width:
+        note: VMobject = number_text("     ".join(formulas), theme.font, BODY, theme.text)
+    else:  # one formula a line
+        note = VGroup(*[number_text(f, theme.font, BODY, theme.text) for f in formulas]).arrange(
+            DOWN, buff=0.12
+        )
+    summary = wrapped(
         _("negative values become 0, positive values pass through unchanged")
         if p.negatives
         else _("no negative values in this patch: ReLU keeps every value"),
         theme,
         LABEL,
         theme.muted,
+        box.width,
     )
-    place_notes(VGroup(note, summary).arrange(DOWN, buff=0.15), parts.notes_box)
+    place_notes(VGroup(note, summary).arrange(DOWN, buff=0.15), box)
     return note, summary
 
 
 def _patch_beats(p: ReluPlan, parts: ReluParts, ctx: StepContext) -> Generator[Item, None, Mobject]:
     """The maps side by side; the patch copied across, its negatives turning to 0.
 
-    Returns the summary line, shown once the whole map has turned.
+    The copy appears where the "after" patch goes (in a square frame, the
+    patch itself changes in place) and each negative value turns into its 0:
+    no number slides over another. Returns the summary line, shown once the
+    whole map has turned.
     """
-    theme, frame = ctx.theme, ctx.frame
+    theme = ctx.theme
+    layout = parts.layout
+    one_grid = ctx.frame.width == ctx.frame.height
     yield Phase("maps")
-    if not frame.portrait:
-        yield Beat([FadeOut(parts.graph_group)], 0.6)
+    yield Beat([FadeOut(parts.graph_group)], 0.6)
     yield Beat([FadeIn(m) for m in (parts.before_panel, parts.legend, parts.before_rect)], 0.8)
     yield Beat([FadeIn(parts.before_grid_panel)], 0.7)
-    arrows = [parts.layout.op]
-    if parts.layout.op_maps is not None and not frame.landscape:
-        arrows.append(parts.layout.op_maps)
-    moving, after_grid = parts.before_grid.copy(), parts.after_grid
-    yield Beat(
-        [FadeIn(a) for a in arrows]
-        + [FadeIn(parts.after_panel), FadeIn(parts.after_rect), FadeIn(parts.after_caption)]
-        + [moving.animate.move_to(after_grid)],
-        0.9,
-    )
+    # Between the maps where they are not at the ends of one row.
+    arrows: list[Mobject] = [] if layout.op_maps is None else [layout.op_maps]
+    after_grid = parts.after_grid
+    if one_grid:
+        # The patch itself becomes the ReLU patch: its numbers, then its caption change.
+        moving = parts.before_grid
+        yield Beat(
+            [FadeIn(a) for a in arrows] + [FadeIn(parts.after_panel), FadeIn(parts.after_rect)],
+            0.9,
+        )
+    else:
+        moving = parts.before_grid.copy().move_to(after_grid)
+        arrows.append(layout.op)
+        yield Beat(
+            [FadeIn(a) for a in arrows]
+            + [FadeIn(parts.after_panel), FadeIn(parts.after_rect), FadeIn(parts.after_caption)]
+            + [FadeIn(moving)],
+            0.9,
+        )
     outlines = VGroup(
         *[
             Square(moving.squares[k].width)
@@ -441,11 +507,14 @@ def _patch_beats(p: ReluPlan, parts: ReluParts, ctx: StepContext) -> Generator[I
     )
     note, summary = _notes(p, parts, ctx)
     yield Phase("zeros")
+    turns: list[Any] = []
+    if one_grid:
+        turns.append(ReplacementTransform(parts.before_caption, parts.after_caption))
     if p.negatives:
         yield Beat([FadeIn(outlines)], 0.5)
         yield Beat(
-            [FadeOut(moving.labels[k], shift=0.15 * DOWN) for k in p.negatives]
-            + [FadeIn(after_grid.labels[k], shift=0.15 * DOWN) for k in p.negatives]
+            turns
+            + [ReplacementTransform(moving.labels[k], after_grid.labels[k]) for k in p.negatives]
             + [
                 moving.squares[k].animate.set_fill(after_grid.squares[k].get_fill_color(), 1)
                 for k in p.negatives
@@ -454,9 +523,14 @@ def _patch_beats(p: ReluPlan, parts: ReluParts, ctx: StepContext) -> Generator[I
             1.2,
         )
     else:
-        yield Beat([FadeIn(note)], 0.6)
-    yield Add([moving, outlines, *[after_grid.labels[k] for k in p.negatives]], remove=True)
-    yield Add([after_grid, parts.after_border])
+        yield Beat([*turns, FadeIn(note)], 0.6)
+    # The patch's parts leave the scene one by one (a transform split them up).
+    leaving = [moving, *moving.squares, *moving.labels, outlines]
+    leaving += [*after_grid.labels, parts.after_caption]
+    if one_grid:
+        leaving += [parts.before_grid_panel, *parts.before_grid_panel, parts.after_caption]
+    yield Add(leaving, remove=True)
+    yield Add([parts.after_grid_panel])
     return summary  # shown after the sweep
 
 
