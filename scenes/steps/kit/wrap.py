@@ -7,17 +7,51 @@ from manim import DOWN, VGroup, VMobject
 from ...visuals.text import text
 from ...visuals.theme import Theme
 
+SEPARATORS = ("·", "–", "—")
+
+
+def _greedy(widths: list[float], space: float, limit: float) -> list[int]:
+    """How many words go on each line, filling lines up to ``limit`` in turn."""
+    counts: list[int] = []
+    run = 0.0
+    for width in widths:
+        if counts and run + space + width <= limit:
+            counts[-1] += 1
+            run += space + width
+        else:
+            counts.append(1)
+            run = width
+    return counts
+
 
 def wrap_lines(words: str, theme: Theme, size: float, width: float) -> list[str]:
     """``words`` broken between words into lines no wider than ``width`` at ``size``
-    (a word wider than that keeps a line of its own)."""
-    lines: list[str] = []
+    (a word wider than that keeps a line of its own), as few lines as that takes and
+    as even as they can be (no lone short word on the last line)."""
+    pieces: list[str] = []
     for word in words.split(" "):
-        if lines and text(f"{lines[-1]} {word}", theme, size).width <= width:
-            lines[-1] = f"{lines[-1]} {word}"
+        if pieces and word in SEPARATORS:  # a line ends with "·", never starts with it
+            pieces[-1] = f"{pieces[-1]} {word}"
         else:
-            lines.append(word)
-    return lines
+            pieces.append(word)
+    if len(pieces) == 1 or text(words, theme, size).width <= width:
+        return [words]
+    widths = [text(piece, theme, size).width for piece in pieces]
+    space = text("a a", theme, size).width - 2 * text("a", theme, size).width
+    lines = len(_greedy(widths, space, width))
+    # The narrowest limit that still takes no more lines.
+    low, high = max(widths), max(width, max(widths))
+    for _ in range(20):
+        middle = (low + high) / 2
+        if len(_greedy(widths, space, middle)) <= lines:
+            high = middle
+        else:
+            low = middle
+    result, start = [], 0
+    for count in _greedy(widths, space, high):
+        result.append(" ".join(pieces[start : start + count]))
+        start += count
+    return result
 
 
 def stacked(lines: list[str], theme: Theme, size: float, colour: str | None = None) -> VMobject:

@@ -26,6 +26,7 @@ from manim import (
     Group,
     Line,
     Mobject,
+    ReplacementTransform,
     UpdateFromAlphaFunc,
     UpdateFromFunc,
     ValueTracker,
@@ -79,7 +80,7 @@ WIDE_GAP = 0.6  # between the grown maps (and the kernel)
 LABEL_BUFF = 0.1  # between a grid and its label
 MAP = 3.2  # height of a map before the layout scales it
 MAP_GAP = 0.3  # between the maps one over the other in a square frame
-CAPTION_WIDTH = 2.4  # a map's caption may be as wide as this, or as its map
+CAPTION_WIDTH = 2.7  # a map's caption may be as wide as this, or as its map
 
 
 class ConvolutionSpec(StepSpec):
@@ -575,14 +576,25 @@ class _Board:
         across = np.array([here[0], there[1], 0.0]) if down else np.array([there[0], here[1], 0.0])
         first = [Group(out_panel, out_rect).animate.shift(across - here)]
         then: list[Any] = []
-        for (panel, view, rect), centre, (_w, height) in zip(
-            panels, [centres[0], centres[-1]], sizes, strict=True
+        for (panel, view, rect), centre, (_w, height), colours in zip(
+            panels, [centres[0], centres[-1]], sizes, self.colours, strict=True
         ):
             shift = across - here if panel is out_panel else np.zeros(3)
             top = centre[1] + height / 2 - (panel.get_top()[1] - view.get_top()[1])
             at = np.array([centre[0], top - view.height * factor / 2, 0.0])
             bottom = at[1] - view.height * factor / 2
             then.append(Group(view, rect).animate.shift(shift).scale(factor).move_to(at))
+            if self.narrow:
+                # The legend was as narrow as the small map: its bar widens with it (its
+                # title keeps its lines, so that its words only move).
+                key, scale, grown = panel[2], self.scale, view.width * factor
+                bar = min(2.6 * scale, grown) / scale
+                wider = _legend(colours, self.theme, bar, CAPTION_WIDTH).scale(scale)
+                below = bottom - (view.get_bottom()[1] - key.get_top()[1])
+                wider.move_to(np.array([centre[0], below - wider.height / 2, 0.0]))
+                then.append(ReplacementTransform(key, wider))
+                then.append(panel[0].animate.move_to(self._above(panel[0], view, top, centre)))
+                continue
             for piece in (panel[0], panel[2]):  # the caption and the legend keep their size
                 y = piece.get_center()[1]
                 if y > view.get_center()[1]:
@@ -594,6 +606,11 @@ class _Board:
             then.append(kernel.animate.move_to(centres[1]))
         note_at = np.array([0.0, content.bottom + NOTE_BAND / 2, 0.0])
         return first, then, note_at
+
+    @staticmethod
+    def _above(caption: Mobject, view: Mobject, top: float, centre: np.ndarray) -> np.ndarray:
+        """Where a map's caption goes when the map's top comes to ``top``."""
+        return np.array([centre[0], top + caption.get_center()[1] - view.get_top()[1], 0.0])
 
     @property
     def keeps_kernel(self) -> bool:
