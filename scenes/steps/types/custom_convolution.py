@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from manim import UP, FadeIn, FadeOut, Group, Mobject, Square
+from manim import DOWN, RIGHT, UP, FadeIn, FadeOut, Group, Mobject, Square
 from pydantic import Field
 
 from cnn_model import ops
@@ -23,12 +23,13 @@ from cnn_model.trace import Trace
 from ...i18n import _
 from ...visuals.colors import diverging_t, hex_to_rgb, rgb_to_hex
 from ...visuals.glyphs import number_text
-from ...visuals.grid import NumberGrid, text_colour_on
+from ...visuals.grid import NumberGrid
 from ...visuals.layout import Box, Frame, arrange_panels, fit
 from ...visuals.numbers import fmt
 from ...visuals.ranges import kernel_range
 from ...visuals.text import BODY, LABEL, NUMBER, text
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
+from ..kit.cells import cell_text_colour, readable
 from ..kit.common import title_for
 from ..kit.registry import Numbered, Phases, StepType, register
 from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
@@ -312,17 +313,24 @@ class _Board:
             [number.record(rec) if number is not None else "0" for number in row]
             for row in p.input_texts
         ]
-        self.in_grid = NumberGrid(
-            in_texts, self.colours(p.padded, p.in_span), CELL, theme.font, NUMBER, theme.grid_line
+        in_rgb = self.colours(p.padded, p.in_span)
+        self.in_grid = readable(
+            NumberGrid(in_texts, in_rgb, CELL, theme.font, NUMBER, theme.grid_line), in_rgb
         )
         columns = p.padded.shape[1]
         for i in range(p.padded.shape[0]):
             for j in range(columns):
                 if p.is_padding(i, j):
-                    self.in_grid.squares[i * columns + j].set_fill(theme.empty_cell, 1)
+                    # The zeros around the input on empty cells, as muted as in
+                    # the hyperparameters step (readable on them in every theme).
+                    index = i * columns + j
+                    self.in_grid.squares[index].set_fill(theme.empty_cell, 1)
+                    self.in_grid.labels[index].set_color(theme.muted)
         k_rgb = theme.weight.rgb(diverging_t(p.kernel, p.kernel_span))
         k_texts = record_grid(rec, p.kernel_texts)
-        k_grid = NumberGrid(k_texts, k_rgb, CELL, theme.font, NUMBER, theme.grid_line)
+        k_grid = readable(
+            NumberGrid(k_texts, k_rgb, CELL, theme.font, NUMBER, theme.grid_line), k_rgb
+        )
         out_h, out_w = p.result.shape
         out_rgb = np.empty((out_h, out_w, 3), dtype=np.uint8)
         out_rgb[:] = np.array(hex_to_rgb(theme.empty_cell), dtype=np.uint8)
@@ -333,7 +341,14 @@ class _Board:
         for label, grid in zip(p.labels, grids, strict=True):
             caption = text(label, theme, LABEL).next_to(grid, UP, buff=0.15)
             self.panels.append(Group(caption, grid))
-        arrange_panels(self.panels, ctx.frame, p.top_box, max_scale=1.5)
+        frame = ctx.frame
+        if frame.landscape or frame.portrait:
+            arrange_panels(self.panels, frame, p.top_box, max_scale=1.5)
+        else:
+            # Square: the input beside the kernel over the output (a row of three, or
+            # two over one, leaves the grids too small to read).
+            right = Group(self.panels[1], self.panels[2]).arrange(DOWN, buff=0.5)
+            fit(Group(self.panels[0], right).arrange(RIGHT, buff=0.6), p.top_box, max_scale=1.5)
         self.scale = self.in_grid.squares[0].width / CELL
         kh, kw = p.kernel.shape
         self.window = (
@@ -361,7 +376,7 @@ class _Board:
         """The output's number in its cell (recorded), and the cell's new colour."""
         shown_text = position.output.record(self.rec)
         rgb = self.colours(np.array([position.output.value]), self.p.out_span)[0]
-        value = number_text(shown_text, self.theme.font, NUMBER, text_colour_on(rgb))
+        value = number_text(shown_text, self.theme.font, NUMBER, cell_text_colour(rgb))
         value.scale(self.scale)
         if value.width > square.width * 0.9:
             value.scale_to_fit_width(square.width * 0.9)

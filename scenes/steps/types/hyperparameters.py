@@ -27,6 +27,7 @@ from manim import (
     Mobject,
     Square,
     VGroup,
+    VMobject,
 )
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,11 +38,12 @@ from ...i18n import _, ngettext
 from ...visuals.glyphs import number_text
 from ...visuals.layout import Box, Frame, fit
 from ...visuals.numbers import fmt
-from ...visuals.text import BODY, LABEL, text
+from ...visuals.text import BODY, LABEL, NUMBER, text
 from ..kit.base import Add, Beat, FieldParts, Hold, Item, ModelInfo, Phase, StepContext, StepSpec
 from ..kit.common import title_for
 from ..kit.registry import Numbered, Phases, StepType, register
 from ..kit.shown import Shown
+from ..kit.wrap import wrapped
 
 MAX_INPUT = 16
 MAX_PADDING = 4
@@ -130,6 +132,9 @@ def _settings(spec: HyperparametersSpec) -> list[Setting]:
 
 SYMBOLS = (("W", "input_size"), ("K", "kernel_size"), ("P", "padding"), ("S", "stride"))
 FORMULA_HEIGHT = 1.3  # of the formula's band under the grids
+# In a tall or square frame the formula takes two lines and the verdict may too.
+NARROW_FORMULA_HEIGHT = 2.1
+MAX_LABEL_SCALE = 1.2  # grids may grow more than this; their captions do not
 CELL = 0.5  # side of a cell before the layout scales it
 
 
@@ -245,6 +250,7 @@ def plan_setting(
 def plan(spec: HyperparametersSpec, trace: Trace | None, frame: Frame) -> HyperparametersPlan:
     """Every setting of the step, worked out; builds no Mobject (no model needed)."""
     content = frame.content_box()
+    band = FORMULA_HEIGHT if frame.landscape else NARROW_FORMULA_HEIGHT
     settings = _settings(spec)
     planned = tuple(
         plan_setting(
@@ -255,10 +261,8 @@ def plan(spec: HyperparametersSpec, trace: Trace | None, frame: Frame) -> Hyperp
     return HyperparametersPlan(
         title=_("Hyperparameters: padding, kernel size and stride"),
         settings=planned,
-        grids_box=Box(content.left, content.bottom + FORMULA_HEIGHT, content.right, content.top),
-        formula_box=Box(
-            content.left, content.bottom, content.right, content.bottom + FORMULA_HEIGHT
-        ),
+        grids_box=Box(content.left, content.bottom + band, content.right, content.top),
+        formula_box=Box(content.left, content.bottom, content.right, content.bottom + band),
     )
 
 
@@ -305,7 +309,7 @@ class _SettingBoard:
                 if sp.is_padding(i, j):
                     square = inputs[i * sp.padded + j]
                     square.set_fill(theme.empty_cell, 1).set_stroke(theme.muted, 1.5)
-                    zeros.add(number_text("0", theme.font, 16, theme.muted).move_to(square))
+                    zeros.add(number_text("0", theme.font, NUMBER, theme.muted).move_to(square))
         in_label = text(sp.in_label, theme, LABEL)
         self.outputs = _grid(max(sp.out_n, 1), CELL, theme.empty_cell, theme.grid_line)
         if sp.out_n == 0:
@@ -317,6 +321,10 @@ class _SettingBoard:
         self.panels = Group(Group(in_label, left), Group(out_label, self.outputs))
         self.panels.arrange(DOWN if frame.portrait else RIGHT, buff=0.6 if frame.portrait else 1.2)
         fit(self.panels, p.grids_box, max_scale=1.6)
+        for label in (in_label, out_label):  # large grids, captions of a usual size
+            grown = label.font_size / LABEL
+            if grown > MAX_LABEL_SCALE:
+                label.scale(MAX_LABEL_SCALE / grown, about_edge=DOWN)
         self.pitch = inputs[0].width  # one cell, as laid out
         self.corner = inputs[0].get_corner(UP + LEFT)
         k = sp.setting.kernel_size
@@ -335,10 +343,20 @@ class _SettingBoard:
             ]
         ).arrange(RIGHT, buff=0.5)
         sp.size_shown.record(ctx.recorder)
-        self.line = number_text(sp.formula, theme.font, BODY, theme.text)
-        self.verdict = text(sp.verdict, theme, LABEL, theme.muted if sp.valid else theme.highlight)
+        box = p.formula_box
+        # The formula in one line where it fits, else its worked numbers on a second.
+        line: VMobject = number_text(sp.formula, theme.font, BODY, theme.text)
+        if line.width > box.width:
+            line = VGroup(
+                *[number_text(part, theme.font, BODY, theme.text) for part in _halves(sp.formula)]
+            ).arrange(DOWN, buff=0.1)
+        self.line = line
+        # An invalid setting's reason in the theme's accent: its highlight (the window's
+        # outline) is too light for text on a light background.
+        colour = theme.muted if sp.valid else theme.accent
+        self.verdict = wrapped(sp.verdict, theme, LABEL, box.width, colour)
         self.formula = VGroup(self.symbols, self.line, self.verdict).arrange(DOWN, buff=0.18)
-        fit(self.formula, p.formula_box)
+        fit(self.formula, box)
         ctx.recorder.facts.setdefault("settings", []).append(sp.fact)
 
     def window_at(self, top: int, left: int) -> np.ndarray:
@@ -364,6 +382,15 @@ class _SettingBoard:
             yield Beat([self.window.animate.move_to(self.window_at(*sp.overhang))], 0.8)
         yield Beat([FadeIn(self.verdict)], 0.6)
         yield Hold(1.2)
+
+
+def _halves(formula: str) -> list[str]:
+    """ "output = (W − K + 2P) / S + 1 = (5 − 3 + 2·1) / 1 + 1 = 5" as its first
+    equation and, on a line of its own, the rest ("= (5 − 3 + 2·1) / 1 + 1 = 5")."""
+    parts = formula.split(" = ")
+    if len(parts) < 3:
+        return [formula]
+    return [" = ".join(parts[:2]), "= " + " = ".join(parts[2:])]
 
 
 def settings_shown(spec: HyperparametersSpec) -> int:
