@@ -33,6 +33,7 @@ from manim import (
     FadeOut,
     Group,
     Rectangle,
+    ReplacementTransform,
     Transform,
     UpdateFromFunc,
     ValueTracker,
@@ -528,11 +529,12 @@ def _read_out(
             number_text(entry.formula, theme.font, BODY, theme.muted),
         ).arrange(DOWN, buff=0.12)
         _fit_into(new_lines, area, one.scale)
-        fade = [FadeOut(lines)] if lines is not None else []
+        # The next entry's lines grow out of the last one's, glyph by glyph: only what
+        # differs (its index, column, value) changes, and never two texts at once.
+        shown = [FadeIn(new_lines)] if lines is None else [ReplacementTransform(lines, new_lines)]
         yield Beat(
             [
-                *fade,
-                FadeIn(new_lines),
+                *shown,
                 pointer.done.animate.set_value(entry.index + 1),
                 UpdateFromFunc(one.strip, pointer.paint),
             ],
@@ -694,6 +696,7 @@ def build(spec: FlattenSpec, ctx: StepContext) -> Iterator[Item]:
     yield Beat([FadeIn(one.strip_block)], 0.8)
     leftover = yield from _read_out(p, one, flat_rgb, ctx)
     yield Phase("weights")
+    # Everything but the strip goes before the strip moves, so it passes over nothing.
     yield Beat(
         [
             FadeOut(one.maps_block),
@@ -701,10 +704,10 @@ def build(spec: FlattenSpec, ctx: StepContext) -> Iterator[Item]:
             *[FadeOut(m) for m in leftover],
             FadeOut(one.strip_block[0]),
             FadeOut(one.row_labels),
-            Transform(one.strip, two.x_strip),
         ],
-        1.0,
+        0.4,
     )
+    yield Beat([Transform(one.strip, two.x_strip)], 0.6)
     yield from _dot_product(p, one.strip, two, ctx)
 
 
