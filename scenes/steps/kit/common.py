@@ -72,17 +72,34 @@ class MapColours:
     def rgb(self, values: np.ndarray) -> np.ndarray:
         return map_rgb(values, self.scale, self.full_range)
 
-    def legend(self, theme: Theme, width: float = 2.6) -> Legend:
+    def legend(self, theme: Theme, width: float = 2.6, font_size: float = 16) -> Legend:
         if self.is_input:
             title = _("pixel value (/255)")
-            return Legend(self.scale, 0.0, 1.0, title, theme.font, theme.text, width=width)
+            return Legend(
+                self.scale,
+                0.0,
+                1.0,
+                title,
+                theme.font,
+                theme.text,
+                width=width,
+                font_size=font_size,
+            )
         title = (
             _("{layer} range").format(layer=self.layer)
             if self.layer == self.source_conv
             else _("{layer} ({source} range)").format(layer=self.layer, source=self.source_conv)
         )
         return Legend(
-            self.scale, self.lo, self.hi, title, theme.font, theme.text, width=width, mid=0.0
+            self.scale,
+            self.lo,
+            self.hi,
+            title,
+            theme.font,
+            theme.text,
+            width=width,
+            mid=0.0,
+            font_size=font_size,
         )
 
 
