@@ -15,7 +15,7 @@ import numpy as np
 from manim import DOWN, RIGHT, UP, Rectangle, VGroup, VMobject
 
 from ..i18n import decimal_symbol, parse_number
-from .colors import rgb_to_hex
+from .colors import hex_to_rgb, luminance, rgb_to_hex
 from .glyphs import number_text
 from .grid import text_colour_on
 from .numbers import MINUS, fmt
@@ -26,6 +26,13 @@ POWER_MARK = "×10"
 # Values from 0.001 up to this are written with plain decimals.
 PLAIN_MAX = 1e5
 PLAIN_MIN = 1e-3
+# A raised exponent is 70 % of its base's size, but never below this font size:
+# its digits must stay as legible as any other number of the frame.
+EXPONENT_SHARE = 0.7
+MIN_EXPONENT_SIZE = 17.0
+# WCAG 2 AA contrast for the number on a cell.
+MIN_CONTRAST = 4.5
+BLACK = "#000000"
 
 
 def fmt_wide(value: float, decimals: int = 4, digits: int = 3) -> str:
@@ -79,12 +86,29 @@ def number_mobject(
 def raised(
     base: str, exponent: str, font: str, size: float, colour: str, weight: str = "NORMAL"
 ) -> VGroup:
-    """``base`` with ``exponent`` raised after it at 70 % size (e^z, 10^-24)."""
+    """``base`` with ``exponent`` raised after it at 70 % size (e^z, 10^-24), or at
+    :data:`MIN_EXPONENT_SIZE` if that is larger."""
     low = number_text(base, font, size, colour, weight)
-    high = number_text(exponent, font, size * 0.7, colour, weight)
+    high = number_text(
+        exponent, font, max(size * EXPONENT_SHARE, MIN_EXPONENT_SIZE), colour, weight
+    )
     high.next_to(low, RIGHT, buff=size * 0.0025)
     high.align_to(low, UP).shift(UP * size * 0.0045)
     return VGroup(low, high)
+
+
+def _contrast(a: float, b: float) -> float:
+    return (max(a, b) + 0.05) / (min(a, b) + 0.05)
+
+
+def readable_on(rgb: np.ndarray) -> str:
+    """The text colour for a number on a cell of colour ``rgb``: the dark or white of
+    :func:`~.grid.text_colour_on`, or black where neither reaches 4.5:1 (mid-dark
+    oranges and greys, whose luminance is about 0.18 to 0.21)."""
+    chosen = text_colour_on(rgb)
+    cell = float(luminance(np.asarray(rgb)))
+    text = float(luminance(np.array(hex_to_rgb(chosen))))
+    return chosen if _contrast(cell, text) >= MIN_CONTRAST else BLACK
 
 
 class CellColumn(VGroup):
@@ -113,7 +137,7 @@ class CellColumn(VGroup):
             cell = Rectangle(width=width, height=height, stroke_color=line_colour, stroke_width=1)
             cell.set_fill(rgb_to_hex(rgb), opacity=1)
             cell.move_to(DOWN * i * pitch)
-            label = number_mobject(shown, font, font_size, text_colour_on(np.asarray(rgb)))
+            label = number_mobject(shown, font, font_size, readable_on(np.asarray(rgb)))
             if label.width > width * 0.9:
                 label.scale(width * 0.9 / label.width)
             label.move_to(cell)

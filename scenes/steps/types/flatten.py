@@ -33,6 +33,7 @@ from manim import (
     FadeOut,
     Group,
     Rectangle,
+    ReplacementTransform,
     Transform,
     UpdateFromFunc,
     ValueTracker,
@@ -50,7 +51,7 @@ from ...visuals.layout import Box, fit
 from ...visuals.legend import Legend
 from ...visuals.numbers import short_name, term
 from ...visuals.ranges import kernel_range
-from ...visuals.text import BODY, LABEL, SMALL, text
+from ...visuals.text import BODY, LABEL, text
 from ...visuals.vector_cells import Table
 from ...visuals.vector_strip import VectorStrip
 from ..kit.base import Add, Beat, Hold, Item, Phase, StepContext, StepSpec
@@ -78,6 +79,11 @@ def order_name(order: str) -> str:
 
 # Entries of the vector per row of the wrapped strip, for each aspect.
 PER_ROW = {"16:9": 169, "9:16": 65, "1:1": 130}
+# The smallest text drawn (map and row labels, legends). A layout shrinks to fit
+# its frame by no less than MIN_FIT, so this text stays legible; the part with the
+# dot product is shown in two stages where it would shrink more.
+MIN_TEXT = 17
+MIN_FIT = 0.9
 
 
 class FlattenSpec(StepSpec):
@@ -189,6 +195,7 @@ class FlattenPlan:
     row_height: float  # of the strip being filled
     dense_row_height: float  # of the two strips lined up for the dot product
     pitch: float  # of the tables' rows
+    block_gap: float  # between the blocks of part one
     readout_width: float
     sweep_seconds: float  # of the quick read-out
     values: tuple[dict[str, Any], ...]  # every number shown, as the recorder keeps it
@@ -248,11 +255,12 @@ def plan(spec: FlattenSpec, trace: Trace, frame: Frame) -> FlattenPlan:
         sum_rows=sum_rows,
         per_row=per_row,
         map_columns=channels if frame.landscape else int(np.ceil(channels / 2)),
-        map_size=0.85 if square else 1.0,
-        cell_width=(12.6 if frame.landscape else 7.0) / per_row,
-        row_height=0.11 if square else 0.16,
-        dense_row_height=0.075 if square else 0.12,
+        map_size=0.7 if square else 1.0,
+        cell_width=(12.6 if frame.landscape else 6.5) / per_row,
+        row_height=0.07 if square else 0.16,
+        dense_row_height={"16:9": 0.08, "9:16": 0.09}.get(frame.aspect, 0.06),
         pitch=0.38 if square else 0.42,
+        block_gap=0.15 if square else 0.22,
         readout_width=min(frame.content_box().width, 9.0),
         sweep_seconds=spec.sweep_seconds,
         values=tuple(record.values),
@@ -363,7 +371,7 @@ def _maps_block(
     for c in range(p.shape[0]):
         view = MapView(colours.rgb(pool[c]), p.map_size, theme.grid_line, border_width=1.0)
         ctx.recorder.heatmap(SOURCE, [c], pool[c], (colours.lo, colours.hi), colours.scale.name)
-        label = number_text(channel_name(SOURCE, c), theme.font, SMALL, theme.muted)
+        label = number_text(channel_name(SOURCE, c), theme.font, MIN_TEXT, theme.muted)
         label.next_to(view, DOWN, buff=0.08)
         views.append(view)
         cells.append(Group(view, label))
@@ -374,18 +382,23 @@ def _maps_block(
 
 
 def _strip_caption(what: str, legend: Legend, ctx: StepContext) -> Group:
-    """A strip's label with its colour legend beside it."""
+    """A strip's label with its colour legend beside it, or, where the frame is too
+    narrow for both, the legend under the label's right end."""
     label = text(what, ctx.theme, LABEL)
-    return Group(label, legend).arrange(RIGHT, buff=0.5, aligned_edge=DOWN)
+    if label.width + 0.5 + legend.width <= ctx.frame.content_box().width:
+        return Group(label, legend).arrange(RIGHT, buff=0.5, aligned_edge=DOWN)
+    caption = Group(label, legend).arrange(DOWN, buff=0.1)
+    legend.align_to(label, RIGHT)
+    return caption
 
 
 def _row_labels(strip: VectorStrip, ctx: StepContext) -> VGroup:
     """The index of the first entry of each row, left of the strip (thinned if crowded)."""
     labels = VGroup()
-    sample = number_text("0", ctx.theme.font, SMALL, ctx.theme.muted)
+    sample = number_text("0", ctx.theme.font, MIN_TEXT, ctx.theme.muted)
     every = max(1, int(np.ceil(sample.height * 1.6 / strip.row_pitch)))
     for row in range(0, strip.rows, every):
-        label = number_text(str(row * strip.per_row), ctx.theme.font, SMALL, ctx.theme.muted)
+        label = number_text(str(row * strip.per_row), ctx.theme.font, MIN_TEXT, ctx.theme.muted)
         label.next_to(strip.row_left(row), LEFT, buff=0.1)
         labels.add(label)
     return labels
@@ -401,6 +414,11 @@ def _rule(p: FlattenPlan, ctx: StepContext) -> VGroup:
     words = text(p.rule, theme, LABEL)
     name = text(p.order_name, theme, LABEL, theme.muted)
     return VGroup(words, name, formula).arrange(DOWN, buff=0.1)
+
+
+def _legend(colours: MapColours, ctx: StepContext) -> Legend:
+    """The activations' legend, for the strips."""
+    return colours.legend(ctx.theme, width=2.2, font_size=MIN_TEXT)
 
 
 def _placeholder(width: float, height: float) -> Rectangle:
@@ -436,15 +454,15 @@ def _part_one(p: FlattenPlan, pool: np.ndarray, colours: MapColours, ctx: StepCo
     theme = ctx.theme
     maps_block, views = _maps_block(p, pool, colours, ctx)
     rule = _rule(p, ctx)
-    readout_area = _placeholder(p.readout_width, 0.75)
+    readout_area = _placeholder(p.readout_width, 0.7)
     empty_rgb = np.array(hex_to_rgb(theme.empty_cell), dtype=np.uint8)
     strip = VectorStrip(np.tile(empty_rgb, (p.count, 1)), p.per_row, p.cell_width, p.row_height)
     row_labels = _row_labels(strip, ctx)
-    caption = _strip_caption(p.strip_caption, colours.legend(theme, width=2.2), ctx)
+    caption = _strip_caption(p.strip_caption, _legend(colours, ctx), ctx)
     strip_body = Group(row_labels, strip)
     caption.next_to(strip_body, UP, buff=0.15)
     strip_block = Group(caption, strip_body)
-    whole = Group(maps_block, rule, readout_area, strip_block).arrange(DOWN, buff=0.22)
+    whole = Group(maps_block, rule, readout_area, strip_block).arrange(DOWN, buff=p.block_gap)
     before = strip.width
     fit(whole, ctx.frame.content_box())
     scale = strip.width / before
@@ -528,11 +546,12 @@ def _read_out(
             number_text(entry.formula, theme.font, BODY, theme.muted),
         ).arrange(DOWN, buff=0.12)
         _fit_into(new_lines, area, one.scale)
-        fade = [FadeOut(lines)] if lines is not None else []
+        # The next entry's lines grow out of the last one's, glyph by glyph: only what
+        # differs (its index, column, value) changes, and never two texts at once.
+        shown = [FadeIn(new_lines)] if lines is None else [ReplacementTransform(lines, new_lines)]
         yield Beat(
             [
-                *fade,
-                FadeIn(new_lines),
+                *shown,
                 pointer.done.animate.set_value(entry.index + 1),
                 UpdateFromFunc(one.strip, pointer.paint),
             ],
@@ -566,6 +585,9 @@ class _PartTwo:
     formula: VMobject
     table: Table | None  # the written-out products (none when no term is asked for)
     sums: Table
+    # Where the formula and the products go when the strips are cleared for the sums,
+    # in a frame too small for all of it at once (None: all of it fits).
+    later: tuple[VMobject, Table] | None = None
 
 
 def _weight_legend(w_range: float, ctx: StepContext) -> Legend:
@@ -579,6 +601,7 @@ def _weight_legend(w_range: float, ctx: StepContext) -> Legend:
         theme.text,
         width=2.2,
         mid=0.0,
+        font_size=MIN_TEXT,
     )
 
 
@@ -593,7 +616,7 @@ def _part_two(
     """The vector and the class's weights lined up, the products, the sums and the logit."""
     theme, frame = ctx.theme, ctx.frame
     x_strip = VectorStrip(flat_rgb, p.per_row, p.cell_width, p.dense_row_height)
-    x_caption = _strip_caption(p.x_caption, colours.legend(theme, width=2.2), ctx)
+    x_caption = _strip_caption(p.x_caption, _legend(colours, ctx), ctx)
     x_caption.next_to(x_strip, UP, buff=0.12)
     w_strip = VectorStrip(w_rgb, p.per_row, x_strip.cell_width, p.dense_row_height)
     w_caption = _strip_caption(p.w_caption, w_legend, ctx)
@@ -614,16 +637,36 @@ def _part_two(
     sum_rows = [list(r) for r in p.sum_rows]
     sums = Table(sum_rows, theme.font, BODY, theme.text, p.pitch, align="lrl", gap=0.2)
     sums.row_groups[-1].set_color(theme.accent)
-    if table is None:
-        lower = Group(sums)
-    elif frame.landscape:
-        lower = Group(table, sums).arrange(RIGHT, buff=0.8, aligned_edge=UP)
-    else:
-        lower = Group(table, sums).arrange(DOWN, buff=0.3)
-    bottom = Group(formula, lower).arrange(DOWN, buff=0.25)
-    whole = Group(Group(x_caption, x_strip), Group(w_caption, w_strip), bottom)
-    fit(whole.arrange(DOWN, buff=0.28), frame.content_box())
-    return _PartTwo(x_caption, x_strip, w_caption, w_strip, formula, table, sums)
+
+    def under_formula(*lower: VMobject, scale: float = 1.0) -> Group:
+        if len(lower) == 2 and frame.landscape:
+            rows = Group(*lower).arrange(RIGHT, buff=0.8 * scale, aligned_edge=UP)
+        else:
+            rows = Group(*lower).arrange(DOWN, buff=0.3 * scale)
+        return Group(lower_formula, rows).arrange(DOWN, buff=0.25 * scale)
+
+    box = frame.content_box()
+    strips = [Group(x_caption, x_strip), Group(w_caption, w_strip)]
+    lower_formula = formula
+    products = [sums] if table is None else [table, sums]
+    whole = Group(*strips, under_formula(*products)).arrange(DOWN, buff=0.28)
+    if table is None or min(box.width / whole.width, box.height / whole.height) >= MIN_FIT:
+        fit(whole, box)
+        return _PartTwo(x_caption, x_strip, w_caption, w_strip, formula, table, sums)
+    # Two stages: the strips over the formula and the products; then the strips are
+    # cleared, the formula and the products move up, and the sums come under them.
+    first = Group(*strips, under_formula(table)).arrange(DOWN, buff=0.28)
+    before = formula.height
+    fit(first, box)
+    scale = formula.height / before
+    sums.scale(scale)
+    lower_formula = formula.copy()
+    table_to = table.copy()
+    second = under_formula(table_to, sums, scale=scale)
+    second.move_to(box.center)
+    return _PartTwo(
+        x_caption, x_strip, w_caption, w_strip, formula, table, sums, (lower_formula, table_to)
+    )
 
 
 def _dot_product(
@@ -643,6 +686,7 @@ def _dot_product(
         # Adjacent entries share one outline on each strip, grown as terms appear.
         run_marks: VGroup | None = None
         run_start = -1
+        shown_marks: list[VGroup] = []
         for n, (row, i) in enumerate(zip(two.table.body, p.shown, strict=True)):
             previous = p.shown[n - 1] if n else -2
             same_run = i == previous + 1 and i // p.per_row == previous // p.per_row
@@ -655,9 +699,18 @@ def _dot_product(
             )
             if same_run and run_marks is not None:
                 yield Add([run_marks], remove=True)
+                shown_marks.remove(run_marks)
             run_marks, run_start = marks, start
+            shown_marks.append(marks)
             yield Beat([FadeIn(row), FadeIn(marks)], 0.8)
-            yield Hold(0.4)
+            if two.later is None or n < len(p.shown) - 1:
+                yield Hold(0.4)
+        if two.later is not None:
+            # The frame is too small for the sums as well: the strips make room.
+            cleared = [two.x_caption, strip, two.w_caption, two.w_strip, *shown_marks]
+            yield Beat([FadeOut(m) for m in cleared], 0.4)
+            formula_to, table_to = two.later
+            yield Beat([Transform(two.formula, formula_to), Transform(two.table, table_to)], 0.5)
     # The sums end with the bias and the logit: the logit's phase.
     logit_rows = len(two.sums.row_groups) - 2
     for k, row in enumerate(two.sums.row_groups):
@@ -694,6 +747,7 @@ def build(spec: FlattenSpec, ctx: StepContext) -> Iterator[Item]:
     yield Beat([FadeIn(one.strip_block)], 0.8)
     leftover = yield from _read_out(p, one, flat_rgb, ctx)
     yield Phase("weights")
+    # Everything but the strip goes before the strip moves, so it passes over nothing.
     yield Beat(
         [
             FadeOut(one.maps_block),
@@ -701,10 +755,10 @@ def build(spec: FlattenSpec, ctx: StepContext) -> Iterator[Item]:
             *[FadeOut(m) for m in leftover],
             FadeOut(one.strip_block[0]),
             FadeOut(one.row_labels),
-            Transform(one.strip, two.x_strip),
         ],
-        1.0,
+        0.4,
     )
+    yield Beat([Transform(one.strip, two.x_strip)], 0.6)
     yield from _dot_product(p, one.strip, two, ctx)
 
 

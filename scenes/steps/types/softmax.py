@@ -33,6 +33,7 @@ from manim import (
     FadeOut,
     Group,
     Line,
+    Mobject,
     Rectangle,
     VGroup,
     VMobject,
@@ -60,8 +61,13 @@ if TYPE_CHECKING:
     from ...visuals.layout import Frame
 
 MAX_ROWS = 10
-PITCH = 0.46
-CELL_W, CELL_H = 1.25, 0.38
+PITCH = 0.44
+CELL_W, CELL_H = 1.15, 0.36
+# The table's gaps: names to logit cells, cells to e^z, e^z to p.
+NAME_GAP, EXP_GAP, PROB_GAP = 0.25, 0.35, 0.45
+# The smallest text drawn (legends, the charts' sub-headings): a layout that must
+# shrink to fit the frame keeps it legible down to 90 %.
+MIN_TEXT = 17
 COMPARED = ("argmax", "softmax", "linear")  # the comparison's charts, left to right
 
 
@@ -219,7 +225,7 @@ def plan(spec: SoftmaxSpec, trace: Trace, frame: Frame) -> SoftmaxPlan:
             short_name(trace.classes[g[0]]) if len(g) == 1 else _others(len(g)) for g in rows
         ),
         caption=_caption(trace) if spec.compare else (),
-        bar_length=1.1 if frame.landscape else 0.9,
+        bar_length=0.9 if frame.landscape else 0.8,
         values=tuple(shown.values),
         facts={
             "rows": rows,
@@ -353,11 +359,11 @@ def _table(p: SoftmaxPlan, ctx: StepContext) -> _Table:
     cells = _logit_cells(p, ctx)
     for i, name in enumerate(names):
         place(name, 0.0, -i * PITCH, "r", theme.font, BODY)
-    cells.move_to(np.array([0.3 + CELL_W / 2, -(rows - 1) * PITCH / 2, 0.0]))
+    cells.move_to(np.array([NAME_GAP + CELL_W / 2, -(rows - 1) * PITCH / 2, 0.0]))
     exp_width = max(max(m.width for m in exps), 1.2)
-    exp_right = cells.get_right()[0] + 0.45 + exp_width
+    exp_right = cells.get_right()[0] + EXP_GAP + exp_width
     prob_width = max(max(m.width for m in probs), 1.1)
-    prob_right = exp_right + 0.55 + prob_width
+    prob_right = exp_right + PROB_GAP + prob_width
     for i, (e_mob, p_mob) in enumerate(zip(exps, probs, strict=True)):
         place(e_mob, exp_right, -i * PITCH, "r", theme.font, BODY)
         place(p_mob, prob_right, -i * PITCH, "r", theme.font, BODY)
@@ -384,10 +390,16 @@ def _table(p: SoftmaxPlan, ctx: StepContext) -> _Table:
         width=2.0,
         t_lo=0.2,
         t_hi=1.0,
+        font_size=MIN_TEXT,
     )
     # Under the names and logits, where the sums' row has room.
     legend.move_to(np.array([0.0, bottom_y - 0.05, 0.0]), aligned_edge=UP)
     legend.align_to(cells, RIGHT)
+    tag = text(_("predicted"), theme, LABEL, theme.accent)
+    # The tag goes inside the outline, left of the predicted class's name, when the
+    # names' column has room for it there; else outside, left of the outline.
+    name = names[p.predicted_row]
+    inside = tag.width + 0.15 <= name.get_left()[0] - names.get_left()[0]
     left = names.get_left()[0]
     outline = Rectangle(
         width=prob_right - left + 0.3,
@@ -396,8 +408,10 @@ def _table(p: SoftmaxPlan, ctx: StepContext) -> _Table:
         stroke_width=3,
     )
     outline.move_to(np.array([(left + prob_right) / 2, -p.predicted_row * PITCH, 0.0]))
-    tag = text(_("predicted"), theme, LABEL, theme.accent)
-    tag.next_to(outline, LEFT, buff=0.12)
+    if inside:
+        tag.move_to(np.array([left + tag.width / 2, name.get_center()[1], 0.0]))
+    else:
+        tag.next_to(outline, LEFT, buff=0.12)
     return _Table(names, cells, exps, probs, headers, rules, sums, legend, outline, tag, prob_right)
 
 
@@ -465,13 +479,13 @@ def _charts(p: SoftmaxPlan, ctx: StepContext) -> tuple[Group, list[BarRows], VGr
         )
         head = VGroup(
             number_text(column.title, theme.font, LABEL, theme.text),
-            number_text(column.sub, theme.font, LABEL * 0.85, theme.muted),
+            number_text(column.sub, theme.font, MIN_TEXT, theme.muted),
         ).arrange(DOWN, buff=0.06)
         head.next_to(bars.tracks, UP, buff=0.18)
         head.align_to(bars.tracks, LEFT)
         columns.append(Group(head, bars))
         charts.append(bars)
-    compare = Group(*columns).arrange(RIGHT, buff=0.35, aligned_edge=DOWN)
+    compare = Group(*columns).arrange(RIGHT, buff=0.3, aligned_edge=DOWN)
     caption = VGroup(*[text(line, theme, LABEL, theme.muted) for line in p.caption]).arrange(
         DOWN, buff=0.08, aligned_edge=LEFT
     )
@@ -481,27 +495,52 @@ def _charts(p: SoftmaxPlan, ctx: StepContext) -> tuple[Group, list[BarRows], VGr
 def _arrange(
     formula: VGroup,
     table: _Table,
-    table_block: Group,
+    worked: VGroup,
     comparison: tuple[Group, list[BarRows], VGroup] | None,
     frame: Frame,
 ) -> list[Group]:
     """Lay the step out for the aspect; returns what a square frame clears before the
-    comparison."""
+    comparison.
+
+    A wide frame writes the formula and, later, the worked division on one line
+    above the table, with the bars beside the table, row for row. Tall and square
+    frames put the worked division under the table; a tall one stacks the
+    comparison under it all, a square one shows it alone, in the same place.
+    """
     content = frame.content_box()
-    if comparison is not None and frame.landscape:
-        # Bars beside the table, row for row; the caption under the bars.
-        compare, charts, caption = comparison
-        first_track = charts[0].tracks[0]
-        compare.shift(
-            np.array(
-                [table.prob_right + 1.3 - compare.get_left()[0], -first_track.get_center()[1], 0]
+    table_group = table.group()
+    if frame.landscape:
+        # Both are made with their baseline at y = 0: a shift sideways keeps one line.
+        worked.shift(RIGHT * (formula.get_right()[0] + 0.8 - worked.get_left()[0]))
+        top = Group(formula, worked)
+        parts: list[Mobject] = [table_group]
+        if comparison is not None:
+            # The caption under the bars, right-aligned with them and below the
+            # table's sums, left of which it may reach.
+            compare, charts, caption = comparison
+            first_track = charts[0].tracks[0]
+            compare.shift(
+                np.array(
+                    [
+                        table.prob_right + 0.5 - compare.get_left()[0],
+                        -first_track.get_center()[1],
+                        0,
+                    ]
+                )
             )
-        )
-        caption.next_to(compare, DOWN, buff=0.35).align_to(compare, LEFT)
-        whole = Group(formula, Group(table_block, compare, caption))
-        formula.next_to(whole[1], UP, buff=0.3)
+            caption.next_to(compare, DOWN, buff=0.35).align_to(compare, RIGHT)
+            below_sums = min(m.get_bottom()[1] for m in table.sums) - 0.15
+            caption.shift(DOWN * max(caption.get_top()[1] - below_sums, 0.0))
+            parts += [compare, caption]
+        body = Group(*parts)
+        top.next_to(body, UP, buff=0.25)
+        top.align_to(table.names, LEFT)
+        whole = Group(top, body)
         fit(whole, content)
         return [whole]
+    worked.next_to(table_group, DOWN, buff=0.3)
+    worked.align_to(table.names, LEFT)
+    table_block = Group(table_group, worked)
     if comparison is not None and frame.portrait:
         compare, _charts_shown, caption = comparison
         lower = Group(compare, caption).arrange(DOWN, buff=0.3)
@@ -529,13 +568,10 @@ def build(spec: SoftmaxSpec, ctx: StepContext) -> Iterator[Item]:
     rec.values.extend(dict(v) for v in p.values)
 
     table = _table(p, ctx)
-    table_group = table.group()
     worked = _worked(p, ctx)
     formula = _formula(["softmax:   p =", ("e", p.power), "/ Σ", ("e", p.power)], ctx, BODY)
     comparison = _charts(p, ctx) if p.compare else None
-    worked.next_to(table_group, DOWN, buff=0.3)
-    worked.align_to(table.names, LEFT)
-    scene_parts = _arrange(formula, table, Group(table_group, worked), comparison, frame)
+    scene_parts = _arrange(formula, table, worked, comparison, frame)
 
     h_name, h_logit, h_exp, h_prob = table.headers
     rule_exp, rule_prob = table.rules
