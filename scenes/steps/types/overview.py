@@ -5,6 +5,12 @@ channels, then ten maps per layer), with layer names and shapes, the colour
 range of each layer, and the class scores at the end. The layers appear in
 the order the image flows through them. ``focus`` then zooms into one layer
 (its ten maps, larger) or one neuron of it.
+
+Every text keeps its size (about 2 % of the frame's short side at least) and
+the maps take the room the texts leave: a wide frame shows the two blocks as
+two rows of layers, left to right, with the scores beside them; a tall one a
+row of maps per layer, the scores under them; a square one the two blocks
+side by side, the first block giving its place to the scores at the end.
 """
 
 from __future__ import annotations
