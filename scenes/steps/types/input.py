@@ -412,8 +412,8 @@ def _channels(
     yield Phase("channels")
     # The captions leave before the image moves, and come after the maps have
     # landed, so nothing moves across a text.
-    yield Beat([FadeOut(m) for m in leaving], 0.3)
-    yield Beat([ReplacementTransform(small_view, ch.rgb_view)], 0.7)
+    yield Beat([FadeOut(m) for m in leaving], 0.4)
+    yield Beat([ReplacementTransform(small_view, ch.rgb_view)], 0.6)
     appear = [FadeIn(view, target_position=ch.rgb_view, scale=0.6) for view in ch.views]
     yield Beat([FadeIn(ch.rgb_label), FadeIn(ch.arrow), *appear], 0.8)
     yield Beat([FadeIn(label) for label in ch.labels], 0.4)
@@ -624,8 +624,8 @@ def _zoom(p: InputPlan, ctx: StepContext, content: Box, ch: Channels) -> Iterato
     fading = [*others, ch.labels[p.channel], ch.legend, ch.rgb_view, ch.rgb_label, ch.arrow]
     yield Phase("zoom")
     # The texts leave first; the map moves into place; its caption comes once it is there.
-    yield Beat([FadeOut(m) for m in fading], 0.3)
-    yield Beat([ReplacementTransform(ch.views[p.channel], z.view)], 0.7)
+    yield Beat([FadeOut(m) for m in fading], 0.4)
+    yield Beat([ReplacementTransform(ch.views[p.channel], z.view)], 0.6)
     yield Beat([FadeIn(z.label), FadeIn(patch)], 0.5)
     grow = FadeIn(z.grid_255, target_position=patch, scale=patch.width / z.grid_255.width)
     yield Beat([FadeIn(links), grow], 0.8)

@@ -328,9 +328,9 @@ def build(spec: OverviewSpec, ctx: StepContext) -> Iterator[Item]:
         yield Beat([FadeIn(outputs, shift=0.2 * direction)], 1.0)
     else:  # no room for the scores beside both blocks: the first one leaves
         second = Group(*(layer.group() for layer in layers if layer not in first_block))
-        yield Beat([FadeOut(layer.group()) for layer in first_block], 0.3)
-        yield Beat([second.animate.shift(net.block_shift)], 0.35)
-        yield Beat([FadeIn(outputs)], 0.35)
+        yield Beat([FadeOut(layer.group()) for layer in first_block], 0.2)
+        yield Beat([second.animate.shift(net.block_shift)], 0.4)
+        yield Beat([FadeIn(outputs)], 0.4)
     ring = Rectangle(
         width=winner.width + 0.15,
         height=winner.height + 0.1,
