@@ -117,7 +117,7 @@ def tile_plan(
     """
     best_cols, best_scale = 1, 0.0
     for cols in range(1, len(sizes) + 1):
-        widths, heights = _tracks(sizes, cols)
+        widths, heights = tracks(sizes, cols)
         width = sum(widths) + gap * (len(widths) - 1)
         height = sum(heights) + gap * (len(heights) - 1)
         scale = min(box.width / width, box.height / height)
@@ -126,7 +126,8 @@ def tile_plan(
     return best_cols, best_scale
 
 
-def _tracks(sizes: Sequence[tuple[float, float]], cols: int) -> tuple[list[float], list[float]]:
+def tracks(sizes: Sequence[tuple[float, float]], cols: int) -> tuple[list[float], list[float]]:
+    """The column widths and row heights of cells of these (width, height) in ``cols`` columns."""
     rows = math.ceil(len(sizes) / cols)
     widths = [max(sizes[i][0] for i in range(c, len(sizes), cols)) for c in range(cols)]
     heights = [max(w_h[1] for w_h in sizes[r * cols : (r + 1) * cols]) for r in range(rows)]
@@ -144,7 +145,7 @@ def arrange_grid(
     ``sizes`` (width, height) of each cell's content default to the panels' own.
     """
     sizes = sizes or [(p.width, p.height) for p in panels]
-    widths, heights = _tracks(sizes, cols)
+    widths, heights = tracks(sizes, cols)
     for index, panel in enumerate(panels):
         row, col = divmod(index, cols)
         x = sum(widths[:col]) + gap * col + widths[col] / 2

@@ -19,7 +19,19 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, FadeIn, FadeOut, Group, Mobject, VGroup
+from manim import (
+    DOWN,
+    LEFT,
+    ORIGIN,
+    RIGHT,
+    UP,
+    FadeIn,
+    FadeOut,
+    Group,
+    Mobject,
+    Rectangle,
+    VGroup,
+)
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from cnn_model import filters
@@ -31,7 +43,7 @@ from ...visuals.colors import diverging_t, hex_to_rgb
 from ...visuals.glyphs import number_text
 from ...visuals.grid import NumberGrid
 from ...visuals.heatmap import MapView
-from ...visuals.image_panels import InlineLegend, arrange_grid, best_layout, tile_plan
+from ...visuals.image_panels import InlineLegend, arrange_grid, best_layout, tile_plan, tracks
 from ...visuals.layout import Box, Frame, fit
 from ...visuals.numbers import fmt
 from ...visuals.text import LABEL, SMALL, text
@@ -267,27 +279,41 @@ def plan_gallery(panels: list[Panel], box: Box) -> GalleryLayout:
 
 
 def _columns(page: list[Panel], results: list[Panel], beside: bool, height: float, box: Box) -> int:
-    group = _page_placer(page, results, beside, box)(height)
-    tops = {round(float(m.get_center()[0]), 3) for m in group}
-    return len(tops)
+    return tile_plan(_cell_sizes(page, results, beside, height), box, GAP)[0]
+
+
+def _cell_sizes(
+    page: list[Panel], results: list[Panel], beside: bool, height: float
+) -> list[tuple[float, float]]:
+    """(width, height) of the source's cell and of every result's cell: each as large
+    as the largest result of any page, so later pages fit the same cells. Leaves
+    the page's panels arranged (not yet placed)."""
+    groups = [arrange_panel(p, beside, height) for p in page]
+    others = [arrange_panel(p, beside, height) for p in results if p not in page]
+    cell = (
+        max(g.width for g in [*groups[1:], *others]),
+        max(g.height for g in [*groups[1:], *others]),
+    )
+    return [(groups[0].width, groups[0].height)] + [cell] * (len(groups) - 1)
 
 
 def _page_placer(
     page: list[Panel], results: list[Panel], beside: bool, box: Box
 ) -> Callable[[float], Mobject]:
     """Places one page: the source, then results in cells as large as the largest
-    result of any page, so later pages fit the same cells."""
+    result of any page. The group it returns also holds an invisible frame around
+    all the cells, so a page is sized and fitted with the room later pages need."""
 
     def place(height: float) -> Mobject:
-        groups = [arrange_panel(p, beside, height) for p in page]
-        others = [arrange_panel(p, beside, height) for p in results if p not in page]
-        cell = (
-            max(g.width for g in [*groups[1:], *others]),
-            max(g.height for g in [*groups[1:], *others]),
-        )
-        sizes = [(groups[0].width, groups[0].height)] + [cell] * (len(groups) - 1)
+        sizes = _cell_sizes(page, results, beside, height)
         columns = tile_plan(sizes, box, GAP)[0]
-        return arrange_grid(groups, columns, GAP, sizes)
+        grid = arrange_grid([p.group() for p in page], columns, GAP, sizes)
+        widths, heights = tracks(sizes, columns)
+        width = sum(widths) + GAP * (len(widths) - 1)
+        tall = sum(heights) + GAP * (len(heights) - 1)
+        frame = Rectangle(width=width, height=tall, stroke_opacity=0, fill_opacity=0)
+        frame.move_to(np.array([width / 2, -tall / 2, 0.0]))
+        return Group(*grid, frame)
 
     return place
 

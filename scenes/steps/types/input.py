@@ -7,7 +7,13 @@
    greyscale (0 black, 1 white) with a legend.
 3. A zoom on a patch of one channel: its real pixel values as 0-255 integers
    and divided by 255 (2 decimals), the numbers the first convolution reads,
-   and one pixel written out as its three channel values.
+   and one pixel written out as its three channel values. The map and the
+   0-255 grid stand in the middle of the frame until the /255 grid comes
+   beside them (or under them, in a tall frame); where both grids do not fit,
+   each integer turns into its value / 255 in its own cell.
+
+Captions leave before a map moves and come once it has landed, so nothing
+moves across a text.
 
 Every number comes from the trace (``trace.image`` and
 ``trace.activations["input"]``) and is recorded with its channel, row and
@@ -36,6 +42,7 @@ from manim import (
     Group,
     Mobject,
     ReplacementTransform,
+    Transform,
     VGroup,
 )
 from pydantic import Field
@@ -62,6 +69,8 @@ from ..kit.shown import Shown, ShownGrid, record_grid, shown, shown_grid
 
 MAX_PATCH = 8  # numbers per row of the zoom, legible at 480p
 WIDE_CELL = 0.78  # grid cells when the two grids are shown one after the other
+# The smallest cell: its numbers (shrunk to fit it) still reach the legible size.
+SMALLEST_CELL = 0.56
 
 
 class InputSpec(PatchFields, StepSpec):
@@ -200,7 +209,7 @@ def plan(
         original=original,
         original_reason=reason,
         # A tall frame stacks the two grids; a square one shows them one after the other.
-        cell=0.66 if portrait else 0.78,
+        cell=0.72 if portrait else 0.78,
         zoom_layouts=("row", "stacked") if landscape else ("column",) if portrait else ("stacked",),
     )
 
@@ -306,7 +315,7 @@ def _original_and_input(
             note.next_to(small_view, DOWN, buff=0.15)
             return Group(small_label, small_view, note)
 
-        largest_layout({"single": place}, content, 1.2, 4.6)
+        largest_layout({"single": place}, content, 1.2, 6.0)
         yield Beat([FadeIn(small_label), FadeIn(small_view), FadeIn(note)], 1.0)
         leaving = [small_label, note]
     yield Hold(1.5)
@@ -401,16 +410,13 @@ def _channels(
     kind = largest_layout(placers, content, 1.0, 4.4)[0]
     ch.arrow = arrows["column" if kind == "column" else "row"]
     yield Phase("channels")
-    yield Beat(
-        [
-            *[FadeOut(m) for m in leaving],
-            ReplacementTransform(small_view, ch.rgb_view),
-            FadeIn(ch.rgb_label),
-        ],
-        1.0,
-    )
-    appear = [FadeIn(panel, target_position=ch.rgb_view, scale=0.6) for panel in ch.panels]
-    yield Beat([FadeIn(ch.arrow), *appear], 1.2)
+    # The captions leave before the image moves, and come after the maps have
+    # landed, so nothing moves across a text.
+    yield Beat([FadeOut(m) for m in leaving], 0.4)
+    yield Beat([ReplacementTransform(small_view, ch.rgb_view)], 0.6)
+    appear = [FadeIn(view, target_position=ch.rgb_view, scale=0.6) for view in ch.views]
+    yield Beat([FadeIn(ch.rgb_label), FadeIn(ch.arrow), *appear], 0.8)
+    yield Beat([FadeIn(label) for label in ch.labels], 0.4)
     yield Beat([FadeIn(ch.legend)], 0.6)
     yield Hold(1.8)
     return ch
@@ -423,7 +429,8 @@ def _channels_placer(
     column beside the image)."""
 
     def place(h: float) -> Mobject:
-        _size_view(ch.rgb_view, h)
+        # Over a row of channels (a tall frame), the colour image may be larger.
+        _size_view(ch.rgb_view, h * (1.5 if kind == "column" else 1.0))
         ch.rgb_label.next_to(ch.rgb_view, UP, buff=0.15)
         for label, view in zip(ch.labels, ch.views, strict=True):
             _size_view(view, h * 0.8)
@@ -455,18 +462,30 @@ class Zoom:
     label_01: Mobject
     divide: Mobject
     pixel_line: Mobject
+    kind: str = "row"
     single: bool = False  # one grid at a time: the /255 grid replaces the 0-255 one
+    captions: tuple[Mobject, ...] = ()  # the map's caption in fewer lines, then in more
+
+    @property
+    def map_part(self) -> Group:
+        return Group(self.label, self.view)
+
+    @property
+    def grid_part(self) -> Group:
+        return Group(self.label_255, self.grid_255)
 
 
 def _zoom_placer(z: Zoom, kind: str) -> Callable[[float], Mobject]:
     """Kinds: "row", "stacked" (map over the grids), "column" (all in a column);
-    "single" and "single_stacked" show one grid place, the /255 grid replacing
-    the 0-255 one, beside or under the map."""
+    "single" and "single_stacked" show one grid place, the /255 grid turning
+    into the 0-255 one, beside or under the map."""
     single = kind.startswith("single")
     beside = kind in ("row", "single")
 
     def place(h: float) -> Mobject:
         _size_view(z.view, h)
+        if beside:  # the caption no wider than the map, if it can be
+            z.label = next((c for c in z.captions if c.width <= h + 0.3), z.captions[-1])
         z.label.next_to(z.view, UP, buff=0.15)
         # Captions go under the grids when the zoom lines come from above.
         side = UP if beside else DOWN
@@ -476,22 +495,44 @@ def _zoom_placer(z: Zoom, kind: str) -> Callable[[float], Mobject]:
         if single:
             numbers = p255
         elif kind == "column":
-            numbers = Group(p255, z.divide, p01).arrange(DOWN, buff=0.3)
+            numbers = Group(p255, z.divide, p01).arrange(DOWN, buff=0.2)
         else:
             edge = DOWN if beside else UP
             numbers = Group(p255, z.divide, p01).arrange(RIGHT, buff=0.35, aligned_edge=edge)
             z.divide.match_y(z.grid_255)
         body = Group(Group(z.label, z.view), numbers)
-        body.arrange(RIGHT if beside else DOWN, buff=0.6)
+        body.arrange(RIGHT if beside else DOWN, buff=0.6 if beside else 0.45)
         if beside:  # level tops keep the zoom lines off the captions
             body[0].shift((z.grid_255.get_top()[1] - z.view.get_top()[1]) * UP)
+        parts: list[Mobject] = [body]
         if single:
+            # The /255 grid takes the 0-255 one's place; "÷ 255" and its caption
+            # take the caption's, on the same side of the grid.
             z.grid_01.move_to(z.grid_255)
-            Group(z.divide, z.label_01).arrange(RIGHT, buff=0.2).move_to(z.label_255)
-        z.pixel_line.next_to(body, DOWN, buff=0.35)
-        return Group(body, z.pixel_line)
+            # "÷ 255" before the caption on its line, or on a line of its own away
+            # from the grid, so the old caption turns into the new one without
+            # passing over it.
+            caption = Group(z.divide, z.label_01).arrange(RIGHT, buff=0.2)
+            if caption.width > max(z.grid_01.width, z.label_01.width):
+                caption.arrange(DOWN, buff=0.1)
+                if not beside:
+                    caption = Group(z.label_01, z.divide).arrange(DOWN, buff=0.1)
+            caption.next_to(z.grid_01, side, buff=0.15)
+            parts += [z.grid_01, caption]
+        z.pixel_line.next_to(Group(*parts), DOWN, buff=0.35)
+        return Group(*parts, z.pixel_line)
 
     return place
+
+
+def _pixel_line(p: InputPlan, theme: Theme, width: float) -> Mobject:
+    """The pixel's three values on one line, or on two when one is too wide."""
+    line = number_text(p.pixel_caption, theme.font, LABEL, theme.text)
+    if line.width <= width or " = " not in p.pixel_caption:
+        return line
+    where, values = p.pixel_caption.split(" = ", 1)
+    lines = [number_text(part, theme.font, LABEL, theme.text) for part in (where, f"= {values}")]
+    return VGroup(*lines).arrange(DOWN, buff=0.12)
 
 
 def _zoom_parts(p: InputPlan, ctx: StepContext, content: Box) -> Zoom:
@@ -510,64 +551,118 @@ def _zoom_parts(p: InputPlan, ctx: StepContext, content: Box) -> Zoom:
         )
 
     grid_255, grid_01 = grids(p.cell)
+    # In a column every line counts: the captions take one line each.
+    one_line = "column" in p.zoom_layouts
+    caption_01 = _("what the network reads\n(0 to 1)")
+    captions = [p.zoom_caption]
+    if one_line:
+        captions = [p.zoom_caption.replace("\n", ", ")]
+        caption_01 = caption_01.replace("\n", " ")
+    elif ", " in p.zoom_caption:  # beside a small map: rows and columns on lines of their own
+        captions.append(p.zoom_caption.replace(", ", ",\n"))
     z = Zoom(
         view=MapView(theme.input.rgb(channel), 3.4, theme.grid_line),
-        label=_label(p.zoom_caption, theme),
+        label=_label(captions[0], theme),
+        captions=tuple(_label(c, theme) for c in captions),
         grid_255=grid_255,
         grid_01=grid_01,
         label_255=_label(_("pixel values (0 to 255)"), theme),
-        label_01=_label(_("what the network reads\n(0 to 1)"), theme),
+        label_01=_label(caption_01, theme),
         divide=number_text("÷ 255", theme.font, BODY, theme.accent),
-        pixel_line=number_text(p.pixel_caption, theme.font, LABEL, theme.text),
+        pixel_line=_pixel_line(p, theme, content.width),
     )
     options = {k: _zoom_placer(z, k) for k in p.zoom_layouts}
     kind, _height, scale = best_layout(options, content, 1.6, 4.4)
     if scale < 0.97:  # both grids only fit shrunk: show them one after the other
-        if p.cell < WIDE_CELL:  # one grid at a time leaves room for roomier cells
-            z.grid_255, z.grid_01 = grids(WIDE_CELL)
         singles = {k: _zoom_placer(z, k) for k in ("single", "single_stacked")}
-        largest_layout(singles, content, 1.6, 4.4)
+        # One grid at a time leaves room for roomier cells; a large patch takes
+        # smaller ones rather than shrinking every text with them.
+        cell = WIDE_CELL
+        while True:
+            z.grid_255, z.grid_01 = grids(cell)
+            if cell <= SMALLEST_CELL or best_layout(singles, content, 1.6, 4.4)[2] >= 0.97:
+                break
+            cell = max(cell - 0.04, SMALLEST_CELL)
+        kind = largest_layout(singles, content, 1.6, 4.4)[0]
         z.single = True
     else:
         largest_layout({kind: options[kind]}, content, 1.6, 4.4)
+    z.kind = kind
     return z
+
+
+def _early_shifts(z: Zoom, content: Box) -> tuple[np.ndarray, np.ndarray]:
+    """Where the map and the 0-255 grid stand before the /255 grid comes (as shifts
+    from their final places): the two centred in the frame, not crowded to one side."""
+    none = np.zeros(3)
+    if z.single:
+        return none, none
+    shown = Group(z.map_part, z.grid_part)
+    if z.kind == "row":
+        shift = (content.center[0] - shown.get_center()[0]) * RIGHT
+        return shift, shift
+    if z.kind == "column":
+        shift = (content.center[1] - shown.get_center()[1]) * UP
+        return shift, shift
+    # Stacked: the grid under the map until the second grid comes beside it.
+    return none, (z.view.get_center()[0] - z.grid_part.get_center()[0]) * RIGHT
 
 
 def _zoom(p: InputPlan, ctx: StepContext, content: Box, ch: Channels) -> Iterator[Item]:
     """The chosen channel zoomed, its patch outlined and written out as numbers."""
     theme = ctx.theme
     z = _zoom_parts(p, ctx, content)
+    to_map, to_grid = _early_shifts(z, content)
     patch = z.view.window(p.row, p.column, p.size, p.size, theme.highlight, stroke=3)
+    final_links = zoom_lines(patch, z.grid_255, theme.muted)
+    z.map_part.shift(to_map)
+    patch.shift(to_map)
+    z.grid_part.shift(to_grid)
+    links = zoom_lines(patch, z.grid_255, theme.muted)
     middle = (p.size // 2) * p.size + p.size // 2
+    others = [panel for c, panel in enumerate(ch.panels) if c != p.channel]
+    fading = [*others, ch.labels[p.channel], ch.legend, ch.rgb_view, ch.rgb_label, ch.arrow]
+    yield Phase("zoom")
+    # The texts leave first; the map moves into place; its caption comes once it is there.
+    yield Beat([FadeOut(m) for m in fading], 0.4)
+    yield Beat([ReplacementTransform(ch.views[p.channel], z.view)], 0.6)
+    yield Beat([FadeIn(z.label), FadeIn(patch)], 0.5)
+    grow = FadeIn(z.grid_255, target_position=patch, scale=patch.width / z.grid_255.width)
+    yield Beat([FadeIn(links), grow], 0.8)
+    yield Beat([FadeIn(z.label_255)], 0.4)
+    yield Hold(1.5)
+    yield Phase("divide")
+    if z.single:
+        # Each number turns into its value / 255 in its own cell.
+        yield Beat(
+            [
+                ReplacementTransform(z.grid_255, z.grid_01),
+                ReplacementTransform(z.label_255, z.label_01),
+                FadeIn(z.divide),
+            ],
+            1.0,
+        )
+    else:
+        if np.any(to_map) or np.any(to_grid):  # make room for the second grid
+            yield Beat(
+                [
+                    Group(z.map_part, patch).animate.shift(-to_map),
+                    z.grid_part.animate.shift(-to_grid),
+                    Transform(links, final_links),
+                ],
+                0.4,
+            )
+            arrive = 0.6
+        else:
+            arrive = 1.0
+        shift = FadeIn(z.divide, shift=0.2 * RIGHT)
+        yield Beat([shift, FadeIn(z.label_01), FadeIn(z.grid_01)], arrive)
+    yield Hold(1.5)
+    yield Phase("pixel")
     marks = [
         grid.squares[middle].copy().set_fill(opacity=0).set_stroke(theme.highlight, 4)
         for grid in ((z.grid_01,) if z.single else (z.grid_255, z.grid_01))
     ]
-    links = zoom_lines(patch, z.grid_255, theme.muted)
-    others = [panel for c, panel in enumerate(ch.panels) if c != p.channel]
-    fading = [*others, ch.labels[p.channel], ch.legend, ch.rgb_view, ch.rgb_label, ch.arrow]
-    yield Phase("zoom")
-    yield Beat(
-        [
-            *[FadeOut(m) for m in fading],
-            ReplacementTransform(ch.views[p.channel], z.view),
-            FadeIn(z.label),
-        ],
-        1.0,
-    )
-    yield Beat([FadeIn(patch)], 0.5)
-    grow = FadeIn(z.grid_255, target_position=patch, scale=patch.width / z.grid_255.width)
-    yield Beat([FadeIn(links), FadeIn(z.label_255), grow], 1.2)
-    yield Hold(1.5)
-    yield Phase("divide")
-    if z.single:
-        swap = [FadeOut(z.label_255), FadeOut(z.grid_255)]
-        yield Beat([*swap, FadeIn(z.divide), FadeIn(z.label_01), FadeIn(z.grid_01)], 1.0)
-    else:
-        shift = FadeIn(z.divide, shift=0.2 * RIGHT)
-        yield Beat([shift, FadeIn(z.label_01), FadeIn(z.grid_01)], 1.0)
-    yield Hold(1.5)
-    yield Phase("pixel")
     yield Beat([*[FadeIn(m) for m in marks], FadeIn(z.pixel_line)], 0.8)
 
 
