@@ -71,6 +71,11 @@ CASES: dict[str, tuple[dict[str, Any], str, str]] = {
         "cnn-explainer",
         "1:1",
     ),
+    # The four largest step types, each in another look.
+    "max_pool_dark": ({"type": "max_pool", "layer": "max_pool_1", "neuron": 3}, "dark", "16:9"),
+    "flatten_portrait": ({"type": "flatten"}, "cnn-explainer", "9:16"),
+    "input_colorblind": ({"type": "input"}, "colorblind", "16:9"),
+    "softmax_square_dark": ({"type": "softmax"}, "dark", "1:1"),
 }
 
 

@@ -8,11 +8,11 @@ from manim import DOWN, RIGHT, Square, VGroup
 from .colors import luminance, rgb_to_hex
 from .glyphs import number_text
 
-DARK_TEXT = "#111111"
+DARK_TEXT = "#000000"
 LIGHT_TEXT = "#ffffff"
 
 
-_DARK_L = float(luminance(np.array([0x11, 0x11, 0x11])))
+_DARK_L = 0.0  # black
 
 
 def text_colour_on(rgb: np.ndarray) -> str:
