@@ -23,8 +23,8 @@ from .cli_common import (
     out,
     output_file,
     print_error,
+    print_or_write,
 )
-from .lesson.errors import one_line
 from .model_commands import add_model_commands
 from .theme_commands import register as add_theme_commands
 
@@ -163,20 +163,10 @@ def cmd_steps(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from .atomic import output_problem, writing
     from .lesson.schema import json_schema_text
 
     text = json_schema_text()
-    if args.output is None:
-        out.print(text, end="")
-        return 0
-    problem = output_problem(args.output)
-    if problem is not None:
-        raise CliError(f"--output {args.output}: it is {problem}")
-    with writing(args.output) as staged:
-        staged.write_text(text, encoding="utf-8")
-    console.print(one_line(f"wrote {args.output}"))
-    return 0
+    return print_or_write(text, args.output)
 
 
 def cmd_new(args: argparse.Namespace) -> int:

@@ -127,3 +127,19 @@ def jobs_count(text: str) -> int:
             f"steps rendered at once must be from 1 to {MAX_JOBS}, got {shown}"
         )
     return value
+
+
+def print_or_write(text: str, output: Path | None) -> int:
+    """A generated file (a JSON Schema): printed, or written whole to ``output``."""
+    from .atomic import output_problem, writing
+
+    if output is None:
+        out.print(text, end="")
+        return 0
+    problem = output_problem(output)
+    if problem is not None:
+        raise CliError(f"--output {output}: it is {problem}")
+    with writing(output) as staged:
+        staged.write_text(text, encoding="utf-8")
+    console.print(one_line(f"wrote {output}"))
+    return 0

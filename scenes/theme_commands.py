@@ -9,7 +9,7 @@ import re
 import textwrap
 from pathlib import Path
 
-from .cli_common import CliError, console, out, output_file
+from .cli_common import CliError, console, out, output_file, print_or_write
 from .lesson.errors import one_line
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -114,20 +114,10 @@ def cmd_theme_list(args: argparse.Namespace) -> int:
 
 
 def cmd_theme_schema(args: argparse.Namespace) -> int:
-    from .atomic import output_problem, writing
     from .visuals.theme import theme_schema_text
 
     text = theme_schema_text()
-    if args.output is None:
-        out.print(text, end="")
-        return 0
-    problem = output_problem(args.output)
-    if problem is not None:
-        raise CliError(f"--output {args.output}: it is {problem}")
-    with writing(args.output) as staged:
-        staged.write_text(text, encoding="utf-8")
-    console.print(one_line(f"wrote {args.output}"))
-    return 0
+    return print_or_write(text, args.output)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

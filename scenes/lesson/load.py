@@ -211,12 +211,7 @@ def _pydantic_errors(
         if written is not None and error["type"] in _TEXT_WANTED:
             kind = _yaml_kind(error.get("input"))
             message += f"; YAML reads {written} as {kind}: put it in quotes"
-        if error["type"] == "missing":
-            # Point at the mapping that lacks the field, but name the field.
-            line, column = source.mark(path[:-1])
-            found.append(LessonError(source.file, line, column, path_text(path), message))
-        else:
-            found.append(source.error(path, message, key=error["type"] == "extra_forbidden"))
+        found.append(source.field_error(path, message, error["type"]))
     return found
 
 

@@ -166,6 +166,15 @@ class Source:
                 path = (*old, *path[len(new) :])
         return LessonError(self.file, line, column, path_text(path), message)
 
+    def field_error(self, path: FieldPath, message: str, kind: str) -> LessonError:
+        """An error pydantic gave as ``kind`` at ``path``, placed where the author looks:
+        a missing field at the mapping that lacks it (named all the same), an unknown
+        one at its key, anything else at its value."""
+        if kind == "missing":
+            line, column = self.mark(path[:-1])
+            return LessonError(self.file, line, column, path_text(path), message)
+        return self.error(path, message, key=kind == "extra_forbidden")
+
 
 def _position(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1

@@ -28,7 +28,7 @@ from ..visuals.theme import (
     theme_of,
     themes_dir,
 )
-from .errors import FieldPath, LessonError, LessonInvalid, display_path, path_text
+from .errors import FieldPath, LessonError, LessonInvalid, display_path
 from .messages import listing, message_for, suggest, unknown_name
 from .source import Document, Source, decode_error, parse
 
@@ -78,12 +78,7 @@ def _located(source: Source, exc: ValidationError) -> list[LessonError]:
         message = message_for(error, ThemeFile, "a theme's")
         if error["type"] == "literal_error" and isinstance(error.get("input"), str):
             message += suggest(error["input"], list(get_args(ScaleName)))
-        if error["type"] == "missing":
-            # Point at the mapping that lacks the field, but name the field.
-            line, column = source.mark(path[:-1])
-            found.append(LessonError(source.file, line, column, path_text(path), message))
-        else:
-            found.append(source.error(path, message, key=error["type"] == "extra_forbidden"))
+        found.append(source.field_error(path, message, error["type"]))
     return found
 
 
