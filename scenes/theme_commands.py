@@ -67,7 +67,7 @@ def theme_text(name: str, schema: str) -> str:
 
 
 def cmd_theme_new(args: argparse.Namespace) -> int:
-    from .steps.kit.checks import quoted
+    from .quoting import quoted
     from .visuals.theme import configs_dir
 
     if not NAME.match(args.name):

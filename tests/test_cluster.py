@@ -196,6 +196,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def test_a_worker_unpacks_a_step_without_loading_manim() -> None:
+    # A Dask worker unpickles render_remote and the job in its own process; only the
+    # step's own process draws. Were Manim loaded there, a worker whose Manim is broken
+    # would die on every task instead of reporting the step's located error.
+    probe = (
+        "import sys, scenes.render.cluster, scenes.render.job\n"
+        "print(sorted(m for m in sys.modules if m == 'manim' or m.startswith('scenes.steps.types')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_a_step_failing_on_a_worker_is_the_same_located_error(tmp_path: Path) -> None:
     # Workers whose step processes cannot import Manim: every step fails there.
     broken = tmp_path / "broken" / "manim"

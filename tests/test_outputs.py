@@ -377,7 +377,7 @@ def test_other_aspects(tmp_path: Path, aspect: str, size: tuple[int, int]) -> No
     with Image.open(folder / "poster.png") as poster:
         assert poster.size == size
     if aspect == "9:16" and CHROMIUM is not None:
-        video_fits_a_laptop_window(tmp_path / "outputs" / "index.html", size)
+        video_fits_a_laptop_window(folder / "index.html", size)
 
 
 def video_fits_a_laptop_window(page_file: Path, size: tuple[int, int]) -> None:

@@ -198,12 +198,14 @@ def test_a_theme_file_beside_the_lesson_colours_the_frames_and_the_page(tmp_path
     (tmp_path / "lesson.yaml").write_text(LESSON.format(theme="./green.yaml"), encoding="utf-8")
     done = cli("render", "lesson.yaml", "-q", "d", "-o", "media", "--quiet", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    folder = tmp_path / "media" / "lesson"
+    # A theme of its own makes a variant: its folder is named after the theme.
+    folder = tmp_path / "media" / "lesson" / "green"
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["theme"]["background"] == GREEN and manifest["theme"]["name"] == "green"
+    assert not (tmp_path / "media" / "lesson" / "manifest.json").exists()
     # The frames' background is the theme's: the corners of a decoded frame (H.264 in
     # yuv420p is off by a few levels at most).
-    with av.open(str(folder / "lesson.mp4")) as container:
+    with av.open(str(folder / "lesson-green.mp4")) as container:
         frame = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(int)
     for corner in (frame[2, 2], frame[2, -3], frame[-3, 2], frame[-3, -3]):
         assert np.abs(corner - np.array(hex_to_rgb(GREEN))).max() <= 4, corner

@@ -56,6 +56,7 @@ def test_the_default_settings_render_into_the_lessons_folder() -> None:
             "1x1-colorblind-fr-cnn-explainer",
         ),
         ({"model": "my pets (v2)"}, "my-pets-v2"),  # a model file's name, made safe
+        ({"theme": "./themes/my uni.yaml"}, "my-uni"),  # a theme file: its name
         ({"model": "steps"}, "steps-variant"),  # never a folder the render writes itself
         ({"aspect": "9:16", "given": "shorts"}, "shorts"),  # --name wins
         ({"given": "mine"}, "mine"),

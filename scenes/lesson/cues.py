@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..quoting import quoted
 from ..steps.kit.base import CueSpec, FieldParts, StepSpec
-from ..steps.kit.checks import quoted
 from .messages import suggest
 
 # Words after which a full stop does not end a sentence (lower case, without the stop).

@@ -35,9 +35,9 @@ from cnn_model.tinyvgg import layer_specs
 
 from .. import audio
 from ..i18n import LANGUAGES
+from ..quoting import quoted
 from ..steps import registry
 from ..steps.kit.base import NARRATION_FORMS, LayerInfo, ModelInfo, StepSpec
-from ..steps.kit.checks import quoted
 from ..visuals.theme import Theme
 from .cues import PlacedCue, place_cues, written_cues
 from .errors import FieldPath, LessonError, LessonInvalid, display_path, path_text

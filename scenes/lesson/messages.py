@@ -11,7 +11,7 @@ import annotated_types
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from ..steps.kit.checks import describe_value, quoted
+from ..quoting import describe_value, quoted
 
 
 def _bounds(model: type[BaseModel], field: str) -> tuple[Any, Any]:

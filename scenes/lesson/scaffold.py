@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from ..steps.kit.checks import quoted
+from ..quoting import quoted
 from ..visuals.theme import configs_dir
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")

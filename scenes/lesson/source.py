@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ..steps.kit.checks import quoted
+from ..quoting import quoted
 from . import syntax
 from .errors import FieldPath, LessonError, path_text
 from .syntax import LINE_BREAK

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.fields import FieldInfo
 
-from ..steps.kit.checks import describe_value
+from ..quoting import describe_value
 
 QUALITIES = ("draft", "low", "medium", "high", "production")
 QUALITY_FLAGS = {"d": "draft", "l": "low", "m": "medium", "h": "high", "k": "production"}

@@ -23,7 +23,7 @@ from yaml.tokens import (
     Token,
 )
 
-from ..steps.kit.checks import quoted
+from ..quoting import quoted
 
 # What YAML counts as a line break (a lone CR too), as its own marks do.
 LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")

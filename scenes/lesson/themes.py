@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from cnn_model.safeio import FileRefused, read_regular
 
-from ..steps.kit.checks import quoted
+from ..quoting import quoted
 from ..visuals.theme import (
     MAX_THEME_BYTES,
     ScaleName,

@@ -61,8 +61,8 @@ from ..lesson.load import (
     lesson_file_stem,
     load_lesson,
 )
+from ..quoting import quoted
 from ..steps import registry
-from ..steps.kit.checks import quoted
 from ..version import __version__
 from ..visuals.theme import load_theme
 from . import settings as settings_mod

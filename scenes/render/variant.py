@@ -11,7 +11,8 @@ own, so that no render replaces another:
 - A render whose aspect, theme, language or model differ from those gets a
   sub-folder naming exactly the parts that differ, in that order, and its
   files are named after it: ``OUT/koala/9x16-dark/koala-9x16-dark.mp4``,
-  ``OUT/course/cnn-explainer/``, ``OUT/relu/de/``. The rule looks at the
+  ``OUT/course/cnn-explainer/``, ``OUT/relu/de/``; a theme file is named by its
+  file name (``theme: ./my-uni.yaml`` → ``OUT/koala/my-uni/``). The rule looks at the
   settings the render uses, whether the lesson file or the command line set
   them (a lesson written for 9:16 renders into ``<lesson>/9x16/``), so a
   folder's name always tells what is in it.
@@ -34,7 +35,7 @@ from typing import Any
 
 from ..lesson.load import _RESERVED_NAMES as WINDOWS_RESERVED
 from ..lesson.load import Lesson
-from ..steps.kit.checks import quoted
+from ..quoting import quoted
 
 # The settings that make a variant, with the tool's defaults, in the order a
 # folder name lists them.
@@ -76,6 +77,8 @@ def _part(setting: str, value: str) -> str:
     """A setting's value as a part of a folder name: ``9:16`` → ``9x16``."""
     if setting == "aspect":
         return value.replace(":", "x")
+    if setting == "theme" and value.lower().endswith((".yaml", ".yml")):
+        value = PurePosixPath(value.replace("\\", "/")).stem  # a theme file: its name
     slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in value)
     slug = "-".join(p for p in slug.split("-") if p).strip("_")
     return slug or setting
