@@ -33,7 +33,7 @@ from PIL import Image
 from .colors import ColourScale
 from .glyphs import number_text
 from .heatmap import image_mobject, rgba
-from .layout import Box, fit
+from .layout import Box, fit, largest_fitting
 
 # The longest side, in pixels, a picture keeps: enough for 1080p frames.
 MAX_PICTURE_PIXELS = 720
@@ -197,14 +197,13 @@ def best_layout(
     best_name, best_h = next(iter(options)), smallest
     for name, place in options.items():
         scale = shrink(place, smallest)
-        if shrink(place, largest) >= scale - 1e-9:
-            h = largest
-        else:
-            lo, hi = smallest, largest
-            for _ in range(steps):
-                mid = (lo + hi) / 2
-                lo, hi = (mid, hi) if shrink(place, mid) >= scale - 1e-9 else (lo, mid)
-            h = lo
+
+        def keeps_scale(
+            h: float, place: Callable[[float], Mobject] = place, scale: float = scale
+        ) -> bool:
+            return shrink(place, h) >= scale - 1e-9
+
+        h = largest_fitting(keeps_scale, smallest, largest, steps)
         score = (round(scale, 2), h * scale)
         if score > best:
             best, best_name, best_h = score, name, h

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,6 +85,18 @@ def fit(mobject: Mobject, box: Box, max_scale: float = 1.0) -> Mobject:
         mobject.scale(factor)
     mobject.move_to(box.center)
     return mobject
+
+
+def largest_fitting(fits: Callable[[float], bool], lo: float, hi: float, steps: int) -> float:
+    """The largest size in [lo, hi] for which ``fits`` holds, found by halving the
+    interval ``steps`` times (``lo`` when none does; ``fits`` must not hold above a
+    size that fails)."""
+    if fits(hi):
+        return hi
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
 
 
 def arrange_panels(

@@ -43,7 +43,7 @@ from cnn_model.trace import Trace
 from ...i18n import _, ngettext
 from ...visuals.glyphs import number_text
 from ...visuals.heatmap import MapView
-from ...visuals.layout import Box, Frame, fit
+from ...visuals.layout import Box, Frame, fit, largest_fitting
 from ...visuals.legend import Legend
 from ...visuals.ranges import activation_range
 from ...visuals.text import LABEL, SMALL
@@ -491,14 +491,7 @@ def _place(net: Network, p: OverviewPlan) -> None:
             return group.width <= box.width and group.height <= box.height and width <= box.width
         return group.width <= box.width and group.height <= box.height
 
-    lo, hi = 0.15, MAX_MAP
-    if fits(hi):
-        lo = hi
-    else:
-        for _ in range(14):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    group = placer(lo)
+    group = placer(largest_fitting(fits, 0.15, MAX_MAP, 14))
     fit(group, box, max_scale=1.0)
     if p.arrangement != "blocks":
         return
@@ -631,14 +624,7 @@ def _focus_view(focus: FocusPlan, col: MapColours, ctx: StepContext) -> Detail:
         group = place(size)
         return group.width <= box.width and group.height <= box.height
 
-    lo, hi = 0.3, largest
-    if fits(hi):
-        lo = hi
-    else:
-        for _ in range(12):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    fit(place(lo), box, max_scale=1.0)
+    fit(place(largest_fitting(fits, 0.3, largest, 12)), box, max_scale=1.0)
     return Detail(views, texts)
 
 
