@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,21 @@ import av
 import numpy as np
 
 from conftest import ROOT
+
+
+def cnnlesson(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run ``cnnlesson ARGS`` in a process of its own, with ``env`` added to this
+    process's environment; its exit status and output, as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "scenes.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def run_render(command: list[str], timeout: int = 600) -> tuple[Path, dict[str, Any]]:

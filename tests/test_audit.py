@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from manim import Square, Text
 
 from conftest import ROOT
+from rendering import cnnlesson
 from scenes.render.frame_audit import FrameAudit, contrast_ratio
 from scenes.visuals.glyphs import number_text
 from scenes.visuals.layout import Frame
@@ -104,17 +104,8 @@ def test_something_outside_the_frame_is_found() -> None:
     assert [f.split(":")[0] for f in found] == ["outside"]
 
 
-def cli(
-    *args: str, env: dict[str, str] | None = None, timeout: int = 900
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scenes.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        cwd=ROOT,
-    )
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return cnnlesson(*args, timeout=900)
 
 
 EVERY_TYPE = ROOT / "tests" / "lessons" / "every_step_type.yaml"

@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from conftest import ROOT
-from rendering import run_render
+from rendering import cnnlesson, run_render
 
 DASK = Path(sys.executable).with_name("dask")
 LESSON = """\
@@ -153,14 +153,8 @@ def test_a_cluster_render_equals_a_local_one_even_when_a_worker_is_lost(
     assert remote_video.stat().st_size > 0 and local_video.stat().st_size > 0
 
 
-def run_cli(*args: str, timeout: int = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scenes.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=timeout,
-    )
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return cnnlesson(*args, timeout=90)
 
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_2_in_bounded_time(tmp_path: Path) -> None:

@@ -11,11 +11,9 @@ import contextlib
 import hashlib
 import json
 import math
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -30,6 +28,7 @@ import cnn_model
 from cnn_model import ModelError, explainer, samples, store
 from cnn_model.tinyvgg import LAYER_NAMES
 from conftest import ROOT, SHARED_EXPLAINER
+from rendering import cnnlesson
 
 needs_shared = pytest.mark.skipif(
     not (SHARED_EXPLAINER / "model.json").is_file(),
@@ -51,14 +50,7 @@ PARITY_TOLERANCE = 1e-5
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scenes.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "COLUMNS": "500", **(env or {})},
-        timeout=300,
-    )
+    return cnnlesson(*args, env={"COLUMNS": "500", **(env or {})}, timeout=300)
 
 
 # --- an independent Keras-layout reference ------------------------------

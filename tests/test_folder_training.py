@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from PIL import Image, ImageDraw
 import cnn_model
 from cnn_model import ImageError, ModelError, folder, store
 from cnn_model.train import TrainConfig
-from conftest import ROOT
+from rendering import cnnlesson
 from scenes.cli import main
 
 CLASSES = ("dark", "light", "split")
@@ -70,14 +68,7 @@ def make_folder(root: Path, per_class: int = PER_CLASS) -> Path:
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scenes.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "COLUMNS": "500", **env},
-        timeout=600,
-    )
+    return cnnlesson(*args, env={"COLUMNS": "500", **env})
 
 
 class Trained:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import struct
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -22,20 +20,14 @@ from cnn_model import ImageError, ModelError, store
 from cnn_model.images import MAX_PIXELS, load_input, open_image
 from cnn_model.network import TinyVGG
 from conftest import ROOT
+from rendering import cnnlesson
 from scenes.cli import main
 
 DEFAULT_CLASSES = cnn_model.load_model("default").classes
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scenes.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "COLUMNS": "500"},  # one error, one line
-        timeout=300,
-    )
+    return cnnlesson(*args, env={"COLUMNS": "500"}, timeout=300)  # one error, one line
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import av
@@ -17,6 +16,7 @@ import yaml
 from PIL import Image
 
 from conftest import ROOT
+from rendering import cnnlesson
 from scenes.lesson.errors import LessonInvalid, display_path
 from scenes.lesson.load import load_lesson, validate_lesson
 from scenes.lesson.themes import read_theme
@@ -29,14 +29,7 @@ GREEN = "#1d4f3a"
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scenes.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    return cnnlesson(*args, cwd=cwd, env={"PYTHONPATH": str(ROOT)})
 
 
 def own_theme(folder: Path, name: str = "green", **changes: str) -> Path:

@@ -8,13 +8,12 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import av
 import pytest
 
-from conftest import ROOT
+from rendering import cnnlesson
 from scenes.lesson.load import load_lesson
 from scenes.render.variant import RESERVED, Variant, name_problem
 
@@ -129,14 +128,8 @@ def test_a_folder_is_replaced_only_by_its_own_variant() -> None:
     assert variant().may_replace(None)  # a render of an earlier version records none
 
 
-def cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scenes.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return cnnlesson(*args)
 
 
 @pytest.mark.parametrize("name", ["../elsewhere", "steps", "a b", "-q"])
