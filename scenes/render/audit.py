@@ -9,11 +9,9 @@ A step's findings are cached like its clip, under the same kind of key.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +19,11 @@ from typing import Any
 
 from cnn_model.safeio import is_regular, read_regular
 
+from ..atomic import new_log
 from ..lesson.load import Lesson, step_label
 from .job import StepJob
-from .pipeline import (
-    MAX_RECORD_BYTES,
-    RenderError,
-    _log_tail,
-    _start_worker,
-    prepare,
-)
+from .pipeline import MAX_RECORD_BYTES, RenderError, prepare
+from .pool import Child, WarmWorker, WorkerGone, log_tail
 
 
 @dataclass(frozen=True)
@@ -85,37 +79,36 @@ def _cached_record(job: StepJob) -> dict[str, Any] | None:
 
 
 def _run_batches(jobs: list[StepJob], log_dir: Path, parallel: int) -> tuple[StepJob, str] | None:
-    """Build the jobs in ``parallel`` workers, each taking its share in one process
-    (nothing is drawn, so the start-up of a process per step would be most of the time)."""
+    """Build the jobs in ``parallel`` children of a warm worker, each taking its share
+    in one process (nothing is drawn: one process per step would gain nothing)."""
     batches = [jobs[i::parallel] for i in range(min(parallel, len(jobs)))]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    running: list[tuple[subprocess.Popen[bytes], Path, list[StepJob]]] = []
+    running: list[tuple[Child, Path, list[StepJob]]] = []
+    warm = WarmWorker(log_dir, env)
     try:
         for batch in batches:
-            worker = _start_worker(log_dir, env)
-            proc, log = worker.proc, worker.log
-            running.append((proc, log, batch))
             blob = json.dumps([job.model_dump(mode="json") for job in batch]).encode("utf-8")
-            assert proc.stdin is not None
-            with contextlib.suppress(BrokenPipeError):  # died at once: its log tells
-                proc.stdin.write(blob)
-            with contextlib.suppress(BrokenPipeError):
-                proc.stdin.close()
-        for proc, log, batch in running:
-            code = proc.wait()
+            log, fd = new_log(log_dir)
+            try:
+                running.append((warm.start(blob, fd), log, batch))
+            finally:
+                os.close(fd)
+        for child, log, batch in running:
+            code = child.wait()
             if code != 0:
-                tail = "\n".join(_log_tail(log).strip().splitlines()[-15:])
+                tail = "\n".join(log_tail(log).strip().splitlines()[-15:])
                 # The batch runs in order: the first job without a record failed.
                 failed = next((j for j in batch if _cached_record(j) is None), batch[0])
-                return failed, tail or f"exit status {code}"
+                return failed, tail or warm.failure()
             log.unlink(missing_ok=True)
         return None
+    except WorkerGone as exc:
+        return batches[0][0], str(exc)
     finally:
-        for proc, _log, _ in running:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGTERM)
-                proc.wait()
+        for child, _log, _ in running:
+            child.send_signal(signal.SIGTERM)
+            child.wait()
+        warm.close()
 
 
 def audit_lessons(

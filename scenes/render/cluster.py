@@ -1,9 +1,9 @@
 """Rendering steps on a Dask distributed cluster (``render --scheduler tcp://HOST:PORT``).
 
-Each step job goes to the cluster whole: the job's JSON with the bytes of the
-trace and of the original image, which the job names by their hashes, so a
-worker needs no disk shared with the render. On the worker the step renders
-in a process of its own, exactly as on this machine (``python -m
+Each step job (or each part of a long step) goes to the cluster whole: the
+job's JSON with the bytes of the trace and of the original image, which the job
+names by their hashes, so a worker needs no disk shared with the render. On
+the worker the step renders in a process of its own (``python -m
 scenes.render.worker``), in a temporary folder; the clip and its record come
 back as bytes and are written into this machine's cache only when complete. A
 worker lost mid-render has its task run again elsewhere by Dask; a step that
@@ -118,7 +118,9 @@ def run_on_cluster(
     progress: RenderProgress | None,
 ) -> dict[int, str]:
     """Render ``jobs`` on the cluster and write their clips and records into this
-    machine's cache; returns the failures' texts by step index."""
+    machine's cache; returns the failures' texts by step index. A step may come
+    as several jobs, its parts (see :class:`.job.PartRange`): the step is
+    reported started with its first and finished with its last."""
     from distributed import as_completed
 
     blobs: dict[Path, bytes] = {}
@@ -133,6 +135,7 @@ def run_on_cluster(
         return blobs[path]
 
     futures = {}
+    left: dict[int, int] = {}  # each step's jobs not yet back
     for index, job in jobs:
         future = client.submit(
             render_remote,
@@ -145,9 +148,12 @@ def run_on_cluster(
             key=f"cnnlesson-step-{index + 1}-{job.key()}-{os.urandom(4).hex()}",
         )
         futures[future] = (index, job)
-        if progress:
+        if progress and index not in left:
             progress.started(index)
+        left[index] = left.get(index, 0) + 1
     failures: dict[int, str] = {}
+    frames: dict[int, int] = {}
+    seconds: dict[int, float] = {}
     try:
         for future in as_completed(list(futures), loop=client.loop):
             index, job = futures[future]
@@ -160,16 +166,17 @@ def run_on_cluster(
                 if ok:
                     _keep(job, payload, record)
                 else:
-                    failures[index] = str(payload)
-            if progress:
-                # A step's time is its worker's own (the steps queue on the cluster).
-                frames, seconds = record.get("frames"), record.get("render_seconds")
-                progress.finished(
-                    index,
-                    int(frames) if isinstance(frames, int) else None,
-                    float(seconds) if isinstance(seconds, int | float) else None,
-                    failed=index in failures,
-                )
+                    failures.setdefault(index, str(payload))
+            # A step's time is its workers' own (the steps queue on the cluster).
+            drawn, spent = record.get("drawn_frames"), record.get("render_seconds")
+            frames[index] = frames.get(index, 0) + (drawn if isinstance(drawn, int) else 0)
+            seconds[index] = seconds.get(index, 0.0) + (
+                float(spent) if isinstance(spent, int | float) else 0.0
+            )
+            left[index] -= 1
+            if progress and not left[index]:
+                failed = index in failures
+                progress.finished(index, None if failed else frames[index], seconds[index], failed)
     finally:
         client.cancel(list(futures))
     return failures
@@ -177,11 +184,13 @@ def run_on_cluster(
 
 def _keep(job: StepJob, clip: bytes | str, record: dict[str, Any]) -> None:
     """Write a step's clip, then its record, into the cache (each renamed into place
-    when complete: an entry is used only when both are there)."""
+    when complete: an entry is used only when both are there). A part that drew
+    nothing has no clip."""
     if job.clip is None or not isinstance(clip, bytes):
         raise RuntimeError("a step's job names no clip, or its worker sent none")
-    with writing(job.clip, cache_entry=True) as staged:
-        staged.write_bytes(clip)
+    if clip or job.part is None:
+        with writing(job.clip, cache_entry=True) as staged:
+            staged.write_bytes(clip)
     write_json(job.record, record, cache_entry=True)
 
 

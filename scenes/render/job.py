@@ -101,6 +101,17 @@ def cache_key(picture: Picture, code: str) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
 
+class PartRange(BaseModel):
+    """A part of a step's animations, drawn by one worker: those starting at a frame
+    in [first, end) (end None: to the step's end). Not part of the cache key: the
+    parts of a step, joined, are its clip."""
+
+    model_config = _FROZEN
+
+    first: int = Field(0, ge=0)
+    end: int | None = Field(None, gt=0)
+
+
 class StepJob(BaseModel):
     """A step's render job. Build it with the model; workers read it with
     :meth:`read`. Only :attr:`picture` and :attr:`code` make the cache key."""
@@ -117,6 +128,7 @@ class StepJob(BaseModel):
     # Where the worker writes: the clip (or PNG) and the record of what it showed.
     clip: Path | None = None
     record: Path
+    part: PartRange | None = None  # only some of the step's animations (see PartRange)
 
     def key(self) -> str:
         """The step's cache key: the picture and the code, hashed."""

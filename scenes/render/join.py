@@ -28,7 +28,12 @@ def probe(path: Path) -> dict[str, float | int]:
         }
 
 
-def concat(clips: list[Path], output: Path, chapters: list[dict[str, Any]] | None = None) -> None:
+def concat(
+    clips: list[Path],
+    output: Path,
+    chapters: list[dict[str, Any]] | None = None,
+    cache_entry: bool = False,
+) -> None:
     """Write ``clips`` one after another into ``output`` (same codec settings required).
 
     Packets are copied as they are, each clip's timestamps shifted by the
@@ -36,9 +41,9 @@ def concat(clips: list[Path], output: Path, chapters: list[dict[str, Any]] | Non
     its list of file names, which cannot hold every path). ``chapters``
     (PyAV's chapter dicts) become chapter markers. The result is written to a
     temporary name and renamed, so ``output`` is either the old file or the
-    complete new one.
+    complete new one (``cache_entry``: see :func:`~scenes.atomic.writing`).
     """
-    with writing(output) as staged:
+    with writing(output, cache_entry=cache_entry) as staged:
         with av.open(str(staged), mode="w", options={"movflags": "+faststart"}) as sink:
             out_stream: Any = None
             offset = Fraction(0)  # seconds: where the next clip starts

@@ -13,16 +13,15 @@ import dataclasses
 import fcntl
 import hashlib
 import json
+import math
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
@@ -50,6 +49,7 @@ from ..atomic import (
     publish_folder,
     remove_stale,
     staging_folder,
+    write_json,
 )
 from ..export import captions, voice
 from ..export import chapters as chapters_mod
@@ -70,9 +70,10 @@ from . import timing
 from .cluster import connect, run_on_cluster
 from .digest import model_digest, this_code
 from .errors import ClusterUnavailable, OutputRefused, RenderError
-from .job import Mode, ModelRef, Picture, StepJob, ThemeLook, cache_key
+from .job import Mode, ModelRef, PartRange, Picture, StepJob, ThemeLook, cache_key
 from .join import concat, probe
 from .lengths import length_key, read_lengths, remember
+from .pool import WarmWorker, WorkerGone, log_tail
 from .progress import RenderProgress, expected_frames
 from .settings import RenderSettings
 from .timing import TimedCue
@@ -300,65 +301,232 @@ def _cached(clip: Path, meta: Path) -> bool:
         return False
 
 
+# A step is split into parts only when it is longer than a worker's fair share of
+# the render, and each part is at least this many seconds of video: every part
+# builds the whole scene again, which pays only for long ones.
+MIN_PART_SECONDS = 8.0
+
+
+@dataclass
+class _Unit:
+    """One worker's job: a whole step, or a part of a long one."""
+
+    index: int  # the step's
+    job: StepJob
+    frames: int  # expected (for the order: longest first)
+    worker: _Worker | None = None
+    code: int | None = None
+
+
+def _units(
+    jobs: list[tuple[int, StepJob]],
+    parallel: int,
+    expected: dict[int, int],
+    parts_dir: Callable[[], Path],
+) -> list[_Unit]:
+    """The workers' jobs, longest first: a video step longer than a worker's fair
+    share of the whole render is split into parts (see :class:`.job.PartRange`),
+    so that one long step keeps every core busy."""
+    total = sum(expected.get(index, 0) for index, _ in jobs)
+    share = total / parallel if parallel else total
+    units: list[_Unit] = []
+    for index, job in jobs:
+        frames = expected.get(index, 0)
+        fps = job.picture.fps
+        count = 1
+        if parallel > 1 and job.mode == "video" and frames > share:
+            count = min(parallel, math.ceil(frames / share), int(frames / (MIN_PART_SECONDS * fps)))
+        if count <= 1:
+            units.append(_Unit(index, job, frames))
+            continue
+        bounds = [round(frames * i / count) for i in range(count)] + [None]
+        folder = parts_dir()
+        for i in range(count):
+            first, end = bounds[i], bounds[i + 1]
+            assert first is not None
+            part = job.moved(
+                part=PartRange(first=first, end=end),
+                clip=folder / f"{job.key()}-{i}.mp4",
+                record=folder / f"{job.key()}-{i}.json",
+            )
+            units.append(_Unit(index, part, (end or frames) - first))
+    units.sort(key=lambda unit: -unit.frames)
+    return units
+
+
+def _join_parts(job: StepJob, parts: list[StepJob]) -> None:
+    """Join a step's parts into its clip (without re-encoding), then write its record:
+    the first part's, as every part built the whole step."""
+    assert job.clip is not None
+    records = [json.loads(part.record.read_text("utf-8")) for part in parts]
+    if len({json.dumps(r["phases"], sort_keys=True) for r in records}) != 1:
+        raise RuntimeError("the parts of the step played different phases")
+    clips = [
+        p.clip for p in parts if p.clip is not None and p.clip.is_file() and p.clip.stat().st_size
+    ]
+    concat(clips, job.clip, cache_entry=True)
+    record = dict(records[0])
+    record["render_seconds"] = round(sum(r["render_seconds"] for r in records), 3)
+    record["drawn_frames"] = sum(int(r["drawn_frames"]) for r in records)
+    record["timings"] = {
+        name: round(sum(r["timings"][name] for r in records), 3) for name in records[0]["timings"]
+    }
+    record["parts"] = len(parts)
+    write_json(job.record, record, cache_entry=True)
+
+
 def _run_jobs(
     jobs: list[tuple[int, StepJob]],
     log_dir: Path,
     parallel: int,
     progress: RenderProgress | None,
+    expected: dict[int, int] | None = None,
 ) -> dict[int, str]:
-    """Run worker processes, at most ``parallel`` at once; returns errors by step.
+    """Render the jobs in children of one warm worker (see :mod:`.pool`), at most
+    ``parallel`` at once; returns errors by step.
 
-    Each worker gets its job on standard input and writes its output to a log
-    of its own in ``log_dir``: removed when the worker succeeds, kept (until
-    the next render) when it fails. With ``progress``, each worker also
-    reports the frames it has drawn, on a pipe of its own.
+    ``expected`` (frames by step) orders the work, longest first, and lets a
+    long step be split into parts drawn side by side. Each child gets its job
+    on a pipe and writes its output to a log of its own in ``log_dir``: removed
+    when it succeeds, kept (until the next render) when it fails. With
+    ``progress``, each child also reports the frames it has drawn, on a pipe of
+    its own.
     """
-    pending = list(jobs)
-    running: dict[int, _Worker] = {}
+    folder: list[Path] = []
+
+    def parts_dir() -> Path:
+        if not folder:
+            folder.append(staging_folder(log_dir, "parts"))
+        return folder[0]
+
+    units = _units(jobs, parallel, expected or {}, parts_dir)
+    by_step: dict[int, list[_Unit]] = {}
+    for unit in sorted(units, key=lambda u: u.job.part.first if u.job.part else 0):
+        by_step.setdefault(unit.index, []).append(unit)  # a step's parts in order
+    pending = list(units)
+    running: list[_Unit] = []
     failures: dict[int, str] = {}
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    warm: WarmWorker | None = None
     try:
+        warm = WarmWorker(log_dir, env)
         while pending or running:
             while pending and len(running) < parallel:
-                index, job = pending.pop(0)
-                worker = _start_worker(log_dir, env, report=progress is not None)
-                running[index] = worker  # before the job is sent: an interrupt stops it
-                _send_job(worker.proc, job)
-                if progress:
-                    progress.started(index)
+                unit = pending.pop(0)
+                try:
+                    unit.worker = _start_child(warm, unit.job, log_dir, progress is not None)
+                except WorkerGone as exc:  # it could not start, or has died: nothing runs
+                    for lost in [unit, *pending]:
+                        failures.setdefault(lost.index, str(exc))
+                    pending.clear()
+                    break
+                running.append(unit)
+                if progress and all(u.worker is None or u is unit for u in by_step[unit.index]):
+                    progress.started(unit.index)  # the step's first part to start
             time.sleep(0.05)
-            for index, worker in list(running.items()):
+            for unit in list(running):
+                worker = unit.worker
+                assert worker is not None
                 frames = worker.frames()
                 code = worker.proc.poll()
                 if code is None:
                     if progress and frames is not None:
-                        progress.frames(index, frames)
+                        progress.frames(unit.index, _drawn(by_step[unit.index]))
                     continue
-                del running[index]
-                frames = worker.close()
+                running.remove(unit)
+                worker.close()
+                unit.code = code
                 if code != 0:
-                    tail = _log_tail(worker.log).strip().splitlines()[-15:]
-                    failures[index] = "\n".join(tail) or f"worker exited with status {code}"
+                    tail = log_tail(worker.log).strip().splitlines()[-15:]
+                    failed = "\n".join(tail) or (
+                        warm.failure() if warm.gone else f"worker exited with status {code}"
+                    )
+                    failures.setdefault(unit.index, failed)
                 else:
                     worker.log.unlink(missing_ok=True)
+                step = by_step[unit.index]
+                if any(other.code is None for other in step):
+                    continue
+                if unit.index not in failures and len(step) > 1:
+                    try:
+                        _join_parts(prepared_job(jobs, unit.index), [u.job for u in step])
+                    except Exception as exc:
+                        failures[unit.index] = f"its parts could not be joined: {exc}"
                 if progress:
-                    progress.finished(index, frames if code == 0 else None, failed=code != 0)
+                    ok = unit.index not in failures
+                    progress.finished(unit.index, _drawn(step) if ok else None, failed=not ok)
     finally:
-        for worker in running.values():
-            with contextlib.suppress(ProcessLookupError):
-                worker.proc.send_signal(signal.SIGTERM)
-        for worker in running.values():
-            worker.proc.wait()
-            worker.close()
-            worker.log.unlink(missing_ok=True)
+        for unit in running:
+            if unit.worker is not None:
+                unit.worker.proc.send_signal(signal.SIGTERM)
+        for unit in running:
+            if unit.worker is not None:
+                unit.worker.proc.wait()
+                unit.worker.close()
+                unit.worker.log.unlink(missing_ok=True)
+        if warm is not None:
+            warm.close()
+        if folder:
+            shutil.rmtree(folder[0], ignore_errors=True)
     return failures
+
+
+def _run_on_cluster(
+    client: Any,
+    jobs: list[tuple[int, StepJob]],
+    progress: RenderProgress | None,
+    expected: dict[int, int],
+    log_dir: Path,
+) -> dict[int, str]:
+    """Render the jobs on a Dask cluster, a long step in parts as on this machine
+    (as many as the cluster has threads), and join each step's parts here."""
+    folder: list[Path] = []
+
+    def parts_dir() -> Path:
+        if not folder:
+            folder.append(staging_folder(log_dir, "parts"))
+        return folder[0]
+
+    try:
+        threads = max(1, sum(client.nthreads().values()))
+        units = _units(jobs, threads, expected, parts_dir)
+        failures = run_on_cluster(client, [(unit.index, unit.job) for unit in units], progress)
+        for index, job in jobs:
+            parts = sorted(
+                (u.job for u in units if u.index == index and u.job.part is not None),
+                key=lambda part: part.part.first if part.part is not None else 0,
+            )
+            if parts and index not in failures:
+                try:
+                    _join_parts(job, parts)
+                except Exception as exc:
+                    failures[index] = f"its parts could not be joined: {exc}"
+        return failures
+    finally:
+        if folder:
+            shutil.rmtree(folder[0], ignore_errors=True)
+
+
+def prepared_job(jobs: list[tuple[int, StepJob]], index: int) -> StepJob:
+    return next(job for i, job in jobs if i == index)
+
+
+def _drawn(units: list[_Unit]) -> int:
+    """The frames a step's workers have reported drawing, all parts together."""
+    return sum(unit.worker.last or 0 for unit in units if unit.worker is not None)
+
+
+class _Process(Protocol):
+    def poll(self) -> int | None: ...
+    def send_signal(self, signum: int) -> None: ...
+    def wait(self) -> int: ...
 
 
 @dataclass
 class _Worker:
     """A worker process, its log, and the pipe it reports its frames on (or -1)."""
 
-    proc: subprocess.Popen[bytes]
+    proc: _Process
     log: Path
     report: int = -1
     unread: bytes = b""
@@ -397,24 +565,17 @@ class _Worker:
         return self.last
 
 
-def _start_worker(log_dir: Path, env: dict[str, str], report: bool = False) -> _Worker:
-    """A worker process waiting for its job, and the new log it writes to (and, with
-    ``report``, the pipe on which it reports its frames)."""
+def _start_child(warm: WarmWorker, job: StepJob, log_dir: Path, report: bool) -> _Worker:
+    """A child of the warm worker rendering ``job``, and the new log it writes to (and,
+    with ``report``, the pipe on which it reports its frames)."""
     log, fd = new_log(log_dir)
-    command = [sys.executable, "-m", "scenes.render.worker", "-", str(os.getpid())]
     read_end, write_end = os.pipe() if report else (-1, -1)
     try:
-        proc = subprocess.Popen(
-            command + ([str(write_end)] if report else []),
-            stdin=subprocess.PIPE,
-            stdout=fd,
-            stderr=subprocess.STDOUT,
-            env=env,
-            pass_fds=(write_end,) if report else (),
-        )
+        child = warm.start(job.to_json().encode("utf-8"), fd, write_end if report else None)
     except BaseException:
         if report:
             os.close(read_end)
+        log.unlink(missing_ok=True)
         raise
     finally:
         os.close(fd)
@@ -422,27 +583,7 @@ def _start_worker(log_dir: Path, env: dict[str, str], report: bool = False) -> _
             os.close(write_end)
     if report:
         os.set_blocking(read_end, False)
-    return _Worker(proc, log, read_end)
-
-
-def _send_job(proc: subprocess.Popen[bytes], job: StepJob) -> None:
-    assert proc.stdin is not None
-    with contextlib.suppress(BrokenPipeError):  # a worker that died at once: its log tells
-        proc.stdin.write(job.to_json().encode("utf-8"))
-    with contextlib.suppress(BrokenPipeError):
-        proc.stdin.close()
-
-
-def _log_tail(log: Path, size: int = 64 * 1024) -> str:
-    """The end of a worker's log (never through a link; "" if it cannot be read)."""
-    try:
-        fd = os.open(log, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return ""
-    with os.fdopen(fd, "rb") as handle:
-        with contextlib.suppress(OSError):
-            handle.seek(max(0, os.fstat(fd).st_size - size))
-        return handle.read(size).decode("utf-8", "replace")
+    return _Worker(child, log, read_end)
 
 
 @dataclass
@@ -736,19 +877,21 @@ def render(
                 StepResult(index, job.type, job.key(), job.clip, {}, cached, job.picture.narration)
             )
 
+        lengths = read_lengths(cache_dir)
+        estimates = {i: _expected_frames(lesson, i, job, lengths) for i, job in to_render}
+        expected = {i: frames or 0 for i, (frames, _) in estimates.items()}
         if progress:
-            lengths = read_lengths(cache_dir)
             progress.begin(
                 len(lesson.steps),
                 len(lesson.steps) - len(to_render),
-                [(i, job.type, *_expected_frames(lesson, i, job, lengths)) for i, job in to_render],
+                [(i, job.type, *estimates[i]) for i, job in to_render],
                 settings.fps,
                 settings.jobs,
             )
         if client is not None:
-            failures = run_on_cluster(client, to_render, progress)
+            failures = _run_on_cluster(client, to_render, progress, expected, cache_dir / "jobs")
         else:
-            failures = _run_jobs(to_render, cache_dir / "jobs", settings.jobs, progress)
+            failures = _run_jobs(to_render, cache_dir / "jobs", settings.jobs, progress, expected)
     finally:
         if client is not None:
             client.close()

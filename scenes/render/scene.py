@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from manim import Scene, ValueTracker
+from manim.renderer.cairo_renderer import CairoRenderer
+from manim.scene.scene_file_writer import SceneFileWriter
 
 from ..steps.kit.base import Add, Beat, Hold, Phase, StepContext
 from ..steps.kit.registry import StepType
@@ -61,6 +65,100 @@ class PhaseSpan:
         return {"name": self.name, "first_frame": self.first, "end_frame": self.end}
 
 
+@dataclass(frozen=True)
+class Part:
+    """Which animations of a step a worker draws: those that start at a frame in
+    [first, end) (end None: to the step's end). Every worker of a step builds the
+    whole scene, so all agree on where each animation starts, and each animation
+    is drawn by exactly one part; the others only apply its end state."""
+
+    first: int = 0
+    end: int | None = None
+
+    def draws(self, frame: int) -> bool:
+        return self.first <= frame and (self.end is None or frame < self.end)
+
+
+@dataclass
+class Timings:
+    """Where a step's worker spent its time, in seconds."""
+
+    drawing: float = 0.0  # the camera drawing frames
+    encoding: float = 0.0  # waiting for the encoder (it runs in a thread of its own)
+
+    def as_dict(self) -> dict[str, float]:
+        return {"drawing": round(self.drawing, 3), "encoding": round(self.encoding, 3)}
+
+
+class TimedFileWriter(SceneFileWriter):
+    """Manim's file writer, counting how long the drawing waits for the encoder
+    (a full frame queue, a segment's encoder joined at its end)."""
+
+    timings = Timings()  # replaced per scene by StepRenderer
+
+    def write_frame(self, *args: Any, **kwargs: Any) -> None:
+        started = time.perf_counter()
+        super().write_frame(*args, **kwargs)
+        self.timings.encoding += time.perf_counter() - started
+
+    def close_partial_movie_stream(self) -> None:
+        started = time.perf_counter()
+        super().close_partial_movie_stream()
+        self.timings.encoding += time.perf_counter() - started
+
+    def finish(self) -> None:
+        started = time.perf_counter()
+        super().finish()
+        self.timings.encoding += time.perf_counter() - started
+
+
+class StepRenderer(CairoRenderer):
+    """Manim's Cairo renderer, drawing only what a viewer will see: a skipped
+    animation (one of another part's, or any in a dry run) draws no frame, where
+    Manim would still draw its static picture. Counts its drawing time."""
+
+    def __init__(
+        self, draws: Callable[[], bool] | None = None, timings: Timings | None = None, **kwargs: Any
+    ) -> None:
+        timings = timings if timings is not None else Timings()
+        writer = type("StepFileWriter", (TimedFileWriter,), {"timings": timings})
+        super().__init__(file_writer_class=writer, **kwargs)
+        self.draws = draws
+        self.timings = timings
+        self.playing = False
+
+    def update_skipping_status(self) -> None:
+        super().update_skipping_status()
+        if not self.skip_animations and self.draws is not None and not self.draws():
+            self.skip_animations = True
+
+    def play(self, scene: Any, *args: Any, **kwargs: Any) -> None:
+        self.playing = True
+        before = self.time
+        try:
+            super().play(scene, *args, **kwargs)
+        finally:
+            self.playing = False
+        if self.draws is not None and self.skip_animations and not self._original_skipping_status:
+            # Skipped because another part draws it: the clock moves on as when it
+            # is drawn (whole frames, not the exact run time), so that every part
+            # agrees on the frame each animation starts at.
+            self.time = before
+            dt = 1 / self.camera.frame_rate
+            if scene.is_current_animation_frozen_frame():
+                self.time += int(scene.duration / dt) * dt
+            else:
+                for _ in np.arange(0, scene.duration, dt):
+                    self.time += dt
+
+    def update_frame(self, scene: Any, *args: Any, **kwargs: Any) -> None:
+        if self.playing and self.skip_animations:
+            return  # a skipped animation's frames are never written
+        started = time.perf_counter()
+        super().update_frame(scene, *args, **kwargs)
+        self.timings.drawing += time.perf_counter() - started
+
+
 class StepScene(Scene):
     """Plays the beats a step's builder yields, phase by phase.
 
@@ -84,6 +182,8 @@ class StepScene(Scene):
         fps: float = 15.0,
         audit: FrameAudit | None = None,
         on_frames: Callable[[int], None] | None = None,
+        part: Part | None = None,
+        camera_class: type | None = None,
         **kwargs: Any,
     ) -> None:
         self.step_type = step_type
@@ -101,7 +201,39 @@ class StepScene(Scene):
         # Hears how many frames the scene has played, after every frame of an
         # animation and after every beat (a render's progress display).
         self.on_frames = on_frames
-        super().__init__(**kwargs)
+        # A part of the step draws only its own animations (see Part); the frames
+        # it has drawn are counted for the render's progress.
+        self.part = part
+        self.drawn = 0
+        self._play_first = 0
+        self.timings = Timings()
+        renderer = StepRenderer(
+            draws=None if part is None else self._draws_now,
+            timings=self.timings,
+            camera_class=camera_class,
+            skip_animations=bool(kwargs.get("skip_animations", False)),
+        )
+        super().__init__(renderer=renderer, **kwargs)
+
+    def _draws_now(self) -> bool:
+        assert self.part is not None
+        return self.part.draws(self.frames())
+
+    def play(self, *args: Any, **kwargs: Any) -> None:
+        self._play_first = self.frames()
+        super().play(*args, **kwargs)
+        if not self.renderer.skip_animations:
+            self.drawn += self.frames() - self._play_first
+
+    def drawn_now(self) -> int:
+        """Frames this worker has drawn so far (all of them, unless it draws a part)."""
+        if self.part is None:
+            return self.frames()
+        renderer = self.renderer
+        assert isinstance(renderer, StepRenderer)
+        if renderer.playing and not renderer.skip_animations:
+            return self.drawn + self.frames() - self._play_first
+        return self.drawn
 
     def construct(self) -> None:
         play_step(
@@ -137,12 +269,12 @@ class StepScene(Scene):
     def update_to_time(self, t: float) -> None:
         super().update_to_time(t)
         if self.on_frames is not None:
-            self.on_frames(self.frames())
+            self.on_frames(self.drawn_now())
 
     def _after_beat(self) -> None:
         self._check_layout()
         if self.on_frames is not None:
-            self.on_frames(self.frames())
+            self.on_frames(self.drawn_now())
 
     def _begin_phase(self, name: str) -> None:
         self.phase = name

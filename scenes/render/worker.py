@@ -7,6 +7,12 @@ worker, never from a file others could edit meanwhile (a JSON file may be
 named instead, for tests and debugging). The clip and a JSON record of what
 the step showed are written to temporary names and renamed into place only
 when complete.
+
+``python -m scenes.render.worker --serve PARENT SOCKET`` is a warm worker: it
+imports Manim and the engine once, then forks a child for each job the render
+sends on the socket (see :mod:`.pool`). Each child is such a fresh process, but
+starts in milliseconds instead of seconds: Manim's configuration is set anew in
+it and dies with it.
 """
 
 from __future__ import annotations
@@ -15,14 +21,17 @@ import contextlib
 import ctypes
 import json
 import os
+import select
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from cnn_model.safeio import put_in_place
 
@@ -78,7 +87,7 @@ def build_scene(job: StepJob, on_frames: Callable[[int], None] | None = None) ->
     from ..steps.kit.base import StepContext
     from ..visuals.layout import Frame
     from .frame_audit import FrameAudit
-    from .scene import StepScene
+    from .scene import Part, StepScene
 
     picture = job.picture
     spec = job.spec()
@@ -109,6 +118,7 @@ def build_scene(job: StepJob, on_frames: Callable[[int], None] | None = None) ->
         audit=audit,
         skip_animations=job.mode != "video",
         on_frames=on_frames,
+        part=Part(job.part.first, job.part.end) if job.part is not None else None,
     )
 
 
@@ -165,15 +175,21 @@ class FrameReport:
         self.fd = -1
 
 
-def run(job: StepJob, report: FrameReport | None = None) -> dict[str, Any]:
+def run(
+    job: StepJob, report: FrameReport | None = None, started: float | None = None
+) -> dict[str, Any]:
     """Render the job; returns the record written to ``job.record``. ``report`` hears
-    the frames played so far."""
+    the frames played so far; ``started`` is when the worker began (by
+    ``time.perf_counter``), if before now."""
     out_meta = job.record
     out_meta.parent.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
+    started = time.perf_counter() if started is None else started
     parent = scratch_parent(out_meta.parent)
     with tempfile.TemporaryDirectory(prefix=temp_dir_prefix(), dir=parent) as tmp:
         record, produced = _render(job, Path(tmp), started, report)
+        if produced is None and job.clip is not None and job.mode == "video":
+            # A part that drew nothing: no clip, and no old one left in its place.
+            job.clip.unlink(missing_ok=True)
         if produced is not None:
             if job.clip is None:
                 raise RuntimeError("the job names no clip")
@@ -192,12 +208,15 @@ def _render(
 ) -> tuple[dict[str, Any], Path | None]:
     """Render the step's scene in ``media``; its record and the file it produced."""
     configure_manim(job, media)
+    began = time.perf_counter()
     scene = build_scene(job, report)
     if job.mode in ("dry_run", "audit"):
         # Nobody sees a dry run's frames: skip drawing them. (The pixel
         # size stays real: Text lays itself out on a canvas of that size.)
         scene.renderer.update_frame = lambda *args, **kwargs: None
     scene.render()
+    spent = time.perf_counter() - began
+    drawing, encoding = scene.timings.drawing, scene.timings.encoding
     record: dict[str, Any] = {
         "type": job.type,
         "duration": float(scene.time),
@@ -208,6 +227,14 @@ def _render(
         "facts": scene.ctx.recorder.facts,
         "overflow": scene.overflow,
         "render_seconds": round(time.perf_counter() - started, 3),
+        # Where the time went: for the benchmarks, never part of a lesson's manifest.
+        "timings": {
+            "start": round(began - started, 3),
+            "building": round(spent - drawing - encoding, 3),
+            "drawing": round(drawing, 3),
+            "encoding": round(encoding, 3),
+        },
+        "drawn_frames": scene.drawn if scene.part is not None else scene.frames(),
     }
     if scene.audit is not None:
         record["findings"] = [finding.as_dict() for finding in scene.audit.findings]
@@ -215,6 +242,8 @@ def _render(
         return record, None
     pattern = "step.mp4" if job.mode == "video" else "step*.png"
     produced = next(media.rglob(pattern), None)
+    if produced is None and job.part is not None and scene.drawn == 0:
+        return record, None  # a part none of whose animations start in its frames
     if produced is None:
         raise RuntimeError("manim produced no output file")
     return record, produced
@@ -233,9 +262,12 @@ def die_with_parent(parent: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 3 and args[0] == "--serve":
+        return serve(int(args[1]), int(args[2]))
     if len(args) not in (1, 2, 3):
         print(
-            "usage: python -m scenes.render.worker -|JOB.json [PARENT_PID [PROGRESS_FD]]",
+            "usage: python -m scenes.render.worker -|JOB.json [PARENT_PID [PROGRESS_FD]]\n"
+            "       python -m scenes.render.worker --serve PARENT_PID SOCKET_FD",
             file=sys.stderr,
         )
         return 2
@@ -243,20 +275,127 @@ def main(argv: list[str] | None = None) -> int:
         die_with_parent(int(args[1]))
     report = FrameReport(int(args[2])) if len(args) == 3 else None
     text = sys.stdin.buffer.read() if args[0] == "-" else Path(args[0]).read_bytes()
-    jobs = read_jobs(text)
+    return run_jobs(read_jobs(text), report)
+
+
+def run_jobs(jobs: list[StepJob], report: FrameReport | None, started: float | None = None) -> int:
     if len(jobs) > 1:  # a batch of dry runs: no progress to report
         for job in jobs:
             run(job)
         return 0
     try:
-        record = run(jobs[0], report)
+        record = run(jobs[0], report, started)
     except BaseException:
         if report is not None:
             report.close()
         raise
     if report is not None:
-        report.close(int(record["frames"]))  # the step's own count, to the last frame
+        # The step's own count (or its part's), to the last frame.
+        report.close(int(record["drawn_frames"]))
     return 0
+
+
+def warm_up() -> None:
+    """Import what every step needs, so that a forked child starts with it loaded."""
+    import manim  # noqa: F401
+
+    from ..steps import registry
+    from . import frame_audit, scene  # noqa: F401
+
+    registry.names()
+
+
+def serve(parent: int, control: int) -> int:
+    """Be a warm worker for the render ``parent`` (see :mod:`.pool`): on the socket
+    ``control``, each message b"run" comes with the descriptors of the job's pipe,
+    the log and (optionally) the frame report pipe; the answer is b"pid N", and
+    b"exit N STATUS" follows when that child has ended. The socket closing ends
+    the worker and any child still running."""
+    die_with_parent(parent)
+    warm_up()
+    sock = socket.socket(fileno=control)
+    wake_read, wake_write = os.pipe()
+    for fd in (wake_read, wake_write):
+        os.set_blocking(fd, False)
+        os.set_inheritable(fd, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake the select below
+    children: set[int] = set()
+    me = os.getpid()
+    try:
+        while True:
+            ready, _, _ = select.select([sock.fileno(), wake_read], [], [])
+            if wake_read in ready:
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(wake_read, 512):
+                        pass
+            _report_exits(sock, children)
+            if sock.fileno() not in ready:
+                continue
+            message, fds, _, _ = socket.recv_fds(sock, 64, 3)
+            if not message:
+                return 0  # the render has finished (or died)
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                pid = os.fork()
+                if pid == 0:
+                    _child(me, fds, (sock.fileno(), wake_read, wake_write))
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            children.add(pid)
+            sock.send(f"pid {pid}".encode("ascii"))
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def _report_exits(sock: socket.socket, children: set[int]) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        children.discard(pid)
+        with contextlib.suppress(OSError):
+            sock.send(f"exit {pid} {os.waitstatus_to_exitcode(status)}".encode("ascii"))
+
+
+def _child(server: int, fds: list[int], server_fds: tuple[int, ...]) -> NoReturn:
+    """A forked child of the warm worker: run the one job on its pipe, write its
+    output to its log, and exit with the worker's usual status."""
+    code = 1
+    try:
+        started = time.perf_counter()
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in server_fds:
+            os.close(fd)
+        die_with_parent(server)
+        job_fd, log_fd, *rest = fds
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        report = FrameReport(os.dup(rest[0])) if rest else None
+        with os.fdopen(os.dup(job_fd), "rb") as pipe:
+            text = pipe.read()
+        code = run_jobs(read_jobs(text), report, started)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
 
 
 def read_jobs(text: bytes) -> list[StepJob]:
