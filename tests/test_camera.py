@@ -10,6 +10,8 @@ frames are compared to the bit.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from manim import (
@@ -27,7 +29,9 @@ from manim import (
 )
 from manim.mobject.types.image_mobject import RESAMPLING_ALGORITHMS
 
+from dry_run import step_job
 from scenes.render.camera import ImageBoxCamera
+from scenes.render.worker import build_scene, configure_manim
 
 FRAME_HEIGHT = 8.0
 
@@ -159,3 +163,10 @@ def test_images_are_drawn_exactly_as_manims_camera_draws_them(width: int, height
     covered = np.any(ours != manims, axis=-1)  # all but its transparent pixels
     assert covered.mean() > 0.5
     assert covered[:, 0].any() and covered[:, -1].any() and covered[0].any() and covered[-1].any()
+
+
+def test_step_scenes_draw_with_the_image_box_camera(tmp_path: Path) -> None:
+    job = step_job({"type": "title", "text": "Kernels"}, tmp_path)
+    configure_manim(job, tmp_path / "media")
+    scene = build_scene(job)
+    assert type(scene.renderer.camera) is ImageBoxCamera
