@@ -66,6 +66,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return USAGE_ERROR if failed else 0
 
 
+def _write_timings(result: Any) -> None:
+    """For the benchmarks (benchmarks/README.md): with CNNLESSON_TIMINGS=FILE, the
+    render's stages and every rendered step's record of where its time went."""
+    target = os.environ.get("CNNLESSON_TIMINGS")
+    if not target:
+        return
+    import json
+
+    steps = [
+        {"index": s.index, "type": s.type, **{k: s.record.get(k) for k in _STEP_TIMINGS}}
+        for s in result.steps
+        if not s.cached
+    ]
+    data = {"seconds": result.seconds, "stages": result.timings, "steps": steps}
+    Path(target).write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+_STEP_TIMINGS = ("timings", "render_seconds", "frames", "drawn_frames", "parts")
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from .lesson.errors import LessonInvalid
     from .lesson.load import COMMAND_LINE, load_lesson
@@ -103,6 +123,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     rendered = len(result.rendered)
+    _write_timings(result)
     if not args.quiet:
         import json
 

@@ -174,6 +174,8 @@ class RenderResult:
     steps: list[StepResult] = field(default_factory=list)
     seconds: float = 0.0
     variant: Variant | None = None  # which variant, and its folder under the output root
+    # Wall seconds of the render's stages (preparing, start-up, steps, joining).
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def rendered(self) -> list[int]:
@@ -381,6 +383,7 @@ def _run_jobs(
     parallel: int,
     progress: RenderProgress | None,
     expected: dict[int, int] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> dict[int, str]:
     """Render the jobs in children of one warm worker (see :mod:`.pool`), at most
     ``parallel`` at once; returns errors by step.
@@ -390,7 +393,7 @@ def _run_jobs(
     on a pipe and writes its output to a log of its own in ``log_dir``: removed
     when it succeeds, kept (until the next render) when it fails. With
     ``progress``, each child also reports the frames it has drawn, on a pipe of
-    its own.
+    its own. ``timings`` hears how long the warm worker took to start.
     """
     folder: list[Path] = []
 
@@ -466,6 +469,8 @@ def _run_jobs(
                 unit.worker.log.unlink(missing_ok=True)
         if warm is not None:
             warm.close()
+            if timings is not None and warm.ready is not None:
+                timings["start-up"] = warm.ready
         if folder:
             shutil.rmtree(folder[0], ignore_errors=True)
     return failures
@@ -860,6 +865,7 @@ def render(
 ) -> RenderResult:
     """Render a loaded lesson (see :func:`render_lesson`)."""
     started = time.perf_counter()
+    timings: dict[str, float] = {}
     client = connect(scheduler) if scheduler else None  # a cluster that cannot serve fails now
     try:
         prepared = prepare(lesson, out, jobs, name=name)
@@ -888,10 +894,14 @@ def render(
                 settings.fps,
                 settings.jobs,
             )
+        timings["preparing"] = time.perf_counter() - started
         if client is not None:
             failures = _run_on_cluster(client, to_render, progress, expected, cache_dir / "jobs")
         else:
-            failures = _run_jobs(to_render, cache_dir / "jobs", settings.jobs, progress, expected)
+            failures = _run_jobs(
+                to_render, cache_dir / "jobs", settings.jobs, progress, expected, timings
+            )
+        timings["steps"] = time.perf_counter() - started - timings["preparing"]
     finally:
         if client is not None:
             client.close()
@@ -922,8 +932,10 @@ def render(
     )
     if progress:
         progress.assembling()
+    joining = time.perf_counter()
     with _locked(prepared.lock):
         _assemble(prepared, results, lesson_dir, options)
+    timings["joining"] = time.perf_counter() - joining
     video = lesson_dir / f"{prepared.variant.file_stem}.mp4"
     manifest_path = lesson_dir / "manifest.json"
     return RenderResult(
@@ -934,6 +946,7 @@ def render(
         results,
         time.perf_counter() - started,
         prepared.variant,
+        timings,
     )
 
 

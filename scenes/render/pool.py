@@ -49,6 +49,8 @@ class WarmWorker:
     """One warm worker process and the children it has forked for this render."""
 
     def __init__(self, log_dir: Path, env: dict[str, str]) -> None:
+        self.began = time.perf_counter()
+        self.ready: float | None = None  # seconds until it forked its first child
         self.log, fd = new_log(log_dir)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
@@ -102,6 +104,8 @@ class WarmWorker:
                 raise WorkerGone(f"the warm worker did not answer in {ANSWER_SECONDS:.0f} s")
             answer = self._receive()
             if answer is not None:
+                if self.ready is None:
+                    self.ready = time.perf_counter() - self.began
                 return answer
 
     def _receive(self) -> int | None:

@@ -1,0 +1,172 @@
+"""The step scenes' camera draws images exactly as Manim's own camera does.
+
+:class:`ImageBoxCamera` composites an image onto its own box instead of the
+whole frame; it must not change a single pixel. Both cameras draw the same
+images, every way a scene may place them (scaled, rotated, sheared, faded,
+half out of the frame on each side, wholly out, larger than the frame, too
+thin to show, sharp and smooth), over and under vector shapes, and the two
+frames are compared to the bit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from manim import (
+    DEGREES,
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    Camera,
+    Circle,
+    ImageMobject,
+    Mobject,
+    Square,
+    Triangle,
+)
+from manim.mobject.types.image_mobject import RESAMPLING_ALGORITHMS
+
+from dry_run import step_job
+from scenes.render.camera import ImageBoxCamera
+from scenes.render.worker import build_scene, configure_manim
+
+FRAME_HEIGHT = 8.0
+
+
+def pixels(height: int, width: int, seed: int) -> np.ndarray:
+    """A random RGBA image whose alpha holds fully transparent, opaque and partial pixels."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (height, width, 4), dtype=np.uint8)
+    image[..., 3] = rng.choice([0, 255, 90, 200], size=(height, width))
+    return image
+
+
+def image(
+    height: int = 6,
+    width: int = 8,
+    seed: int = 0,
+    resampling: str = "nearest",
+    size: float = 2.0,
+) -> ImageMobject:
+    mob = ImageMobject(pixels(height, width, seed))
+    mob.set_resampling_algorithm(RESAMPLING_ALGORITHMS[resampling])
+    return mob.scale_to_fit_height(size)
+
+
+def images(frame_width: float) -> list[ImageMobject]:
+    """Images placed every way a step may place them, each a little different."""
+    half_w, half_h = frame_width / 2, FRAME_HEIGHT / 2
+    return [
+        image(seed=1).shift(2 * LEFT + UP),
+        image(seed=2, resampling="bicubic").shift(2 * RIGHT + UP),
+        image(seed=3, resampling="bilinear", height=64, width=64, size=3).shift(DOWN),
+        # Half out of the frame on each side, and off two corners at once.
+        image(seed=4).move_to(half_w * LEFT),
+        image(seed=5, resampling="bicubic").move_to(half_w * RIGHT + 0.3 * UP),
+        image(seed=6).move_to(half_h * UP + LEFT),
+        image(seed=7, resampling="bilinear").move_to(half_h * DOWN + 0.5 * RIGHT),
+        image(seed=8).move_to(half_w * LEFT + half_h * UP),
+        image(seed=9, resampling="bicubic").move_to(half_w * RIGHT + half_h * DOWN),
+        # A hair past the left and top edges: Manim truncates those coordinates toward 0.
+        image(seed=10).align_to(half_w * LEFT + half_h * UP, LEFT + UP).shift(0.013 * (LEFT + UP)),
+        # Wholly out of the frame.
+        image(seed=11).move_to((half_w + 2) * RIGHT),
+        image(seed=12).move_to((half_h + 2) * UP + 3 * LEFT),
+        # Rotated, flipped, sheared, squashed by a turn out of the picture, faded.
+        image(seed=14).rotate(30 * DEGREES).shift(3 * LEFT + DOWN),
+        image(seed=15, resampling="bicubic").rotate(90 * DEGREES).shift(3 * RIGHT + DOWN),
+        image(seed=16).flip(RIGHT).shift(1.5 * UP),
+        image(seed=17, resampling="bilinear").apply_matrix([[1, 0.6, 0], [0, 1, 0], [0, 0, 1]]),
+        image(seed=18).rotate(70 * DEGREES, axis=RIGHT).shift(2.5 * DOWN + 2 * RIGHT),
+        image(seed=19, resampling="bicubic").set_opacity(0.5).shift(0.5 * RIGHT),
+        # Tiny: a pixel or two, a sliver too thin to show, a line, a point, edge on.
+        image(height=1, width=1, seed=20, size=0.05).shift(UP + RIGHT),
+        image(seed=21, size=0.3).shift(2 * UP + 2 * RIGHT),
+        image(seed=22).stretch(0.001, 1).shift(0.7 * DOWN),
+        image(seed=23).stretch(0, 0).shift(0.4 * LEFT),
+        image(seed=24).scale(0).shift(0.2 * UP),
+        image(seed=25).rotate(90 * DEGREES, axis=RIGHT).shift(1.2 * DOWN),
+    ]
+
+
+def huge() -> ImageMobject:
+    """A faded image larger than the frame on every side."""
+    return image(seed=13, resampling="bicubic", size=3 * FRAME_HEIGHT).set_opacity(0.3)
+
+
+def quadrilateral() -> ImageMobject:
+    """An image pulled into a quadrilateral that is no parallelogram."""
+    mob = image(seed=26, resampling="bicubic").shift(3.5 * LEFT + 2 * UP)
+    mob.points[3] += 0.7 * RIGHT + 0.4 * DOWN
+    return mob
+
+
+def shapes(frame_width: float) -> list[Mobject]:
+    """Vector shapes to draw the images over and under (opaque, translucent, stroked)."""
+    return [
+        Square(6, fill_color="#3366aa", fill_opacity=1, stroke_width=0).shift(2 * LEFT),
+        Circle(2.5, fill_color="#cc4422", fill_opacity=0.6, stroke_width=8).shift(2 * RIGHT),
+        Triangle(fill_color="#22aa55", fill_opacity=0.8).scale(3).to_edge(RIGHT, buff=0),
+        Square(3, stroke_width=12, stroke_color="#ffcc00").shift(0.5 * UP),
+    ]
+
+
+def sliver(pixel_height: int) -> ImageMobject:
+    """A long image 0.4 pixels thin, slanted across many pixel centres: it would
+    colour some, but Manim draws nothing thinner than half a pixel."""
+    mob = image(seed=27).stretch_to_fit_height(0.4 * FRAME_HEIGHT / pixel_height)
+    return mob.rotate(30 * DEGREES).shift(1.5 * DOWN + 3 * RIGHT)
+
+
+def frame(
+    camera_class: type[Camera], mobjects: list[Mobject], width: int, height: int, frame_width: float
+) -> np.ndarray:
+    camera = camera_class(
+        pixel_width=width,
+        pixel_height=height,
+        frame_width=frame_width,
+        frame_height=FRAME_HEIGHT,
+        background_color="#f0eee8",
+    )
+    camera.capture_mobjects(mobjects)
+    return camera.pixel_array.copy()
+
+
+# 16:9 at 480p, and sizes whose pixels per unit are no round number (9:16, square).
+@pytest.mark.parametrize("width,height", [(854, 480), (270, 481), (333, 333)])
+def test_images_are_drawn_exactly_as_manims_camera_draws_them(width: int, height: int) -> None:
+    frame_width = FRAME_HEIGHT * width / height
+    below, above = shapes(frame_width)[:3], shapes(frame_width)[3:]
+    maps: list[Mobject] = [*images(frame_width), quadrilateral(), sliver(height)]
+    # Images between shapes: the camera draws them in runs of one kind.
+    scene = [*below[:2], *maps[:12], below[2], *maps[12:], *above]
+
+    ours = frame(ImageBoxCamera, scene, width, height, frame_width)
+    manims = frame(Camera, scene, width, height, frame_width)
+    assert ours.shape == (height, width, 4)
+    differ = np.argwhere(np.any(ours != manims, axis=-1))
+    assert np.array_equal(ours, manims), f"{len(differ)} pixels differ, first at {differ[:5]}"
+
+    # The images did show (the comparison is of something), on every edge of the frame.
+    bare = frame(Camera, [*below, *above], width, height, frame_width)
+    changed = np.any(ours != bare, axis=-1)
+    assert 0.05 < changed.mean() < 0.9
+    assert changed[:, 0].any() and changed[:, -1].any() and changed[0].any() and changed[-1].any()
+
+    # One image larger than the frame, over all of it.
+    scene = [*scene, huge()]
+    ours = frame(ImageBoxCamera, scene, width, height, frame_width)
+    assert np.array_equal(ours, frame(Camera, scene, width, height, frame_width))
+    covered = np.any(ours != manims, axis=-1)  # all but its transparent pixels
+    assert covered.mean() > 0.5
+    assert covered[:, 0].any() and covered[:, -1].any() and covered[0].any() and covered[-1].any()
+
+
+def test_step_scenes_draw_with_the_image_box_camera(tmp_path: Path) -> None:
+    job = step_job({"type": "title", "text": "Kernels"}, tmp_path)
+    configure_manim(job, tmp_path / "media")
+    scene = build_scene(job)
+    assert type(scene.renderer.camera) is ImageBoxCamera
