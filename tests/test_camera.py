@@ -29,9 +29,11 @@ from manim import (
 )
 from manim.mobject.types.image_mobject import RESAMPLING_ALGORITHMS
 
-from dry_run import step_job
-from scenes.render.camera import ImageBoxCamera
-from scenes.render.worker import build_scene, configure_manim
+import cnn_model
+from conftest import ROOT
+from dry_run import step_job, trace_file
+from scenes.render.camera import ImageBoxCamera, StillLayers
+from scenes.render.worker import build_scene, configure_manim, run
 
 FRAME_HEIGHT = 8.0
 
@@ -170,3 +172,34 @@ def test_step_scenes_draw_with_the_image_box_camera(tmp_path: Path) -> None:
     configure_manim(job, tmp_path / "media")
     scene = build_scene(job)
     assert type(scene.renderer.camera) is ImageBoxCamera
+
+
+def test_still_shapes_drawn_once_give_the_frames_manim_draws(
+    default_model: cnn_model.TinyVGG, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real max_pool step (its window moves over a grid of still numbers): every
+    frame drawn with still layers is compared with Manim's own drawing of the same
+    frame, shape by shape; only anti-aliased edges may round a level or two apart."""
+    star = ROOT / "lessons" / "images" / "star_1.png"
+    _trace, path = trace_file(default_model, star, tmp_path)
+    step = {"type": "max_pool", "layer": "max_pool_1", "neuron": 0, "patch_windows": 2}
+    job = step_job(step, tmp_path, path, mode="video")
+    worst: list[int] = []
+    layered_frames = [0]
+    draw = StillLayers.draw
+
+    def checked(layers: StillLayers, order: list[Mobject]) -> bool:
+        background = layers.camera.pixel_array.copy()
+        if not draw(layers, order):
+            return False
+        ours = layers.camera.pixel_array.copy()
+        layers.camera.pixel_array[...] = background
+        Camera.capture_mobjects(layers.camera, order, include_submobjects=False)
+        worst.append(int(np.abs(ours.astype(int) - layers.camera.pixel_array.astype(int)).max()))
+        layered_frames[0] += any(layer.box[2] for layer in layers.layers)
+        return True
+
+    monkeypatch.setattr(StillLayers, "draw", checked)
+    record = run(job)
+    assert layered_frames[0] > 0.3 * record["frames"]  # most animation frames use layers
+    assert max(worst) <= 2

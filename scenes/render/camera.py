@@ -11,8 +11,10 @@ is fully transparent, which is all Manim composites outside that box.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from manim import Camera
+from manim import Camera, Mobject, VMobject
 from manim.mobject.types.image_mobject import AbstractImageMobject
 from PIL import Image
 
@@ -97,3 +99,151 @@ def _perspective(corners: np.ndarray, width: int, height: int) -> tuple[float, .
     except np.linalg.LinAlgError:
         return None
     return tuple(float(c) for c in solved)
+
+
+# A run of still shapes is drawn once into a layer only when it is long enough to
+# pay for the layer's composite on every frame; at most this many layers a play.
+MIN_RUN = 8
+MAX_LAYERS = 6
+
+
+def _looks(vmobject: VMobject) -> tuple[object, ...]:
+    """Everything the camera reads to draw a shape: if none of it changes, the shape
+    draws the same pixels again."""
+    return (
+        vmobject.points.tobytes(),
+        vmobject.fill_rgbas.tobytes(),
+        vmobject.stroke_rgbas.tobytes(),
+        vmobject.background_stroke_rgbas.tobytes(),
+        vmobject.stroke_width,
+        vmobject.background_stroke_width,
+        vmobject.sheen_factor,
+        np.asarray(vmobject.sheen_direction).tobytes(),
+        vmobject.joint_type,
+        vmobject.cap_style,
+        vmobject.shade_in_3d,
+    )
+
+
+@dataclass
+class _Layer:
+    members: list[VMobject]
+    looks: list[tuple[object, ...]]
+    pixels: np.ndarray
+    box: tuple[int, int, int, int]  # x, y, width, height of what it covers (0 wide: nothing)
+
+
+class StillLayers:
+    """Drawing an animation's frames with its still shapes drawn once.
+
+    Manim redraws, on every frame of an animation, everything drawn after the
+    first moving mobject (to keep the drawing order), though most of it (a grid
+    of numbers above a moving window, labels, a legend) does not change. Each
+    long enough run of such still shapes, in drawing order, is drawn once into a
+    transparent layer, and the layer is composited in its place on every frame.
+
+    Still means: in no playing animation's family, without updaters, and (checked
+    on every frame, as an animation's function may change anything) looking the
+    same as when its layer was drawn; a run whose shape changed is drawn directly
+    again. Compositing a layer instead of drawing its shapes one by one rounds
+    differently at anti-aliased edges, by a level or two of 255.
+    """
+
+    def __init__(self, camera: Camera) -> None:
+        self.camera = camera
+        self.buffers: list[np.ndarray] = []  # kept alive: Manim caches contexts by array id
+        self.layers: list[_Layer] = []
+        self.run_of: dict[int, int] = {}  # a layered shape's id → its layer
+
+    def clear(self) -> None:
+        self.layers, self.run_of = [], {}
+
+    def plan(self, order: list[Mobject], busy: set[int]) -> None:
+        """Draw the layers for an animation whose frames draw ``order`` (the camera's
+        drawing order), ``busy`` being the ids of the mobjects that may move."""
+        self.clear()
+        runs: list[list[VMobject]] = []
+        current: list[VMobject] = []
+        for mob in [*order, None]:
+            still = (
+                isinstance(mob, VMobject) and id(mob) not in busy and not mob.get_background_image()
+            )
+            if still:
+                current.append(mob)  # type: ignore[arg-type]
+                continue
+            if len(current) >= MIN_RUN:
+                runs.append(current)
+            current = []
+        for members in sorted(runs, key=len, reverse=True)[:MAX_LAYERS]:
+            index = len(self.layers)
+            if index == len(self.buffers):
+                self.buffers.append(np.zeros_like(self.camera.pixel_array))
+            pixels = self.buffers[index]
+            pixels[...] = 0
+            self.camera.display_multiple_vectorized_mobjects(members, pixels)
+            self.layers.append(
+                _Layer(members, [_looks(m) for m in members], pixels, _covered(pixels))
+            )
+            for member in members:
+                self.run_of[id(member)] = index
+
+    def draw(self, order: list[Mobject]) -> bool:
+        """Draw ``order`` onto the camera's frame, the planned layers composited in
+        place of their shapes; False (nothing drawn) if the plan no longer fits."""
+        position = {id(mob): i for i, mob in enumerate(order)}
+        for layer in self.layers:
+            first = position.get(id(layer.members[0]))
+            if first is None or any(
+                position.get(id(m)) != first + i for i, m in enumerate(layer.members)
+            ):
+                return False  # the drawing order has changed: draw as Manim does
+        stale = {
+            i
+            for i, layer in enumerate(self.layers)
+            if any(_looks(m) != looks for m, looks in zip(layer.members, layer.looks, strict=True))
+        }
+        batch: list[Mobject] = []
+        skip_to = -1
+        for i, mob in enumerate(order):
+            if i < skip_to:
+                continue
+            index = self.run_of.get(id(mob))
+            if index is None or index in stale:
+                batch.append(mob)
+                continue
+            self.camera.capture_mobjects(batch, include_submobjects=False)
+            batch = []
+            self._composite(self.layers[index])
+            skip_to = i + len(self.layers[index].members)
+        self.camera.capture_mobjects(batch, include_submobjects=False)
+        return True
+
+    def _composite(self, layer: _Layer) -> None:
+        x, y, width, height = layer.box
+        if not width:
+            return
+        ctx = self.camera.get_cairo_context(self.camera.pixel_array)
+        source = self.camera.get_cairo_context(layer.pixels).get_target()
+        ctx.save()
+        ctx.identity_matrix()
+        ctx.new_path()  # the last shape's path is still there: it must not join the clip
+        ctx.rectangle(x, y, width, height)
+        ctx.clip()
+        ctx.set_source_surface(source, 0, 0)
+        ctx.paint()
+        ctx.restore()
+
+
+def _covered(pixels: np.ndarray) -> tuple[int, int, int, int]:
+    """The box of a layer's pixels that are not fully transparent."""
+    alpha = pixels[..., 3]
+    rows = np.flatnonzero(alpha.any(axis=1))
+    if not len(rows):
+        return 0, 0, 0, 0
+    columns = np.flatnonzero(alpha.any(axis=0))
+    return (
+        int(columns[0]),
+        int(rows[0]),
+        int(columns[-1] - columns[0] + 1),
+        int(rows[-1] - rows[0] + 1),
+    )

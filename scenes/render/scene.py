@@ -16,7 +16,7 @@ from manim.scene.scene_file_writer import SceneFileWriter
 from ..steps.kit.base import Add, Beat, Hold, Phase, StepContext
 from ..steps.kit.registry import StepType
 from ..visuals.layout import outside
-from .camera import ImageBoxCamera
+from .camera import ImageBoxCamera, StillLayers
 from .frame_audit import FrameAudit
 
 
@@ -116,7 +116,10 @@ class TimedFileWriter(SceneFileWriter):
 class StepRenderer(CairoRenderer):
     """Manim's Cairo renderer, drawing only what a viewer will see: a skipped
     animation (one of another part's, or any in a dry run) draws no frame, where
-    Manim would still draw its static picture. Counts its drawing time."""
+    Manim would still draw its static picture; an animation's still shapes are
+    drawn once, not on every frame (``layered``). Counts its drawing time."""
+
+    layered = True
 
     def __init__(
         self, draws: Callable[[], bool] | None = None, timings: Timings | None = None, **kwargs: Any
@@ -127,6 +130,8 @@ class StepRenderer(CairoRenderer):
         self.draws = draws
         self.timings = timings
         self.playing = False
+        self.still: StillLayers | None = None  # for an animation's frames, once planned
+        self.planned = False
 
     def update_skipping_status(self) -> None:
         super().update_skipping_status()
@@ -135,6 +140,9 @@ class StepRenderer(CairoRenderer):
 
     def play(self, scene: Any, *args: Any, **kwargs: Any) -> None:
         self.playing = True
+        self.planned = False
+        if self.still is not None:
+            self.still.clear()
         before = self.time
         try:
             super().play(scene, *args, **kwargs)
@@ -156,8 +164,50 @@ class StepRenderer(CairoRenderer):
         if self.playing and self.skip_animations:
             return  # a skipped animation's frames are never written
         started = time.perf_counter()
-        super().update_frame(scene, *args, **kwargs)
+        if not (args and not kwargs and self._draw_with_layers(scene, args[0])):
+            super().update_frame(scene, *args, **kwargs)
         self.timings.drawing += time.perf_counter() - started
+
+    def _draw_with_layers(self, scene: Any, mobjects: Any) -> bool:
+        """Draw a frame of a playing animation with its still shapes drawn once (see
+        :class:`.camera.StillLayers`); False if this frame is not one of those."""
+        camera = self.camera
+        if (
+            not self.playing
+            or mobjects is not scene.moving_mobjects
+            or not mobjects
+            or scene.is_current_animation_frozen_frame()
+            or not isinstance(camera, ImageBoxCamera)
+            or not self.layered
+        ):
+            return False
+        order = camera.get_mobjects_to_display(mobjects)
+        if not self.planned:
+            self.planned = True
+            if self.still is None:
+                self.still = StillLayers(camera)
+            self.still.plan(order, _busy(scene))
+        if self.still is None or not self.still.layers:
+            return False
+        if self.static_image is not None:
+            camera.set_frame_to_background(self.static_image)
+        else:
+            camera.reset()
+        if self.still.draw(order):
+            return True
+        self.still.clear()  # the plan no longer fits this animation: as Manim draws
+        return False
+
+
+def _busy(scene: Any) -> set[int]:
+    """The ids of every mobject a playing animation or an updater may change."""
+    busy: set[int] = set()
+    for animation in scene.animations or []:
+        busy.update(id(m) for m in animation.mobject.get_family())
+    for top in [*scene.mobjects, *scene.foreground_mobjects]:
+        if top in scene.foreground_mobjects or top.get_family_updaters():
+            busy.update(id(m) for m in top.get_family())
+    return busy
 
 
 class StepScene(Scene):
