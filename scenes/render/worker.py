@@ -86,8 +86,11 @@ def build_scene(job: StepJob, on_frames: Callable[[int], None] | None = None) ->
     from ..steps import registry
     from ..steps.kit.base import StepContext
     from ..visuals.layout import Frame
+    from . import fastcopy
     from .frame_audit import FrameAudit
     from .scene import Part, StepScene
+
+    fastcopy.install()
 
     picture = job.picture
     spec = job.spec()
