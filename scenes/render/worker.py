@@ -75,12 +75,15 @@ def configure_manim(job: StepJob, media_dir: Path) -> None:
 def build_scene(job: StepJob, on_frames: Callable[[int], None] | None = None) -> Any:
     """Construct the step's scene (Manim must already be configured); ``on_frames``
     hears how many frames it has played as it plays them."""
+    from manim.renderer.cairo_renderer import CairoRenderer
+
     from cnn_model.trace import load_trace
 
     from ..i18n import set_language
     from ..steps import registry
     from ..steps.kit.base import StepContext
     from ..visuals.layout import Frame
+    from .clip_writer import StepFileWriter
     from .frame_audit import FrameAudit
     from .scene import StepScene
 
@@ -104,6 +107,7 @@ def build_scene(job: StepJob, on_frames: Callable[[int], None] | None = None) ->
         FrameAudit(ctx.frame, ctx.theme.background, ctx.theme.font) if job.mode == "audit" else None
     )
     # Without a video, animations only need their end states: skip the frames.
+    skip = job.mode != "video"
     return StepScene(
         registry.get(job.type),
         spec,
@@ -111,7 +115,9 @@ def build_scene(job: StepJob, on_frames: Callable[[int], None] | None = None) ->
         phase_seconds=picture.phase_seconds,
         fps=picture.fps,
         audit=audit,
-        skip_animations=job.mode != "video",
+        # The scene's own writer (see clip_writer); Manim's is left as it is.
+        renderer=CairoRenderer(file_writer_class=StepFileWriter, skip_animations=skip),
+        skip_animations=skip,
         on_frames=on_frames,
     )
 
