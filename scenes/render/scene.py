@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 from manim import Camera, Scene, ValueTracker
 from manim.renderer.cairo_renderer import CairoRenderer
-from manim.scene.scene_file_writer import SceneFileWriter
 
 from ..steps.kit.base import Add, Beat, Hold, Phase, StepContext
 from ..steps.kit.registry import StepType
 from ..visuals.layout import outside
 from .camera import ImageBoxCamera, StillLayers
+from .clip_writer import StepFileWriter
 from .frame_audit import FrameAudit
 
 
@@ -91,9 +91,10 @@ class Timings:
         return {"drawing": round(self.drawing, 3), "encoding": round(self.encoding, 3)}
 
 
-class TimedFileWriter(SceneFileWriter):
-    """Manim's file writer, counting how long the drawing waits for the encoder
-    (a full frame queue, a segment's encoder joined at its end)."""
+class TimedFileWriter(StepFileWriter):
+    """The step's file writer (see :mod:`.clip_writer`), counting how long the
+    drawing waits for the encoder (a full frame queue, a segment's encoder joined
+    at its end)."""
 
     timings = Timings()  # replaced per scene by StepRenderer
 

@@ -50,6 +50,7 @@ def configure_manim(job: StepJob, media_dir: Path) -> None:
     from manim import config
 
     from ..visuals.layout import Frame
+    from . import encoding
 
     picture = job.picture
     frame = Frame.for_aspect(picture.aspect)
@@ -66,6 +67,9 @@ def configure_manim(job: StepJob, media_dir: Path) -> None:
     config.frame_width = frame.width
     config.frame_height = frame.height
     config.frame_rate = float(picture.fps)
+    config.video_codec = encoding.CODEC
+    config.pixel_format = encoding.PIXEL_FORMAT
+    config.video_encoder_options = encoding.video_options(picture.fps)
     config.media_dir = str(media_dir)
     config.disable_caching = True
     config.verbosity = "ERROR"

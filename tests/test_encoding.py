@@ -1,0 +1,116 @@
+"""How step clips are written: still holds converted once give the very same
+bytes, and a clip starts with its index."""
+
+from __future__ import annotations
+
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from manim._config.video_encoder import VideoEncoderSpec
+from manim.scene.video_segment_encoder import VideoSegmentEncoder
+
+from rendering import run_render
+from scenes.render import encoding
+from scenes.render.clip_writer import HoldOnceEncoder
+
+# A title held on screen for its long narration: at draft quality (5 fps) the hold
+# is one segment far longer than the keyframe interval.
+HOLD_LESSON = """\
+title: Encoding
+steps:
+  - type: title
+    text: Still
+    narration: >-
+      This title stays on screen while a long sentence is read, so that the
+      clip holds one still picture for many seconds: long enough for the
+      encoder to start a new keyframe inside the hold, at the interval it was
+      given, and not only where a new animation begins. Nothing moves here at
+      all, and that is the point of it.
+"""
+
+
+def top_level_boxes(path: Path) -> list[str]:
+    names = []
+    with path.open("rb") as file:
+        while header := file.read(8):
+            size, name = int.from_bytes(header[:4], "big"), header[4:].decode("latin-1")
+            if size == 1:  # a 64-bit size follows
+                size = int.from_bytes(file.read(8), "big") - 8
+            names.append(name)
+            if size == 0:  # to the end of the file
+                break
+            file.seek(size - 8, 1)
+    return names
+
+
+@pytest.fixture(scope="module")
+def hold_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    folder = tmp_path_factory.mktemp("encoding")
+    lesson = folder / "hold.yaml"
+    lesson.write_text(HOLD_LESSON, encoding="utf-8")
+    command = [sys.executable, "-m", "scenes.cli", "render", str(lesson), "-q", "d"]
+    video, manifest = run_render([*command, "-o", str(folder / "media"), "--quiet"])
+    (step,) = manifest["steps"]
+    return video.parent / step["clip"], step
+
+
+@pytest.mark.render
+def test_step_clip_starts_with_its_index(hold_clip: tuple[Path, dict]) -> None:
+    clip, _ = hold_clip
+    boxes = top_level_boxes(clip)
+    assert boxes[0] == "ftyp"
+    assert boxes.index("moov") < boxes.index("mdat")
+
+
+def test_a_still_hold_converted_once_gives_the_same_bytes(tmp_path: Path) -> None:
+    spec = VideoEncoderSpec(
+        container_format="mp4",
+        codec=encoding.CODEC,
+        pixel_format=encoding.PIXEL_FORMAT,
+        width=64,
+        height=48,
+        frame_rate=Fraction(15),
+        options=tuple(sorted(encoding.video_options(15).items())),
+    )
+    rng = np.random.default_rng(0)
+    pictures = [rng.integers(0, 256, (48, 64, 4), dtype=np.uint8) for _ in range(3)]
+    streams = []
+    for kind in (VideoSegmentEncoder, HoldOnceEncoder):
+        target = tmp_path / f"{kind.__name__}.mp4"
+        encoder = kind(target=target, spec=spec)
+        encoder.write_frame(pictures[0].copy())
+        encoder.write_frame(pictures[1].copy(), repeat=40)
+        encoder.write_frame(pictures[2].copy(), repeat=3)
+        encoder.finish()
+        with av.open(str(target)) as container:
+            packets = [p for p in container.demux(video=0) if p.size]
+            streams.append([(p.pts, p.is_keyframe, bytes(p)) for p in packets])
+    assert len(streams[0]) == 44
+    assert streams[1] == streams[0]
+
+
+@pytest.mark.render
+def test_step_clip_is_h264_yuv420p_with_a_keyframe_every_two_seconds(
+    hold_clip: tuple[Path, dict],
+) -> None:
+    clip, step = hold_clip
+    fps = 5  # draft quality
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert stream.codec_context.pix_fmt == "yuv420p"
+        keys = [
+            i
+            for i, packet in enumerate(container.demux(stream))
+            if packet.size and packet.is_keyframe
+        ]
+    assert step["frames"] > 4 * fps * encoding.KEYFRAME_SECONDS  # the hold spans several
+    # A keyframe starts the clip and at least every 2 s after, inside the long hold too.
+    gaps = np.diff([*keys, step["frames"]])
+    assert keys[0] == 0 and gaps.max() <= fps * encoding.KEYFRAME_SECONDS
+    assert len(keys) >= step["frames"] / (fps * encoding.KEYFRAME_SECONDS)
+    assert encoding.video_options(fps)["preset"] == "veryfast"
