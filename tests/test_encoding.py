@@ -3,6 +3,7 @@ bytes, and a clip starts with its index."""
 
 from __future__ import annotations
 
+import itertools
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -114,3 +115,37 @@ def test_step_clip_is_h264_yuv420p_with_a_keyframe_every_two_seconds(
     assert keys[0] == 0 and gaps.max() <= fps * encoding.KEYFRAME_SECONDS
     assert len(keys) >= step["frames"] / (fps * encoding.KEYFRAME_SECONDS)
     assert encoding.video_options(fps)["preset"] == "veryfast"
+
+
+def test_clips_with_b_frames_join_in_order_whatever_their_length(tmp_path: Path) -> None:
+    """Each clip with B-frames starts decoding before its first picture; joined,
+    the decode times must still rise (the muxer refuses them otherwise) and every
+    picture must come out once, in order."""
+    from scenes.render.join import concat
+
+    fps = 15
+    clips = []
+    for index, count in enumerate([1, 7, 2, 30, 1, 5]):
+        path = tmp_path / f"clip{index}.mp4"
+        with av.open(str(path), "w") as container:
+            stream = container.add_stream("libx264", rate=fps, options=encoding.video_options(fps))
+            stream.pix_fmt, stream.width, stream.height = "yuv420p", 64, 48
+            for n in range(count):
+                shade = (index * 40 + n * 7) % 250
+                picture = np.full((48, 64, 3), shade, dtype=np.uint8)
+                for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        clips.append((path, [(index * 40 + n * 7) % 250 for n in range(count)]))
+    joined = tmp_path / "joined.mp4"
+    concat([path for path, _ in clips], joined)
+    with av.open(str(joined)) as container:
+        stream = container.streams.video[0]
+        decode_times = [p.dts for p in container.demux(stream) if p.dts is not None and p.size]
+    assert all(b > a for a, b in itertools.pairwise(decode_times))
+    with av.open(str(joined)) as container:
+        shades = [round(f.to_ndarray(format="gray").mean()) for f in container.decode(video=0)]
+    expected = [shade for _, shown in clips for shade in shown]
+    assert len(shades) == len(expected)
+    assert max(abs(a - b) for a, b in zip(shades, expected, strict=True)) <= 2
