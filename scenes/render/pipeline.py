@@ -452,7 +452,7 @@ def _run_jobs(
                     continue
                 if unit.index not in failures and len(step) > 1:
                     try:
-                        _join_parts(prepared_job(jobs, unit.index), [u.job for u in step])
+                        _join_parts(_job_of(jobs, unit.index), [u.job for u in step])
                     except Exception as exc:
                         failures[unit.index] = f"its parts could not be joined: {exc}"
                 if progress:
@@ -512,7 +512,7 @@ def _run_on_cluster(
             shutil.rmtree(folder[0], ignore_errors=True)
 
 
-def prepared_job(jobs: list[tuple[int, StepJob]], index: int) -> StepJob:
+def _job_of(jobs: list[tuple[int, StepJob]], index: int) -> StepJob:
     return next(job for i, job in jobs if i == index)
 
 
