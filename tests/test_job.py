@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from conftest import ROOT
 from scenes import render_lesson
 from scenes.lesson.errors import LessonInvalid
-from scenes.render.job import ModelRef, Picture, StepJob, ThemeLook
+from scenes.render.job import ModelRef, PartRange, Picture, StepJob, ThemeLook
 from scenes.visuals.theme import load_theme
 
 LOOK = ThemeLook.of(load_theme("cnn-explainer"))
@@ -85,8 +85,10 @@ def test_the_code_changes_the_key_and_paths_do_not() -> None:
         trace_sha256="1" * 64,
     )
     assert moved.key() == job.key()
+    # A part of the step draws some of its animations: joined, the parts are its clip.
+    assert job.moved(part=PartRange(first=120, end=None)).key() == job.key()
     non_pixel = set(StepJob.model_fields) - {"picture", "code"}
-    assert non_pixel == {"trace", "trace_sha256", "image_file", "clip", "record"}
+    assert non_pixel == {"trace", "trace_sha256", "image_file", "clip", "record", "part"}
 
 
 def test_a_job_reads_back_from_its_json_and_refuses_anything_else() -> None:
