@@ -84,16 +84,20 @@ class WarmWorker:
         ``report_fd``); raises :class:`WorkerGone` if the warm worker has ended."""
         read_end, write_end = os.pipe()
         try:
-            fds = [read_end, log_fd] + ([report_fd] if report_fd is not None else [])
             try:
+                fds = [read_end, log_fd] + ([report_fd] if report_fd is not None else [])
                 socket.send_fds(self.sock, [b"run"], fds)
             except OSError:
                 raise WorkerGone(self.failure()) from None
+            finally:
+                os.close(read_end)
+            pid = self._answer()
+            with contextlib.suppress(BrokenPipeError):  # died at once: its log tells
+                left = memoryview(job)
+                while left:
+                    left = left[os.write(write_end, left) :]
         finally:
-            os.close(read_end)
-        pid = self._answer()
-        with contextlib.suppress(BrokenPipeError), os.fdopen(write_end, "wb") as pipe:
-            pipe.write(job)  # a child that died at once: its log tells
+            os.close(write_end)
         return Child(self, pid)
 
     def _answer(self) -> int:
