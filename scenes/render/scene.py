@@ -87,16 +87,13 @@ class Timings:
     drawing: float = 0.0  # the camera drawing frames
     encoding: float = 0.0  # waiting for the encoder (it runs in a thread of its own)
 
-    def as_dict(self) -> dict[str, float]:
-        return {"drawing": round(self.drawing, 3), "encoding": round(self.encoding, 3)}
-
 
 class TimedFileWriter(StepFileWriter):
     """The step's file writer (see :mod:`.clip_writer`), counting how long the
     drawing waits for the encoder (a full frame queue, a segment's encoder joined
     at its end)."""
 
-    timings = Timings()  # replaced per scene by StepRenderer
+    timings = Timings()  # the scene's own, set by StepRenderer
 
     def write_frame(self, *args: Any, **kwargs: Any) -> None:
         started = time.perf_counter()
@@ -125,14 +122,16 @@ class StepRenderer(CairoRenderer):
     def __init__(
         self, draws: Callable[[], bool] | None = None, timings: Timings | None = None, **kwargs: Any
     ) -> None:
-        timings = timings if timings is not None else Timings()
-        writer = type("StepFileWriter", (TimedFileWriter,), {"timings": timings})
-        super().__init__(file_writer_class=writer, **kwargs)
+        super().__init__(file_writer_class=TimedFileWriter, **kwargs)
         self.draws = draws
-        self.timings = timings
+        self.timings = timings if timings is not None else Timings()
         self.playing = False
         self.still: StillLayers | None = None  # for an animation's frames, once planned
         self.planned = False
+
+    def init_scene(self, *args: Any, **kwargs: Any) -> None:
+        super().init_scene(*args, **kwargs)
+        self.file_writer.timings = self.timings
 
     def update_skipping_status(self) -> None:
         super().update_skipping_status()

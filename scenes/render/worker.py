@@ -241,7 +241,7 @@ def _render(
             "drawing": round(drawing, 3),
             "encoding": round(encoding, 3),
         },
-        "drawn_frames": scene.drawn if scene.part is not None else scene.frames(),
+        "drawn_frames": scene.drawn_now(),
     }
     if scene.audit is not None:
         record["findings"] = [finding.as_dict() for finding in scene.audit.findings]
