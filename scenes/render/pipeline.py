@@ -395,17 +395,10 @@ def _run_jobs(
     ``progress``, each child also reports the frames it has drawn, on a pipe of
     its own. ``timings`` hears how long the warm worker took to start.
     """
-    folder: list[Path] = []
-
-    def parts_dir() -> Path:
-        if not folder:
-            folder.append(staging_folder(log_dir, "parts"))
-        return folder[0]
-
-    units = _units(jobs, parallel, expected or {}, parts_dir)
-    by_step: dict[int, list[_Unit]] = {}
-    for unit in sorted(units, key=lambda u: u.job.part.first if u.job.part else 0):
-        by_step.setdefault(unit.index, []).append(unit)  # a step's parts in order
+    parts = _PartsFolder(log_dir)
+    units = _units(jobs, parallel, expected or {}, parts)
+    by_step = _by_step(units)
+    step_jobs = dict(jobs)
     pending = list(units)
     running: list[_Unit] = []
     failures: dict[int, str] = {}
@@ -450,11 +443,7 @@ def _run_jobs(
                 step = by_step[unit.index]
                 if any(other.code is None for other in step):
                     continue
-                if unit.index not in failures and len(step) > 1:
-                    try:
-                        _join_parts(_job_of(jobs, unit.index), [u.job for u in step])
-                    except Exception as exc:
-                        failures[unit.index] = f"its parts could not be joined: {exc}"
+                _join_step(step_jobs[unit.index], step, failures)
                 if progress:
                     ok = unit.index not in failures
                     progress.finished(unit.index, _drawn(step) if ok else None, failed=not ok)
@@ -471,8 +460,7 @@ def _run_jobs(
             warm.close()
             if timings is not None and warm.ready is not None:
                 timings["start-up"] = warm.ready
-        if folder:
-            shutil.rmtree(folder[0], ignore_errors=True)
+        parts.remove()
     return failures
 
 
@@ -485,35 +473,55 @@ def _run_on_cluster(
 ) -> dict[int, str]:
     """Render the jobs on a Dask cluster, a long step in parts as on this machine
     (as many as the cluster has threads), and join each step's parts here."""
-    folder: list[Path] = []
-
-    def parts_dir() -> Path:
-        if not folder:
-            folder.append(staging_folder(log_dir, "parts"))
-        return folder[0]
-
+    parts = _PartsFolder(log_dir)
     try:
         threads = max(1, sum(client.nthreads().values()))
-        units = _units(jobs, threads, expected, parts_dir)
+        units = _units(jobs, threads, expected, parts)
         failures = run_on_cluster(client, [(unit.index, unit.job) for unit in units], progress)
+        by_step = _by_step(units)
         for index, job in jobs:
-            parts = sorted(
-                (u.job for u in units if u.index == index and u.job.part is not None),
-                key=lambda part: part.part.first if part.part is not None else 0,
-            )
-            if parts and index not in failures:
-                try:
-                    _join_parts(job, parts)
-                except Exception as exc:
-                    failures[index] = f"its parts could not be joined: {exc}"
+            _join_step(job, by_step[index], failures)
         return failures
     finally:
-        if folder:
-            shutil.rmtree(folder[0], ignore_errors=True)
+        parts.remove()
 
 
-def _job_of(jobs: list[tuple[int, StepJob]], index: int) -> StepJob:
-    return next(job for i, job in jobs if i == index)
+class _PartsFolder:
+    """Where a render's parts of steps are written: made when the first part needs
+    it (most renders split nothing), removed with all it holds at the end."""
+
+    def __init__(self, parent: Path) -> None:
+        self.parent = parent
+        self.path: Path | None = None
+
+    def __call__(self) -> Path:
+        if self.path is None:
+            self.path = staging_folder(self.parent, "parts")
+        return self.path
+
+    def remove(self) -> None:
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _by_step(units: list[_Unit]) -> dict[int, list[_Unit]]:
+    """Each step's units, its parts in their order in the step."""
+    found: dict[int, list[_Unit]] = {}
+    for unit in sorted(units, key=lambda u: u.job.part.first if u.job.part else 0):
+        found.setdefault(unit.index, []).append(unit)
+    return found
+
+
+def _join_step(job: StepJob, units: list[_Unit], failures: dict[int, str]) -> None:
+    """Once a step drawn in parts is done, join them into its clip (unless one
+    failed); a join that fails is the step's failure."""
+    index = units[0].index
+    if len(units) < 2 or index in failures:
+        return
+    try:
+        _join_parts(job, [unit.job for unit in units])
+    except Exception as exc:
+        failures[index] = f"its parts could not be joined: {exc}"
 
 
 def _drawn(units: list[_Unit]) -> int:
