@@ -48,7 +48,7 @@ def concat(
         with av.open(str(staged), mode="w", options={"movflags": "+faststart"}) as sink:
             out_stream: Any = None
             offset = Fraction(0)  # seconds: where the next clip starts
-            last: list[Fraction] = []  # the decode time of the last packet written
+            last: Fraction | None = None  # the decode time of the last packet written
             for clip in clips:
                 with av.open(str(clip)) as source:
                     in_stream = source.streams.video[0]
@@ -56,20 +56,21 @@ def concat(
                         out_stream = sink.add_stream_from_template(template=in_stream)
                         if chapters:
                             sink.set_chapters(chapters)  # type: ignore[arg-type]
-                    offset += _copy_packets(source, in_stream, sink, out_stream, offset, last)
+                    length, last = _copy_packets(source, in_stream, sink, out_stream, offset, last)
+                    offset += length
 
 
 def _copy_packets(
-    source: Any, stream: Any, sink: Any, out_stream: Any, offset: Fraction, last: list[Fraction]
-) -> Fraction:
+    source: Any, stream: Any, sink: Any, out_stream: Any, offset: Fraction, last: Fraction | None
+) -> tuple[Fraction, Fraction | None]:
     """Mux ``stream``'s packets into ``out_stream`` from ``offset`` seconds on; returns
-    the clip's length in seconds.
+    the clip's length and the last packet's decode time, in seconds.
 
     A clip with B-frames starts decoding before its first picture (its first
     decode time is negative), so its first packets could decode no later than
     the previous clip's last: such a decode time is moved to just after that one
     (never past the packet's own presentation time), as the muxer needs them
-    strictly increasing. ``last`` holds the last decode time written, in seconds.
+    strictly increasing. ``last`` is the last decode time written before, in seconds.
     """
     base = stream.time_base
     start = stream.start_time or 0
@@ -82,12 +83,12 @@ def _copy_packets(
         end = max(end, (packet.pts if packet.pts is not None else packet.dts) + frame)
         packet.pts = None if packet.pts is None else packet.pts + shift
         packet.dts += shift
-        if last and packet.dts * base <= last[0]:
-            packet.dts = math.floor(last[0] / base) + 1
+        if last is not None and packet.dts * base <= last:
+            packet.dts = math.floor(last / base) + 1
             if packet.pts is not None:
                 packet.dts = min(packet.dts, packet.pts)
-        last[:] = [packet.dts * base]
+        last = packet.dts * base
         packet.stream = out_stream
         sink.mux(packet)
     length = stream.duration if stream.duration else end - start
-    return Fraction(length) * base
+    return Fraction(length) * base, last
