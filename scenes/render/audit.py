@@ -96,7 +96,7 @@ def _run_batches(jobs: list[StepJob], log_dir: Path, parallel: int) -> tuple[Ste
         for child, log, batch in running:
             code = child.wait()
             if code != 0:
-                tail = "\n".join(log_tail(log).strip().splitlines()[-15:])
+                tail = log_tail(log)
                 # The batch runs in order: the first job without a record failed.
                 failed = next((j for j in batch if _cached_record(j) is None), batch[0])
                 return failed, tail or warm.failure()

@@ -12,7 +12,6 @@ fails comes back as the tail of its worker's log.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -28,6 +27,7 @@ from ..atomic import write_json, writing
 from .digest import this_code
 from .errors import ClusterUnavailable
 from .job import StepJob
+from .pool import log_tail
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 CONNECT_SECONDS = 15  # to reach the scheduler, then again for a worker to be there
 RETRIES = 2  # runs of a step's task after the first, when a worker is lost
 PACKAGE = "cnnlesson"
-LOG_TAIL_BYTES = 64 * 1024
 
 # (ok, clip bytes or the failure's text, the step's record)
 Outcome = tuple[bool, bytes | str, dict[str, Any]]
@@ -226,8 +225,7 @@ def render_remote(job_json: str, trace: bytes | None, image: bytes | None, suffi
                 check=False,
             ).returncode
         if code != 0:
-            tail = _tail(log).strip().splitlines()[-15:]
-            return False, "\n".join(tail) or f"worker exited with status {code}", {}
+            return False, log_tail(log) or f"worker exited with status {code}", {}
         record = json.loads(local.record.read_text(encoding="utf-8"))
         clip = local.clip.read_bytes() if local.clip is not None and local.clip.exists() else b""
         return True, clip, record
@@ -240,10 +238,3 @@ def _step_environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
     env["PYTHONUNBUFFERED"] = "1"
     return env
-
-
-def _tail(log: Path) -> str:
-    with contextlib.suppress(OSError), log.open("rb") as handle:
-        handle.seek(max(0, log.stat().st_size - LOG_TAIL_BYTES))
-        return handle.read().decode("utf-8", "replace")
-    return ""

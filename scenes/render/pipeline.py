@@ -433,8 +433,7 @@ def _run_jobs(
                 worker.close()
                 unit.code = code
                 if code != 0:
-                    tail = log_tail(worker.log).strip().splitlines()[-15:]
-                    failed = "\n".join(tail) or (
+                    failed = log_tail(worker.log) or (
                         warm.failure() if warm.gone else f"worker exited with status {code}"
                     )
                     failures.setdefault(unit.index, failed)

@@ -29,8 +29,9 @@ from ..atomic import new_log
 ANSWER_SECONDS = 120.0  # for the warm worker to fork a child (it may still be importing)
 
 
-def log_tail(log: Path, size: int = 64 * 1024) -> str:
-    """The end of a worker's log (never through a link; "" if it cannot be read)."""
+def log_tail(log: Path, lines: int = 15, size: int = 64 * 1024) -> str:
+    """The last ``lines`` lines of a worker's log, what a failure shows (read never
+    through a link, at most its last ``size`` bytes; "" if it cannot be read)."""
     try:
         fd = os.open(log, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
@@ -38,7 +39,8 @@ def log_tail(log: Path, size: int = 64 * 1024) -> str:
     with os.fdopen(fd, "rb") as handle:
         with contextlib.suppress(OSError):
             handle.seek(max(0, os.fstat(fd).st_size - size))
-        return handle.read(size).decode("utf-8", "replace")
+        text = handle.read(size).decode("utf-8", "replace")
+    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 class WorkerGone(RuntimeError):
@@ -145,8 +147,7 @@ class WarmWorker:
         if code is None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 code = self.proc.wait(timeout=5)
-        tail = "\n".join(log_tail(self.log).strip().splitlines()[-15:])
-        return tail or f"the warm worker exited with status {code}"
+        return log_tail(self.log) or f"the warm worker exited with status {code}"
 
     def close(self) -> None:
         """End the warm worker (and any child still running) and remove its log,
