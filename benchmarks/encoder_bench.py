@@ -122,6 +122,8 @@ CANDIDATES = [
     _c("superfast-crf25-once-g2s", holds="once", g=2, preset="superfast", crf="25"),
     _c("veryfast-crf20-once-g2s-t1", holds="once", g=2, preset="veryfast", crf="20", threads="1"),
     _c("superfast-once-g2s-t1", holds="once", g=2, preset="superfast", threads="1"),
+    # The choice (scenes/render/encoding.py).
+    _c("superfast-crf24-once-g2s-t1", holds="once", g=2, preset="superfast", crf="24", threads="1"),
 ]
 
 
