@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/encoder_bench.py source LESSON -o DIR [-q h]
     .venv/bin/python benchmarks/encoder_bench.py encode CLIP [CLIP ...]
         [--frames N] [--rounds R] [--only NAME ...] [--quality-every K] [--per-clip]
+        [--save FILE]
 
 ``source`` renders a lesson's steps as ``cnnlesson render`` does, but encodes
 them losslessly (libx264rgb, qp 0, one keyframe per Manim segment): clips whose
@@ -34,6 +35,7 @@ times are the medians of the rounds. Measurements, not pass/fail.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import resource
@@ -112,14 +114,16 @@ CANDIDATES = [
     _c("veryfast-once", holds="once", preset="veryfast"),
     _c("veryfast-once-g2s", holds="once", g=2, preset="veryfast"),
     _c("veryfast-once-g10s", holds="once", g=10, preset="veryfast"),
-    # Finalists: holds converted once, crf matched to today's quality.
-    _c("veryfast-crf20-once", holds="once", preset="veryfast", crf="20"),
-    _c("veryfast-crf20-once-t1", holds="once", preset="veryfast", crf="20", threads="1"),
-    _c("superfast-once", holds="once", preset="superfast"),
-    _c("superfast-once-t1", holds="once", preset="superfast", threads="1"),
-    _c("superfast-crf24-once", holds="once", preset="superfast", crf="24"),
-    _c("superfast-crf25-once", holds="once", preset="superfast", crf="25"),
-    _c("ultrafast-crf26-once", holds="once", preset="ultrafast", crf="26"),
+    # Finalists: holds converted once, a keyframe every 2 s, crf matched to today's quality.
+    _c("veryfast-crf20-once-g2s", holds="once", g=2, preset="veryfast", crf="20"),
+    _c("veryfast-crf21-once-g2s", holds="once", g=2, preset="veryfast", crf="21"),
+    _c("superfast-once-g2s", holds="once", g=2, preset="superfast"),
+    _c("superfast-crf24-once-g2s", holds="once", g=2, preset="superfast", crf="24"),
+    _c("superfast-crf25-once-g2s", holds="once", g=2, preset="superfast", crf="25"),
+    _c("veryfast-crf20-once-g2s-t1", holds="once", g=2, preset="veryfast", crf="20", threads="1"),
+    _c("superfast-once-g2s-t1", holds="once", g=2, preset="superfast", threads="1"),
+    # The choice (scenes/render/encoding.py).
+    _c("superfast-crf24-once-g2s-t1", holds="once", g=2, preset="superfast", crf="24", threads="1"),
 ]
 
 
@@ -316,13 +320,20 @@ def measure_quality(source: Source, encoded: Path, limit: int | None, every: int
                 quality.squared_all += float(errors.sum())
                 quality.samples_y += errors[:height].size
                 quality.samples_all += errors.size
-                ref = av.VideoFrame.from_ndarray(planes.astype(np.uint8), format="yuv420p")
-                ref.pts = frame.pts = index
-                buffers[0].push(frame)
-                buffers[1].push(ref)
+                # Fresh frames of the filter graph's own: no decoder's frame is kept.
+                pair = [
+                    av.VideoFrame.from_ndarray(a.astype(np.uint8), format="yuv420p")
+                    for a in (got, planes)
+                ]
+                for buffer, picture in zip(buffers, pair, strict=True):
+                    picture.pts = index
+                    buffer.push(picture)
                 values = sink.pull().metadata
                 quality.ssim_y += float(values["lavfi.ssim.Y"])
                 quality.ssim_all += float(values["lavfi.ssim.All"])
+        left = sum(1 for _ in decoded)
+    if left:
+        raise RuntimeError(f"{encoded} has {left} frames more than its source")
     return quality
 
 
@@ -331,11 +342,30 @@ def keyframes(path: Path) -> int:
         return sum(1 for p in container.demux(video=0) if p.size and p.is_keyframe)
 
 
+def _load_results(path: Path | None, setup: dict[str, Any]) -> dict[str, Any]:
+    """What an earlier run with the same clips and options saved (``--save``)."""
+    if path is None or not path.exists():
+        return {"setup": setup, "candidates": {}}
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    if saved["setup"] != setup:
+        sys.exit(f"{path} holds results of other clips or options: {saved['setup']}")
+    return saved
+
+
+def _save_results(path: Path | None, results: dict[str, Any]) -> None:
+    if path is not None:
+        staged = path.with_name(path.name + ".part")
+        staged.write_text(json.dumps(results, indent=1), encoding="utf-8")
+        staged.replace(path)
+
+
 def run_encode(args: argparse.Namespace) -> None:
     candidates = [c for c in CANDIDATES if not args.only or c.name in args.only]
     unknown = set(args.only or ()) - {c.name for c in CANDIDATES}
     if unknown:
         sys.exit(f"unknown candidates: {sorted(unknown)}; known: {[c.name for c in CANDIDATES]}")
+    if args.only:  # in the order given: the first is the base of the size column
+        candidates.sort(key=lambda c: args.only.index(c.name))
     sources = [survey(path, args.frames) for path in args.clips]
     print(
         f"date: {time.strftime('%Y-%m-%d')}  cpus: {os.cpu_count()}  "
@@ -346,75 +376,91 @@ def run_encode(args: argparse.Namespace) -> None:
             f"source {s.path.name}: {s.width}x{s.height} at {float(s.fps):g} fps, "
             f"{s.frames} frames, {s.pictures} write_frame calls, {s.segments} segments"
         )
-    total_frames = sum(s.frames for s in sources)
-    clocks: dict[str, list[Clock]] = {c.name: [] for c in candidates}
-    per_clip: dict[tuple[str, int], list[Clock]] = {}
-    results: dict[str, tuple[int, int, Quality]] = {}
-    per_clip_results: dict[tuple[str, int], tuple[int, int, Quality]] = {}
+    setup = {
+        "clips": [str(s.path.resolve()) for s in sources],
+        "frames": args.frames,
+        "quality_every": args.quality_every,
+    }
+    results = _load_results(args.save, setup)
+    done = results["candidates"]
     with tempfile.TemporaryDirectory(prefix="encoder-bench-") as tmp:
         for round_ in range(args.rounds):
             # In turns, the order reversed every other round.
             order = candidates if round_ % 2 == 0 else candidates[::-1]
             for candidate in order:
-                total = Clock()
+                entry = done.setdefault(candidate.name, {"times": [], "clips": []})
+                if len(entry["times"]) > round_:
+                    continue  # measured by an earlier run (--save)
+                times = []
                 for i, source in enumerate(sources):
                     clock = Clock()
                     out = Path(tmp) / f"{candidate.name}-{i}.mp4"
                     encode_clip(source, candidate, out, args.frames, clock)
-                    total.wall += clock.wall
-                    total.cpu += clock.cpu
-                    per_clip.setdefault((candidate.name, i), []).append(clock)
-                    if round_ == 0:
+                    times.append([clock.wall, clock.cpu])
+                    if len(entry["clips"]) <= i:  # quality once: the encoder is deterministic
                         q = measure_quality(source, out, args.frames, args.quality_every)
-                        entry = (out.stat().st_size, keyframes(out), q)
-                        per_clip_results[(candidate.name, i)] = entry
-                        size, keys, overall = results.get(candidate.name, (0, 0, Quality()))
-                        overall.add(q)
-                        results[candidate.name] = (size + entry[0], keys + entry[1], overall)
+                        entry["clips"].append(
+                            {"bytes": out.stat().st_size, "keys": keyframes(out), **vars(q)}
+                        )
                     out.unlink()
-                clocks[candidate.name].append(total)
+                entry["times"].append(times)
+                _save_results(args.save, results)
+                wall = sum(t[0] for t in times)
                 print(
-                    f"  round {round_ + 1}: {candidate.name:<20} {total.wall:7.2f} s",
+                    f"  round {round_ + 1}: {candidate.name:<26} {wall:7.2f} s",
                     file=sys.stderr,
                     flush=True,
                 )
-    print(f"frames per candidate: {total_frames}; rounds: {args.rounds}; times are medians")
+    print_table(candidates, sources, done, args)
+
+
+def print_table(
+    candidates: list[Candidate],
+    sources: list[Source],
+    done: dict[str, Any],
+    args: argparse.Namespace,
+) -> None:
+    rounds = min(len(done[c.name]["times"]) for c in candidates)
+    print(f"frames per candidate: {sum(s.frames for s in sources)}; rounds: {rounds}; ", end="")
+    print("times are medians")
     print(
         "SSIM: mean over frames (Y; all planes); PSNR dB from the pooled mean squared "
         f"error (Y; all planes); every {args.quality_every} frame(s) compared"
     )
     header = (
-        f"{'candidate':<20} {'wall s':>7} {'cpu s':>7} {'fps':>6} {'KB':>7} {'size':>6} "
+        f"{'candidate':<26} {'wall s':>7} {'cpu s':>7} {'fps':>6} {'KB':>7} {'size':>6} "
         f"{'keys':>5} {'SSIM Y':>8} {'SSIM':>8} {'PSNR Y':>7} {'PSNR':>7}  options"
     )
-    base = candidates[0].name
-    rows: list[tuple[Candidate, int | None]] = [(c, None) for c in candidates]
+    clips = list(range(len(sources)))
+    tables: list[tuple[str, list[int]]] = [("all clips", clips)]
     if args.per_clip:
-        rows += [(c, i) for i in range(len(sources)) for c in candidates]
-    current_clip: int | None = -1
-    for candidate, clip in rows:
-        if clip != current_clip:
-            title = "all clips" if clip is None else sources[clip].path.name
-            print(f"\n{title}\n{header}")
-            current_clip = clip
-        if clip is None:
-            times = clocks[candidate.name]
-            size, keys, q = results[candidate.name]
-            base_size = results[base][0]
-            frames = total_frames
-        else:
-            times = per_clip[(candidate.name, clip)]
-            size, keys, q = per_clip_results[(candidate.name, clip)]
-            base_size = per_clip_results[(base, clip)][0]
-            frames = sources[clip].frames
-        wall = statistics.median(t.wall for t in times)
-        cpu = statistics.median(t.cpu for t in times)
-        ssim_y, ssim_all, psnr_y, psnr_all = q.summary()
-        print(
-            f"{candidate.name:<20} {wall:7.2f} {cpu:7.2f} {frames / wall:6.1f} "
-            f"{size / 1024:7.0f} {size / base_size:6.0%} {keys:5d} {ssim_y:8.5f} "
-            f"{ssim_all:8.5f} {psnr_y:7.2f} {psnr_all:7.2f}  {candidate.describe()}"
-        )
+        tables += [(sources[i].path.name, [i]) for i in clips]
+
+    def totals(name: str, chosen: list[int]) -> tuple[float, float, int, int, Quality]:
+        entry = done[name]
+        walls = [sum(times[i][0] for i in chosen) for times in entry["times"]]
+        cpus = [sum(times[i][1] for i in chosen) for times in entry["times"]]
+        quality = Quality()
+        size = keys = 0
+        for i in chosen:
+            clip = dict(entry["clips"][i])
+            size += clip.pop("bytes")
+            keys += clip.pop("keys")
+            quality.add(Quality(**clip))
+        return statistics.median(walls), statistics.median(cpus), size, keys, quality
+
+    for title, chosen in tables:
+        print(f"\n{title}\n{header}")
+        frames = sum(sources[i].frames for i in chosen)
+        base_size = totals(candidates[0].name, chosen)[2]
+        for candidate in candidates:
+            wall, cpu, size, keys, q = totals(candidate.name, chosen)
+            ssim_y, ssim_all, psnr_y, psnr_all = q.summary()
+            print(
+                f"{candidate.name:<26} {wall:7.2f} {cpu:7.2f} {frames / wall:6.1f} "
+                f"{size / 1024:7.0f} {size / base_size:6.0%} {keys:5d} {ssim_y:8.5f} "
+                f"{ssim_all:8.5f} {psnr_y:7.2f} {psnr_all:7.2f}  {candidate.describe()}"
+            )
 
 
 def run_source(args: argparse.Namespace) -> None:
@@ -450,6 +496,12 @@ def main() -> None:
     encode.add_argument("--only", nargs="+", help="these candidates (the first is the base)")
     encode.add_argument("--quality-every", type=int, default=1, metavar="K")
     encode.add_argument("--per-clip", action="store_true", help="also a table per clip")
+    encode.add_argument(
+        "--save",
+        type=Path,
+        help="keep the results in this JSON file after each candidate; a run given the "
+        "same file goes on where it stopped",
+    )
     args = parser.parse_args()
     if args.command == "source":
         run_source(args)

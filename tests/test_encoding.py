@@ -1,9 +1,11 @@
-"""How step clips are written: still holds converted once give the very same
-bytes, and a clip starts with its index."""
+"""How step clips are written: with the chosen encoder settings in every segment
+and a keyframe every 2 s, still holds converted once giving the very same bytes,
+and the clip's index first."""
 
 from __future__ import annotations
 
 import itertools
+import re
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -17,6 +19,7 @@ from manim.scene.video_segment_encoder import VideoSegmentEncoder
 from rendering import run_render
 from scenes.render import encoding
 from scenes.render.clip_writer import HoldOnceEncoder
+from scenes.render.join import probe
 
 # A title held on screen for its long narration: at draft quality (5 fps) the hold
 # is one segment far longer than the keyframe interval.
@@ -32,6 +35,23 @@ steps:
       given, and not only where a new animation begins. Nothing moves here at
       all, and that is the point of it.
 """
+
+
+def x264_settings(data: bytes) -> list[str]:
+    """The settings x264 writes into every stream it starts, as text."""
+    return [m.decode() for m in re.findall(rb"x264 - core [^\x00]*", data)]
+
+
+def reference_settings(folder: Path, width: int, height: int, fps: Fraction) -> str:
+    """What x264 writes for the chosen options when PyAV hands them to it directly."""
+    with av.open(str(folder / "reference.mp4"), mode="w") as container:
+        stream = container.add_stream("libx264", rate=fps, options=encoding.video_options(fps))
+        stream.pix_fmt = encoding.PIXEL_FORMAT
+        stream.width, stream.height = width, height
+        frame = av.VideoFrame.from_ndarray(np.zeros((height, width, 4), np.uint8), format="rgba")
+        data = b"".join(bytes(p) for p in [*stream.encode(frame), *stream.encode()])
+    (settings,) = x264_settings(data)
+    return settings
 
 
 def top_level_boxes(path: Path) -> list[str]:
@@ -114,7 +134,25 @@ def test_step_clip_is_h264_yuv420p_with_a_keyframe_every_two_seconds(
     gaps = np.diff([*keys, step["frames"]])
     assert keys[0] == 0 and gaps.max() <= fps * encoding.KEYFRAME_SECONDS
     assert len(keys) >= step["frames"] / (fps * encoding.KEYFRAME_SECONDS)
-    assert encoding.video_options(fps)["preset"] == "veryfast"
+
+
+@pytest.mark.render
+def test_every_segment_of_a_step_clip_is_encoded_with_the_chosen_options(
+    hold_clip: tuple[Path, dict], tmp_path: Path
+) -> None:
+    clip, step = hold_clip
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        fps = stream.average_rate
+        size = stream.codec_context.width, stream.codec_context.height
+        frames = sum(1 for packet in container.demux(stream) if packet.size)
+    assert fps == 5
+    assert frames == step["frames"] == probe(clip)["frames"]
+    assert step["duration"] == pytest.approx(frames / fps)
+    # x264 writes its settings into every stream it starts: one per Manim segment.
+    settings = x264_settings(clip.read_bytes())
+    assert len(settings) >= 2
+    assert set(settings) == {reference_settings(tmp_path, *size, fps)}
 
 
 def test_clips_with_b_frames_join_in_order_whatever_their_length(tmp_path: Path) -> None:
