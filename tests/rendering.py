@@ -30,9 +30,13 @@ def cnnlesson(
     )
 
 
-def run_render(command: list[str], timeout: int = 600) -> tuple[Path, dict[str, Any]]:
+def run_render(
+    command: list[str], timeout: int = 600, env: dict[str, str] | None = None
+) -> tuple[Path, dict[str, Any]]:
     """Run a `cnnlesson render ... --quiet` command; the video it printed and its manifest."""
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+    done = subprocess.run(
+        command, capture_output=True, text=True, cwd=ROOT, timeout=timeout, env=env
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     video = Path(done.stdout.strip().splitlines()[-1])
     return video, json.loads((video.parent / "manifest.json").read_text())

@@ -373,6 +373,7 @@ def _join_parts(job: StepJob, parts: list[StepJob]) -> None:
     record["timings"] = {
         name: round(sum(r["timings"][name] for r in records), 3) for name in records[0]["timings"]
     }
+    record["texts"] = {name: sum(r["texts"][name] for r in records) for name in records[0]["texts"]}
     record["parts"] = len(parts)
     write_json(job.record, record, cache_entry=True)
 

@@ -90,11 +90,12 @@ def build_scene(job: StepJob, on_frames: Callable[[int], None] | None = None) ->
     from ..steps import registry
     from ..steps.kit.base import StepContext
     from ..visuals.layout import Frame
-    from . import fastcopy
+    from . import fastcopy, text_outlines
     from .frame_audit import FrameAudit
     from .scene import Part, StepScene
 
     fastcopy.install()
+    text_outlines.install()
 
     picture = job.picture
     spec = job.spec()
@@ -214,8 +215,11 @@ def _render(
     job: StepJob, media: Path, started: float, report: FrameReport | None = None
 ) -> tuple[dict[str, Any], Path | None]:
     """Render the step's scene in ``media``; its record and the file it produced."""
+    from . import text_outlines
+
     configure_manim(job, media)
     began = time.perf_counter()
+    text_outlines.take_counts()
     scene = build_scene(job, report)
     if job.mode in ("dry_run", "audit"):
         # Nobody sees a dry run's frames: skip drawing them. (The pixel
@@ -241,6 +245,7 @@ def _render(
             "drawing": round(drawing, 3),
             "encoding": round(encoding, 3),
         },
+        "texts": text_outlines.take_counts(),  # how many Text layouts were parsed
         "drawn_frames": scene.drawn_now(),
     }
     if scene.audit is not None:
@@ -320,6 +325,9 @@ def serve(parent: int, control: int) -> int:
     the worker and any child still running."""
     die_with_parent(parent)
     warm_up()
+    from . import text_outlines
+
+    outlines = text_outlines.shared_folder()
     sock = socket.socket(fileno=control)
     wake_read, wake_write = os.pipe()
     for fd in (wake_read, wake_write):
@@ -343,11 +351,12 @@ def serve(parent: int, control: int) -> int:
             if not message:
                 return 0  # the render has finished (or died)
             try:
+                text_outlines.read_new(outlines)  # what the steps done so far have parsed
                 sys.stdout.flush()
                 sys.stderr.flush()
                 pid = os.fork()
                 if pid == 0:
-                    _child(me, fds, (sock.fileno(), wake_read, wake_write))
+                    _child(me, fds, (sock.fileno(), wake_read, wake_write), outlines)
             finally:
                 for fd in fds:
                     os.close(fd)
@@ -360,6 +369,7 @@ def serve(parent: int, control: int) -> int:
         for pid in children:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
+        shutil.rmtree(outlines, ignore_errors=True)
 
 
 def _report_exits(sock: socket.socket, children: set[int]) -> None:
@@ -375,9 +385,10 @@ def _report_exits(sock: socket.socket, children: set[int]) -> None:
             sock.send(f"exit {pid} {os.waitstatus_to_exitcode(status)}".encode("ascii"))
 
 
-def _child(server: int, fds: list[int], server_fds: tuple[int, ...]) -> NoReturn:
+def _child(server: int, fds: list[int], server_fds: tuple[int, ...], outlines: Path) -> NoReturn:
     """A forked child of the warm worker: run the one job on its pipe, write its
-    output to its log, and exit with the worker's usual status."""
+    output to its log, and exit with the worker's usual status. The text outlines
+    it parsed go back to the warm worker through the folder ``outlines``."""
     code = 1
     try:
         started = time.perf_counter()
@@ -393,6 +404,11 @@ def _child(server: int, fds: list[int], server_fds: tuple[int, ...]) -> NoReturn
         with os.fdopen(os.dup(job_fd), "rb") as pipe:
             text = pipe.read()
         code = run_jobs(read_jobs(text), report, started)
+        if code == 0:
+            from . import text_outlines
+
+            with contextlib.suppress(Exception):  # only a later step's head start
+                text_outlines.write_new(outlines)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:

@@ -1,0 +1,138 @@
+"""Text outlines parsed once and shared: a Text made from them is the Text Manim
+parses, in this process and in a later step of the same render."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from manim import Text, VMobject, config
+
+from rendering import run_render
+from scenes.render import fastcopy, text_outlines
+
+TEXTS = [
+    ("0.13", {}),
+    ("Max pooling: −0.53", {"weight": "BOLD"}),
+    ("conv_1_1 · 10 filters", {"color": "#ff7f0e"}),
+    ("two\nlines", {"font_size": 30}),
+    ("Überall 3×3 — ö", {"font_size": 16}),
+]
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> Iterator[None]:
+    config.media_dir = str(tmp_path / "media")
+    fastcopy.install()
+    text_outlines.install()
+    text_outlines._KNOWN.clear()
+    text_outlines._NEW.clear()
+    text_outlines._EARLIER.clear()
+    text_outlines.take_counts()
+    yield
+    # Leave the next test Manim's own parse.
+    from manim.mobject.svg.svg_mobject import SVGMobject
+
+    SVGMobject.init_svg_mobject = text_outlines._MANIM_INIT  # type: ignore[method-assign]
+
+
+def make(content: str, options: dict[str, object]) -> Text:
+    return Text(content, font="DejaVu Sans", **options)  # type: ignore[arg-type]
+
+
+def assert_same_text(a: Text, b: Text) -> None:
+    """The same drawing: every glyph's kind, outline, colours and stroke, the groups
+    by SVG id, and the Text's own size and place."""
+    assert len(a) == len(b) > 0
+    for x, y in zip(a.family_members_with_points(), b.family_members_with_points(), strict=True):
+        assert type(x) is type(y)
+        assert isinstance(x, VMobject) and isinstance(y, VMobject)
+        assert np.array_equal(x.points, y.points)
+        assert np.array_equal(x.fill_rgbas, y.fill_rgbas)
+        assert np.array_equal(x.stroke_rgbas, y.stroke_rgbas)
+        assert x.stroke_width == y.stroke_width
+    assert a.id_to_vgroup_dict.keys() == b.id_to_vgroup_dict.keys()
+    for name, group in a.id_to_vgroup_dict.items():
+        other = b.id_to_vgroup_dict[name]
+        assert all(np.array_equal(p.points, q.points) for p, q in zip(group, other, strict=True))
+    assert np.array_equal(a.get_center(), b.get_center())
+    assert (a.width, a.height) == (b.width, b.height)
+
+
+def test_a_text_from_outlines_parsed_before_is_the_text_parsed_anew(shared: None) -> None:
+    for content, options in TEXTS:
+        first, again = make(content, options), make(content, options)
+        assert_same_text(first, again)
+        # The copy is the Text's own: changing it leaves the kept outlines alone.
+        again[0].shift([1.0, 0.0, 0.0])
+        assert_same_text(first, make(content, options))
+    assert text_outlines.take_counts() == {
+        "parsed": len(TEXTS),
+        "copied": 2 * len(TEXTS),
+        "from_other_steps": 0,
+    }
+
+
+def test_outlines_handed_over_through_a_folder_make_the_same_text(
+    shared: None, tmp_path: Path
+) -> None:
+    parsed = [make(content, options) for content, options in TEXTS]
+    folder = text_outlines.shared_folder()
+    try:
+        assert oct(folder.stat().st_mode & 0o777) == "0o700"  # only its user reads it
+        text_outlines.write_new(folder)
+        assert text_outlines._NEW == {}
+        text_outlines._KNOWN.clear()  # as a later step starts: nothing parsed yet
+        text_outlines.take_counts()
+        text_outlines.read_new(folder)
+        assert list(folder.iterdir()) == []  # each file is read once
+        for (content, options), before in zip(TEXTS, parsed, strict=True):
+            assert_same_text(before, make(content, options))
+        assert text_outlines.take_counts() == {
+            "parsed": 0,
+            "copied": 0,
+            "from_other_steps": len(TEXTS),
+        }
+    finally:
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()
+
+
+TWO_STEPS = """\
+title: Shared words
+model: default
+steps:
+  - type: title
+    text: The same heading
+    subtitle: First
+  - type: title
+    text: The same heading
+    subtitle: Second
+"""
+
+
+@pytest.mark.render
+def test_a_later_step_of_a_render_starts_with_the_texts_earlier_steps_parsed(
+    tmp_path: Path,
+) -> None:
+    lesson = tmp_path / "two.yaml"
+    lesson.write_text(TWO_STEPS, encoding="utf-8")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    timings = tmp_path / "timings.json"
+    command = [sys.executable, "-m", "scenes.cli", "render", str(lesson), "-q", "d"]
+    env = {**os.environ, "TMPDIR": str(temp), "CNNLESSON_TIMINGS": str(timings)}
+    run_render([*command, "-o", str(tmp_path / "out"), "--quiet", "--jobs", "1"], env=env)
+    first, second = (step["texts"] for step in json.loads(timings.read_text())["steps"])
+    assert first["parsed"] > 0 and first["from_other_steps"] == 0
+    # One at a time: the second step starts after the first has handed its texts over
+    # (the heading, the measures of its letters), and parses only what is new to it.
+    assert second["from_other_steps"] > 0
+    assert second["parsed"] < first["parsed"]
+    assert not list(temp.glob("cnnlesson-outlines-*"))  # removed with the warm worker
