@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +66,7 @@ class Run:
     stages: dict[str, float] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
     floor: float | None = None
+    held: dict[int, int] = field(default_factory=dict)  # step → frames written as repeats
 
 
 class PeakMemory:
@@ -123,22 +125,29 @@ def render(code: Path, lesson: Path, out: Path, quality: str, jobs: int, label: 
         for step in data["steps"]:
             for name, seconds in (step.get("timings") or {}).items():
                 run.phases[name] = run.phases.get(name, 0.0) + seconds
+            run.held[step["index"]] = int(step.get("held_frames") or 0)
     return run
 
 
-def _encode_share(args: tuple[list[str], dict[str, str], Fraction]) -> float:
-    """Decode the clips, then time only converting and encoding their frames, as
-    the render writes them: a run of identical frames (a still hold) is converted
-    once and encoded frame by frame."""
+def _encode_share(args: tuple[list[tuple[str, int]], dict[str, str], Fraction]) -> float:
+    """Decode the clips (not timed), then time converting and encoding their frames
+    as the render writes them: a still hold's picture converted once, and every
+    frame encoded.
+
+    The render says how many frames of each clip it wrote as a hold's repeats,
+    but a decoded clip cannot tell which: a still picture flickers slightly once
+    encoded, as much as a slow change does. So every frame is converted, each
+    conversion timed on its own, and the conversions of that many frames, those
+    that differ least from the frame before, are taken back out."""
     clips, options, fps = args
     spent = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         target = str(Path(tmp) / "floor.mp4")
         with av.open(target, "w", options={"movflags": "+faststart"}) as sink:
             stream: Any = None
-            previous: bytes | None = None
-            converted: Any = None
-            for clip in clips:
+            for clip, held in clips:
+                conversions: list[tuple[int, float]] = []  # (bytes changed, seconds)
+                previous: np.ndarray | None = None
                 with av.open(clip) as source:
                     # Decoded in this thread only, so that no decoding runs (untimed)
                     # beside the timed encoding.
@@ -146,23 +155,27 @@ def _encode_share(args: tuple[list[str], dict[str, str], Fraction]) -> float:
                     source.streams.video[0].thread_count = 1
                     for decoded in source.decode(video=0):
                         pixels = decoded.to_ndarray(format="rgba")
-                        # Whether it repeats the last picture is known to the render
-                        # (a hold), so finding it out here is not timed.
-                        raw = pixels.tobytes()
-                        repeated = raw == previous
-                        previous = raw
-                        began = time.perf_counter()
+                        changed = (
+                            pixels.size
+                            if previous is None
+                            else np.count_nonzero(pixels != previous)
+                        )
+                        previous = pixels
                         if stream is None:
                             stream = sink.add_stream("libx264", rate=fps, options=options)
                             stream.pix_fmt = "yuv420p"
                             stream.width, stream.height = decoded.width, decoded.height
-                        if not repeated:
-                            frame = av.VideoFrame.from_ndarray(pixels, format="rgba")
-                            converted = frame.reformat(format="yuv420p")
+                        began = time.perf_counter()
+                        frame = av.VideoFrame.from_ndarray(pixels, format="rgba")
+                        converted = frame.reformat(format="yuv420p")
+                        converting = time.perf_counter() - began
+                        conversions.append((int(changed), converting))
                         converted.pts = None
                         for packet in stream.encode(converted):
                             sink.mux(packet)
                         spent += time.perf_counter() - began
+                conversions.sort(key=lambda c: c[0])
+                spent -= sum(seconds for _, seconds in conversions[:held])
             if stream is not None:
                 began = time.perf_counter()
                 for packet in stream.encode():
@@ -177,11 +190,12 @@ def encode_floor(run: Run, jobs: int) -> float:
     from scenes.render.encoding import video_options
 
     manifest = json.loads((run.folder / "manifest.json").read_text())
-    shares: list[list[str]] = [[] for _ in range(jobs)]
+    shares: list[list[tuple[str, int]]] = [[] for _ in range(jobs)]
     loads = [0] * jobs
-    for step in sorted(manifest["steps"], key=lambda s: -s["frames"]):
+    steps = sorted(enumerate(manifest["steps"]), key=lambda s: -s[1]["frames"])
+    for index, step in steps:
         least = loads.index(min(loads))
-        shares[least].append(str(run.folder / step["clip"]))
+        shares[least].append((str(run.folder / step["clip"]), run.held.get(index, 0)))
         loads[least] += step["frames"]
     fps = Fraction(manifest["fps"]).limit_denominator(1001)
     options = video_options(float(fps))

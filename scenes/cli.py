@@ -83,7 +83,15 @@ def _write_timings(result: Any) -> None:
     Path(target).write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
-_STEP_TIMINGS = ("timings", "texts", "render_seconds", "frames", "drawn_frames", "parts")
+_STEP_TIMINGS = (
+    "timings",
+    "texts",
+    "render_seconds",
+    "frames",
+    "drawn_frames",
+    "held_frames",
+    "parts",
+)
 
 
 def cmd_render(args: argparse.Namespace) -> int:

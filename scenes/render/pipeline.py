@@ -370,6 +370,7 @@ def _join_parts(job: StepJob, parts: list[StepJob]) -> None:
     record = dict(records[0])
     record["render_seconds"] = round(sum(r["render_seconds"] for r in records), 3)
     record["drawn_frames"] = sum(int(r["drawn_frames"]) for r in records)
+    record["held_frames"] = sum(int(r["held_frames"]) for r in records)
     record["timings"] = {
         name: round(sum(r["timings"][name] for r in records), 3) for name in records[0]["timings"]
     }

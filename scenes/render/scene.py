@@ -82,10 +82,12 @@ class Part:
 
 @dataclass
 class Timings:
-    """Where a step's worker spent its time, in seconds."""
+    """Where a step's worker spent its time, in seconds (and how many frames it
+    wrote as repeats of the one before, for the benchmark's encode floor)."""
 
     drawing: float = 0.0  # the camera drawing frames
     encoding: float = 0.0  # waiting for the encoder (it runs in a thread of its own)
+    held: int = 0  # frames written as a still hold's repeats (after its first)
 
 
 class TimedFileWriter(StepFileWriter):
@@ -99,6 +101,7 @@ class TimedFileWriter(StepFileWriter):
         started = time.perf_counter()
         super().write_frame(*args, **kwargs)
         self.timings.encoding += time.perf_counter() - started
+        self.timings.held += max(0, int(kwargs.get("repeat", 1)) - 1)
 
     def close_partial_movie_stream(self) -> None:
         started = time.perf_counter()

@@ -247,6 +247,7 @@ def _render(
         },
         "texts": text_outlines.take_counts(),  # how many Text layouts were parsed
         "drawn_frames": scene.drawn_now(),
+        "held_frames": scene.timings.held,
     }
     if scene.audit is not None:
         record["findings"] = [finding.as_dict() for finding in scene.audit.findings]
