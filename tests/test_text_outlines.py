@@ -136,3 +136,24 @@ def test_a_later_step_of_a_render_starts_with_the_texts_earlier_steps_parsed(
     assert second["from_other_steps"] > 0
     assert second["parsed"] < first["parsed"]
     assert not list(temp.glob("cnnlesson-outlines-*"))  # removed with the warm worker
+
+
+def test_the_warm_worker_keeps_at_most_max_shared_layouts(
+    shared: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = text_outlines.shared_folder()
+    try:
+        make("first", {})
+        text_outlines.write_new(folder)
+        (folder / f"{os.getpid()}.pickle").rename(folder / "1.pickle")
+        make("second", {})
+        text_outlines.write_new(folder)
+        text_outlines._KNOWN.clear()
+        monkeypatch.setattr(text_outlines, "MAX_SHARED", 1)
+        text_outlines.read_new(folder)
+        assert len(text_outlines._KNOWN) == 1  # the first file's layout only
+        assert list(folder.iterdir()) == []  # the other removed unread
+    finally:
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()

@@ -34,6 +34,7 @@ from manim import MarkupText, Text, config
 from manim.mobject.svg.svg_mobject import SVGMobject
 
 _MANIM_INIT = SVGMobject.init_svg_mobject
+MAX_SHARED = 10_000  # layouts the warm worker keeps (about 30 kB each)
 
 # The outlines of each Text layout: its glyphs and Manim's index of them by SVG id,
 # as the parse left them (before the Text closes, colours and scales them).
@@ -123,14 +124,23 @@ def _without_paths(outlines: dict[tuple[str, ...], Outlines]) -> dict[tuple[str,
 
 
 def read_new(folder: Path) -> None:
-    """Take in (and remove) the outlines the children have written."""
+    """Take in (and remove) the outlines the children have written, up to
+    ``MAX_SHARED`` layouts in all (a render of thousands of different texts keeps
+    the warm worker's memory bounded; its later steps parse theirs)."""
     for path in sorted(folder.glob("*.pickle")):
-        with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError):
-            with path.open("rb") as handle:
-                found = pickle.load(handle)
-            for key, outlines in found.items():
-                if key not in _KNOWN:
-                    _KNOWN[key] = outlines
-                    _EARLIER.add(key)
+        if len(_KNOWN) < MAX_SHARED:
+            _take_in(path)
         with contextlib.suppress(OSError):
             path.unlink()
+
+
+def _take_in(path: Path) -> None:
+    try:
+        with path.open("rb") as handle:
+            found = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError):
+        return  # the steps to come parse these themselves
+    for key, outlines in found.items():
+        if key not in _KNOWN:
+            _KNOWN[key] = outlines
+            _EARLIER.add(key)
