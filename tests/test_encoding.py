@@ -87,7 +87,11 @@ def test_step_clip_starts_with_its_index(hold_clip: tuple[Path, dict]) -> None:
     assert boxes.index("moov") < boxes.index("mdat")
 
 
-def test_a_still_hold_converted_once_gives_the_same_bytes(tmp_path: Path) -> None:
+def test_pictures_converted_once_from_their_own_arrays_give_manims_bytes(
+    tmp_path: Path,
+) -> None:
+    """A picture read in place and a hold's picture converted once: the packets
+    Manim's own encoder writes, byte for byte."""
     spec = VideoEncoderSpec(
         container_format="mp4",
         codec=encoding.CODEC,

@@ -8,6 +8,10 @@ Two changes to Manim 0.22's writer, both measured in benchmarks/README.md:
   format N times, :class:`HoldOnceEncoder` converts it once and encodes the same
   converted frame N times (the encoder copies each frame it is given, so the
   bytes written are the same).
+- Manim copies each RGBA picture into a new frame before converting it, which at
+  1080p costs more than the conversion (a fresh 8 MB buffer a frame, its pages
+  faulted in anew). :class:`HoldOnceEncoder` converts straight from the picture's
+  own array, with one converter kept for the segment, as the stream keeps its own.
 - The clip is joined from Manim's segments by :func:`.join.concat`, which writes
   the index (``moov``) before the data, so a browser can start playing a step's
   clip before it has all of it ("faststart"); Manim's own join does not.
@@ -20,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+from av.video.reformatter import VideoReformatter
 from manim.scene.scene_file_writer import SceneFileWriter
 from manim.scene.video_segment_encoder import VideoSegmentEncoder
 
@@ -27,24 +32,28 @@ from .join import concat
 
 
 class HoldOnceEncoder(VideoSegmentEncoder):
-    """Manim's segment encoder, converting a repeated picture once, not once a frame."""
+    """Manim's segment encoder, converting each picture once, from its own array."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._converter = VideoReformatter()
 
     def write_frame(self, pixels: Any, *, repeat: int = 1) -> None:
-        if repeat == 1:
-            super().write_frame(pixels, repeat=1)
-            return
         self._validate_frame(pixels, repeat)
         time_base = Fraction(self.spec.frame_rate.denominator, self.spec.frame_rate.numerator)
         stream: Any = self._stream
         try:
-            frame = av.VideoFrame.from_ndarray(pixels, format="rgba")
-            # What the stream would do to each copy (PyAV's encode reformats a frame
-            # of another pixel format with these same arguments).
-            frame = frame.reformat(
+            # The picture's array read in place (Manim hands it over, never to change).
+            picture = av.VideoFrame.from_numpy_buffer(pixels, format="rgba")
+            # What the stream would do to it (PyAV's encode converts a frame of another
+            # pixel format with these same arguments).
+            frame = self._converter.reformat(
+                picture,
                 self.spec.width,
                 self.spec.height,
                 self.spec.pixel_format,
-                threads=stream.codec_context.thread_count,
+                # (0, automatic, until the first frame opens the encoder)
+                threads=stream.codec_context.thread_count or 1,
             )
             for _ in range(repeat):
                 frame.pts = self._next_pts
