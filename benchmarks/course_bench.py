@@ -49,6 +49,7 @@ from typing import Any
 import av
 import numpy as np
 import psutil
+from av.video.reformatter import VideoReformatter
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -145,6 +146,7 @@ def _encode_share(args: tuple[list[tuple[str, int]], dict[str, str], Fraction]) 
         target = str(Path(tmp) / "floor.mp4")
         with av.open(target, "w", options={"movflags": "+faststart"}) as sink:
             stream: Any = None
+            converter = VideoReformatter()
             for clip, held in clips:
                 conversions: list[tuple[int, float]] = []  # (bytes changed, seconds)
                 previous: np.ndarray | None = None
@@ -166,8 +168,11 @@ def _encode_share(args: tuple[list[tuple[str, int]], dict[str, str], Fraction]) 
                             stream.pix_fmt = "yuv420p"
                             stream.width, stream.height = decoded.width, decoded.height
                         began = time.perf_counter()
-                        frame = av.VideoFrame.from_ndarray(pixels, format="rgba")
-                        converted = frame.reformat(format="yuv420p")
+                        # As the render converts it (see scenes/render/clip_writer.py).
+                        picture = av.VideoFrame.from_numpy_buffer(pixels, format="rgba")
+                        converted = converter.reformat(
+                            picture, decoded.width, decoded.height, "yuv420p", threads=1
+                        )
                         converting = time.perf_counter() - began
                         conversions.append((int(changed), converting))
                         converted.pts = None
