@@ -17,10 +17,12 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,6 +56,9 @@ class WarmWorker:
         self.began = time.perf_counter()
         self.ready: float | None = None  # seconds until it forked its first child
         self.log, fd = new_log(log_dir)
+        # Where its children hand back the text outlines they parsed (see
+        # .text_outlines): only this user can open it, and close() removes it.
+        self.outlines = Path(tempfile.mkdtemp(prefix="cnnlesson-outlines-"))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.proc = subprocess.Popen(
@@ -64,6 +69,7 @@ class WarmWorker:
                     "--serve",
                     str(os.getpid()),
                     str(theirs.fileno()),
+                    str(self.outlines),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=fd,
@@ -73,6 +79,7 @@ class WarmWorker:
             )
         except BaseException:
             ours.close()
+            shutil.rmtree(self.outlines, ignore_errors=True)
             raise
         finally:
             theirs.close()
@@ -158,6 +165,7 @@ class WarmWorker:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        shutil.rmtree(self.outlines, ignore_errors=True)
         if self.proc.returncode == 0:
             self.log.unlink(missing_ok=True)
 

@@ -26,7 +26,6 @@ import contextlib
 import copy
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -92,11 +91,6 @@ def take_counts() -> dict[str, int]:
     for name in _COUNTS:
         _COUNTS[name] = 0
     return counts
-
-
-def shared_folder() -> Path:
-    """A new folder for one warm worker's children to hand outlines back in."""
-    return Path(tempfile.mkdtemp(prefix="cnnlesson-outlines-"))
 
 
 def write_new(folder: Path) -> None:

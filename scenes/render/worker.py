@@ -8,7 +8,7 @@ named instead, for tests and debugging). The clip and a JSON record of what
 the step showed are written to temporary names and renamed into place only
 when complete.
 
-``python -m scenes.render.worker --serve PARENT SOCKET`` is a warm worker: it
+``python -m scenes.render.worker --serve PARENT SOCKET OUTLINES`` is a warm worker: it
 imports Manim and the engine once, then forks a child for each job the render
 sends on the socket (see :mod:`.pool`). Each child is such a fresh process, but
 starts in milliseconds instead of seconds: Manim's configuration is set anew in
@@ -275,12 +275,12 @@ def die_with_parent(parent: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) == 3 and args[0] == "--serve":
-        return serve(int(args[1]), int(args[2]))
+    if len(args) == 4 and args[0] == "--serve":
+        return serve(int(args[1]), int(args[2]), Path(args[3]))
     if len(args) not in (1, 2, 3):
         print(
             "usage: python -m scenes.render.worker -|JOB.json [PARENT_PID [PROGRESS_FD]]\n"
-            "       python -m scenes.render.worker --serve PARENT_PID SOCKET_FD",
+            "       python -m scenes.render.worker --serve PARENT_PID SOCKET_FD OUTLINES_DIR",
             file=sys.stderr,
         )
         return 2
@@ -318,17 +318,17 @@ def warm_up() -> None:
     registry.names()
 
 
-def serve(parent: int, control: int) -> int:
+def serve(parent: int, control: int, outlines: Path) -> int:
     """Be a warm worker for the render ``parent`` (see :mod:`.pool`): on the socket
     ``control``, each message b"run" comes with the descriptors of the job's pipe,
     the log and (optionally) the frame report pipe; the answer is b"pid N", and
     b"exit N STATUS" follows when that child has ended. The socket closing ends
-    the worker and any child still running."""
+    the worker and any child still running. Its children hand the text outlines
+    they parsed back through the folder ``outlines`` (the render's to remove)."""
     die_with_parent(parent)
     warm_up()
     from . import text_outlines
 
-    outlines = text_outlines.shared_folder()
     sock = socket.socket(fileno=control)
     wake_read, wake_write = os.pipe()
     for fd in (wake_read, wake_write):
@@ -370,7 +370,6 @@ def serve(parent: int, control: int) -> int:
         for pid in children:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
-        shutil.rmtree(outlines, ignore_errors=True)
 
 
 def _report_exits(sock: socket.socket, children: set[int]) -> None:
