@@ -1,7 +1,7 @@
 """Manim's file writer as a step's scene uses it (only there: a plain Manim scene
 keeps Manim's own).
 
-Two changes to Manim 0.22's writer, both measured in benchmarks/README.md:
+Three changes to Manim 0.22's writer, all measured in benchmarks/README.md:
 
 - A still hold (``scene.wait`` with nothing moving) reaches the encoder as one
   picture repeated N times; Manim converts that RGBA picture to the clip's pixel

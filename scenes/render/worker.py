@@ -275,9 +275,10 @@ def die_with_parent(parent: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) == 4 and args[0] == "--serve":
+    serving = bool(args) and args[0] == "--serve"
+    if serving and len(args) == 4:
         return serve(int(args[1]), int(args[2]), Path(args[3]))
-    if len(args) not in (1, 2, 3):
+    if serving or len(args) not in (1, 2, 3):  # never "--serve" read as a job file
         print(
             "usage: python -m scenes.render.worker -|JOB.json [PARENT_PID [PROGRESS_FD]]\n"
             "       python -m scenes.render.worker --serve PARENT_PID SOCKET_FD OUTLINES_DIR",
