@@ -196,9 +196,9 @@ def glyph_scene() -> list[Mobject]:
         Text("faded", font=font, font_size=30).set_opacity(0.4).shift(3 * RIGHT + UP),
         Text("gone", font=font, font_size=30).set_opacity(0).shift(2 * RIGHT + 2 * UP),
         Circle(0.8, stroke_width=6, fill_color="#22aa55", fill_opacity=0.5).shift(3 * RIGHT + UP),
-        Square(1.5, stroke_width=0, fill_opacity=1).set_fill(["#ff0000", "#0000ff"]).shift(
-            5 * RIGHT + 2.5 * DOWN
-        ),
+        Square(1.5, stroke_width=0, fill_opacity=1)
+        .set_fill(["#ff0000", "#0000ff"])
+        .shift(5 * RIGHT + 2.5 * DOWN),
         Text("after the gradient", font=font, font_size=18).shift(5 * RIGHT + 3.5 * DOWN),
         Text("a stroked text", font=font, font_size=24, stroke_width=1).shift(3.3 * DOWN),
     ]
@@ -226,7 +226,8 @@ def test_runs_of_glyphs_filled_together_give_the_frame_manim_draws(
     assert len(one_by_one) < len(shapes) / 4  # the glyphs were filled together
     drawn_alone = {id(m) for m in one_by_one}
     for mob in scene:  # the stroked and the gradient shapes were drawn as Manim draws them
-        if isinstance(mob, (Circle, Square)) and mob.get_stroke_width() or len(mob.fill_rgbas) > 1:
+        stroked = isinstance(mob, (Circle, Square)) and mob.get_stroke_width() > 0
+        if stroked or len(mob.fill_rgbas) > 1:
             assert id(mob) in drawn_alone
     assert id(scene[-1][0]) in drawn_alone  # a glyph with a stroke
 

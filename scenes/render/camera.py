@@ -152,7 +152,7 @@ def _add_curves(ctx: cairo.Context, points: np.ndarray, counts: list[int]) -> No
     moves = xy[0::4][first].tolist()
     rest = xy.reshape(curves, 8)[:, 2:].tolist()  # each curve's two handles and its end
     move_to, curve_to = ctx.move_to, ctx.curve_to
-    for (x, y), start, end in zip(moves, bounds, bounds[1:]):
+    for (x, y), start, end in zip(moves, bounds[:-1], bounds[1:], strict=True):
         move_to(x, y)
         for curve in rest[start:end]:
             curve_to(*curve)
