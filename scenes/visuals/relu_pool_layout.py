@@ -114,18 +114,24 @@ def map_caption(label: str) -> list[str]:
 
 
 def wrapped(content: str, theme: Theme, size: float, colour: str | None, width: float) -> VGroup:
-    """``content`` broken at spaces into centred lines no wider than ``width``."""
+    """``content`` broken at spaces into centred lines no wider than ``width``: each
+    line takes as many words as fit (at least one).
+
+    A line's width only grows with its words, so the most that fit are found by
+    halving: a few trial layouts a line, not one a word."""
     words = content.split(" ")
     found: list[str] = []
-    line = ""
-    for word in words:
-        trial = f"{line} {word}" if line else word
-        if line and text(trial, theme, size).width > width:
-            found.append(line)
-            line = word
-        else:
-            line = trial
-    found.append(line)
+    while words:
+        fits, over = 1, len(words) + 1  # this many words fit; this many do not
+        while over - fits > 1:
+            middle = (fits + over) // 2
+            # In the line's own colour: the line that fits is then a copy of its trial.
+            if text(" ".join(words[:middle]), theme, size, colour).width > width:
+                over = middle
+            else:
+                fits = middle
+        found.append(" ".join(words[:fits]))
+        words = words[fits:]
     return lines(found, theme, size, colour)
 
 
