@@ -23,7 +23,7 @@ from ..atomic import new_log
 from ..lesson.load import Lesson, step_label
 from .job import StepJob
 from .pipeline import MAX_RECORD_BYTES, RenderError, prepare
-from .pool import Child, WarmWorker, WorkerGone, log_tail
+from .pool import Child, WarmWorker, WorkerGone, log_tail, worker_env
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,8 @@ def _run_batches(jobs: list[StepJob], log_dir: Path, parallel: int) -> tuple[Ste
     """Build the jobs in ``parallel`` children of a warm worker, each taking its share
     in one process (nothing is drawn: one process per step would gain nothing)."""
     batches = [jobs[i::parallel] for i in range(min(parallel, len(jobs)))]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     running: list[tuple[Child, Path, list[StepJob]]] = []
-    warm = WarmWorker(log_dir, env)
+    warm = WarmWorker(log_dir, worker_env())
     try:
         for batch in batches:
             blob = json.dumps([job.model_dump(mode="json") for job in batch]).encode("utf-8")

@@ -73,7 +73,7 @@ from .errors import ClusterUnavailable, OutputRefused, RenderError
 from .job import Mode, ModelRef, PartRange, Picture, StepJob, ThemeLook, cache_key
 from .join import concat, probe
 from .lengths import length_key, read_lengths, remember
-from .pool import WarmWorker, WorkerGone, log_tail
+from .pool import WarmWorker, WorkerGone, log_tail, worker_env
 from .progress import RenderProgress, expected_frames
 from .settings import RenderSettings
 from .timing import TimedCue
@@ -386,17 +386,25 @@ def _run_jobs(
     progress: RenderProgress | None,
     expected: dict[int, int] | None = None,
     timings: dict[str, float] | None = None,
+    warm: WarmWorker | None = None,
 ) -> dict[int, str]:
     """Render the jobs in children of one warm worker (see :mod:`.pool`), at most
-    ``parallel`` at once; returns errors by step.
+    ``parallel`` at once; returns errors by step. ``warm`` is a warm worker
+    started earlier (this ends it), else one is started here if there are jobs.
 
     ``expected`` (frames by step) orders the work, longest first, and lets a
     long step be split into parts drawn side by side. Each child gets its job
     on a pipe and writes its output to a log of its own in ``log_dir``: removed
     when it succeeds, kept (until the next render) when it fails. With
     ``progress``, each child also reports the frames it has drawn, on a pipe of
-    its own. ``timings`` hears how long the warm worker took to start.
+    its own. ``timings`` hears how long the warm worker kept the first child
+    waiting.
     """
+    if not jobs:
+        if warm is not None:
+            warm.abandon()
+        return {}
+    began = time.perf_counter()
     parts = _PartsFolder(log_dir)
     units = _units(jobs, parallel, expected or {}, parts)
     by_step = _by_step(units)
@@ -404,10 +412,9 @@ def _run_jobs(
     pending = list(units)
     running: list[_Unit] = []
     failures: dict[int, str] = {}
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    warm: WarmWorker | None = None
     try:
-        warm = WarmWorker(log_dir, env)
+        if warm is None:
+            warm = WarmWorker(log_dir, worker_env())
         while pending or running:
             while pending and len(running) < parallel:
                 unit = pending.pop(0)
@@ -460,7 +467,7 @@ def _run_jobs(
         if warm is not None:
             warm.close()
             if timings is not None and warm.ready is not None:
-                timings["start-up"] = warm.ready
+                timings["start-up"] = max(0.0, warm.began + warm.ready - began)
         parts.remove()
     return failures
 
@@ -639,9 +646,11 @@ def prepare(
     jobs: int | None = None,
     mode: Mode = "video",
     name: str | None = None,
+    jobs_dir: Callable[[Path], None] | None = None,
 ) -> Prepared:
     """Resolve settings, trace the image once and describe every step's render job;
-    ``name`` is the variant's folder name given with ``--name``."""
+    ``name`` is the variant's folder name given with ``--name``. ``jobs_dir`` hears
+    of the folder for the workers' logs as soon as it is ready, before the trace."""
     settings = settings_mod.resolve(lesson, jobs)
     try:
         variant = Variant.of(lesson, settings.aspect, settings.theme, settings.language, name)
@@ -655,6 +664,8 @@ def prepare(
     # What killed renders left: job files, staging folders, an old folder set aside.
     remove_stale(cache_dir)
     remove_stale(out_root, recursive=False)
+    if jobs_dir is not None:
+        jobs_dir(cache_dir / "jobs")
     lesson_dir = out_root / lesson.name
     folder = out_root / variant.path
     for path in dict.fromkeys((lesson_dir, folder)):
@@ -876,8 +887,15 @@ def render(
     started = time.perf_counter()
     timings: dict[str, float] = {}
     client = connect(scheduler) if scheduler else None  # a cluster that cannot serve fails now
+    warm: WarmWorker | None = None
+
+    def start_warm(log_dir: Path) -> None:
+        # It imports Manim on one core while the other traces the image.
+        nonlocal warm
+        warm = WarmWorker(log_dir, worker_env())
+
     try:
-        prepared = prepare(lesson, out, jobs, name=name)
+        prepared = prepare(lesson, out, jobs, name=name, jobs_dir=None if client else start_warm)
         settings, cache_dir = prepared.settings, prepared.cache_dir
         lesson_dir = prepared.folder
 
@@ -907,11 +925,14 @@ def render(
         if client is not None:
             failures = _run_on_cluster(client, to_render, progress, expected, cache_dir / "jobs")
         else:
+            given, warm = warm, None  # _run_jobs ends it
             failures = _run_jobs(
-                to_render, cache_dir / "jobs", settings.jobs, progress, expected, timings
+                to_render, cache_dir / "jobs", settings.jobs, progress, expected, timings, given
             )
         timings["steps"] = time.perf_counter() - started - timings["preparing"]
     finally:
+        if warm is not None:  # the render stopped before its steps
+            warm.abandon()
         if client is not None:
             client.close()
     if failures:

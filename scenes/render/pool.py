@@ -49,6 +49,11 @@ class WorkerGone(RuntimeError):
     """The warm worker has ended; its log's tail says why."""
 
 
+def worker_env() -> dict[str, str]:
+    """The environment of a warm worker: the render's, its output unbuffered."""
+    return {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
 class WarmWorker:
     """One warm worker process and the children it has forked for this render."""
 
@@ -155,6 +160,15 @@ class WarmWorker:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 code = self.proc.wait(timeout=5)
         return log_tail(self.log) or f"the warm worker exited with status {code}"
+
+    def abandon(self) -> None:
+        """End the warm worker at once, before it has done any work (nothing needs
+        rendering), and remove its log and folder."""
+        self.sock.close()
+        self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.outlines, ignore_errors=True)
+        self.log.unlink(missing_ok=True)
 
     def close(self) -> None:
         """End the warm worker (and any child still running) and remove its log,
