@@ -405,7 +405,9 @@ def _child(server: int, fds: list[int], server_fds: tuple[int, ...], outlines: P
         with os.fdopen(os.dup(job_fd), "rb") as pipe:
             text = pipe.read()
         code = run_jobs(read_jobs(text), report, started)
-        if code == 0:
+        # A batch (of dry runs or audits) is all its warm worker is given: no later
+        # child would read what it parsed.
+        if code == 0 and not _is_batch(text):
             from . import text_outlines
 
             with contextlib.suppress(Exception):  # only a later step's head start
@@ -422,10 +424,14 @@ def _child(server: int, fds: list[int], server_fds: tuple[int, ...], outlines: P
         os._exit(code)
 
 
+def _is_batch(text: bytes) -> bool:
+    return text.lstrip().startswith(b"[")
+
+
 def read_jobs(text: bytes) -> list[StepJob]:
     """One job, or a list of jobs that draw nothing (dry runs and audits): those may
     share a process, as every setting they depend on is set anew for each."""
-    if not text.lstrip().startswith(b"["):
+    if not _is_batch(text):
         return [StepJob.read(text)]
     jobs = [StepJob.model_validate(item) for item in json.loads(text)]
     drawing = [job.type for job in jobs if job.mode not in ("dry_run", "audit")]
