@@ -16,6 +16,8 @@ from manim import Text, VMobject, config
 
 from rendering import run_render
 from scenes.render import fastcopy, text_outlines
+from scenes.visuals import glyphs
+from scenes.visuals.glyphs import number_text
 
 TEXTS = [
     ("0.13", {}),
@@ -35,7 +37,11 @@ def shared(tmp_path: Path) -> Iterator[None]:
     text_outlines._NEW.clear()
     text_outlines._EARLIER.clear()
     text_outlines.take_counts()
+    glyphs._FONTS.clear()
+    size = config.pixel_width, config.pixel_height
     yield
+    config.pixel_width, config.pixel_height = size
+    glyphs._FONTS.clear()
     # Leave the next test Manim's own parse.
     from manim.mobject.svg.svg_mobject import SVGMobject
 
@@ -98,6 +104,40 @@ def test_outlines_handed_over_through_a_folder_make_the_same_text(
             "copied": 0,
             "from_other_steps": len(TEXTS),
         }
+    finally:
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()
+
+
+def test_glyphs_measured_in_one_step_compose_the_same_numbers_in_the_next(
+    shared: None, tmp_path: Path
+) -> None:
+    numbers = ["−0.53", "12.07", "3×3 = 9"]
+    before = [number_text(n, "DejaVu Sans", 20, "#223344") for n in numbers]
+    bold = number_text("0.25", "DejaVu Sans", 20, "#000000", weight="BOLD")
+    folder = Path(tempfile.mkdtemp())
+    try:
+        text_outlines.write_new(folder)
+        assert glyphs.take_new() == {}  # all handed over
+        glyphs._FONTS.clear()  # as a later step starts: no font measured yet
+        text_outlines._KNOWN.clear()
+        text_outlines.read_new(folder)
+        text_outlines.take_counts()
+        after = [number_text(n, "DejaVu Sans", 20, "#223344") for n in numbers]
+        again = number_text("0.25", "DejaVu Sans", 20, "#000000", weight="BOLD")
+        # Composed from the glyphs handed over: no Text laid out to measure them.
+        assert sum(text_outlines.take_counts().values()) == 0
+        for a, b in zip([*before, bold], [*after, again], strict=True):
+            assert a.content == b.content and len(a) == len(b) > 0
+            for x, y in zip(a, b, strict=True):
+                assert np.array_equal(x.points, y.points)
+                assert np.array_equal(x.fill_rgbas, y.fill_rgbas)
+        # Another frame size is measured anew: Pango lays glyphs out on its canvas.
+        config.pixel_width, config.pixel_height = config.pixel_width + 2, config.pixel_height + 2
+        number_text("0.5", "DejaVu Sans", 20, "#223344")
+        assert len(glyphs._FONTS) == 3  # the regular and bold fonts, and this one
+        assert sum(text_outlines.take_counts().values()) > 0  # measured with Texts
     finally:
         for path in folder.iterdir():
             path.unlink()

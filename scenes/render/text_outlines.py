@@ -16,7 +16,8 @@ position) runs for every Text as before, so the Text is the same.
 Across the steps of a render: each child of a warm worker (see :mod:`.pool`)
 writes the outlines it parsed into the warm worker's folder when its step is
 done, and the warm worker reads them before it forks the next child, so a
-later step starts with them. The files are written and read only by processes
+later step starts with them; so does what the glyph fonts of numbers measured
+(see :mod:`..visuals.glyphs`). The files are written and read only by processes
 of the one render, in a folder only its user can open, and removed with it.
 """
 
@@ -31,6 +32,8 @@ from typing import Any
 
 from manim import MarkupText, Text, config
 from manim.mobject.svg.svg_mobject import SVGMobject
+
+from ..visuals import glyphs
 
 _MANIM_INIT = SVGMobject.init_svg_mobject
 MAX_SHARED = 10_000  # layouts the warm worker keeps (about 30 kB each)
@@ -98,20 +101,22 @@ def write_new(folder: Path) -> None:
     a file is read only once it is whole). The svgelements path each glyph was
     made from is left out: it is read only while the glyph is made, and it is
     most of a glyph's size (see .fastcopy)."""
-    if not _NEW:
+    measured = glyphs.take_new()
+    if not _NEW and not measured:
         return
     target = folder / f"{os.getpid()}.pickle"
     partial = folder / f".{os.getpid()}.partial"
     with partial.open("wb") as handle:
-        pickle.dump(_without_paths(_NEW), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        found = {"outlines": _without_paths(_NEW), "glyphs": measured}
+        pickle.dump(found, handle, protocol=pickle.HIGHEST_PROTOCOL)
     partial.rename(target)
     _NEW.clear()
 
 
 def _without_paths(outlines: dict[tuple[str, ...], Outlines]) -> dict[tuple[str, ...], Outlines]:
     light = copy.deepcopy(outlines)
-    for glyphs, groups in light.values():
-        for glyph in [*glyphs, *(m for group in groups.values() for m in group.get_family())]:
+    for members, groups in light.values():
+        for glyph in [*members, *(m for group in groups.values() for m in group.get_family())]:
             if hasattr(glyph, "path_obj"):
                 glyph.path_obj = None
     return light
@@ -122,8 +127,7 @@ def read_new(folder: Path) -> None:
     ``MAX_SHARED`` layouts in all (a render of thousands of different texts keeps
     the warm worker's memory bounded; its later steps parse theirs)."""
     for path in sorted(folder.glob("*.pickle")):
-        if len(_KNOWN) < MAX_SHARED:
-            _take_in(path)
+        _take_in(path)
         with contextlib.suppress(OSError):
             path.unlink()
 
@@ -134,7 +138,10 @@ def _take_in(path: Path) -> None:
             found = pickle.load(handle)
     except (OSError, pickle.UnpicklingError, EOFError):
         return  # the steps to come parse these themselves
-    for key, outlines in found.items():
+    glyphs.take_in(found["glyphs"])
+    for key, outlines in found["outlines"].items():
+        if len(_KNOWN) >= MAX_SHARED:
+            break
         if key not in _KNOWN:
             _KNOWN[key] = outlines
             _EARLIER.add(key)

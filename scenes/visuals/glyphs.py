@@ -11,10 +11,9 @@ up.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
-from manim import ORIGIN, Text, VGroup, VMobject
+from manim import ORIGIN, Text, VGroup, VMobject, config
 
 BASE_SIZE = 48.0
 
@@ -52,6 +51,7 @@ class GlyphFont:
         zeros = self._text("00")
         self.zero_advance = float(zeros[1].get_left()[0] - zeros[0].get_left()[0])
         self.glyphs: dict[str, Glyph] = {}
+        self.new: set[str] = set()  # measured here since the last take_new()
 
     def _text(self, content: str) -> Text:
         return Text(content, font=self.font, font_size=BASE_SIZE, weight=self.weight)
@@ -65,6 +65,7 @@ class GlyphFont:
                 # letter between digits): count it as blank, one digit wide.
                 found = Glyph(None, 0.0, 0.0, self.zero_advance)
                 self.glyphs[char] = found
+                self.new.add(char)
                 return found
             first, last = sample[0], sample[-1]
             pen = float(first.get_left()[0]) + self.zero_advance
@@ -81,6 +82,7 @@ class GlyphFont:
             else:
                 found = Glyph(None, 0.0, 0.0, advance)
             self.glyphs[char] = found
+            self.new.add(char)
         return found
 
     def compose(self, content: str, size: float, colour: str) -> NumberText:
@@ -103,9 +105,50 @@ class GlyphFont:
         return group
 
 
-@cache
+# By font, weight and the frame's pixel size (which Pango lays the glyphs out on).
+FontKey = tuple[str, str, int, int]
+_FONTS: dict[FontKey, GlyphFont] = {}
+
+
+def _font_key(font: str, weight: str) -> FontKey:
+    return (font, weight, int(config.pixel_width), int(config.pixel_height))
+
+
 def glyph_font(font: str, weight: str = "NORMAL") -> GlyphFont:
-    return GlyphFont(font, weight)
+    key = _font_key(font, weight)
+    found = _FONTS.get(key)
+    if found is None:
+        found = _FONTS[key] = GlyphFont(font, weight)
+        found.new.add("")  # the font itself (its zero's advance) is new
+    return found
+
+
+# What a process hands to a later one (see scenes/render/text_outlines.py): by
+# font, its zero's advance and the glyphs measured.
+Measured = dict[FontKey, tuple[float, dict[str, Glyph]]]
+
+
+def take_new() -> Measured:
+    """The glyphs measured in this process since the last call."""
+    found: Measured = {}
+    for key, font in _FONTS.items():
+        if font.new:
+            found[key] = (font.zero_advance, {c: font.glyphs[c] for c in font.new if c})
+            font.new.clear()
+    return found
+
+
+def take_in(measured: Measured) -> None:
+    """Glyphs another process measured, for the fonts of this one to start with."""
+    for key, (zero_advance, glyphs) in measured.items():
+        font = _FONTS.get(key)
+        if font is None:
+            font = GlyphFont.__new__(GlyphFont)
+            font.font, font.weight = key[0], key[1]
+            font.zero_advance, font.glyphs, font.new = zero_advance, {}, set()
+            _FONTS[key] = font
+        for char, glyph in glyphs.items():
+            font.glyphs.setdefault(char, glyph)
 
 
 def number_text(
