@@ -52,12 +52,12 @@ _COUNTS = dict.fromkeys(("parsed", "copied", "from_other_steps"), 0)
 def _key(mob: SVGMobject) -> tuple[str, ...] | None:
     if not isinstance(mob, (Text, MarkupText)) or mob.file_name is None:
         return None
-    # Manim's name for the file hashes what shapes the text, but not the canvas
-    # Pango lays it out on (the frame's pixel size).
+    # Manim's name for the file hashes what shapes the text. Not the canvas Pango
+    # lays it out on (the frame's pixel size), which moves no outline: Manim's own
+    # file of a layout serves every quality (tests/test_text_outlines.py).
     return (
         type(mob).__name__,
         mob.file_name.name,
-        f"{config.pixel_width}x{config.pixel_height}",
         repr(mob.svg_default),
         repr(mob.path_string_config),
         str(config.renderer),

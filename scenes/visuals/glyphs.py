@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from manim import ORIGIN, Text, VGroup, VMobject, config
+from manim import ORIGIN, Text, VGroup, VMobject
 
 BASE_SIZE = 48.0
 
@@ -105,17 +105,12 @@ class GlyphFont:
         return group
 
 
-# By font, weight and the frame's pixel size (which Pango lays the glyphs out on).
-FontKey = tuple[str, str, int, int]
+FontKey = tuple[str, str]  # font, weight
 _FONTS: dict[FontKey, GlyphFont] = {}
 
 
-def _font_key(font: str, weight: str) -> FontKey:
-    return (font, weight, int(config.pixel_width), int(config.pixel_height))
-
-
 def glyph_font(font: str, weight: str = "NORMAL") -> GlyphFont:
-    key = _font_key(font, weight)
+    key = (font, weight)
     found = _FONTS.get(key)
     if found is None:
         found = _FONTS[key] = GlyphFont(font, weight)
