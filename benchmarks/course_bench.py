@@ -156,7 +156,8 @@ def _encode_share(args: tuple[list[tuple[str, int]], dict[str, str], Fraction]) 
                     source.streams.video[0].thread_type = "NONE"
                     source.streams.video[0].thread_count = 1
                     for decoded in source.decode(video=0):
-                        pixels = decoded.to_ndarray(format="rgba")
+                        # Contiguous, as Manim's pictures are (a row may be padded).
+                        pixels = np.ascontiguousarray(decoded.to_ndarray(format="rgba"))
                         changed = (
                             pixels.size
                             if previous is None
@@ -203,7 +204,7 @@ def encode_floor(run: Run, jobs: int) -> float:
         shares[least].append((str(run.folder / step["clip"]), run.held.get(index, 0)))
         loads[least] += step["frames"]
     fps = Fraction(manifest["fps"]).limit_denominator(1001)
-    options = video_options(float(fps))
+    options = video_options(float(fps), min(manifest["width"], manifest["height"]))
     work = [(share, options, fps) for share in shares if share]
     with multiprocessing.get_context("fork").Pool(len(work)) as pool:
         return max(pool.map(_encode_share, work))

@@ -124,6 +124,9 @@ CANDIDATES = [
     _c("superfast-once-g2s-t1", holds="once", g=2, preset="superfast", threads="1"),
     # The choice (scenes/render/encoding.py).
     _c("superfast-crf24-once-g2s-t1", holds="once", g=2, preset="superfast", crf="24", threads="1"),
+    # For 480 lines or fewer (scenes/render/encoding.py).
+    _c("ultrafast-crf26-once-g2s-t1", holds="once", g=2, preset="ultrafast", crf="26", threads="1"),
+    _c("ultrafast-crf28-once-g2s-t1", holds="once", g=2, preset="ultrafast", crf="28", threads="1"),
 ]
 
 
@@ -158,7 +161,8 @@ def read_runs(path: Path, limit: int | None) -> Iterator[Run]:
             if limit is not None and count >= limit:
                 break
             count += 1
-            pixels = frame.to_ndarray(format="rgba")
+            # Contiguous, as Manim's pictures are (a decoded row may be padded).
+            pixels = np.ascontiguousarray(frame.to_ndarray(format="rgba"))
             if (
                 current is not None
                 and not frame.key_frame

@@ -45,7 +45,8 @@ def x264_settings(data: bytes) -> list[str]:
 def reference_settings(folder: Path, width: int, height: int, fps: Fraction) -> str:
     """What x264 writes for the chosen options when PyAV hands them to it directly."""
     with av.open(str(folder / "reference.mp4"), mode="w") as container:
-        stream = container.add_stream("libx264", rate=fps, options=encoding.video_options(fps))
+        options = encoding.video_options(fps, min(width, height))
+        stream = container.add_stream("libx264", rate=fps, options=options)
         stream.pix_fmt = encoding.PIXEL_FORMAT
         stream.width, stream.height = width, height
         frame = av.VideoFrame.from_ndarray(np.zeros((height, width, 4), np.uint8), format="rgba")
@@ -99,7 +100,7 @@ def test_pictures_converted_once_from_their_own_arrays_give_manims_bytes(
         width=64,
         height=48,
         frame_rate=Fraction(15),
-        options=tuple(sorted(encoding.video_options(15).items())),
+        options=tuple(sorted(encoding.video_options(15, 48).items())),
     )
     rng = np.random.default_rng(0)
     pictures = [rng.integers(0, 256, (48, 64, 4), dtype=np.uint8) for _ in range(3)]
@@ -170,7 +171,9 @@ def test_clips_with_b_frames_join_in_order_whatever_their_length(tmp_path: Path)
     for index, count in enumerate([1, 7, 2, 30, 1, 5]):
         path = tmp_path / f"clip{index}.mp4"
         with av.open(str(path), "w") as container:
-            stream = container.add_stream("libx264", rate=fps, options=encoding.video_options(fps))
+            # The settings of 1080p: they make B-frames (a draft's make none).
+            options = encoding.video_options(fps, 1080)
+            stream = container.add_stream("libx264", rate=fps, options=options)
             stream.pix_fmt, stream.width, stream.height = "yuv420p", 64, 48
             for n in range(count):
                 shade = (index * 40 + n * 7) % 250
@@ -191,3 +194,30 @@ def test_clips_with_b_frames_join_in_order_whatever_their_length(tmp_path: Path)
     expected = [shade for _, shown in clips for shade in shown]
     assert len(shades) == len(expected)
     assert max(abs(a - b) for a, b in zip(shades, expected, strict=True)) <= 2
+
+
+@pytest.mark.parametrize(
+    "quality,aspect,chosen",
+    [("l", "16:9", "small"), ("d", "9:16", "small"), ("m", "16:9", "full"), ("h", "9:16", "full")],
+)
+def test_drafts_are_encoded_for_speed_and_the_rest_for_size(
+    quality: str, aspect: str, chosen: str, tmp_path: Path
+) -> None:
+    """The encoder's settings follow the frame's short side (a tall frame's width)."""
+    from manim import config
+
+    from dry_run import step_job
+    from scenes.lesson.spec import QUALITY_FLAGS
+    from scenes.render.settings import read_preset
+    from scenes.render.worker import configure_manim
+
+    job = step_job({"type": "title", "text": "Sizes"}, tmp_path, aspect=aspect)
+    preset = read_preset(QUALITY_FLAGS[quality])
+    height, fps = int(preset["pixel_height"]), int(preset["fps"])
+    job = job.model_copy(
+        update={"picture": job.picture.model_copy(update={"pixel_height": height, "fps": fps})}
+    )
+    configure_manim(job, tmp_path / "media")
+    options = encoding.SMALL_OPTIONS if chosen == "small" else encoding.OPTIONS
+    assert config.video_encoder_options == {**options, "g": str(round(fps * 2))}
+    assert min(config.pixel_width, config.pixel_height) == height

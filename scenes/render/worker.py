@@ -69,7 +69,7 @@ def configure_manim(job: StepJob, media_dir: Path) -> None:
     config.frame_rate = float(picture.fps)
     config.video_codec = encoding.CODEC
     config.pixel_format = encoding.PIXEL_FORMAT
-    config.video_encoder_options = encoding.video_options(picture.fps)
+    config.video_encoder_options = encoding.video_options(picture.fps, min(width, height))
     config.media_dir = str(media_dir)
     config.disable_caching = True
     config.verbosity = "ERROR"
