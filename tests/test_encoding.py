@@ -88,11 +88,13 @@ def test_step_clip_starts_with_its_index(hold_clip: tuple[Path, dict]) -> None:
     assert boxes.index("moov") < boxes.index("mdat")
 
 
+@pytest.mark.parametrize("side", [48, 1080])  # a draft's settings, and 1080p's
 def test_pictures_converted_once_from_their_own_arrays_give_manims_bytes(
-    tmp_path: Path,
+    side: int, tmp_path: Path
 ) -> None:
-    """A picture read in place and a hold's picture converted once: the packets
-    Manim's own encoder writes, byte for byte."""
+    """A picture read in place and a hold's picture converted once, in the encoder's
+    thread or before the frame is handed to it: the packets Manim's own encoder
+    writes, byte for byte."""
     spec = VideoEncoderSpec(
         container_format="mp4",
         codec=encoding.CODEC,
@@ -100,23 +102,31 @@ def test_pictures_converted_once_from_their_own_arrays_give_manims_bytes(
         width=64,
         height=48,
         frame_rate=Fraction(15),
-        options=tuple(sorted(encoding.video_options(15, 48).items())),
+        options=tuple(sorted(encoding.video_options(15, side).items())),
     )
     rng = np.random.default_rng(0)
     pictures = [rng.integers(0, 256, (48, 64, 4), dtype=np.uint8) for _ in range(3)]
     streams = []
-    for kind in (VideoSegmentEncoder, HoldOnceEncoder):
-        target = tmp_path / f"{kind.__name__}.mp4"
+    for variant in ("manim", "arrays", "converted"):
+        target = tmp_path / f"{variant}.mp4"
+        kind = VideoSegmentEncoder if variant == "manim" else HoldOnceEncoder
         encoder = kind(target=target, spec=spec)
-        encoder.write_frame(pictures[0].copy())
-        encoder.write_frame(pictures[1].copy(), repeat=40)
-        encoder.write_frame(pictures[2].copy(), repeat=3)
+        for picture, repeat in zip(pictures, (1, 40, 3), strict=True):
+            if variant == "converted":  # as the step's writer hands the frames over
+                assert isinstance(encoder, HoldOnceEncoder)
+                camera = picture.copy()
+                frame = encoder.convert(camera, repeat)
+                camera[...] = 0  # the camera draws its next frame at once
+                encoder.write_frame(frame, repeat=repeat)
+            else:
+                encoder.write_frame(picture.copy(), repeat=repeat)
         encoder.finish()
         with av.open(str(target)) as container:
             packets = [p for p in container.demux(video=0) if p.size]
             streams.append([(p.pts, p.is_keyframe, bytes(p)) for p in packets])
     assert len(streams[0]) == 44
     assert streams[1] == streams[0]
+    assert streams[2] == streams[0]
 
 
 @pytest.mark.render

@@ -8,10 +8,14 @@ Three changes to Manim 0.22's writer, all measured in benchmarks/README.md:
   format N times, :class:`HoldOnceEncoder` converts it once and encodes the same
   converted frame N times (the encoder copies each frame it is given, so the
   bytes written are the same).
-- Manim copies each RGBA picture into a new frame before converting it, which at
-  1080p costs more than the conversion (a fresh 8 MB buffer a frame, its pages
-  faulted in anew). :class:`HoldOnceEncoder` converts straight from the picture's
-  own array, with one converter kept for the segment, as the stream keeps its own.
+- Manim copies each RGBA picture twice on its way to the encoder: the renderer
+  copies the camera's frame (the encoder thread takes it later, while the next
+  frame is drawn), and the encoder copies it into a new frame to convert it. At
+  1080p each copy costs about as much as the conversion (a fresh 8 MB buffer a
+  frame, its pages faulted in anew). Here the picture is converted as soon as
+  it is written, straight from the camera's own array, with one converter kept
+  for the segment (as the stream keeps its own): the encoder thread is handed
+  the converted frame, and no copy is made.
 - The clip is joined from Manim's segments by :func:`.join.concat`, which writes
   the index (``moov``) before the data, so a browser can start playing a step's
   clip before it has all of it ("faststart"); Manim's own join does not.
@@ -32,22 +36,25 @@ from .join import concat
 
 
 class HoldOnceEncoder(VideoSegmentEncoder):
-    """Manim's segment encoder, converting each picture once, from its own array."""
+    """Manim's segment encoder, converting each picture once, from its own array.
+
+    :meth:`write_frame` takes a picture (an RGBA array) or a frame that
+    :meth:`convert` made of one."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._converter = VideoReformatter()
 
-    def write_frame(self, pixels: Any, *, repeat: int = 1) -> None:
+    def convert(self, pixels: Any, repeat: int = 1) -> av.VideoFrame:
+        """The picture in the clip's pixel format, read in place from its array (which
+        may change as soon as this returns)."""
         self._validate_frame(pixels, repeat)
-        time_base = Fraction(self.spec.frame_rate.denominator, self.spec.frame_rate.numerator)
         stream: Any = self._stream
         try:
-            # The picture's array read in place (Manim hands it over, never to change).
             picture = av.VideoFrame.from_numpy_buffer(pixels, format="rgba")
             # What the stream would do to it (PyAV's encode converts a frame of another
             # pixel format with these same arguments).
-            frame = self._converter.reformat(
+            return self._converter.reformat(
                 picture,
                 self.spec.width,
                 self.spec.height,
@@ -55,6 +62,17 @@ class HoldOnceEncoder(VideoSegmentEncoder):
                 # (0, automatic, until the first frame opens the encoder)
                 threads=stream.codec_context.thread_count or 1,
             )
+        except BaseException as error:
+            raise self._operation_error("encode", error) from error
+
+    def write_frame(self, pixels: Any, *, repeat: int = 1) -> None:
+        if isinstance(pixels, av.VideoFrame):
+            frame = pixels
+        else:
+            frame = self.convert(pixels, repeat)
+        time_base = Fraction(self.spec.frame_rate.denominator, self.spec.frame_rate.numerator)
+        stream: Any = self._stream
+        try:
             for _ in range(repeat):
                 frame.pts = self._next_pts
                 frame.time_base = time_base
@@ -66,7 +84,22 @@ class HoldOnceEncoder(VideoSegmentEncoder):
 
 
 class StepFileWriter(SceneFileWriter):
-    """Manim's writer with :class:`HoldOnceEncoder` segments, joined with faststart."""
+    """Manim's writer with :class:`HoldOnceEncoder` segments, joined with faststart.
+
+    :meth:`write_frame` keeps no hold of the array it is given: a video's picture
+    is converted before it returns, so the renderer need not copy its frame."""
+
+    def write_frame(self, pixels: Any, *, repeat: int = 1) -> None:
+        job = self._current_encode_job
+        if (
+            self.output_spec.is_video
+            and not self.output_spec.is_image_sequence
+            and job is not None
+            and not job.failed
+            and isinstance(job.encoder, HoldOnceEncoder)
+        ):
+            pixels = job.encoder.convert(pixels, repeat)
+        super().write_frame(pixels, repeat=repeat)
 
     def _create_segment_encoder(self, target: Path) -> VideoSegmentEncoder:
         if self.video_encoder is None:

@@ -163,6 +163,12 @@ class StepRenderer(CairoRenderer):
                 for _ in np.arange(0, scene.duration, dt):
                     self.time += dt
 
+    def render(self, scene: Any, time: float, moving_mobjects: Any = None) -> None:
+        self.update_frame(scene, moving_mobjects)
+        # The camera's own array, not a copy: the step's writer converts the picture
+        # before it returns (see .clip_writer.StepFileWriter), keeping none of it.
+        self.add_frame(self.camera.pixel_array)
+
     def update_frame(self, scene: Any, *args: Any, **kwargs: Any) -> None:
         if self.playing and self.skip_animations:
             return  # a skipped animation's frames are never written
