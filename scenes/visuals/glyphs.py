@@ -45,11 +45,17 @@ class Glyph:
 
 
 class GlyphFont:
-    def __init__(self, font: str, weight: str = "NORMAL") -> None:
+    def __init__(
+        self, font: str, weight: str = "NORMAL", zero_advance: float | None = None
+    ) -> None:
+        """``zero_advance`` is given when another process measured it (see take_in)."""
         self.font = font
         self.weight = weight
-        zeros = self._text("00")
-        self.zero_advance = float(zeros[1].get_left()[0] - zeros[0].get_left()[0])
+        self.handed_over = zero_advance is not None  # its zero's advance, by take_new()
+        if zero_advance is None:
+            zeros = self._text("00")
+            zero_advance = float(zeros[1].get_left()[0] - zeros[0].get_left()[0])
+        self.zero_advance = zero_advance
         self.glyphs: dict[str, Glyph] = {}
         self.new: set[str] = set()  # measured here since the last take_new()
 
@@ -114,7 +120,6 @@ def glyph_font(font: str, weight: str = "NORMAL") -> GlyphFont:
     found = _FONTS.get(key)
     if found is None:
         found = _FONTS[key] = GlyphFont(font, weight)
-        found.new.add("")  # the font itself (its zero's advance) is new
     return found
 
 
@@ -127,9 +132,10 @@ def take_new() -> Measured:
     """The glyphs measured in this process since the last call."""
     found: Measured = {}
     for key, font in _FONTS.items():
-        if font.new:
-            found[key] = (font.zero_advance, {c: font.glyphs[c] for c in font.new if c})
+        if font.new or not font.handed_over:
+            found[key] = (font.zero_advance, {c: font.glyphs[c] for c in font.new})
             font.new.clear()
+            font.handed_over = True
     return found
 
 
@@ -138,10 +144,7 @@ def take_in(measured: Measured) -> None:
     for key, (zero_advance, glyphs) in measured.items():
         font = _FONTS.get(key)
         if font is None:
-            font = GlyphFont.__new__(GlyphFont)
-            font.font, font.weight = key[0], key[1]
-            font.zero_advance, font.glyphs, font.new = zero_advance, {}, set()
-            _FONTS[key] = font
+            font = _FONTS[key] = GlyphFont(*key, zero_advance=zero_advance)
         for char, glyph in glyphs.items():
             font.glyphs.setdefault(char, glyph)
 
