@@ -113,7 +113,11 @@ def test_killed_render_leaves_the_last_good_output_and_the_next_render_completes
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     manifest = json.loads(good.manifest.read_text())
-    assert manifest["steps"][1]["cached"] is False
+    # Both edits are in the video, whether the killed render had finished a step's
+    # clip (whole, so reused: a short step renders in well under the second above)
+    # or not.
+    assert manifest["steps"][0]["narration"].startswith("Edited")
+    assert manifest["steps"][1]["label"] == "Three"
     assert frames_of(good.video) == manifest["frames"]
     leftovers = [
         p for p in out.rglob(".*") if ".part" in p.name or p.name.startswith(".cnnlesson-")
