@@ -100,7 +100,7 @@ class _Use:
     key: tuple[str, ...]  # its outline and everything that styles it
     x: float
     y: float
-    draws: bool  # its outline has a stroke or a curve (a space's has none)
+    draws: bool  # its outline has a line or a curve (a space's has neither)
     href: str = field(compare=False)
     symbol: ET.Element = field(compare=False)  # its outline's definition
     groups: tuple[ET.Element, ...] = field(compare=False)  # the groups it is placed in
