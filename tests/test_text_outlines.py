@@ -8,7 +8,8 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -82,13 +83,13 @@ def assert_same_text(a: Text, b: Text, composed: bool = False) -> None:
     assert np.allclose((a.width, a.height), (b.width, b.height), rtol=1e-12, atol=0)
 
 
-def manim_parse(content: str, options: dict[str, object]) -> Text:
-    """The Text as Manim alone parses it (no outline kept or reused)."""
+def manim_parse(made: Callable[[], Text]) -> Text:
+    """The Text ``made`` makes, as Manim alone parses it (no outline kept or reused)."""
     from manim.mobject.svg.svg_mobject import SVGMobject
 
     SVGMobject.init_svg_mobject = text_outlines._MANIM_INIT  # type: ignore[method-assign]
     try:
-        return make(content, options)
+        return made()
     finally:
         text_outlines.install()
 
@@ -100,7 +101,7 @@ def test_a_text_from_outlines_parsed_before_is_the_text_parsed_anew(shared: None
         # The copy is the Text's own: changing it leaves the kept outlines alone.
         again[0].shift([1.0, 0.0, 0.0])
         assert_same_text(first, make(content, options))
-        assert_same_text(manim_parse(content, options), first, composed=True)
+        assert_same_text(manim_parse(partial(make, content, options)), first, composed=True)
     counts = text_outlines.take_counts()
     assert counts["parsed"] == 0  # Pango's plain files: each made of its glyphs
     assert counts["composed"] == len(TEXTS)
@@ -119,7 +120,7 @@ def test_a_text_of_glyphs_met_before_is_composed_as_manim_would_parse_it(shared:
         composed = make(content, options)
         counts = text_outlines.take_counts()
         assert counts == {"parsed": 0, "composed": 1, "copied": 0, "glyphs": 0}
-        assert_same_text(manim_parse(content, options), composed, composed=True)
+        assert_same_text(manim_parse(partial(make, content, options)), composed, composed=True)
     # Only the glyph not met before is parsed; in another size, every glyph but the
     # space (an empty outline at every size).
     make("kept 0.53!", options)
@@ -134,10 +135,7 @@ def test_a_file_of_another_shape_is_parsed_by_manim(shared: None) -> None:
     content = "<u>kept</u> 0.53"
     underlined = MarkupText(content, font="DejaVu Sans")
     assert text_outlines.take_counts() == {"parsed": 1, "composed": 0, "copied": 0, "glyphs": 0}
-    from manim.mobject.svg.svg_mobject import SVGMobject
-
-    SVGMobject.init_svg_mobject = text_outlines._MANIM_INIT  # type: ignore[method-assign]
-    assert_same_text(MarkupText(content, font="DejaVu Sans"), underlined)
+    assert_same_text(manim_parse(partial(MarkupText, content, font="DejaVu Sans")), underlined)
 
 
 def test_outlines_handed_over_through_a_folder_make_the_same_text(

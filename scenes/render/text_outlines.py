@@ -44,7 +44,7 @@ import os
 import pickle
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,7 @@ def _key(mob: SVGMobject) -> tuple[str, ...] | None:
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Use:
     """One glyph placed in a layout's file."""
 
@@ -101,9 +101,9 @@ class _Use:
     x: float
     y: float
     draws: bool  # its outline has a line or a curve (a space's has neither)
-    href: str = field(compare=False)
-    symbol: ET.Element = field(compare=False)  # its outline's definition
-    groups: tuple[ET.Element, ...] = field(compare=False)  # the groups it is placed in
+    href: str
+    symbol: ET.Element  # its outline's definition
+    groups: tuple[ET.Element, ...]  # the groups it is placed in
 
 
 def _uses(mob: SVGMobject) -> tuple[ET.Element, list[_Use]] | None:
@@ -195,6 +195,9 @@ def _parse_glyphs(mob: SVGMobject, root: ET.Element, new: list[_Use]) -> bool:
         if len(outlines) != len(drawn):
             return False
         for use, outline in zip(drawn, outlines, strict=True):
+            # Without the svgelements path it was made from: it is read only while
+            # the glyph is made (see .fastcopy), and no copy or handover needs it.
+            outline.path_obj = None  # type: ignore[attr-defined]
             _GLYPHS[use.key] = _NEW_GLYPHS[use.key] = outline
     for use in new:
         if not use.draws:
@@ -262,21 +265,15 @@ def take_counts() -> dict[str, int]:
 
 def write_new(folder: Path) -> None:
     """Write the glyphs met in this process since the last call (atomically: a file
-    is read only once it is whole). The svgelements path each glyph was made from
-    is left out: it is read only while the glyph is made (see .fastcopy)."""
+    is read only once it is whole)."""
     measured = glyphs.take_new()
     if not _NEW_GLYPHS and not measured:
         return
-    light = {}
-    for key, glyph in _NEW_GLYPHS.items():
-        if glyph is not None:
-            glyph = glyph.copy()
-            glyph.path_obj = None  # type: ignore[attr-defined]
-        light[key] = glyph
     target = folder / f"{os.getpid()}.pickle"
     partial = folder / f".{os.getpid()}.partial"
     with partial.open("wb") as handle:
-        pickle.dump({"outlines": light, "glyphs": measured}, handle, pickle.HIGHEST_PROTOCOL)
+        found = {"outlines": _NEW_GLYPHS, "glyphs": measured}
+        pickle.dump(found, handle, pickle.HIGHEST_PROTOCOL)
     partial.rename(target)
     _NEW_GLYPHS.clear()
 
