@@ -23,6 +23,7 @@ from .safeio import FileRefused, describe, read_regular, replacing
 from .tinyvgg import CHANNELS, CONV_LAYERS, KERNEL, FlattenOrder, layer_specs
 
 if TYPE_CHECKING:
+    from .history import Snapshots
     from .network import TinyVGG
 
 PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
@@ -104,8 +105,15 @@ class ModelLocation:
     source: str  # "shipped", "fetched", "trained" or "path"
 
 
-def save_model(model: TinyVGG, weights_path: Path, card: dict[str, Any], card_path: Path) -> str:
-    """Write weights (safetensors) and the card; returns the weights' SHA-256."""
+def save_model(
+    model: TinyVGG,
+    weights_path: Path,
+    card: dict[str, Any],
+    card_path: Path,
+    snapshots: Snapshots | None = None,
+) -> str:
+    """Write weights (safetensors), their training history if given, and the card
+    (which names the history); returns the weights' SHA-256."""
     from safetensors.torch import save_file
 
     weights_path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,6 +133,11 @@ def save_model(model: TinyVGG, weights_path: Path, card: dict[str, Any], card_pa
         save_file(state, str(tmp), metadata=metadata)
         digest = sha256_file(tmp)
     card = {**card, "sha256": digest, "weights": weights_path.name}
+    card.pop("history", None)
+    if snapshots is not None:
+        from .history import save_history
+
+        card["history"] = save_history(snapshots, weights_path, digest)
     with replacing(card_path) as tmp_card:
         tmp_card.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return digest
@@ -320,15 +333,9 @@ def read_weights_file(weights: Path) -> bytes:
         raise ModelError(f"{weights}: {exc}") from None
 
 
-def read_facts(weights: Path, data: bytes | None = None) -> ModelFacts:
-    """The header of one of this project's safetensors files, checked with its values.
-
-    Every tensor must have TinyVGG's shape, be float32, lie inside the file
-    and hold only finite numbers: weights with NaN or infinity would make
-    every probability NaN.
-    """
-    if data is None:
-        data = read_weights_file(weights)
+def read_header(path: Path, data: bytes) -> tuple[dict[str, Any], dict[str, Any], bytes]:
+    """The header of one of this project's safetensors files, the facts in its
+    metadata, and the bytes after the header (ModelError when it cannot be read)."""
     try:
         header_len = int.from_bytes(data[:8], "little")
         if len(data) < 8 or not 2 <= header_len <= min(1_000_000, len(data) - 8):
@@ -345,8 +352,23 @@ def read_facts(weights: Path, data: bytes | None = None) -> ModelFacts:
             raise ValueError("its metadata is not a map of texts")
         facts = json.loads(metadata.get(METADATA_KEY, "{}"))
     except (ValueError, AttributeError, TypeError, RecursionError) as exc:
-        raise ModelError(f"{weights}: not a readable safetensors file ({exc})") from None
-    if not isinstance(facts, dict) or facts.get("format") != FORMAT:
+        raise ModelError(f"{path}: not a readable safetensors file ({exc})") from None
+    if not isinstance(facts, dict):
+        raise ModelError(f"{path}: not a file of this project")
+    return header, facts, data[8 + header_len :]
+
+
+def read_facts(weights: Path, data: bytes | None = None) -> ModelFacts:
+    """The header of one of this project's safetensors files, checked with its values.
+
+    Every tensor must have TinyVGG's shape, be float32, lie inside the file
+    and hold only finite numbers: weights with NaN or infinity would make
+    every probability NaN.
+    """
+    if data is None:
+        data = read_weights_file(weights)
+    header, facts, body = read_header(weights, data)
+    if facts.get("format") != FORMAT:
         raise ModelError(f"{weights}: not a TinyVGG weights file of this project")
     order = facts.get("flatten_order")
     classes = facts.get("num_classes")
@@ -357,12 +379,25 @@ def read_facts(weights: Path, data: bytes | None = None) -> ModelFacts:
         or not 2 <= classes <= MAX_CLASSES
     ):
         raise ModelError(f"{weights}: damaged metadata ({str(facts)[:200]})")
+    expected = expected_shapes(classes)
+    check_tensors(weights, header, body, expected, f"not TinyVGG with {classes} classes")
+    return ModelFacts(classes, order, expected, hashlib.sha256(data).hexdigest())
+
+
+def check_tensors(
+    path: Path,
+    header: dict[str, Any],
+    body: bytes,
+    expected: dict[str, list[int]],
+    what: str = "not what it should hold",
+) -> None:
+    """The file holds exactly the tensors ``expected``, with those shapes, each float32,
+    finite and within ``MAX_WEIGHT``, filling the file (ModelError otherwise)."""
     shapes = {
         k: v.get("shape") if isinstance(v, dict) else None
         for k, v in header.items()
         if k != "__metadata__"
     }
-    expected = expected_shapes(classes)
     # Compared by type too: in Python 10.0 == 10 and True == 1, yet only integers are sizes.
     keys = expected.keys() | shapes.keys()
     wrong = sorted(
@@ -372,11 +407,9 @@ def read_facts(weights: Path, data: bytes | None = None) -> ModelFacts:
     )
     if wrong:
         raise ModelError(
-            f"{weights}: not TinyVGG with {classes} classes (tensors that differ: "
-            f"{', '.join(w[:40] for w in wrong[:5])})"
+            f"{path}: {what} (tensors that differ: {', '.join(w[:40] for w in wrong[:5])})"
         )
-    _check_values(weights, header, data[8 + header_len :])
-    return ModelFacts(classes, order, expected, hashlib.sha256(data).hexdigest())
+    _check_values(path, header, body)
 
 
 def _check_values(weights: Path, header: dict[str, Any], body: bytes) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .history import Snapshots, SnapshotTaker
 from .network import TinyVGG
 
 Progress = Callable[[str], None]
@@ -24,6 +25,9 @@ class TrainConfig:
     batch_size: int = 64
     max_lr: float = 4e-3
     weight_decay: float = 0.0
+    # Weight snapshots kept for the lessons on training (0: none), log-spaced
+    # from the random start to the end; see ``history.snapshot_iterations``.
+    snapshots: int = 20
 
 
 @dataclass
@@ -33,6 +37,8 @@ class TrainResult:
     train_accuracy: float
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
+    # The snapshots of the weights taken during training, with their numbers.
+    snapshots: Snapshots | None = None
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -42,13 +48,25 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 def accuracy(model: TinyVGG, images: torch.Tensor, labels: torch.Tensor, batch: int = 500) -> float:
+    return evaluate(model, images, labels, batch)[0]
+
+
+def evaluate(
+    model: TinyVGG, images: torch.Tensor, labels: torch.Tensor, batch: int = 500
+) -> tuple[float, float]:
+    """Accuracy and mean cross-entropy of ``model`` on ``images`` (0 and NaN for none)."""
     model.eval()
     correct = 0
+    total_loss = 0.0
     with torch.no_grad():
         for start in range(0, len(images), batch):
             logits = model(images[start : start + batch])
-            correct += int((logits.argmax(1) == labels[start : start + batch]).sum())
-    return correct / max(1, len(images))
+            chosen = labels[start : start + batch]
+            correct += int((logits.argmax(1) == chosen).sum())
+            total_loss += float(F.cross_entropy(logits, chosen, reduction="sum"))
+    if not len(images):
+        return 0.0, float("nan")
+    return correct / len(images), total_loss / len(images)
 
 
 def train(
@@ -77,7 +95,14 @@ def train(
         optimiser, max_lr=config.max_lr, total_steps=config.epochs * steps_per_epoch
     )
     shuffler = torch.Generator().manual_seed(config.seed)
+    total_steps = config.epochs * steps_per_epoch
+    # Taking a snapshot reads the weights and scores the held-out images without
+    # gradients: the training itself (weights, shuffling) is the same without it.
+    taker = SnapshotTaker(
+        total_steps, config.snapshots, steps_per_epoch, optimiser, x_held, y_held, evaluate
+    )
     history = []
+    iteration = 0
     for epoch in range(config.epochs):
         model.train()
         order = torch.randperm(len(x_train), generator=shuffler)
@@ -87,9 +112,11 @@ def train(
             optimiser.zero_grad()
             loss = F.cross_entropy(model(x_train[batch]), y_train[batch])
             loss.backward()
+            taker.before_step(model, iteration, loss.item())
             optimiser.step()
             schedule.step()
             total_loss += loss.item()
+            iteration += 1
         held = accuracy(model, x_held, y_held)
         record = {
             "epoch": epoch + 1,
@@ -103,6 +130,7 @@ def train(
                 f"epoch {epoch + 1}/{config.epochs}: loss {record['loss']:.3f}, "
                 f"{scored} ({time.perf_counter() - start:.0f} s)"
             )
+    taker.finish(model, iteration)
     model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     train_acc = accuracy(model, x_train[:4000], y_train[:4000])
     return TrainResult(
@@ -111,6 +139,7 @@ def train(
         train_accuracy=train_acc,
         seconds=time.perf_counter() - start,
         history=history,
+        snapshots=taker.result(config, model.num_classes) if config.snapshots else None,
     )
 
 

@@ -228,13 +228,19 @@ def cmd_model_train(args: argparse.Namespace) -> int:
                     f"cannot use the folder name {name!r} as the model name; give --name NAME"
                 ) from None
         config = train.TrainConfig(
-            seed=args.seed, epochs=args.epochs or 30, batch_size=args.batch_size or 32
+            seed=args.seed,
+            epochs=args.epochs or 30,
+            batch_size=args.batch_size or 32,
+            snapshots=args.snapshots,
         )
         result, card = folder.train_folder(args.data, config, command, args.heldout, progress)
     else:
         name = args.name or "shapes"
         config = train.TrainConfig(
-            seed=args.seed, epochs=args.epochs or 14, batch_size=args.batch_size or 64
+            seed=args.seed,
+            epochs=args.epochs or 14,
+            batch_size=args.batch_size or 64,
+            snapshots=args.snapshots,
         )
         result, card = train.train_synthetic(
             train.SyntheticData(
@@ -256,7 +262,7 @@ def cmd_model_train(args: argparse.Namespace) -> int:
         use_as = name
         if weights.exists():
             console.print(f"replacing the existing model {name!r}")
-    digest = store.save_model(result.model, weights, card, card_path)
+    digest = store.save_model(result.model, weights, card, card_path, result.snapshots)
     accuracy = card.get("accuracy")
     if accuracy is None:
         out.print(f"trained in {card['training_seconds']} s; no held-out images to score")
@@ -268,6 +274,12 @@ def cmd_model_train(args: argparse.Namespace) -> int:
     out.print_line(f"classes: {', '.join(card['classes'])}")
     out.print_line(f"weights: {weights} (sha256 {digest})")
     out.print_line(f"model card: {card_path}")
+    if result.snapshots is not None:
+        kept = result.snapshots.iterations
+        out.print_line(
+            f"training history: {len(kept)} snapshots (iterations {kept[0]} to {kept[-1]}) "
+            "beside the weights"
+        )
     out.print_line(f"use it as `model: {use_as}` in a lesson or `--model {use_as}`")
     return 0
 
@@ -322,6 +334,12 @@ MAX_EPOCHS = 1000
 MAX_BATCH = 4096
 # Generated images are held in memory as 64x64x3 bytes: 200,000 is about 2.5 GB.
 MAX_GENERATED = 200_000
+
+
+def _snapshot_count(text: str) -> int:
+    from cnn_model.history import MAX_SNAPSHOTS
+
+    return _whole(text, 0, MAX_SNAPSHOTS)
 
 
 def _seed(text: str) -> int:
@@ -407,6 +425,13 @@ def add_model_commands(sub: Any) -> None:
         type=_bounded(MAX_GENERATED),
         default=2000,
         help="generated held-out images",
+    )
+    tr.add_argument(
+        "--snapshots",
+        type=_snapshot_count,
+        default=20,
+        help="weight snapshots kept for the training lessons, log-spaced from the random "
+        "start to the end (default: 20; 0 keeps none)",
     )
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(func=cmd_model_train)
