@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .tinyvgg import CHANNELS, KERNEL, LAYER_NAMES, FlattenOrder
+from .tinyvgg import CHANNELS, KERNEL, LAYER_NAMES, POOL, FlattenOrder
 
 
 class TinyVGG(nn.Module):
@@ -32,12 +32,12 @@ class TinyVGG(nn.Module):
         self.relu_1_1 = nn.ReLU()
         self.conv_1_2 = nn.Conv2d(CHANNELS, CHANNELS, KERNEL)
         self.relu_1_2 = nn.ReLU()
-        self.max_pool_1 = nn.MaxPool2d(2, 2)
+        self.max_pool_1 = nn.MaxPool2d(POOL, POOL)
         self.conv_2_1 = nn.Conv2d(CHANNELS, CHANNELS, KERNEL)
         self.relu_2_1 = nn.ReLU()
         self.conv_2_2 = nn.Conv2d(CHANNELS, CHANNELS, KERNEL)
         self.relu_2_2 = nn.ReLU()
-        self.max_pool_2 = nn.MaxPool2d(2, 2)
+        self.max_pool_2 = nn.MaxPool2d(POOL, POOL)
         self.output = nn.Linear(CHANNELS * 13 * 13, num_classes)
 
     def flatten(self, x: torch.Tensor) -> torch.Tensor:

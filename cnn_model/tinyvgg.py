@@ -14,6 +14,7 @@ from typing import Literal
 INPUT_SIZE = 64
 CHANNELS = 10
 KERNEL = 3
+POOL = 2  # max-pool window and stride
 
 FlattenOrder = Literal["chw", "hwc"]
 

@@ -25,6 +25,7 @@ from .tinyvgg import CHANNELS, CONV_LAYERS, KERNEL, LAYER_NAMES, PREVIOUS, layer
 if TYPE_CHECKING:
     import torch
 
+    from .learning import LayerFeatures, Learning
     from .network import TinyVGG
 
 
@@ -124,6 +125,10 @@ class Trace:
     flatten_order: str = "chw"
     model_sha256: str = ""
     image_sha256: str = field(default="")
+    # The training history replayed on this image, when a lesson shows training.
+    learning: Learning | None = None
+    # What each neuron of some conv layers responds to most, over the model's data.
+    features: dict[str, LayerFeatures] = field(default_factory=dict)
 
     @property
     def prediction(self) -> int:
@@ -318,13 +323,28 @@ def save_trace(t: Trace, path: str | Path) -> None:
         arrays[f"weights/{name}"] = value
     for name, value in t.biases.items():
         arrays[f"biases/{name}"] = value
-    meta = {
+    meta: dict[str, object] = {
         "model_name": t.model_name,
         "classes": t.classes,
         "flatten_order": t.flatten_order,
         "model_sha256": t.model_sha256,
         "image_sha256": t.image_sha256,
     }
+    if t.learning is not None:
+        for name in LEARNING_ARRAYS:
+            arrays[f"learning/{name}"] = getattr(t.learning, name)
+        meta["learning"] = {"facts": t.learning.facts, "source_sha256": t.learning.source_sha256}
+    features_meta = {}
+    for layer, found in t.features.items():
+        for name in FEATURE_ARRAYS:
+            arrays[f"features/{layer}/{name}"] = getattr(found, name)
+        features_meta[layer] = {
+            "field_size": found.field_size,
+            "jump": found.jump,
+            "data": found.data,
+            "source_sha256": found.source_sha256,
+        }
+    meta["features"] = features_meta
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     # A new name of this process's own: two renders may save the same trace at once,
     # and nothing planted at the name can redirect the write.
@@ -342,6 +362,8 @@ def load_trace(path: str | Path) -> Trace:
                 "activations": {},
                 "weights": {},
                 "biases": {},
+                "learning": {},
+                "features": {},
             }
             for key in data.files:
                 if "/" in key:
@@ -360,10 +382,111 @@ def load_trace(path: str | Path) -> Trace:
                 model_sha256=meta["model_sha256"],
                 image_sha256=meta["image_sha256"],
             )
+            _load_parts(result, meta, groups["learning"], groups["features"])
     except (KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
         raise ValueError(f"not a saved trace ({type(exc).__name__})") from None
     check_trace(result)
     return result
+
+
+# The arrays of a Learning and of a LayerFeatures, as a saved trace holds them.
+LEARNING_ARRAYS = (
+    "iterations",
+    "epochs",
+    "lrs",
+    "train_losses",
+    "heldout_losses",
+    "heldout_accuracies",
+    "kernels",
+    "kernel_biases",
+    "logits",
+    "probabilities",
+    "log_probabilities",
+    "gradients",
+    "step_gradient",
+)
+FEATURE_ARRAYS = ("top", "maxima", "positions", "data_index", "images", "labels")
+
+
+def _load_parts(
+    t: Trace,
+    meta: dict[str, object],
+    learning: dict[str, np.ndarray],
+    features: dict[str, np.ndarray],
+) -> None:
+    """The learning and features parts of a loaded trace (checked by ``check_trace``)."""
+    from .learning import LayerFeatures, Learning
+
+    part = meta.get("learning")
+    if learning or part is not None:
+        if not isinstance(part, dict) or set(learning) != set(LEARNING_ARRAYS):
+            raise ValueError("a trace's learning part is incomplete")
+        t.learning = Learning(
+            **{name: learning[name] for name in LEARNING_ARRAYS},
+            facts=dict(part["facts"]),
+            source_sha256=str(part["source_sha256"]),
+        )
+    described = meta.get("features", {})
+    if not isinstance(described, dict):
+        raise ValueError("a trace's features part is not a map")
+    layers = {key.split("/", 1)[0] for key in features}
+    if layers != set(described):
+        raise ValueError("a trace's features part is incomplete")
+    for layer, info in described.items():
+        if layer not in CONV_LAYERS or not isinstance(info, dict):
+            raise ValueError("a trace's features part names a layer that is not a convolution")
+        arrays = {name: features.get(f"{layer}/{name}") for name in FEATURE_ARRAYS}
+        if any(value is None for value in arrays.values()):
+            raise ValueError("a trace's features part is incomplete")
+        t.features[layer] = LayerFeatures(
+            layer=layer,
+            field_size=int(info["field_size"]),
+            jump=int(info["jump"]),
+            data=dict(info["data"]),
+            source_sha256=str(info["source_sha256"]),
+            **arrays,  # type: ignore[arg-type]
+        )
+
+
+def _check_parts(t: Trace) -> None:
+    """The learning and features parts hold finite numbers of the shapes they should."""
+    count = len(t.classes)
+    if t.learning is not None:
+        part = t.learning
+        snapshots = len(part.iterations)
+        if not 1 <= snapshots <= 64 or part.iterations.dtype.kind != "i":
+            raise ValueError("a trace's learning part has no snapshots")
+        shapes = {
+            "kernels": (snapshots, CHANNELS, 3, KERNEL, KERNEL),
+            "kernel_biases": (snapshots, CHANNELS),
+            "logits": (snapshots, count),
+            "probabilities": (snapshots, count),
+            "log_probabilities": (snapshots, count),
+            "gradients": (count, CHANNELS, 3, KERNEL, KERNEL),
+            "step_gradient": (CHANNELS, 3, KERNEL, KERNEL),
+        }
+        for name in ("epochs", "lrs", "train_losses", "heldout_losses", "heldout_accuracies"):
+            if getattr(part, name).shape != (snapshots,):
+                raise ValueError(f"a trace's learning {name} is not one number per snapshot")
+        for name, shape in shapes.items():
+            array = getattr(part, name)
+            if array.shape != shape or not np.isfinite(array).all():
+                raise ValueError(f"a trace's learning {name} is not {shape} finite numbers")
+    for layer, found in t.features.items():
+        neurons, k = found.top.shape if found.top.ndim == 2 else (0, 0)
+        shown = len(found.data_index)
+        if (
+            neurons != CHANNELS
+            or found.maxima.shape != (neurons, k)
+            or found.positions.shape != (neurons, k, 2)
+            or found.images.shape != (shown, 64, 64, 3)
+            or found.images.dtype != np.uint8
+            or found.labels.shape != (shown,)
+            or not np.isfinite(found.maxima).all()
+            or (k and not 0 <= int(found.top.min()) <= int(found.top.max()) < shown)
+            or (shown and not 0 <= int(found.labels.min()) <= int(found.labels.max()) < count)
+        ):
+            raise ValueError(f"a trace's features of {layer} are not what they should be")
 
 
 def check_trace(t: Trace) -> None:
@@ -402,3 +525,4 @@ def check_trace(t: Trace) -> None:
             raise ValueError(f"a trace's {name} is not {shape} finite numbers")
     if t.image.shape != (64, 64, 3) or t.image.dtype != np.uint8:
         raise ValueError("a trace's image is not 64x64 RGB pixels")
+    _check_parts(t)

@@ -18,9 +18,23 @@ from scenes.render.job import Picture, StepJob, ThemeLook
 from scenes.render.worker import run
 
 
-def trace_file(model: cnn_model.TinyVGG, image: Path, folder: Path) -> tuple[cnn_model.Trace, Path]:
+def trace_file(
+    model: cnn_model.TinyVGG,
+    image: Path,
+    folder: Path,
+    parts: tuple[str, ...] = (),
+    location: Any = None,
+) -> tuple[cnn_model.Trace, Path]:
+    """The trace of ``image`` saved in ``folder``; ``parts`` adds the training lessons'
+    parts ("learning", "features:conv_1_1") from the model at ``location`` (default:
+    the one its name resolves to)."""
     result = cnn_model.trace(model, image)
-    path = folder / f"{model.name}-{image.stem}.npz"
+    if parts:
+        from cnn_model.learning import add_parts
+
+        add_parts(result, location or cnn_model.resolve(model.name), model, list(parts))
+    tag = "-".join(p.replace(":", "_") for p in parts)
+    path = folder / f"{model.name}-{image.stem}{'-' + tag if tag else ''}.npz"
     if not path.exists():
         save_trace(result, path)
     return result, path

@@ -128,6 +128,16 @@ class Lesson:
     def needs_trace(self) -> bool:
         return any(_step_needs_trace(s) for s in self.steps)
 
+    @property
+    def trace_parts(self) -> list[str]:
+        """The parts of the trace its steps read beyond the image's pass (sorted)."""
+        found: set[str] = set()
+        for spec in self.steps:
+            parts = registry.get(spec.type).trace_parts
+            if parts is not None:
+                found.update(parts(spec))
+        return sorted(found)
+
 
 def lesson_file_stem(path: Path) -> str:
     """The file's name (NFC) without ``.yaml`` or ``.yml``; another name whole. Two
@@ -257,7 +267,12 @@ def model_info(location: ModelLocation) -> ModelInfo:
     return ModelInfo(location.name, model_classes(location, facts.num_classes), layers)
 
 
-def _check_narration(source: Source, path: FieldPath, narration: str) -> list[LessonError]:
+def _check_narration(
+    source: Source, path: FieldPath, narration: str, own: dict[str, str] | None = None
+) -> list[LessonError]:
+    """The placeholders of a narration: each known (the lesson's, or ``own``, those of
+    its step's type) and written plainly."""
+    known = {**PLACEHOLDERS, **(own or {})}
     try:
         fields = [name for _, name, _, _ in string.Formatter().parse(narration) if name is not None]
     except ValueError as exc:
@@ -275,18 +290,18 @@ def _check_narration(source: Source, path: FieldPath, narration: str) -> list[Le
         if problem is not None:
             return [source.error(path, problem)]
     for name in fields:
-        if name not in PLACEHOLDERS:
+        if name not in known:
             errors.append(
                 source.error(
                     path,
-                    unknown_name("placeholder", name, list(PLACEHOLDERS), "placeholders")
+                    unknown_name("placeholder", name, list(known), "placeholders")
                     + " (write {{ and }} for literal braces)",
                 )
             )
     if not errors:
         # Every value is text: a format or conversion text does not take fails here.
         try:
-            narration.format_map({name: "text" for name in PLACEHOLDERS})
+            narration.format_map({name: "text" for name in known})
         except (ValueError, KeyError, IndexError, AttributeError) as exc:
             errors.append(
                 source.error(
@@ -416,13 +431,14 @@ def _parse_steps(source: Source, raw_steps: list[Any], folder: Path) -> list[Ste
                     source.errors.append(source.error((*where, *field_parts), message))
             steps.append(None)
         narration = raw.get("narration")
+        own = step_type.placeholders
         if isinstance(narration, str):
-            source.errors.extend(_check_narration(source, (*where, "narration"), narration))
+            source.errors.extend(_check_narration(source, (*where, "narration"), narration, own))
         elif isinstance(narration, list):
             for j, cue in enumerate(narration):
                 if isinstance(cue, dict) and isinstance(cue.get("say"), str):
                     source.errors.extend(
-                        _check_narration(source, (*where, "narration", j, "say"), cue["say"])
+                        _check_narration(source, (*where, "narration", j, "say"), cue["say"], own)
                     )
     return steps
 

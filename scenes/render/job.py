@@ -88,6 +88,8 @@ class Picture(BaseModel):
     image_sha256: str | None = Field(None, description="The 64×64 input's pixels.")
     # The original file too: a step may show the image before resizing.
     image_file_sha256: str | None = None
+    # What a training lesson's step reads beyond the image: the history, the data set.
+    parts_sha256: str | None = None
 
 
 def cache_key(picture: Picture, code: str) -> str:

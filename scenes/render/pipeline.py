@@ -18,7 +18,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -184,14 +184,20 @@ class RenderResult:
 
 
 def cached_trace(
-    location: ModelLocation, image: Path, folder: Path, model_code: str
+    location: ModelLocation,
+    image: Path,
+    folder: Path,
+    model_code: str,
+    parts: Sequence[str] = (),
 ) -> tuple[Trace, Path]:
     """The trace of ``image`` through the model, computed once per model and pixels.
 
     The model counts as its weights, its name and class names (from its card)
     and ``model_code``, the hash of the code that traces it. The cache key
     needs only hashes (no torch), so an unchanged lesson never loads the
-    model at all.
+    model at all. ``parts`` adds what training lessons read (see
+    :func:`cnn_model.learning.add_parts`); their sources are hashed into the
+    key as well: the training history's file, the card naming the data.
     """
     pixels = load_input(image)
     classes = model_classes(location, read_facts(location.weights).num_classes)
@@ -201,6 +207,8 @@ def cached_trace(
             "name": location.name,
             "classes": classes,
             "code": model_code,
+            "parts": list(parts),
+            "sources": part_sources(location, parts),
         },
         sort_keys=True,
     )
@@ -219,9 +227,46 @@ def cached_trace(
                 and np.array_equal(cached.image, pixels)
             ):
                 return cached, path
-    result = cnn_model.trace(load_location(location), image)
+    model = load_location(location)
+    result = cnn_model.trace(model, image)
+    if parts:
+        from cnn_model.learning import add_parts
+
+        add_parts(result, location, model, list(parts))
     save_trace(result, path)
     return result, path
+
+
+def part_sources(location: ModelLocation, parts: Sequence[str]) -> str:
+    """A hash of the files the trace's parts come from: the model's card (naming its
+    history and data) and, for the learning part, the history's record (which holds
+    its tensors' hash). A data folder's images are read and hashed when traced."""
+    if not parts or location.card is None:
+        return ""
+    digest = hashlib.sha256(sha256_file(location.card, 1 << 20).encode())
+    from cnn_model.history import has_history, read_history
+
+    if "learning" in parts and has_history(location):
+        digest.update(str(read_history(location).record.get("tensors_sha256")).encode())
+    if any(part.startswith("features:") for part in parts):
+        from cnn_model.learning import data_identity
+
+        digest.update(data_identity(location).encode())
+    return digest.hexdigest()
+
+
+def parts_digest(trace: Trace, parts: Sequence[str]) -> str | None:
+    """What a step reading ``parts`` of ``trace`` draws from beyond the image: the
+    sources' hashes (None for a step that reads no part)."""
+    if not parts:
+        return None
+    found = []
+    for part in sorted(parts):
+        if part == "learning" and trace.learning is not None:
+            found.append(f"{part}={trace.learning.source_sha256}")
+        elif part.startswith("features:") and part[9:] in trace.features:
+            found.append(f"{part}={trace.features[part[9:]].source_sha256}")
+    return hashlib.sha256("\n".join(found).encode()).hexdigest()
 
 
 def shown_classes(lesson: Lesson, trace: Trace | None) -> list[str]:
@@ -689,7 +734,7 @@ def prepare(
     trace_file: Path | None = None
     if lesson.needs_trace and lesson.model is not None and lesson.image is not None:
         trace, trace_file = cached_trace(
-            lesson.model, lesson.image, cache_dir / "traces", model_code
+            lesson.model, lesson.image, cache_dir / "traces", model_code, lesson.trace_parts
         )
     classes = shown_classes(lesson, trace)
     values = narration_values(trace, classes, settings.language)
@@ -706,12 +751,14 @@ def prepare(
     step_jobs: list[StepJob] = []
     # The cues with the model's words filled in (a placeholder counted as one word
     # when it was validated): their length is checked again before any speech.
-    timed = _read_cues(lesson, values, settings.words_per_minute)
+    timed = _read_cues(lesson, values, settings.words_per_minute, trace, classes, settings.language)
     _check_lengths(lesson, [_seconds(cues, settings.fps) for cues in timed])
     timed = [_spoken(lesson, cues, settings, out_root, cache_dir) for cues in timed]
     _check_lengths(lesson, [_seconds(cues, settings.fps) for cues in timed])
     for index, spec in enumerate(lesson.steps):
-        uses_trace = registry.get(spec.type).needs_trace and trace is not None
+        step_type = registry.get(spec.type)
+        uses_trace = step_type.needs_trace and trace is not None
+        parts = step_type.trace_parts(spec) if step_type.trace_parts is not None else ()
         picture = Picture(
             # A chapter's name is not drawn: renaming one re-renders nothing.
             step=spec.model_dump(mode="json", exclude={"chapter"}),
@@ -727,6 +774,7 @@ def prepare(
             model=model if uses_trace else None,
             image_sha256=trace.image_sha256 if uses_trace and trace else None,
             image_file_sha256=image_file_sha if uses_trace else None,
+            parts_sha256=parts_digest(trace, parts) if uses_trace and trace else None,
         )
         key = cache_key(picture, code)
         suffix = ".png" if mode == "last_frame" else ".mp4"
@@ -748,6 +796,8 @@ def prepare(
                 other,
                 narration_values(trace, shown_classes(other, trace), other.header.language),
                 other.header.words_per_minute,
+                trace,
+                shown_classes(other, trace),
             ),
         )
         for other in lesson.translations
@@ -767,15 +817,25 @@ def prepare(
 
 
 def _read_cues(
-    lesson: Lesson, values: dict[str, str], words_per_minute: int
+    lesson: Lesson,
+    values: dict[str, str],
+    words_per_minute: int,
+    trace: Trace | None = None,
+    classes: list[str] | None = None,
+    language: str | None = None,
 ) -> list[list[TimedCue]]:
-    """Each step's cues with their placeholders filled, lasting their reading time (the
-    author's recording, if any, is timed when it is read)."""
+    """Each step's cues with their placeholders filled (the lesson's ``values`` and its
+    step type's own), lasting their reading time (the author's recording, if any, is
+    timed when it is read)."""
     found = []
-    for cues in lesson.cues:
+    for spec, cues in zip(lesson.steps, lesson.cues, strict=True):
+        fill = registry.get(spec.type).fill
+        own = values
+        if fill is not None and trace is not None and cues:
+            own = {**values, **fill(spec, trace, classes or [], language or lesson.header.language)}
         step = []
         for cue in cues:
-            text = fill_narration(cue.text, values)
+            text = fill_narration(cue.text, own)
             seconds = timing.cue_seconds(text, words_per_minute, None)
             step.append(TimedCue(text, cue.phase, seconds, recording=cue.audio))
         found.append(step)

@@ -108,6 +108,13 @@ class StepType:
     # The stretches of the animation a narration cue can belong to, in the order
     # the builder yields their ``Phase`` markers.
     phases: Phases = Phases(("all",))
+    # Parts of the trace beyond the image's pass that a step reads, by its fields:
+    # "learning" (the training history on the image), "features:<conv layer>".
+    trace_parts: Callable[[Any], tuple[str, ...]] | None = None
+    # Placeholders its narration may use besides the lesson's, each with what it says,
+    # and how they are filled: (spec, trace, class names as shown, language) -> texts.
+    placeholders: dict[str, str] | None = None
+    fill: Callable[[Any, Any, list[str], str], dict[str, str]] | None = None
 
 
 REGISTRY: dict[str, StepType] = {}
