@@ -264,7 +264,9 @@ def model_info(location: ModelLocation) -> ModelInfo:
     layers = {
         s.name: LayerInfo(s.name, s.kind, s.output_shape) for s in layer_specs(facts.num_classes)
     }
-    return ModelInfo(location.name, model_classes(location, facts.num_classes), layers)
+    return ModelInfo(
+        location.name, model_classes(location, facts.num_classes), layers, location=location
+    )
 
 
 def _check_narration(
@@ -698,6 +700,9 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
         source, header, path.parent, location.name if location else None
     )
     errors.extend(image_errors)
+    if info is not None and image is not None:
+        # As written: a sample's name says its class ("star_1"); a file's name may.
+        info.image = header.image if header.image is not None else image.stem
 
     if info is not None:  # the neuron each step shows, followed from step to step
         errors.extend(_focus_errors(source, header.focus, parts, info))

@@ -15,6 +15,7 @@ from .record import Recorder
 if TYPE_CHECKING:
     from manim import Mobject
 
+    from cnn_model.store import ModelLocation
     from cnn_model.trace import Trace
 
     from ...visuals.layout import Frame
@@ -152,11 +153,15 @@ class LayerInfo:
 
 @dataclass
 class ModelInfo:
-    """What validation needs to know about the lesson's model."""
+    """What validation needs to know about the lesson's model (and its image)."""
 
     name: str
     classes: list[str]
     layers: dict[str, LayerInfo]
+    # Where the model lives (its card names its training history and data).
+    location: ModelLocation | None = None
+    # The lesson's image as written (a sample's name, or a file's path), if any.
+    image: str | None = None
 
 
 @dataclass
