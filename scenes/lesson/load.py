@@ -731,6 +731,8 @@ def _validate(source: Source, path: Path, data: dict[str, Any]) -> Lesson | None
                 for field_parts, message in step_type.check(spec, info):
                     errors.append(part.source.error(("steps", i, *field_parts), message))
                     fields_valid = False
+            if fields_valid and step_type.complete is not None and info is not None:
+                spec = step_type.complete(spec, info)
             step_cues: list[PlacedCue] = []
             if fields_valid:  # phases follow from the fields (positions, settings)
                 step_cues, problems = place_cues(spec, step_type.phases.names(spec), part.folder)

@@ -29,18 +29,21 @@ class Recorder:
         decimals: int = 2,
         kind: str = "activation",
         text: str | None = None,
+        iteration: int | None = None,
     ) -> str:
-        """Format ``value`` for the screen and record it; returns the text."""
+        """Format ``value`` for the screen and record it; returns the text. A value of
+        a training snapshot (not of the model as trained) records its ``iteration``."""
         shown = fmt(float(value), decimals) if text is None else text
-        self.values.append(
-            {
-                "layer": layer,
-                "index": [int(i) for i in index],
-                "value": float(value),
-                "text": shown,
-                "kind": kind,
-            }
-        )
+        entry: dict[str, Any] = {
+            "layer": layer,
+            "index": [int(i) for i in index],
+            "value": float(value),
+            "text": shown,
+            "kind": kind,
+        }
+        if iteration is not None:
+            entry["iteration"] = int(iteration)
+        self.values.append(entry)
         return shown
 
     def grid(
@@ -67,16 +70,19 @@ class Recorder:
         values: np.ndarray,
         colour_range: tuple[float, float],
         scale: str,
+        iteration: int | None = None,
     ) -> None:
-        """Record a map drawn as colours: where it comes from and its colour range."""
-        self.maps.append(
-            {
-                "layer": layer,
-                "index": [int(i) for i in index],
-                "shape": list(values.shape),
-                "min": float(values.min()),
-                "max": float(values.max()),
-                "range": [float(colour_range[0]), float(colour_range[1])],
-                "scale": scale,
-            }
-        )
+        """Record a map drawn as colours: where it comes from and its colour range
+        (and the training snapshot's ``iteration``, for a map of one)."""
+        entry: dict[str, Any] = {
+            "layer": layer,
+            "index": [int(i) for i in index],
+            "shape": list(values.shape),
+            "min": float(values.min()),
+            "max": float(values.max()),
+            "range": [float(colour_range[0]), float(colour_range[1])],
+            "scale": scale,
+        }
+        if iteration is not None:
+            entry["iteration"] = int(iteration)
+        self.maps.append(entry)

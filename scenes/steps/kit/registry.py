@@ -115,6 +115,9 @@ class StepType:
     # and how they are filled: (spec, trace, class names as shown, language) -> texts.
     placeholders: dict[str, str] | None = None
     fill: Callable[[Any, Any, list[str], str], dict[str, str]] | None = None
+    # Fields the lesson fills in when the step leaves them out, once its checks pass:
+    # (spec, model info) -> the spec completed (a training step's class from the sample).
+    complete: Callable[[Any, Any], Any] | None = None
 
 
 REGISTRY: dict[str, StepType] = {}
