@@ -18,6 +18,7 @@ finite values, a size cap).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -51,7 +52,8 @@ NO_HISTORY = "this model has no training history; train one with `cnnlesson mode
 
 
 def snapshot_iterations(total: int, count: int) -> list[int]:
-    """``count`` iterations from 0 to ``total``, log-spaced (fewer when ``total`` is small).
+    """``count`` iterations from 0 to ``total``, log-spaced (fewer when ``total`` is
+    small, and at least 0, 1 and ``total`` for any ``count`` above 0).
 
     Iteration ``i`` is the weights after ``i`` optimiser steps: 0 is the random
     start and ``total`` the trained model. 1 is always kept, so the change from
@@ -347,11 +349,14 @@ def read_history(location: ModelLocation) -> Snapshots:
     try:
         text = read_regular(record_path, MAX_RECORD_BYTES).decode("utf-8")
         record = _check_record(json.loads(text), str(record_path))
-        data = read_regular(tensors_path, MAX_HISTORY_BYTES)
     except FileRefused as exc:
-        raise ModelError(f"{where}: cannot read its training history ({exc})") from None
+        raise ModelError(f"{record_path}: cannot read this training history ({exc})") from None
     except (ValueError, RecursionError) as exc:
         raise ModelError(f"{record_path}: cannot read the training history ({exc})") from None
+    try:
+        data = read_regular(tensors_path, MAX_HISTORY_BYTES)
+    except FileRefused as exc:
+        raise ModelError(f"{tensors_path}: cannot read this training history ({exc})") from None
     header, facts, body = read_header(tensors_path, data)
     if facts.get("format") != FORMAT:
         raise ModelError(f"{tensors_path}: not a training history of this project")
@@ -375,6 +380,14 @@ def read_history(location: ModelLocation) -> Snapshots:
         raise ModelError(
             f"{tensors_path}: its last snapshot is not the model's weights; the history "
             "belongs to another training run"
+        )
+    # The last snapshot is the weights; the others are checked against the hash
+    # the card and the record were written with.
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != named.get("tensors_sha256") or digest != record.get("tensors_sha256"):
+        raise ModelError(
+            f"{tensors_path}: not the file its model card names (its SHA-256 differs); "
+            "the training history is damaged or belongs to another model"
         )
     step = {name: arrays[f"{STEP_PREFIX}/{name}"] for name in STEP_PARAMETERS}
     return Snapshots(iterations, states, list(record["snapshots"]), step, record)

@@ -437,8 +437,11 @@ def _check_values(weights: Path, header: dict[str, Any], body: bytes) -> None:
         if not np.isfinite(values).all():
             bad = int(np.count_nonzero(~np.isfinite(values)))
             raise ModelError(
-                f"{weights}: tensor {name} holds {bad} value{'s' if bad != 1 else ''} that "
-                "are not finite numbers (NaN or infinity); the model cannot be used"
+                f"{weights}: tensor {name} holds {bad} values that are not finite numbers "
+                "(NaN or infinity); the model cannot be used"
+                if bad != 1
+                else f"{weights}: tensor {name} holds a value that is not a finite number "
+                "(NaN or infinity); the model cannot be used"
             )
         largest = float(np.abs(values).max()) if values.size else 0.0
         if largest > MAX_WEIGHT:

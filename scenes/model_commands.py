@@ -431,7 +431,7 @@ def add_model_commands(sub: Any) -> None:
         type=_snapshot_count,
         default=20,
         help="weight snapshots kept for the training lessons, log-spaced from the random "
-        "start to the end (default: 20; 0 keeps none)",
+        "start to the end, at least 3 (start, first step, end) (default: 20; 0 keeps none)",
     )
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(func=cmd_model_train)

@@ -910,7 +910,7 @@ def undecodable_bytes_in_the_image_option(sandbox: Path) -> Expect:
 def weights_holding_nan(sandbox: Path) -> Expect:
     weights_with(sandbox / "nan.safetensors", float("nan"))
     lesson = lesson_with(sandbox, WITH_MODEL.format(header="model: ./nan.safetensors\n"))
-    return Expect(validate(lesson), contains=("not finite numbers",))
+    return Expect(validate(lesson), contains=("not a finite number",))
 
 
 @case("values")
@@ -919,7 +919,7 @@ def classify_with_infinite_weights(sandbox: Path) -> Expect:
     png(sandbox / "i.png", 64, 64)
     return Expect(
         ["classify", "i.png", "--model", "./inf.safetensors"],
-        contains=("not finite numbers",),
+        contains=("not a finite number",),
         absent=("nan",),
     )
 
