@@ -37,9 +37,18 @@ def model_info() -> ModelInfo:
     return ModelInfo("default", [f"class {n}" for n in range(10)], layers)
 
 
+# Every part of a trace a step type may read beyond the image's pass.
+ALL_PARTS = ("learning", *(f"features:{layer}" for layer in cnn_model.CONV_LAYERS))
+
+
 @pytest.fixture(scope="session")
 def star_trace(default_model: cnn_model.TinyVGG) -> cnn_model.Trace:
-    return cnn_model.trace(default_model, ROOT / "lessons" / "images" / "star_1.png")
+    """The star sample's trace through the default model, with every part."""
+    from cnn_model.learning import add_parts
+
+    result = cnn_model.trace(default_model, ROOT / "lessons" / "images" / "star_1.png")
+    add_parts(result, cnn_model.resolve("default"), default_model, list(ALL_PARTS))
+    return result
 
 
 # No test may depend on this machine's own state: the user's cache (a fetched

@@ -119,7 +119,7 @@ def test_every_step_type_passes_in_every_theme_and_aspect(tmp_path: Path) -> Non
     assert missing == [], "a step type is missing from the audited lesson"
     result = cli("audit", str(EVERY_TYPE), "--every-look", "-j", "2", "-o", str(tmp_path))
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-    assert "audit clean: 16 steps in 9 look(s)" in result.stdout
+    assert "audit clean: 18 steps in 9 look(s)" in result.stdout
 
 
 # The variants of each step type (modes, numbered runs, charts) in three looks:

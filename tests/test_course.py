@@ -24,6 +24,8 @@ CHAPTERS = [
     "pooling",
     "flatten",
     "softmax",
+    "training",
+    "features",
     "examples",
 ]
 

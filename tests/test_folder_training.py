@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 import cnn_model
 from cnn_model import ImageError, ModelError, folder, store
 from cnn_model.train import TrainConfig
+from conftest import ROOT
 from rendering import cnnlesson
 from scenes.cli import main
 
@@ -200,6 +201,51 @@ def test_trained_model_renders_in_a_lesson(trained_home: Trained) -> None:
     with av.open(str(video)) as container:
         frames = list(container.decode(video=0))
     assert len(frames) == manifest["frames"] > 0
+
+
+def test_trained_model_gets_the_training_and_features_lessons(trained_home: Trained) -> None:
+    """The default course's chapters on training and learned features, with a model
+    trained on the author's own folder: its history, its held-out images, its classes."""
+    import av
+
+    t = trained_home
+    image = t.data / "split" / "00.png"  # its class is its folder's name
+    model = cnn_model.load_model(NAME)
+    for name in ("training", "features"):
+        out = t.home / f"media-{name}"
+        done = cli(
+            "render", str(ROOT / "lessons" / f"{name}.yaml"), "--model", NAME,
+            "--image", str(image), "-q", "l", "-o", str(out), "--quiet", env=t.env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        video = Path(done.stdout.strip().splitlines()[-1])
+        manifest = json.loads((video.parent / "manifest.json").read_text())
+        assert manifest["model"]["classes"] == list(CLASSES)
+        with av.open(str(video)) as container:
+            frames = sum(1 for _ in container.decode(video=0))
+        assert frames == manifest["frames"] > 0
+        steps = manifest["steps"]
+        if name == "training":
+            (step,) = steps
+            history = json.loads(
+                (t.home / "data" / "models" / NAME / "model.history.json").read_text()
+            )
+            last = history["snapshots"][-1]["iteration"]
+            assert step["facts"]["label"] == CLASSES.index("split")
+            assert step["facts"]["iterations"] == [s["iteration"] for s in history["snapshots"]]
+            # The last snapshot is the model: its probabilities are the model's own.
+            probabilities = cnn_model.trace(model, image).probabilities
+            shown = {
+                v["index"][0]: v["value"]
+                for v in step["values"]
+                if v["kind"] == "probability" and v.get("iteration") == last
+            }
+            assert shown == pytest.approx({c: float(p) for c, p in enumerate(probabilities)})
+        else:
+            heldout = folder.split(folder.scan(t.data), 0.2, 0)[1]
+            for step in steps:
+                assert step["facts"]["data"]["source"] == "folder"
+                assert step["facts"]["data"]["count"] == len(heldout) == 12
 
 
 def test_training_is_deterministic(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from test_phases import SPECS
 
 import cnn_model
-from conftest import ROOT
+from conftest import ALL_PARTS, ROOT
 from dry_run import dry_run, trace_file
 from scenes.render.timing import TimedCue, phase_seconds, placed
 from scenes.steps import REGISTRY
@@ -34,7 +34,7 @@ def richest(name: str) -> dict[str, Any]:
 def star(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = cnn_model.load_model("default")
     folder = tmp_path_factory.mktemp("traces")
-    return trace_file(model, ROOT / "lessons" / "images" / "star_1.png", folder)[1]
+    return trace_file(model, ROOT / "lessons" / "images" / "star_1.png", folder, ALL_PARTS)[1]
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))

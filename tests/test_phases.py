@@ -65,6 +65,8 @@ SPECS: dict[str, list[dict[str, Any]]] = {
         {"input": FIVE, "kernel": CROSS, "padding": 1, "positions": 200},
     ],
     "filter_gallery": [{"filters": ["identity"]}, {}],
+    "training": [{"label": 3}, {"label": 0, "kernel": 5}],
+    "features": [{}, {"layer": "conv_2_2", "neurons": [0, 3], "k": 2}],
 }
 
 LONG = "The output is smaller than the input, by the kernel's size less one. "

@@ -42,6 +42,8 @@ def type_name(kind: str) -> str:
         "classify": _("Classification"),
         "custom_convolution": _("Convolution by hand"),
         "filter_gallery": _("Image filters"),
+        "training": _("Training"),
+        "features": _("What a layer learned"),
     }
     return names.get(kind, kind.replace("_", " ").capitalize())
 
@@ -122,6 +124,10 @@ def _details(spec: Any, classes: ClassNames) -> list[str]:
         found += names[:LISTED_FILTERS] + (["…"] if len(names) > LISTED_FILTERS else [])
     elif kind in ("softmax", "flatten") and spec.class_name is not None:
         found.append(_("class {name}").format(name=classes.name(spec.class_name)))
+    elif kind == "training" and spec.label is not None:
+        found.append(_("class {name}").format(name=classes.name(spec.label)))
+    elif kind == "features":
+        found.append(spec.layer)
     elif kind == "classify":
         count = min(spec.top, len(classes.classes)) if classes.classes else spec.top
         found.append(

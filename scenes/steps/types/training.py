@@ -238,6 +238,7 @@ class TrainingPlan:
     total: int
     result_lines: tuple[str, ...]
     prediction: int
+    sizes: Sizes  # how big the parts are drawn in the step's frame
     values: tuple[dict[str, Any], ...]
     maps: tuple[dict[str, Any], ...]
     facts: dict[str, Any]
@@ -253,7 +254,7 @@ def _number(value: float) -> str:
     return fmt_wide(value, 6, 3)
 
 
-def plan(spec: TrainingSpec, trace: Trace) -> TrainingPlan:
+def plan(spec: TrainingSpec, trace: Trace, frame: Frame) -> TrainingPlan:
     learn = trace.learning
     if learn is None:
         raise RuntimeError("this step needs the trace's learning part")
@@ -443,6 +444,7 @@ def plan(spec: TrainingSpec, trace: Trace) -> TrainingPlan:
         total=last,
         result_lines=tuple(result_lines),
         prediction=prediction,
+        sizes=Sizes.of(frame),
         values=tuple(shown.values),
         maps=tuple(shown.maps),
         facts={
@@ -734,11 +736,11 @@ def build(spec: TrainingSpec, ctx: StepContext) -> Iterator[Item]:
     rec, frame = ctx.recorder, ctx.frame
     if spec.label is None:
         raise ValueError("a training step needs its image's true class (label)")
-    p = plan(spec, trace)
+    p = plan(spec, trace, frame)
     rec.facts.update(p.facts)
     rec.values.extend(dict(v) for v in p.values)
     rec.maps.extend(dict(m) for m in p.maps)
-    z = Sizes.of(frame)
+    z = p.sizes
     first = p.snapshots[0]
     iterations = [s.iteration for s in p.snapshots]
     gallery = _gallery(first, ctx, 2, z)
