@@ -91,6 +91,9 @@ class Snapshots:
     metrics: list[dict[str, Any]]  # per snapshot: iteration, epoch, lr, losses, accuracy
     step_gradients: dict[str, np.ndarray]  # the first step's batch gradients
     record: dict[str, Any] = field(default_factory=dict)  # optimiser, schedule, sizes
+    # Of both files as read (empty for a history not read from files): what a lesson
+    # drawn from this history depends on.
+    digest: str = ""
 
     def index_of(self, iteration: int) -> int:
         return self.iterations.index(iteration)
@@ -390,7 +393,8 @@ def read_history(location: ModelLocation) -> Snapshots:
             "the training history is damaged or belongs to another model"
         )
     step = {name: arrays[f"{STEP_PREFIX}/{name}"] for name in STEP_PARAMETERS}
-    return Snapshots(iterations, states, list(record["snapshots"]), step, record)
+    both = hashlib.sha256(f"{digest} {hashlib.sha256(text.encode()).hexdigest()}".encode())
+    return Snapshots(iterations, states, list(record["snapshots"]), step, record, both.hexdigest())
 
 
 def _read_arrays(header: dict[str, Any], body: bytes) -> dict[str, np.ndarray]:

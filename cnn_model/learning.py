@@ -52,7 +52,7 @@ class Learning:
     gradients: np.ndarray  # (C, 10, 3, 3, 3): d loss(true class c) / d conv_1_1.weight, S=0
     step_gradient: np.ndarray  # (10, 3, 3, 3) the first step's batch gradient
     facts: dict[str, Any]  # optimiser, its settings, the first step's lr, sizes
-    source_sha256: str = ""  # of the history this came from
+    source_sha256: str = ""  # of the history's files it came from
 
     @property
     def count(self) -> int:
@@ -165,7 +165,7 @@ def learning(model: TinyVGG, history: Snapshots, pixels: np.ndarray) -> Learning
         gradients=np.stack(gradients).astype(np.float32),
         step_gradient=history.step_gradients["conv_1_1.weight"].astype(np.float32),
         facts=facts,
-        source_sha256=str(record.get("tensors_sha256", "")),
+        source_sha256=history.digest,
     )
 
 

@@ -47,12 +47,19 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
     return tensor.contiguous(memory_format=torch.channels_last)
 
 
-def accuracy(model: TinyVGG, images: torch.Tensor, labels: torch.Tensor, batch: int = 500) -> float:
+# Images scored at once: TinyVGG's first maps of 64 images stay in the CPU's caches,
+# and 64 at a time is about 2.5 times as fast as 500 at a time on 2 cores.
+EVAL_BATCH = 64
+
+
+def accuracy(
+    model: TinyVGG, images: torch.Tensor, labels: torch.Tensor, batch: int = EVAL_BATCH
+) -> float:
     return evaluate(model, images, labels, batch)[0]
 
 
 def evaluate(
-    model: TinyVGG, images: torch.Tensor, labels: torch.Tensor, batch: int = 500
+    model: TinyVGG, images: torch.Tensor, labels: torch.Tensor, batch: int = EVAL_BATCH
 ) -> tuple[float, float]:
     """Accuracy and mean cross-entropy of ``model`` on ``images`` (0 and NaN for none)."""
     model.eval()

@@ -332,3 +332,26 @@ def test_the_class_comes_from_the_samples_name(tmp_path: Path) -> None:
     named.write_bytes(STAR.read_bytes())
     path.write_text("title: T\nimage: Star-7.png\nsteps:\n  - type: training\n")
     assert load_lesson(path).steps[0].label == LABEL
+
+
+def test_the_narration_quotes_the_history(traced, reference) -> None:
+    from scenes.render.pipeline import _read_cues
+
+    trace, _path, _folder = traced
+    lesson = load_lesson(ROOT / "lessons" / "training.yaml")
+    (cues,) = _read_cues(lesson, {}, 160, trace, list(trace.classes), "en")
+    said = " ".join(cue.text for cue in cues)
+    first, last = reference.iterations[0], reference.iterations[-1]
+    p0 = float(reference.probabilities(first)[LABEL])
+    p1 = float(reference.probabilities(last)[LABEL])
+    accuracy = reference.heldout_accuracy(last)
+    assert "{" not in said
+    for quoted in (
+        f"this star a probability of only {p0:.3f}",
+        f"minus the log of that probability, {reference.loss(first):.3f}",
+        "Adam does not simply step against it",
+        f"Over {last:,} iterations of 64 images",
+        f"scores {accuracy:.3f} on held-out images",
+        f"a probability of {p1:.3f}",
+    ):
+        assert quoted in said, (quoted, said)

@@ -239,15 +239,15 @@ def cached_trace(
 
 def part_sources(location: ModelLocation, parts: Sequence[str]) -> str:
     """A hash of the files the trace's parts come from: the model's card (naming its
-    history and data) and, for the learning part, the history's record (which holds
-    its tensors' hash). A data folder's images are read and hashed when traced."""
+    history and data), the history's two files, and a data folder's files (their
+    names, sizes and times: the images themselves are hashed when traced)."""
     if not parts or location.card is None:
         return ""
     digest = hashlib.sha256(sha256_file(location.card, 1 << 20).encode())
     from cnn_model.history import has_history, read_history
 
     if "learning" in parts and has_history(location):
-        digest.update(str(read_history(location).record.get("tensors_sha256")).encode())
+        digest.update(read_history(location).digest.encode())
     if any(part.startswith("features:") for part in parts):
         from cnn_model.learning import data_identity
 

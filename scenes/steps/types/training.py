@@ -896,11 +896,7 @@ def _fill(spec: TrainingSpec, trace: Trace, classes: list[str], language: str) -
     learn = trace.learning
     if learn is None or spec.label is None:
         return {}
-    label = (
-        class_index(trace, spec.label)
-        if isinstance(spec.label, int)
-        else trace.classes.index(spec.label)
-    )
+    label = class_index(trace, spec.label)
     names = classes or trace.classes
     last = len(learn.iterations) - 1
     accuracy = float(learn.heldout_accuracies[-1])
