@@ -46,11 +46,17 @@ def render(lesson: Path, out: Path, quality: str, jobs: int | None) -> float:
 
 
 def edit_one_narration(lesson: Path) -> int:
-    """Append a sentence to the last step's narration; returns that step's index."""
+    """Append a sentence to the last step's narration (to its last cue, when it is
+    written as cues); returns that step's index."""
     data = yaml.safe_load(lesson.read_text(encoding="utf-8"))
     index = len(data["steps"]) - 1
     step = data["steps"][index]
-    step["narration"] = (step.get("narration") or "") + " One more sentence for the benchmark."
+    more = " One more sentence for the benchmark."
+    narration = step.get("narration") or ""
+    if isinstance(narration, list):
+        narration[-1]["say"] += more
+    else:
+        step["narration"] = narration + more
     lesson.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return index
 
