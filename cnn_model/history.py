@@ -407,3 +407,25 @@ def _read_arrays(header: dict[str, Any], body: bytes) -> dict[str, np.ndarray]:
         values = np.frombuffer(body, dtype="<f4", count=count, offset=start)
         arrays[name] = values.reshape(entry["shape"]).astype(np.float32)
     return arrays
+
+
+def save_with_history(
+    model: TinyVGG,
+    weights: Path,
+    card: dict[str, Any],
+    card_path: Path,
+    snapshots: Snapshots | None,
+) -> str:
+    """Save the model (``store.save_model``) with its history beside it and named in its
+    card, when it has one; returns the weights' SHA-256."""
+    from .store import save_model
+
+    if snapshots is None:
+        return save_model(model, weights, card, card_path)
+    return save_model(
+        model,
+        weights,
+        card,
+        card_path,
+        lambda digest: {"history": save_history(snapshots, weights, digest)},
+    )

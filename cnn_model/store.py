@@ -23,7 +23,8 @@ from .safeio import FileRefused, describe, read_regular, replacing
 from .tinyvgg import CHANNELS, CONV_LAYERS, KERNEL, FlattenOrder, layer_specs
 
 if TYPE_CHECKING:
-    from .history import Snapshots
+    from collections.abc import Callable
+
     from .network import TinyVGG
 
 PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
@@ -110,10 +111,13 @@ def save_model(
     weights_path: Path,
     card: dict[str, Any],
     card_path: Path,
-    snapshots: Snapshots | None = None,
+    beside: Callable[[str], dict[str, Any]] | None = None,
 ) -> str:
-    """Write weights (safetensors), their training history if given, and the card
-    (which names the history); returns the weights' SHA-256."""
+    """Write weights (safetensors) and the card; returns the weights' SHA-256.
+
+    ``beside`` writes more files beside the weights once they are written (it is
+    given their SHA-256) and returns what the card says of them (a training
+    history: ``{"history": ...}``)."""
     from safetensors.torch import save_file
 
     weights_path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,10 +138,8 @@ def save_model(
         digest = sha256_file(tmp)
     card = {**card, "sha256": digest, "weights": weights_path.name}
     card.pop("history", None)
-    if snapshots is not None:
-        from .history import save_history
-
-        card["history"] = save_history(snapshots, weights_path, digest)
+    if beside is not None:
+        card.update(beside(digest))
     with replacing(card_path) as tmp_card:
         tmp_card.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return digest

@@ -19,13 +19,13 @@ import numpy as np
 
 from .images import ImageLike, load_input
 from .ops import linear_shares, share_sum
+from .parts import LayerFeatures, Learning
 from .safeio import replacing
 from .tinyvgg import CHANNELS, CONV_LAYERS, KERNEL, LAYER_NAMES, PREVIOUS, layer_specs
 
 if TYPE_CHECKING:
     import torch
 
-    from .learning import LayerFeatures, Learning
     from .network import TinyVGG
 
 
@@ -415,8 +415,6 @@ def _load_parts(
     features: dict[str, np.ndarray],
 ) -> None:
     """The learning and features parts of a loaded trace (checked by ``check_trace``)."""
-    from .learning import LayerFeatures, Learning
-
     part = meta.get("learning")
     if learning or part is not None:
         if not isinstance(part, dict) or set(learning) != set(LEARNING_ARRAYS):

@@ -209,7 +209,7 @@ def _check_out(weights: Path) -> None:
 
 
 def cmd_model_train(args: argparse.Namespace) -> int:
-    from cnn_model import folder, store, train
+    from cnn_model import folder, history, store, train
 
     command = "cnnlesson " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     progress = None if args.quiet else (lambda message: console.print(message))
@@ -262,7 +262,7 @@ def cmd_model_train(args: argparse.Namespace) -> int:
         use_as = name
         if weights.exists():
             console.print(f"replacing the existing model {name!r}")
-    digest = store.save_model(result.model, weights, card, card_path, result.snapshots)
+    digest = history.save_with_history(result.model, weights, card, card_path, result.snapshots)
     accuracy = card.get("accuracy")
     if accuracy is None:
         out.print(f"trained in {card['training_seconds']} s; no held-out images to score")

@@ -28,6 +28,7 @@ from cnn_model.history import (
     STEP_PARAMETERS,
     Snapshots,
     read_history,
+    save_with_history,
     snapshot_iterations,
 )
 from cnn_model.network import TinyVGG
@@ -268,7 +269,7 @@ def saved(runs: Runs, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding x.safetensors, x.json and x's history, as training saves them."""
     folder = tmp_path_factory.mktemp("saved")
     weights = folder / "x.safetensors"
-    store.save_model(
+    save_with_history(
         runs.first.model, weights, card_for_test(), folder / "x.json", runs.first.snapshots
     )
     return folder
@@ -291,7 +292,7 @@ def test_a_saved_history_reads_back_the_same(
 ) -> None:
     written = history_of(runs.first)
     weights, card_path = store.trained_paths("with-history")
-    digest = store.save_model(runs.first.model, weights, card_for_test(), card_path, written)
+    digest = save_with_history(runs.first.model, weights, card_for_test(), card_path, written)
     tensors = weights.with_name("model.history.safetensors")
     record_path = weights.with_name("model.history.json")
     card = json.loads(card_path.read_text())
