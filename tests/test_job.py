@@ -55,6 +55,7 @@ CHANGED: dict[str, Any] = {
     "model": ModelRef(sha256="a" * 64, name="default", classes=("star", "moon")),
     "image_sha256": "f" * 64,
     "image_file_sha256": "0" * 64,
+    "parts_sha256": "1" * 64,
 }
 
 
