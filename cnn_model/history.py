@@ -320,13 +320,6 @@ def _check_record(record: Any, where: str) -> dict[str, Any]:
     return record
 
 
-def has_history(location: ModelLocation) -> bool:
-    """Whether the card of the model at ``location`` names a training history."""
-    from .store import read_card
-
-    return isinstance(read_card(location).get("history"), dict)
-
-
 def read_history(location: ModelLocation) -> Snapshots:
     """The checked training history of the model at ``location`` (no torch needed), or
     a ModelError: :data:`NO_HISTORY` when its card names none."""
@@ -393,8 +386,32 @@ def read_history(location: ModelLocation) -> Snapshots:
             "the training history is damaged or belongs to another model"
         )
     step = {name: arrays[f"{STEP_PREFIX}/{name}"] for name in STEP_PARAMETERS}
-    both = hashlib.sha256(f"{digest} {hashlib.sha256(text.encode()).hexdigest()}".encode())
-    return Snapshots(iterations, states, list(record["snapshots"]), step, record, both.hexdigest())
+    metrics = list(record["snapshots"])
+    return Snapshots(iterations, states, metrics, step, record, _digest(digest, text))
+
+
+def _digest(tensors_sha256: str, record_text: str) -> str:
+    """What a history is, for caches: its tensors' hash and its record's."""
+    record_sha256 = hashlib.sha256(record_text.encode()).hexdigest()
+    return hashlib.sha256(f"{tensors_sha256} {record_sha256}".encode()).hexdigest()
+
+
+def history_digest(location: ModelLocation) -> str:
+    """The ``digest`` :func:`read_history` gives the model's history, read from its
+    card and record alone ("" without a history): the tensors file is the one whose
+    hash the card names, or reading it is refused. For cache keys, before any read."""
+    from .store import read_card
+
+    named = read_card(location).get("history")
+    if not isinstance(named, dict) or location.card is None:
+        return ""
+    where = str(location.card)
+    record_path = _history_file(location.card.parent, named.get("record"), "record", where)
+    try:
+        text = read_regular(record_path, MAX_RECORD_BYTES).decode("utf-8")
+    except (FileRefused, ValueError) as exc:
+        raise ModelError(f"{record_path}: cannot read this training history ({exc})") from None
+    return _digest(str(named.get("tensors_sha256")), text)
 
 
 def _read_arrays(header: dict[str, Any], body: bytes) -> dict[str, np.ndarray]:

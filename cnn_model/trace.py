@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .history import MAX_SNAPSHOTS
 from .images import ImageLike, load_input
 from .ops import linear_shares, share_sum
 from .parts import LayerFeatures, Learning
@@ -452,7 +453,7 @@ def _check_parts(t: Trace) -> None:
     if t.learning is not None:
         part = t.learning
         snapshots = len(part.iterations)
-        if not 1 <= snapshots <= 64 or part.iterations.dtype.kind != "i":
+        if not 1 <= snapshots <= MAX_SNAPSHOTS or part.iterations.dtype.kind != "i":
             raise ValueError("a trace's learning part has no snapshots")
         shapes = {
             "kernels": (snapshots, CHANNELS, 3, KERNEL, KERNEL),

@@ -27,6 +27,7 @@ from cnn_model.history import (
     NO_HISTORY,
     STEP_PARAMETERS,
     Snapshots,
+    history_digest,
     read_history,
     save_with_history,
     snapshot_iterations,
@@ -600,3 +601,21 @@ def test_a_training_step_on_a_damaged_history_is_a_located_error(
     located = [line for line in run.output.splitlines() if line.startswith("lesson.yaml:4:5: ")]
     assert len(located) == 1 and "steps[0]: " in located[0] and reason in located[0], run.output
     assert "1 error" in run.output
+
+
+def test_the_cache_key_digest_is_the_read_historys(saved: Path, tmp_path: Path) -> None:
+    # A render keys its cache by the card and the record alone, before reading the
+    # tensors: the same digest, which the record's edit changes.
+    weights = copy_model(saved, tmp_path)
+    location = store.resolve(str(weights))
+    assert history_digest(location) == read_history(location).digest != ""
+    record_path = weights.with_name("x.history.json")
+    record_path.write_text(record_path.read_text() + " ")
+    changed = history_digest(location)
+    assert changed == read_history(location).digest
+    assert changed != history_digest(store.resolve(str(saved / "x.safetensors")))
+    card_path = weights.with_name("x.json")
+    card = json.loads(card_path.read_text())
+    del card["history"]
+    card_path.write_text(json.dumps(card))
+    assert history_digest(location) == ""

@@ -243,14 +243,13 @@ def part_sources(location: ModelLocation, parts: Sequence[str]) -> str:
     names, sizes and times: the images themselves are hashed when traced)."""
     if not parts or location.card is None:
         return ""
+    from cnn_model.history import history_digest
+    from cnn_model.learning import FEATURES_PART, LEARNING_PART, data_identity
+
     digest = hashlib.sha256(sha256_file(location.card, 1 << 20).encode())
-    from cnn_model.history import has_history, read_history
-
-    if "learning" in parts and has_history(location):
-        digest.update(read_history(location).digest.encode())
-    if any(part.startswith("features:") for part in parts):
-        from cnn_model.learning import data_identity
-
+    if LEARNING_PART in parts:
+        digest.update(history_digest(location).encode())
+    if any(part.startswith(FEATURES_PART) for part in parts):
         digest.update(data_identity(location).encode())
     return digest.hexdigest()
 
@@ -258,14 +257,17 @@ def part_sources(location: ModelLocation, parts: Sequence[str]) -> str:
 def parts_digest(trace: Trace, parts: Sequence[str]) -> str | None:
     """What a step reading ``parts`` of ``trace`` draws from beyond the image: the
     sources' hashes (None for a step that reads no part)."""
+    from cnn_model.learning import FEATURES_PART, LEARNING_PART
+
     if not parts:
         return None
     found = []
     for part in sorted(parts):
-        if part == "learning" and trace.learning is not None:
+        layer = part.removeprefix(FEATURES_PART)
+        if part == LEARNING_PART and trace.learning is not None:
             found.append(f"{part}={trace.learning.source_sha256}")
-        elif part.startswith("features:") and part[9:] in trace.features:
-            found.append(f"{part}={trace.features[part[9:]].source_sha256}")
+        elif layer != part and layer in trace.features:
+            found.append(f"{part}={trace.features[layer].source_sha256}")
     return hashlib.sha256("\n".join(found).encode()).hexdigest()
 
 

@@ -53,7 +53,7 @@ from manim import (
 from pydantic import Field
 
 from cnn_model.errors import ModelError
-from cnn_model.learning import TOP_K, LayerFeatures
+from cnn_model.learning import FEATURES_PART, TOP_K, LayerFeatures
 
 from ... import i18n
 from ...i18n import _, integer, ngettext
@@ -854,7 +854,7 @@ register(
                 "patches",
             )
         ),
-        trace_parts=lambda spec: (f"features:{spec.layer}",),
+        trace_parts=lambda spec: (f"{FEATURES_PART}{spec.layer}",),
         placeholders={
             "layer": "the layer whose neurons are shown",
             "field": "the size of its receptive field in input pixels, like 14 × 14",

@@ -54,6 +54,7 @@ from manim import (
 from pydantic import Field
 
 from cnn_model.history import NO_HISTORY
+from cnn_model.learning import LEARNING_PART
 from cnn_model.tinyvgg import CHANNELS, KERNEL
 
 from ... import i18n
@@ -62,7 +63,7 @@ from ...visuals.colors import diverging_t, hex_to_rgb
 from ...visuals.glyphs import number_text
 from ...visuals.grid import NumberGrid
 from ...visuals.heatmap import image_mobject
-from ...visuals.layout import Box, fit
+from ...visuals.layout import Box, bounds, fit
 from ...visuals.numbers import fmt, short_name
 from ...visuals.text import BODY, LABEL, text
 from ...visuals.vector_cells import fmt_wide
@@ -478,12 +479,10 @@ def _kernel_picture(kernel: np.ndarray, span: float, ctx: StepContext, height: f
 
 @dataclass
 class _Gallery:
-    """The ten kernels of one snapshot in a grid, under a heading and its iteration."""
+    """The ten kernels of one snapshot in a grid, under a heading."""
 
     pictures: list[Mobject]
-    frames: list[Rectangle]
-    heading: Mobject
-    group: Group
+    group: Group  # the heading, the kernels' frames and the kernels
 
 
 def _gallery(snap: Snapshot, ctx: StepContext, columns: int, z: Sizes) -> _Gallery:
@@ -510,7 +509,7 @@ def _gallery(snap: Snapshot, ctx: StepContext, columns: int, z: Sizes) -> _Galle
     ).arrange(DOWN, buff=0.08, aligned_edge=LEFT)
     body = Group(*frames, *pictures)
     heading.next_to(body, UP, buff=0.2).align_to(body, LEFT)
-    return _Gallery(pictures, frames, heading, Group(heading, body))
+    return _Gallery(pictures, Group(heading, body))
 
 
 def _iteration_label(
@@ -618,10 +617,9 @@ def _bars(
 class _Chart:
     """A chart's axes and labels, and where its values lie before it is placed."""
 
-    frame: VGroup
-    labels: VGroup
+    frame: VGroup  # the axes: the first line starts at the points' origin
     points: list[np.ndarray | None]  # where each snapshot's value lies (None: no value)
-    group: VGroup
+    group: VGroup  # the axes and their labels
 
 
 def _chart(
@@ -665,7 +663,7 @@ def _chart(
     caption.next_to(labels[-1], DOWN, buff=0.1).align_to(axes, RIGHT)
     labels.add(heading, caption)
     points = [at(i, v) if v is not None else None for i, v in zip(iterations, values, strict=True)]
-    return _Chart(axes, labels, points, VGroup(axes, labels))
+    return _Chart(axes, points, VGroup(axes, labels))
 
 
 def _segments(chart: _Chart, scale: float, ctx: StepContext) -> list[Line | None]:
@@ -839,22 +837,14 @@ def build(spec: TrainingSpec, ctx: StepContext) -> Iterator[Item]:
         result.move_to(free.center)
         yield Beat([FadeIn(result)], 1.0)
     else:  # no room under the layout: the result takes the charts' place
-        fit(result, Box(*_edges(charts)))
+        edges = bounds(charts)
+        assert edges is not None  # the charts draw their axes
+        fit(result, Box(*edges))
         result.move_to(charts)
         drawn_curves = [piece for curve in curves for piece in curve if piece is not None]
         yield Beat([FadeOut(charts), *[FadeOut(piece) for piece in drawn_curves]], 0.5)
         yield Beat([FadeIn(result)], 1.0)
     yield Hold(2.0)
-
-
-def _edges(mobject: Mobject) -> tuple[float, float, float, float]:
-    """Left, bottom, right and top of ``mobject``."""
-    return (
-        float(mobject.get_left()[0]),
-        float(mobject.get_bottom()[1]),
-        float(mobject.get_right()[0]),
-        float(mobject.get_top()[1]),
-    )
 
 
 def _error_box(bars: Mobject, frame: Frame) -> Box:
@@ -942,7 +932,7 @@ register(
         "loss, one weight's gradient and step, the kernels and curves snapshot by snapshot, "
         "and the trained result.",
         phases=Phases(PHASES),
-        trace_parts=lambda spec: ("learning",),
+        trace_parts=lambda spec: (LEARNING_PART,),
         placeholders=PLACEHOLDERS,
         fill=_fill,
     )
